@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# with-services.sh CMD...: start the real services the tests talk to, run CMD
+# with their endpoints in the environment, and stop them whatever CMD does.
+#
+#   versitygw (S3)  built from its Go module into .tools/bin by `make tools`
+#   redis-server    from Debian's redis-server package (installed when missing, as root)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+versitygw="$root/.tools/bin/versitygw"
+[ -x "$versitygw" ] || { echo "with-services: $versitygw missing; run 'make tools'" >&2; exit 2; }
+
+if ! command -v redis-server >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "with-services: installing redis-server with apt-get" >&2
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null 2>&1) ||
+			(apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null)
+	else
+		echo "with-services: redis-server is missing; install the Debian package 'redis-server' (apt-get install redis-server)" >&2
+		exit 2
+	fi
+fi
+
+free_port() {
+	python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/akosha-services.XXXXXX")
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+wait_port() { # port name log
+	for _ in $(seq 1 200); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.05
+	done
+	echo "with-services: $2 did not start on port $1" >&2
+	cat "$3" >&2 || true
+	exit 2
+}
+
+s3port=$(free_port)
+mkdir -p "$work/s3"
+export AWS_ACCESS_KEY_ID=akoshatest AWS_SECRET_ACCESS_KEY=akoshatestsecret AWS_REGION=us-east-1
+ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
+	"$versitygw" --port "127.0.0.1:$s3port" --region us-east-1 --quiet posix "$work/s3" >"$work/versitygw.log" 2>&1 &
+pids+=($!)
+wait_port "$s3port" versitygw "$work/versitygw.log"
+
+redisport=$(free_port)
+redis-server --port "$redisport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
+	>"$work/redis.log" 2>&1 &
+pids+=($!)
+wait_port "$redisport" redis-server "$work/redis.log"
+
+export AKOSHA_TEST_S3_ENDPOINT="http://127.0.0.1:$s3port"
+export AKOSHA_TEST_S3_BUCKET=akosha-test
+export AKOSHA_TEST_REDIS_URL="redis://127.0.0.1:$redisport/0"
+export AKOSHA_TEST_REQUIRE_SERVICES=1
+echo "with-services: S3 at $AKOSHA_TEST_S3_ENDPOINT, redis at $AKOSHA_TEST_REDIS_URL" >&2
+
+set +e
+"$@"
+rc=$?
+exit $rc
