@@ -1,0 +1,162 @@
+package schemas
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Kinds of memory records.
+const (
+	KindConversation = "conversation"
+	KindReflection   = "reflection"
+	KindMemory       = "memory" // the default
+)
+
+// Memory is one conversation, reflection or memory of a Session-Buddy system,
+// as clients send it (API.md "Records"). The zero value of an optional field
+// means absent.
+//
+// Decode it with json.Unmarshal (or UnmarshalJSON directly), then call
+// Normalize, then Validate; only validated records may be stored.
+type Memory struct {
+	SystemID string `json:"system_id" validate:"required"` // charset checked by hand
+	ID       string `json:"id" validate:"required,max=200"`
+	// Kind is one of the Kind constants; empty means KindMemory.
+	Kind    string `json:"kind,omitempty" validate:"omitempty,oneof=conversation reflection memory"`
+	Content string `json:"content" validate:"required"` // size checked by hand, in bytes
+	// Embedding is absent or EmbeddingDim finite values. In JSON it is either
+	// an array of numbers ("embedding") or base64 ("embedding_b64", see
+	// DecodeEmbeddingB64); MarshalJSON always writes the array.
+	Embedding   []float32       `json:"embedding,omitempty"`
+	CreatedAt   time.Time       `json:"created_at" validate:"required"`
+	Project     string          `json:"project,omitempty" validate:"max=200"`
+	Namespace   string          `json:"namespace,omitempty" validate:"max=200"`
+	SessionID   string          `json:"session_id,omitempty" validate:"max=200"`
+	UserID      string          `json:"user_id,omitempty" validate:"max=200"`
+	Category    string          `json:"category,omitempty" validate:"max=200"`
+	Subcategory string          `json:"subcategory,omitempty" validate:"max=200"`
+	Tags        []string        `json:"tags,omitempty" validate:"max=100,dive,required,max=200"`
+	Importance  *float64        `json:"importance,omitempty" validate:"omitempty,min=0,max=1"`
+	SourceType  string          `json:"source_type,omitempty" validate:"max=200"`
+	Metadata    json.RawMessage `json:"metadata,omitempty"` // a JSON object
+}
+
+// Normalize fills defaults and puts fields in their stored form: Kind
+// defaults to KindMemory, CreatedAt becomes UTC with microsecond precision
+// (that of the lake), and an empty embedding or tag list or null metadata
+// becomes absent (NULL in SQL), so that "[]" and a missing field are stored
+// alike.
+func (m *Memory) Normalize() {
+	if m.Kind == "" {
+		m.Kind = KindMemory
+	}
+	m.CreatedAt = normalizeTime(m.CreatedAt)
+	if len(m.Embedding) == 0 {
+		m.Embedding = nil
+	}
+	if len(m.Tags) == 0 {
+		m.Tags = nil
+	}
+	if isNull(m.Metadata) {
+		m.Metadata = nil
+	}
+}
+
+// Validate reports every invalid field of m as a *ValidationError (one) or
+// ValidationErrors (several). now bounds created_at, which may be at most a
+// day in the future.
+func (m *Memory) Validate(now time.Time) error {
+	var p problems
+	p.tags(m)
+	p.check("system_id", checkSystemID(m.SystemID))
+	p.check("id", checkID(m.ID))
+	p.check("content", checkContent(m.Content))
+	p.check("embedding", checkEmbedding(m.Embedding))
+	p.check("created_at", checkTime(m.CreatedAt, now))
+	p.check("project", checkLabel(m.Project))
+	p.check("namespace", checkLabel(m.Namespace))
+	p.check("session_id", checkLabel(m.SessionID))
+	p.check("user_id", checkLabel(m.UserID))
+	p.check("category", checkLabel(m.Category))
+	p.check("subcategory", checkLabel(m.Subcategory))
+	p.check("source_type", checkLabel(m.SourceType))
+	p.checkList("tags", m.Tags, checkLabel)
+	p.check("metadata", checkObject(m.Metadata))
+	return p.err()
+}
+
+func checkContent(s string) string {
+	if len(s) > MaxContentBytes {
+		return "is larger than 1 MiB"
+	}
+	return checkText(s)
+}
+
+// UnmarshalJSON decodes a memory, accepting the embedding as "embedding" or
+// "embedding_b64" (not both). A field of the wrong type or an undecodable
+// embedding or timestamp is a *ValidationError; malformed JSON is a
+// *SyntaxError. It is several times faster than encoding/json's reflection on
+// the embedding, which dominates the ingest path.
+func (m *Memory) UnmarshalJSON(data []byte) error {
+	var out Memory
+	var emb embeddings
+	null, err := decodeRecord(data, "memory", func(d *decoder, key []byte) error {
+		if ok, err := emb.member(d, key); ok {
+			return err
+		}
+		var err error
+		switch string(key) {
+		case "system_id":
+			out.SystemID, err = d.str("system_id")
+		case "id":
+			out.ID, err = d.str("id")
+		case "kind":
+			out.Kind, err = d.str("kind")
+		case "content":
+			out.Content, err = d.str("content")
+		case "created_at":
+			out.CreatedAt, err = d.timestamp("created_at")
+		case "project":
+			out.Project, err = d.str("project")
+		case "namespace":
+			out.Namespace, err = d.str("namespace")
+		case "session_id":
+			out.SessionID, err = d.str("session_id")
+		case "user_id":
+			out.UserID, err = d.str("user_id")
+		case "category":
+			out.Category, err = d.str("category")
+		case "subcategory":
+			out.Subcategory, err = d.str("subcategory")
+		case "tags":
+			out.Tags, err = d.stringList("tags")
+		case "importance":
+			out.Importance, err = d.float64Ptr("importance")
+		case "source_type":
+			out.SourceType, err = d.str("source_type")
+		case "metadata":
+			out.Metadata, err = d.raw()
+		default:
+			err = d.skip(1)
+		}
+		return err
+	})
+	if err != nil || null {
+		return err
+	}
+	if out.Embedding, err = emb.result(); err != nil {
+		return err
+	}
+	*m = out
+	return nil
+}
+
+// MarshalJSON writes m with created_at in RFC 3339 UTC and the embedding as
+// an array of numbers.
+func (m Memory) MarshalJSON() ([]byte, error) {
+	type plain Memory // without methods, so that json.Marshal does not recurse
+	return marshalJSON(struct {
+		plain
+		CreatedAt string `json:"created_at"`
+	}{plain(m), FormatTime(m.CreatedAt)})
+}
