@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/akosha/akosha/functions/ingest"
+	"github.com/akosha/akosha/internal/auth"
+	"github.com/akosha/akosha/internal/fnrun"
+	"github.com/akosha/akosha/internal/httpx"
+	"github.com/akosha/akosha/lake"
+)
+
+// runtime is what the functions of one process share: one lake (so that a
+// process reads its own writes), one authenticator, one metrics registry.
+type runtime struct {
+	lake *lake.Lake
+	auth *auth.Authenticator
+	reg  *prometheus.Registry
+	http *httpx.Metrics
+}
+
+func (g *globals) newRuntime(ctx context.Context, dev bool) (*runtime, error) {
+	if dev && g.lakeURL == "" {
+		g.lakeURL = "./data"
+	}
+	l, err := g.openLake(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := auth.NewFromEnv(dev)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	hm, err := httpx.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &runtime{lake: l, auth: a, reg: reg, http: hm}, nil
+}
+
+// sharedHandlers are the routes every process serves whatever functions it
+// runs: /health (JSON), /metrics.
+func (rt *runtime) sharedHandlers() map[string]http.Handler {
+	return map[string]http.Handler{
+		"GET /health": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			versions := map[string]int64{}
+			for _, name := range lake.Tables {
+				t, _ := rt.lake.Table(name)
+				versions[name] = t.Cached().Version
+			}
+			httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": Version, "lake_version": versions})
+		}),
+		"GET /metrics": promhttp.HandlerFor(rt.reg, promhttp.HandlerOpts{Registry: rt.reg}),
+	}
+}
+
+// pollLake keeps the process's snapshots within about a second of the log,
+// for other processes' commits; it stops with ctx.
+func (rt *runtime) pollLake(ctx context.Context) {
+	go rt.lake.Poll(ctx, time.Second, func(err error) { slog.Warn("lake poll", "err", err) })
+}
+
+func (rt *runtime) ingestMount() (fnrun.Mount, error) {
+	cfg, err := ingest.ConfigFromEnv()
+	if err != nil {
+		return fnrun.Mount{}, err
+	}
+	f, err := ingest.Open(rt.lake, rt.auth, cfg, rt.reg)
+	if err != nil {
+		return fnrun.Mount{}, err
+	}
+	return fnrun.Mount{Name: "ingest", Fn: wrapped{f, rt.http.Wrap("ingest", http.HandlerFunc(f.Handle))}, Routes: ingest.Routes()}, nil
+}
+
+// wrapped serves a function through a middleware while keeping its
+// lifecycle hooks (Stop, Ready, Alive) visible to the runner.
+type wrapped struct {
+	fn interface {
+		Stop(context.Context) error
+		Ready(context.Context) (bool, error)
+		Alive(context.Context) (bool, error)
+	}
+	h http.Handler
+}
+
+func (w wrapped) Handle(rw http.ResponseWriter, r *http.Request) { w.h.ServeHTTP(rw, r) }
+func (w wrapped) Stop(ctx context.Context) error                 { return w.fn.Stop(ctx) }
+func (w wrapped) Ready(ctx context.Context) (bool, error)        { return w.fn.Ready(ctx) }
+func (w wrapped) Alive(ctx context.Context) (bool, error)        { return w.fn.Alive(ctx) }
+
+func newServeCmd(g *globals) *cobra.Command {
+	var addr string
+	var dev bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the ingest and query functions in one process",
+		Long: `serve runs both functions in one process on --addr.
+
+--dev turns auth off, uses no Redis and keeps the lake in ./data unless --lake says otherwise:
+everything a laptop needs, nothing to install.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rt, err := g.newRuntime(cmd.Context(), dev)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			rt.pollLake(ctx)
+			im, err := rt.ingestMount()
+			if err != nil {
+				return err
+			}
+			srv := &fnrun.Server{Addr: addr, Mounts: []fnrun.Mount{im}, Handlers: rt.sharedHandlers()}
+			slog.Info("akosha serving", "addr", fnrun.ListenAddress(addr), "lake", g.lakeURL, "dev", dev)
+			return srv.Run(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", ":8080", "listen address")
+	cmd.Flags().BoolVar(&dev, "dev", false, "development mode: no auth, no Redis, lake in ./data")
+	return cmd
+}
+
+func newFunctionCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "function ingest|query",
+		Short: "Run one function, as its container does (listens on LISTEN_ADDRESS, default [::]:8080)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rt, err := g.newRuntime(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			rt.pollLake(ctx)
+			var m fnrun.Mount
+			switch args[0] {
+			case "ingest":
+				m, err = rt.ingestMount()
+			default:
+				return usageError{fmt.Errorf("unknown function %q (want ingest or query)", args[0])}
+			}
+			if err != nil {
+				return err
+			}
+			srv := &fnrun.Server{Mounts: []fnrun.Mount{m}, Handlers: rt.sharedHandlers()}
+			return srv.Run(ctx)
+		},
+	}
+	return cmd
+}
+
+var _ = os.Getenv
