@@ -1,0 +1,159 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/akosha/akosha/internal/httpx"
+)
+
+// ErrNoCredentials means the request carries no credential at all.
+var ErrNoCredentials = errors.New("no credentials")
+
+// ErrInvalidCredentials means the request's credential was not accepted. The
+// error wrapping it says why in words fit for the client ("token has
+// expired"), never echoing the credential.
+var ErrInvalidCredentials = errors.New("invalid credentials")
+
+// devPrincipal is who every request is when authentication is off.
+var devPrincipal = Principal{Name: "dev", Role: RoleAdmin}
+
+// Authenticator checks the credentials of requests. It is safe for
+// concurrent use and immutable after New.
+type Authenticator struct {
+	disabled bool
+	parser   *jwt.Parser
+	secret   []byte // nil: JWTs are not accepted
+	keys     []storedKey
+}
+
+type storedKey struct {
+	hash      [sha256.Size]byte
+	principal Principal
+}
+
+// New returns an Authenticator for cfg. It rejects a config that would
+// accept nothing (unless Disabled), a JWT secret shorter than MinSecretLen
+// and invalid API keys.
+func New(cfg Config) (*Authenticator, error) {
+	if cfg.Disabled {
+		return &Authenticator{disabled: true}, nil
+	}
+	if len(cfg.JWTSecret) == 0 && len(cfg.APIKeys) == 0 {
+		return nil, errors.New("auth: no JWT secret and no API keys: nothing could ever authenticate")
+	}
+	a := &Authenticator{parser: newParser()}
+	if len(cfg.JWTSecret) > 0 {
+		if len(cfg.JWTSecret) < MinSecretLen {
+			return nil, fmt.Errorf("auth: %s is %d bytes; HS256 needs at least %d random bytes",
+				EnvJWTSecret, len(cfg.JWTSecret), MinSecretLen)
+		}
+		a.secret = slices.Clone(cfg.JWTSecret)
+	}
+	for _, k := range cfg.APIKeys {
+		if err := k.validate(); err != nil {
+			return nil, fmt.Errorf("auth: API key: %w", err)
+		}
+		a.keys = append(a.keys, storedKey{
+			hash:      hashKey(k.Key),
+			principal: Principal{Name: k.Name, Role: k.Role, SystemIDs: slices.Clone(k.SystemIDs)},
+		})
+	}
+	return a, nil
+}
+
+// Authenticate returns the principal of r's credential. Its errors wrap
+// ErrNoCredentials or ErrInvalidCredentials.
+func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
+	if a.disabled {
+		return devPrincipal, nil
+	}
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, token, _ := strings.Cut(h, " ")
+		token = strings.TrimSpace(token)
+		if !strings.EqualFold(scheme, "Bearer") || token == "" {
+			return Principal{}, fmt.Errorf("%w: Authorization must be \"Bearer <token>\"", ErrInvalidCredentials)
+		}
+		if p, ok := a.lookupKey(token); ok {
+			return p, nil
+		}
+		if a.secret != nil && strings.Count(token, ".") == 2 {
+			return a.verifyJWT(token)
+		}
+		return Principal{}, fmt.Errorf("%w: unknown token", ErrInvalidCredentials)
+	}
+	if key := r.Header.Get("X-API-Key"); key != "" {
+		if p, ok := a.lookupKey(key); ok {
+			return p, nil
+		}
+		return Principal{}, fmt.Errorf("%w: unknown API key", ErrInvalidCredentials)
+	}
+	return Principal{}, ErrNoCredentials
+}
+
+// lookupKey finds the API key whose hash matches token's. It compares with
+// every key, in constant time, so the time taken says nothing about which key
+// (or how much of one) matched.
+func (a *Authenticator) lookupKey(token string) (Principal, bool) {
+	h := hashKey(token)
+	found := -1
+	for i := range a.keys {
+		if subtle.ConstantTimeCompare(h[:], a.keys[i].hash[:]) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return Principal{}, false
+	}
+	p := a.keys[found].principal
+	p.SystemIDs = slices.Clone(p.SystemIDs) // handlers must not alter the stored key
+	return p, true
+}
+
+// Require returns a handler that lets through only requests whose credential
+// holds perm, with their Principal in the request context (FromContext):
+//
+//   - no credential, or one not accepted: 401 unauthorized with
+//     WWW-Authenticate: Bearer (RFC 6750);
+//   - a valid credential without perm: 403 forbidden.
+func (a *Authenticator) Require(perm Permission, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.Authenticate(r)
+		if err != nil {
+			unauthorized(w, r, err)
+			return
+		}
+		if !p.Has(perm) {
+			slog.Info("auth: forbidden", "principal", p.Name, "role", p.Role, "needs", perm.String(),
+				"method", r.Method, "path", r.URL.Path)
+			httpx.WriteError(w, http.StatusForbidden, httpx.CodeForbidden,
+				fmt.Sprintf("role %s lacks the %s permission", p.Role, perm))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), p)))
+	})
+}
+
+func unauthorized(w http.ResponseWriter, r *http.Request, err error) {
+	challenge := `Bearer realm="akosha"`
+	msg := "authentication required: send Authorization: Bearer <token> or X-API-Key"
+	if errors.Is(err, ErrInvalidCredentials) {
+		// The description is our own text, never the credential's; RFC 6750
+		// still forbids '"' and '\' in it.
+		desc := strings.NewReplacer(`"`, "'", `\`, "/").Replace(err.Error())
+		challenge += `, error="invalid_token", error_description="` + desc + `"`
+		msg = err.Error()
+		slog.Info("auth: rejected credentials", "reason", err.Error(), "remote", r.RemoteAddr,
+			"method", r.Method, "path", r.URL.Path)
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	httpx.WriteError(w, http.StatusUnauthorized, httpx.CodeUnauthorized, msg)
+}

@@ -1,0 +1,50 @@
+// Package auth authenticates and authorizes requests to the ingest and query
+// functions.
+//
+// # Credentials
+//
+// A request carries one credential, in either header:
+//
+//	Authorization: Bearer <JWT or API key>
+//	X-API-Key: <API key>
+//
+// JWTs are HS256 only, signed with AKOSHA_JWT_SECRET (at least 32 bytes).
+// Their claims are sub (the principal's name, required), role (required),
+// exp (required), optional nbf and iat (honoured with 30 s of leeway for clock
+// skew) and optional system_ids, a list limiting the token to those systems.
+// IssueToken makes one.
+//
+// API keys are static and listed in AKOSHA_API_KEYS, a comma-separated list
+// of entries
+//
+//	name:role:key[:system1|system2|...]
+//
+// for example
+//
+//	AKOSHA_API_KEYS='grafana:viewer:<random key>,sb-fleet:operator:<random key>:sb-laptop|sb-desk'
+//
+// The name identifies the key in logs and rate limits; the role is one of the
+// roles below; the key is at least 16 characters without ':', ',' or white
+// space (`openssl rand -hex 24` makes a good one); the optional system list,
+// separated by '|', limits it to those system_ids. Only a SHA-256 hash of
+// each key is kept in memory, and a presented key is compared with all of
+// them in constant time.
+//
+// # Roles
+//
+//	viewer    read: SQL, search, GET endpoints
+//	operator  read, and write: ingest
+//	admin     everything, including jobs and admin endpoints
+//
+// Without AKOSHA_JWT_SECRET or AKOSHA_API_KEYS, NewFromEnv refuses to build an
+// Authenticator: Akosha never serves unauthenticated by accident. Only
+// `akosha serve --dev` turns authentication off, and then every request acts
+// as the admin "dev".
+//
+// # Rate limits
+//
+// RateLimit limits requests per principal with a token bucket, kept in
+// process (MemoryLimiter) or in Redis so that all replicas share it
+// (RedisLimiter, which falls back to its own process's buckets while Redis is
+// unreachable).
+package auth
