@@ -49,7 +49,7 @@ type MemoryRow struct {
 	ID          string    `parquet:"id,plain"`
 	Kind        string    `parquet:"kind,dict"`
 	Content     string    `parquet:"content,plain"`
-	Embedding   []float32 `parquet:"embedding,optional,list"` // null when absent
+	Embedding   []float32 `parquet:"embedding,optional,list,uncompressed"` // null when absent
 	CreatedAt   time.Time `parquet:"created_at,timestamp(microsecond)"`
 	Project     string    `parquet:"project,optional,dict"` // optional strings: null when ""
 	Namespace   string    `parquet:"namespace,optional,dict"`
@@ -122,7 +122,7 @@ type EntityRow struct {
 	Properties   string    `parquet:"properties,optional,plain"` // JSON object text
 	CreatedAt    time.Time `parquet:"created_at,timestamp(microsecond)"`
 	UpdatedAt    time.Time `parquet:"updated_at,timestamp(microsecond)"`
-	Embedding    []float32 `parquet:"embedding,optional,list"`
+	Embedding    []float32 `parquet:"embedding,optional,list,uncompressed"`
 }
 
 // Row returns e as a data file row, sharing e's slices. UpdatedAt defaults
