@@ -238,27 +238,30 @@ func (st *Staged) discard(store storage.Store) {
 
 // StageMemories writes memories as data files, one per partition.
 func StageMemories(ctx context.Context, store storage.Store, recs []schemas.Memory) (*Staged, error) {
+	now := time.Now().UTC()
 	parts := group(recs,
 		func(m *schemas.Memory) Partition { return HotPartition(m.SystemID, m.CreatedAt) },
-		func(m *schemas.Memory) schemas.MemoryRow { return m.Row() },
+		func(m *schemas.Memory) schemas.MemoryRow { row := m.Row(); row.IngestedAt = now; return row },
 		func(m *schemas.Memory) time.Time { return m.CreatedAt })
 	return stage(ctx, store, schemas.TableMemories, parts)
 }
 
 // StageEntities writes entities as data files, one per partition.
 func StageEntities(ctx context.Context, store storage.Store, recs []schemas.Entity) (*Staged, error) {
+	now := time.Now().UTC()
 	parts := group(recs,
 		func(e *schemas.Entity) Partition { return HotPartition(e.SystemID, e.CreatedAt) },
-		func(e *schemas.Entity) schemas.EntityRow { return e.Row() },
+		func(e *schemas.Entity) schemas.EntityRow { row := e.Row(); row.IngestedAt = now; return row },
 		func(e *schemas.Entity) time.Time { return e.CreatedAt })
 	return stage(ctx, store, schemas.TableEntities, parts)
 }
 
 // StageRelations writes relations as data files, one per partition.
 func StageRelations(ctx context.Context, store storage.Store, recs []schemas.Relation) (*Staged, error) {
+	now := time.Now().UTC()
 	parts := group(recs,
 		func(r *schemas.Relation) Partition { return HotPartition(r.SystemID, r.CreatedAt) },
-		func(r *schemas.Relation) schemas.RelationRow { return r.Row() },
+		func(r *schemas.Relation) schemas.RelationRow { row := r.Row(); row.IngestedAt = now; return row },
 		func(r *schemas.Relation) time.Time { return r.CreatedAt })
 	return stage(ctx, store, schemas.TableRelations, parts)
 }

@@ -22,6 +22,11 @@ import (
 // but Spark's vectorized Parquet reader, which Spark also uses for nested
 // columns, does not implement that encoding, so it is not used.
 //
+// ingested_at is when the lake writer staged the row. It orders versions of
+// one (system_id, id): a re-sent record replaces the one with the older
+// ingested_at, and compaction keeps it per row, so "latest wins" holds before
+// and after files are merged.
+//
 // The partition columns (tier, system_id, day) are not in the files: by the
 // Delta convention they come from the add action's partitionValues (and the
 // path), so the row types carry everything else.
@@ -61,6 +66,7 @@ type MemoryRow struct {
 	Importance  *float64  `parquet:"importance,optional"`
 	SourceType  string    `parquet:"source_type,optional,dict"`
 	Metadata    string    `parquet:"metadata,optional,plain"` // JSON object text
+	IngestedAt  time.Time `parquet:"ingested_at,timestamp(microsecond)"`
 }
 
 // Row returns m as a data file row. It shares m's Embedding and Tags slices,
@@ -123,6 +129,7 @@ type EntityRow struct {
 	CreatedAt    time.Time `parquet:"created_at,timestamp(microsecond)"`
 	UpdatedAt    time.Time `parquet:"updated_at,timestamp(microsecond)"`
 	Embedding    []float32 `parquet:"embedding,optional,list,uncompressed"`
+	IngestedAt   time.Time `parquet:"ingested_at,timestamp(microsecond)"`
 }
 
 // Row returns e as a data file row, sharing e's slices. UpdatedAt defaults
@@ -167,6 +174,7 @@ type RelationRow struct {
 	RelationType string    `parquet:"relation_type,dict"`
 	Properties   string    `parquet:"properties,optional,plain"` // JSON object text
 	CreatedAt    time.Time `parquet:"created_at,timestamp(microsecond)"`
+	IngestedAt   time.Time `parquet:"ingested_at,timestamp(microsecond)"`
 }
 
 // Row returns r as a data file row.
@@ -285,6 +293,7 @@ var deltaSchemas = map[string]string{
 		field("importance", "double"),
 		field("source_type", "string"),
 		field("metadata", "string"),
+		field("ingested_at", "timestamp"),
 	),
 	TableEntities: deltaSchemaJSON(
 		field("system_id", "string"),
@@ -296,6 +305,7 @@ var deltaSchemas = map[string]string{
 		field("created_at", "timestamp"),
 		field("updated_at", "timestamp"),
 		field("embedding", arrayOf("float")),
+		field("ingested_at", "timestamp"),
 	),
 	TableRelations: deltaSchemaJSON(
 		field("system_id", "string"),
@@ -305,6 +315,7 @@ var deltaSchemas = map[string]string{
 		field("relation_type", "string"),
 		field("properties", "string"),
 		field("created_at", "timestamp"),
+		field("ingested_at", "timestamp"),
 	),
 }
 

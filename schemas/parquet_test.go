@@ -194,6 +194,7 @@ func TestParquetSchemas(t *testing.T) {
 	optional double importance;
 	optional binary source_type (STRING);
 	optional binary metadata (STRING);
+	required int64 ingested_at (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
 }`},
 		{"entities", writeRows(t, []EntityRow{sampleEntityPtr().Row()}), `
 	required binary id (STRING);
@@ -212,6 +213,7 @@ func TestParquetSchemas(t *testing.T) {
 			required float element;
 		}
 	}
+	required int64 ingested_at (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
 }`},
 		{"relations", writeRows(t, []RelationRow{sampleRelationPtr().Row()}), `
 	required binary id (STRING);
@@ -220,6 +222,7 @@ func TestParquetSchemas(t *testing.T) {
 	required binary relation_type (STRING);
 	optional binary properties (STRING);
 	required int64 created_at (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
+	required int64 ingested_at (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
 }`},
 	}
 	for _, tt := range tests {
