@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/akosha/akosha/functions/ingest"
+	"github.com/akosha/akosha/functions/query"
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/fnrun"
 	"github.com/akosha/akosha/internal/httpx"
@@ -84,6 +85,18 @@ func (rt *runtime) ingestMount() (fnrun.Mount, error) {
 	return fnrun.Mount{Name: "ingest", Fn: wrapped{f, rt.http.Wrap("ingest", http.HandlerFunc(f.Handle))}, Routes: ingest.Routes()}, nil
 }
 
+func (rt *runtime) queryMount() (fnrun.Mount, error) {
+	cfg, err := query.ConfigFromEnv()
+	if err != nil {
+		return fnrun.Mount{}, err
+	}
+	f, err := query.Open(rt.lake, rt.auth, cfg, rt.reg)
+	if err != nil {
+		return fnrun.Mount{}, err
+	}
+	return fnrun.Mount{Name: "query", Fn: wrapped{f, rt.http.Wrap("query", http.HandlerFunc(f.Handle))}, Routes: query.Routes()}, nil
+}
+
 // wrapped serves a function through a middleware while keeping its
 // lifecycle hooks (Stop, Ready, Alive) visible to the runner.
 type wrapped struct {
@@ -122,7 +135,11 @@ everything a laptop needs, nothing to install.`,
 			if err != nil {
 				return err
 			}
-			srv := &fnrun.Server{Addr: addr, Mounts: []fnrun.Mount{im}, Handlers: rt.sharedHandlers()}
+			qm, err := rt.queryMount()
+			if err != nil {
+				return err
+			}
+			srv := &fnrun.Server{Addr: addr, Mounts: []fnrun.Mount{im, qm}, Handlers: rt.sharedHandlers()}
 			slog.Info("akosha serving", "addr", fnrun.ListenAddress(addr), "lake", g.lakeURL, "dev", dev)
 			return srv.Run(ctx)
 		},
@@ -149,6 +166,8 @@ func newFunctionCmd(g *globals) *cobra.Command {
 			switch args[0] {
 			case "ingest":
 				m, err = rt.ingestMount()
+			case "query":
+				m, err = rt.queryMount()
 			default:
 				return usageError{fmt.Errorf("unknown function %q (want ingest or query)", args[0])}
 			}

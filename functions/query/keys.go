@@ -1,0 +1,211 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"sync"
+
+	"github.com/parquet-go/parquet-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/akosha/akosha/lake"
+	"github.com/akosha/akosha/lake/delta"
+	"github.com/akosha/akosha/lake/storage"
+)
+
+// keyIndex answers one question cheaply: does this live file share a record
+// key (system_id, id) with another live file? Only files that do are read
+// through the "latest version wins" window in SQL; all others are scanned
+// as they are. Re-sent records are rare, so most files never pay for it.
+//
+// It holds a 64-bit hash per record (8 bytes each, about 8 MB per million
+// records) and learns each new file's keys once, by reading only its id
+// column with ranged GETs. A hash collision only makes a file pay for the
+// window it did not need; it never hides a record.
+type keyIndex struct {
+	store storage.Store
+	seed  maphash.Seed
+
+	mu     sync.Mutex
+	files  map[string][]uint64 // data file key -> its records' key hashes
+	counts map[uint64]int32    // key hash -> live files holding it
+}
+
+func newKeyIndex(store storage.Store) *keyIndex {
+	return &keyIndex{store: store, seed: maphash.MakeSeed(), files: map[string][]uint64{}, counts: map[uint64]int32{}}
+}
+
+// Sync makes the index cover the live files of snap that belong to systems
+// (nil: every system) and forget files that are no longer live. Keys are
+// per system, so a statement over some systems needs only their files
+// indexed; the function's warmer keeps every system indexed in the
+// background, so statements rarely wait here.
+func (k *keyIndex) Sync(ctx context.Context, table string, snap *delta.Snapshot, systems map[string]bool) error {
+	live := map[string]delta.Add{}
+	for f := range snap.AllFiles() {
+		live[table+"/"+f.Path] = f
+	}
+	k.mu.Lock()
+	var missing []string
+	for key, f := range live {
+		if _, ok := k.files[key]; ok {
+			continue
+		}
+		if systems != nil {
+			if p, err := lake.PartitionOf(f.PartitionValues); err == nil && !systems[p.SystemID] {
+				continue
+			}
+		}
+		missing = append(missing, key)
+	}
+	// Files of this table that left the snapshot (compacted, aged, vacuumed).
+	prefix := table + "/"
+	for key, hashes := range k.files {
+		if _, ok := live[key]; !ok && len(key) > len(prefix) && key[:len(prefix)] == prefix {
+			for _, h := range hashes {
+				if k.counts[h]--; k.counts[h] <= 0 {
+					delete(k.counts, h)
+				}
+			}
+			delete(k.files, key)
+		}
+	}
+	k.mu.Unlock()
+
+	results := make([][]uint64, len(missing))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, key := range missing {
+		g.Go(func() error {
+			f := live[key]
+			p, err := lake.PartitionOf(f.PartitionValues)
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			hashes, err := k.readKeys(gctx, key, f.Size, p.SystemID)
+			if err != nil {
+				return err
+			}
+			results[i] = hashes
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("key index: %w", err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for i, key := range missing {
+		if _, ok := k.files[key]; ok {
+			continue // a concurrent Sync got there first
+		}
+		k.files[key] = results[i]
+		for _, h := range results[i] {
+			k.counts[h]++
+		}
+	}
+	return nil
+}
+
+// Shared reports whether a file holds a key that another live file (or a
+// second row of the same file) also holds.
+func (k *keyIndex) Shared(fileKey string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, h := range k.files[fileKey] {
+		if k.counts[h] > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *keyIndex) hash(systemID, id string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(k.seed)
+	h.WriteString(systemID)
+	h.WriteByte(0)
+	h.WriteString(id)
+	return h.Sum64()
+}
+
+// readKeys reads the id column of one data file. A key repeated inside the
+// file counts twice, so the file is marked shared and deduplicated too.
+func (k *keyIndex) readKeys(ctx context.Context, key string, size int64, systemID string) ([]uint64, error) {
+	ra := &rangeReader{ctx: ctx, store: k.store, key: key}
+	f, err := parquet.OpenFile(ra, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", key, err)
+	}
+	col, ok := f.Schema().Lookup("id")
+	if !ok {
+		return nil, fmt.Errorf("%s: no id column", key)
+	}
+	var out []uint64
+	buf := make([]parquet.Value, 1024)
+	for _, rg := range f.RowGroups() {
+		pages := rg.ColumnChunks()[col.ColumnIndex].Pages()
+		for {
+			page, err := pages.ReadPage()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				pages.Close()
+				return nil, fmt.Errorf("read ids of %s: %w", key, err)
+			}
+			vals := page.Values()
+			for {
+				n, err := vals.ReadValues(buf)
+				for _, v := range buf[:n] {
+					out = append(out, k.hash(systemID, v.String()))
+				}
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					parquet.Release(page)
+					pages.Close()
+					return nil, fmt.Errorf("read ids of %s: %w", key, err)
+				}
+			}
+			parquet.Release(page)
+		}
+		pages.Close()
+	}
+	return out, nil
+}
+
+// rangeReader is an io.ReaderAt over ranged GETs of one object.
+type rangeReader struct {
+	ctx   context.Context
+	store storage.Store
+	key   string
+}
+
+func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
+	rc, err := r.store.Get(r.ctx, r.key, off, int64(len(p)))
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	n, err := io.ReadFull(rc, p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (k *keyIndex) covers(table string, snap *delta.Snapshot) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for f := range snap.AllFiles() {
+		if _, ok := k.files[table+"/"+f.Path]; !ok {
+			return false
+		}
+	}
+	return true
+}

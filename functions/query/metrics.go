@@ -1,0 +1,46 @@
+package query
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	resultCache *prometheus.CounterVec // answers by where they came from: l1, l2, miss
+	sqlDuration prometheus.Histogram   // statements that ran (cache misses)
+	filesRead   prometheus.Counter     // data files statements needed after pruning
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		resultCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "akosha_query_result_cache_total", Help: "SQL answers by source: l1 (in process), l2 (Redis) or miss (computed).",
+		}, []string{"tier"}),
+		sqlDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "akosha_query_sql_duration_seconds", Help: "Time to plan, fetch and run one SQL statement (cache misses).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		filesRead: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "akosha_query_files_total", Help: "Data files SQL statements needed after pruning.",
+		}),
+	}
+	if err := errors.Join(register(reg, &m.resultCache), register(reg, &m.sqlDuration), register(reg, &m.filesRead)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register adds c to reg, or adopts the collector already registered under
+// its name.
+func register[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
+	err := reg.Register(*c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			*c = existing
+			return nil
+		}
+	}
+	return err
+}

@@ -1,0 +1,278 @@
+// Package query is the query function: ad hoc SQL over the whole lake,
+// record lookups and the systems overview, answered from a snapshot of the
+// Delta tables through the NVMe cache and a sandboxed DuckDB.
+//
+// A statement's path: guard and analyse it (sqlexec) -> the snapshot's live
+// files, pruned by partition values and created_at statistics -> fetch them
+// into the cache (one download per object) -> DuckDB views over the cached
+// files -> encode. Answers are cached in process (L1) and in Redis (L2),
+// keyed by snapshot version, so a new commit makes old answers unreachable.
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/akosha/akosha/functions/query/sqlexec"
+	"github.com/akosha/akosha/internal/auth"
+	"github.com/akosha/akosha/internal/config"
+	"github.com/akosha/akosha/lake"
+	"github.com/akosha/akosha/lake/cache"
+	"github.com/akosha/akosha/lake/delta"
+	"github.com/akosha/akosha/lake/storage"
+)
+
+// Configuration keys read by the query function.
+var (
+	keyCacheDir    = config.Register(config.Key{Name: "AKOSHA_CACHE_DIR", Default: "", Help: "NVMe cache directory (default: a folder under the system temp dir)"})
+	keyCacheBytes  = config.Register(config.Key{Name: "AKOSHA_CACHE_BYTES", Default: "10737418240", Help: "cache byte budget"})
+	keyRedisURL    = config.Register(config.Key{Name: "AKOSHA_REDIS_URL", Help: "Redis for the shared result cache and rate limits; empty: none"})
+	keySQLTimeout  = config.Register(config.Key{Name: "AKOSHA_SQL_TIMEOUT", Default: "30s", Help: "statement timeout"})
+	keySQLMaxRows  = config.Register(config.Key{Name: "AKOSHA_SQL_MAX_ROWS", Default: "10000", Help: "row limit of one answer"})
+	keySQLMemory   = config.Register(config.Key{Name: "AKOSHA_SQL_MEMORY_LIMIT", Default: "2GB", Help: "DuckDB memory_limit"})
+	keySQLThreads  = config.Register(config.Key{Name: "AKOSHA_SQL_THREADS", Default: "0", Help: "DuckDB threads (0: one per core)"})
+	keyResultCache = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE_BYTES", Default: "268435456", Help: "in-process result cache budget"})
+	keyResultTTL   = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE_TTL", Default: "1h", Help: "Redis result cache entry lifetime"})
+)
+
+// Config configures the query function.
+type Config struct {
+	CacheDir         string
+	CacheBytes       int64
+	RedisURL         string // empty: no L2 result cache
+	SQLTimeout       time.Duration
+	MaxRows          int
+	MemoryLimit      string
+	Threads          int
+	ResultCacheBytes int64
+	ResultTTL        time.Duration
+}
+
+// ConfigFromEnv reads AKOSHA_* variables.
+func ConfigFromEnv() (Config, error) {
+	var errs []error
+	num := func(k config.Key) int64 { n, err := k.Int(); errs = append(errs, err); return n }
+	dur := func(k config.Key) time.Duration { d, err := k.Duration(); errs = append(errs, err); return d }
+	c := Config{
+		CacheDir:         keyCacheDir.String(),
+		CacheBytes:       num(keyCacheBytes),
+		RedisURL:         keyRedisURL.String(),
+		SQLTimeout:       dur(keySQLTimeout),
+		MaxRows:          int(num(keySQLMaxRows)),
+		MemoryLimit:      keySQLMemory.String(),
+		Threads:          int(num(keySQLThreads)),
+		ResultCacheBytes: num(keyResultCache),
+		ResultTTL:        dur(keyResultTTL),
+	}
+	return c, errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	if c.CacheDir == "" {
+		c.CacheDir = filepath.Join(os.TempDir(), "akosha-cache")
+	}
+	if c.CacheBytes <= 0 {
+		c.CacheBytes = 10 << 30
+	}
+	if c.SQLTimeout <= 0 {
+		c.SQLTimeout = 30 * time.Second
+	}
+	if c.MaxRows <= 0 {
+		c.MaxRows = 10000
+	}
+	if c.ResultCacheBytes <= 0 {
+		c.ResultCacheBytes = 256 << 20
+	}
+	if c.ResultTTL <= 0 {
+		c.ResultTTL = time.Hour
+	}
+	return c
+}
+
+// Function is the query function.
+type Function struct {
+	cfg     Config
+	lake    *lake.Lake
+	auth    *auth.Authenticator
+	cache   *cache.Cache
+	engine  *sqlexec.Engine
+	keys    *keyIndex
+	l1      *lru
+	l2      *redisCache // nil without Redis
+	metrics *metrics
+	mux     *http.ServeMux
+
+	stopWarm  context.CancelFunc
+	warmDone  chan struct{}
+	closeOnce sync.Once
+}
+
+// New is the func-go constructor; Start opens the lake from AKOSHA_LAKE_URL.
+func New() *Function { return &Function{} }
+
+// Start opens the lake, the cache and DuckDB (the func-go contract).
+func (f *Function) Start(ctx context.Context, env map[string]string) error {
+	if f.mux != nil {
+		return nil
+	}
+	lakeURL := env[config.LakeURL.Name]
+	if lakeURL == "" {
+		return errors.New("query: AKOSHA_LAKE_URL is not set")
+	}
+	store, err := storage.Open(ctx, lakeURL)
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	l, err := lake.Open(ctx, store)
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	a, err := auth.NewFromEnv(false)
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	return f.init(l, a, cfg, prometheus.DefaultRegisterer)
+}
+
+// Open builds a started function on an open lake (akosha serve shares the
+// lake with ingest, so a process reads its own writes).
+func Open(l *lake.Lake, a *auth.Authenticator, cfg Config, reg prometheus.Registerer) (*Function, error) {
+	f := &Function{}
+	if err := f.init(l, a, cfg, reg); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg prometheus.Registerer) error {
+	cfg = cfg.withDefaults()
+	m, err := newMetrics(reg)
+	if err != nil {
+		return err
+	}
+	c, err := cache.Open(cfg.CacheDir, cfg.CacheBytes, l.Store(), reg)
+	if err != nil {
+		return fmt.Errorf("query: cache: %w", err)
+	}
+	eng, err := sqlexec.New(sqlexec.Config{
+		MemoryLimit: cfg.MemoryLimit, Threads: cfg.Threads, Timeout: cfg.SQLTimeout,
+		MaxRows: cfg.MaxRows, AllowedDirs: []string{c.Dir()},
+	})
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("query: duckdb: %w", err)
+	}
+	f.cfg, f.lake, f.auth, f.cache, f.engine, f.metrics = cfg, l, a, c, eng, m
+	f.keys = newKeyIndex(l.Store())
+	f.l1 = newLRU(cfg.ResultCacheBytes)
+	if cfg.RedisURL != "" {
+		if f.l2, err = newRedisCache(cfg.RedisURL, cfg.ResultTTL); err != nil {
+			return err
+		}
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	f.stopWarm, f.warmDone = cancel, make(chan struct{})
+	go f.warmKeys(wctx, time.Second)
+	read := func(h http.HandlerFunc) http.Handler { return a.Require(auth.Read, h) }
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/sql", read(f.serveSQL))
+	mux.Handle("GET /v1/memories/{system_id}/{id}", read(f.serveMemory))
+	mux.Handle("GET /v1/systems", read(f.serveSystems))
+	f.mux = mux
+	return nil
+}
+
+// Routes are the patterns this function owns when it shares a server.
+func Routes() []string {
+	return []string{"POST /v1/sql", "GET /v1/memories/{system_id}/{id}", "GET /v1/systems"}
+}
+
+// Handle serves one request (the func-go contract).
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { f.mux.ServeHTTP(w, r) }
+
+// Ready reports whether the function can answer.
+func (f *Function) Ready(ctx context.Context) (bool, error) { return f.mux != nil, nil }
+
+// Alive reports liveness.
+func (f *Function) Alive(ctx context.Context) (bool, error) { return true, nil }
+
+// Stop closes DuckDB, the cache and Redis.
+func (f *Function) Stop(ctx context.Context) error {
+	if f.mux == nil {
+		return nil
+	}
+	var errs []error
+	f.closeOnce.Do(func() {
+		f.stopWarm()
+		<-f.warmDone
+		errs = append(errs, f.engine.Close(), f.cache.Close())
+		if f.l2 != nil {
+			errs = append(errs, f.l2.Close())
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// warmKeys keeps the key index current with the snapshots in the
+// background, so that statements find every file's keys already known.
+func (f *Function) warmKeys(ctx context.Context, every time.Duration) {
+	defer close(f.warmDone)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		for name, snap := range f.snapshots() {
+			if err := f.keys.Sync(ctx, name, snap, nil); err != nil && ctx.Err() == nil {
+				slog.Warn("key index", "table", name, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// snapshots are the tables' snapshots one request reads, taken together.
+type snapshots map[string]*delta.Snapshot
+
+func (f *Function) snapshots() snapshots {
+	out := snapshots{}
+	for _, name := range lake.Tables {
+		t, _ := f.lake.Table(name)
+		out[name] = t.Cached()
+	}
+	return out
+}
+
+// versions names the snapshots for result cache keys: "memories@12,entities@3,relations@0".
+func (s snapshots) versions() string {
+	var b strings.Builder
+	for i, name := range lake.Tables {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s@%d", name, s[name].Version)
+	}
+	return b.String()
+}
+
+// KeysIndexed reports whether the key index covers every file of snap (for
+// tests and readiness).
+func (f *Function) KeysIndexed(table string, snap *delta.Snapshot) bool {
+	return f.keys.covers(table, snap)
+}

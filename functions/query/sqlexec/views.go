@@ -1,0 +1,324 @@
+package sqlexec
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// View names: the only relations a user statement may reference.
+const (
+	ViewMemories  = "memories"
+	ViewEntities  = "entities"
+	ViewRelations = "relations"
+)
+
+// viewNames lists the views in a fixed order, so that setup statements are
+// issued deterministically.
+var viewNames = []string{ViewMemories, ViewEntities, ViewRelations}
+
+// View is the content of one view for one request.
+type View struct {
+	// Files are the view's data files: local Parquet files in the lake's
+	// Hive-style layout (.../tier=hot/system_id=x/day=2026-11-01/f.parquet),
+	// each under one of Config.AllowedDirs. The partition columns come
+	// from the path; the other columns from the files, read by name, so a
+	// column some files lack reads as NULL in those (but at least one file
+	// must have it). An empty list gives a view with the right columns and
+	// no rows.
+	Files []File
+	// Columns overrides the view's columns; nil means TableColumns(name).
+	Columns []ColumnDef
+}
+
+// File is one data file of a view.
+type File struct {
+	// Path is the absolute path of the cached Parquet file.
+	Path string
+	// Seq is the commit version that added the file. It orders versions of a
+	// record among the files flagged Dedup.
+	Seq int64
+	// Dedup flags a file that may hold a version of a record (same
+	// system_id and id) that another flagged file also holds. Among the
+	// rows of all flagged files of a view, one per key is kept, the latest:
+	// the greatest ingested_at (the lake's per-row version, which
+	// compaction preserves), then the highest Seq, then the later file
+	// path, then the later row in the file.
+	//
+	// Files not flagged are read as they are, without the window that
+	// dedup needs, which is far cheaper. So the caller flags only files
+	// whose keys can repeat (say, the partitions that received re-sent
+	// records), and must flag every file holding a version of such a key:
+	// rows of unflagged files are compared with nothing.
+	Dedup bool
+}
+
+// ColumnDef is one column of a view.
+type ColumnDef struct {
+	// Name is the column's name in the view.
+	Name string
+	// Type is its DuckDB type in the view, e.g. "FLOAT[384]" or "JSON"; the
+	// value is cast to it, so that every file, and the empty view, agree.
+	Type string
+	// Expr is a SQL expression over the data file's columns (and the
+	// partition columns tier, system_id, day) that computes the column; empty
+	// means the file column of the same name. It comes from the caller, never
+	// from the user, and is spliced into the view's SQL as it is.
+	Expr string
+}
+
+// Columns common to the tables, from the Hive-style path.
+var partitionDefs = []ColumnDef{
+	{Name: "tier", Type: "VARCHAR"},
+	{Name: "day", Type: "DATE"},
+}
+
+// tableColumns are the columns of each table, in the order of
+// schemas.DeltaSchemaString: the record's (system_id first), the lake's
+// ingested_at, then tier and day.
+// JSON object fields are stored as VARCHAR and exposed as JSON; embeddings
+// are stored as LIST<FLOAT> and exposed as FLOAT[384]; created_at and
+// updated_at are TIMESTAMP(MICROS, UTC) and exposed as TIMESTAMPTZ.
+var tableColumns = map[string][]ColumnDef{
+	ViewMemories: withPartitions(
+		ColumnDef{Name: "system_id", Type: "VARCHAR"},
+		ColumnDef{Name: "id", Type: "VARCHAR"},
+		ColumnDef{Name: "kind", Type: "VARCHAR"},
+		ColumnDef{Name: "content", Type: "VARCHAR"},
+		ColumnDef{Name: "embedding", Type: "FLOAT[384]"},
+		ColumnDef{Name: "created_at", Type: "TIMESTAMPTZ"},
+		ColumnDef{Name: "project", Type: "VARCHAR"},
+		ColumnDef{Name: "namespace", Type: "VARCHAR"},
+		ColumnDef{Name: "session_id", Type: "VARCHAR"},
+		ColumnDef{Name: "user_id", Type: "VARCHAR"},
+		ColumnDef{Name: "category", Type: "VARCHAR"},
+		ColumnDef{Name: "subcategory", Type: "VARCHAR"},
+		ColumnDef{Name: "tags", Type: "VARCHAR[]"},
+		ColumnDef{Name: "importance", Type: "DOUBLE"},
+		ColumnDef{Name: "source_type", Type: "VARCHAR"},
+		ColumnDef{Name: "metadata", Type: "JSON"},
+		ColumnDef{Name: "ingested_at", Type: "TIMESTAMPTZ"},
+	),
+	ViewEntities: withPartitions(
+		ColumnDef{Name: "system_id", Type: "VARCHAR"},
+		ColumnDef{Name: "id", Type: "VARCHAR"},
+		ColumnDef{Name: "name", Type: "VARCHAR"},
+		ColumnDef{Name: "entity_type", Type: "VARCHAR"},
+		ColumnDef{Name: "observations", Type: "VARCHAR[]"},
+		ColumnDef{Name: "properties", Type: "JSON"},
+		ColumnDef{Name: "created_at", Type: "TIMESTAMPTZ"},
+		ColumnDef{Name: "updated_at", Type: "TIMESTAMPTZ"},
+		ColumnDef{Name: "embedding", Type: "FLOAT[384]"},
+		ColumnDef{Name: "ingested_at", Type: "TIMESTAMPTZ"},
+	),
+	ViewRelations: withPartitions(
+		ColumnDef{Name: "system_id", Type: "VARCHAR"},
+		ColumnDef{Name: "id", Type: "VARCHAR"},
+		ColumnDef{Name: "from_entity", Type: "VARCHAR"},
+		ColumnDef{Name: "to_entity", Type: "VARCHAR"},
+		ColumnDef{Name: "relation_type", Type: "VARCHAR"},
+		ColumnDef{Name: "properties", Type: "JSON"},
+		ColumnDef{Name: "created_at", Type: "TIMESTAMPTZ"},
+		ColumnDef{Name: "ingested_at", Type: "TIMESTAMPTZ"},
+	),
+}
+
+func withPartitions(cols ...ColumnDef) []ColumnDef {
+	return append(cols, partitionDefs...)
+}
+
+// TableColumns returns the standard columns of view name (ViewMemories,
+// ViewEntities or ViewRelations): every record column plus tier and day, as
+// API.md describes them. It returns nil for any other name.
+func TableColumns(name string) []ColumnDef {
+	return slices.Clone(tableColumns[name])
+}
+
+// hiveTypes types the partition columns parsed from the paths; without it
+// DuckDB would guess (and a system_id like "0042" would become a number).
+const hiveTypes = `{'tier': VARCHAR, 'system_id': VARCHAR, 'day': DATE}`
+
+// Internal column names of the dedup path. The prefix keeps them apart from
+// any record column.
+const (
+	seqColumn  = "__akosha_seq"
+	fileColumn = "__akosha_file"
+)
+
+// typePattern bounds what a ColumnDef.Type may contain: type names, array
+// sizes, and the punctuation of STRUCT/MAP/DECIMAL types; no quotes, so it
+// cannot end the surrounding CAST.
+var typePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_ ,()\[\]]*$`)
+
+// checkViews verifies the views of a request: known names, files inside
+// dirs (checkPath), sane column definitions.
+func checkViews(views map[string]View, dirs []string) error {
+	for _, name := range slices.Sorted(maps.Keys(views)) {
+		v := views[name]
+		if tableColumns[name] == nil {
+			return fmt.Errorf("unknown view %q", name)
+		}
+		for _, f := range v.Files {
+			if err := checkPath(f.Path, dirs); err != nil {
+				return fmt.Errorf("view %s: %w", name, err)
+			}
+		}
+		if v.Columns != nil && len(v.Columns) == 0 {
+			return fmt.Errorf("view %s: no columns", name)
+		}
+		for _, c := range v.Columns {
+			if c.Name == "" || strings.ContainsRune(c.Name, 0) {
+				return fmt.Errorf("view %s: invalid column name %q", name, c.Name)
+			}
+			if !typePattern.MatchString(c.Type) {
+				return fmt.Errorf("view %s: invalid type %q for column %s", name, c.Type, c.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// viewSQL returns the CREATE TEMP VIEW statement of view name over v,
+// which checkViews accepted.
+func viewSQL(name string, v View) string {
+	cols := v.Columns
+	if cols == nil {
+		cols = tableColumns[name]
+	}
+
+	var plain, dedup []File
+	for _, f := range v.Files {
+		if f.Dedup {
+			dedup = append(dedup, f)
+		} else {
+			plain = append(plain, f)
+		}
+	}
+
+	var parts []string
+	if len(plain) > 0 {
+		parts = append(parts, "SELECT "+projection(cols)+" FROM "+readParquet(plain, false))
+	}
+	if len(dedup) > 0 {
+		parts = append(parts, "SELECT "+projection(cols)+" FROM "+dedupSource(dedup))
+	}
+	if len(parts) == 0 {
+		// A typed row that is never produced: the view binds, has the right
+		// column types, and reads nothing.
+		parts = append(parts, "SELECT "+emptyProjection(cols)+" WHERE false")
+	}
+	return "CREATE TEMP VIEW " + quoteIdent(name) + " AS " + strings.Join(parts, "\nUNION ALL\n")
+}
+
+// projection casts each column to its view type, so every part of the
+// view's union has the same types whatever the files say.
+func projection(cols []ColumnDef) string {
+	var b strings.Builder
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		expr := c.Expr
+		if expr == "" {
+			expr = quoteIdent(c.Name)
+		}
+		fmt.Fprintf(&b, "CAST(%s AS %s) AS %s", expr, c.Type, quoteIdent(c.Name))
+	}
+	return b.String()
+}
+
+func emptyProjection(cols []ColumnDef) string {
+	var b strings.Builder
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "CAST(NULL AS %s) AS %s", c.Type, quoteIdent(c.Name))
+	}
+	return b.String()
+}
+
+// readParquet reads files as one relation with the partition columns from
+// their paths. union_by_name tolerates files written before a column was
+// added (the column reads as NULL).
+func readParquet(files []File, withOrigin bool) string {
+	var b strings.Builder
+	b.WriteString("read_parquet([")
+	for i, f := range files {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteString(f.Path))
+	}
+	b.WriteString("], hive_partitioning = true, hive_types = ")
+	b.WriteString(hiveTypes)
+	b.WriteString(", union_by_name = true")
+	if withOrigin {
+		b.WriteString(", filename = " + quoteString(fileColumn) + ", file_row_number = true")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// dedupSource keeps, per (system_id, id), the row of the highest Seq among
+// files. Files are grouped by Seq so that each group is one read_parquet
+// whose rows carry the Seq as a constant.
+func dedupSource(files []File) string {
+	groups := map[int64][]File{}
+	for _, f := range files {
+		groups[f.Seq] = append(groups[f.Seq], f)
+	}
+	seqs := make([]int64, 0, len(groups))
+	for s := range groups {
+		seqs = append(seqs, s)
+	}
+	slices.Sort(seqs)
+
+	var b strings.Builder
+	b.WriteString("(SELECT * FROM (")
+	for i, s := range seqs {
+		if i > 0 {
+			b.WriteString(" UNION ALL BY NAME ")
+		}
+		fmt.Fprintf(&b, "SELECT *, CAST(%d AS BIGINT) AS %s FROM %s", s, seqColumn, readParquet(groups[s], true))
+	}
+	fmt.Fprintf(&b, ") QUALIFY row_number() OVER (PARTITION BY system_id, id "+
+		"ORDER BY ingested_at DESC NULLS LAST, %s DESC, %s DESC, file_row_number DESC) = 1)",
+		seqColumn, fileColumn)
+	return b.String()
+}
+
+// checkPath verifies that p is an absolute, clean path inside one of dirs,
+// free of the characters DuckDB would read as a glob pattern (read_parquet
+// expands globs in each list element).
+func checkPath(p string, dirs []string) error {
+	switch {
+	case p == "" || !filepath.IsAbs(p):
+		return fmt.Errorf("file %q: not an absolute path", p)
+	case filepath.Clean(p) != p:
+		return fmt.Errorf("file %q: not a clean path", p)
+	case strings.ContainsAny(p, "*?[]{}\x00"):
+		return fmt.Errorf("file %q: glob characters are not allowed in paths", p)
+	}
+	for _, d := range dirs {
+		rel, err := filepath.Rel(d, p)
+		if err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return nil
+		}
+	}
+	return fmt.Errorf("file %q: outside the allowed directories", p)
+}
+
+// quoteIdent quotes an SQL identifier.
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// quoteString quotes an SQL string literal. DuckDB string literals have no
+// backslash escapes, so doubling the quote is all.
+func quoteString(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
