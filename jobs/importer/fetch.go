@@ -47,7 +47,7 @@ func fetchFile(ctx context.Context, src storage.Store, key string, f File, dir s
 
 	// stored counts and hashes the bytes as they come from the store; size
 	// and the file do the same for what is written to disk.
-	stored := newMeter(ctx, io.LimitReader(rc, maxStored+1), f.SHA256 != "")
+	stored := newMeter(ctx, io.LimitReader(rc, maxStored+1), true, f.SHA256 != "")
 	br := bufio.NewReaderSize(stored, 64<<10)
 	compressed, err := isGzip(br, f.Compression)
 	if err != nil {
@@ -62,7 +62,7 @@ func fetchFile(ctx context.Context, src storage.Store, key string, f File, dir s
 		defer zr.Close()
 		body = zr
 	}
-	out := newMeter(ctx, io.LimitReader(body, maxSize+1), f.SHA256 != "")
+	out := newMeter(ctx, io.LimitReader(body, maxSize+1), false, f.SHA256 != "")
 
 	path := filepath.Join(dir, f.Name)
 	// O_EXCL: the directory is private and fresh, so an existing file means a
@@ -107,7 +107,7 @@ func fetchFile(ctx context.Context, src storage.Store, key string, f File, dir s
 func isGzip(br *bufio.Reader, compression string) (bool, error) {
 	magic, err := br.Peek(2)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return false, unwrapMeter(err)
+		return false, err
 	}
 	isGz := len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b
 	switch compression {
@@ -140,16 +140,18 @@ func checkDuckDBFile(path string) error {
 var errMeterRead = errors.New("read error")
 
 // meter counts (and optionally hashes) what is read through it, and stops at
-// the context's end: a local store's reader would not.
+// the context's end: a local store's reader would not. A source meter marks
+// its reader's errors with errMeterRead.
 type meter struct {
-	ctx context.Context
-	r   io.Reader
-	n   int64
-	h   hash.Hash
+	ctx    context.Context
+	r      io.Reader
+	source bool
+	n      int64
+	h      hash.Hash
 }
 
-func newMeter(ctx context.Context, r io.Reader, hashing bool) *meter {
-	m := &meter{ctx: ctx, r: r}
+func newMeter(ctx context.Context, r io.Reader, source, hashing bool) *meter {
+	m := &meter{ctx: ctx, r: r, source: source}
 	if hashing {
 		m.h = sha256.New()
 	}
@@ -165,7 +167,7 @@ func (m *meter) Read(p []byte) (int, error) {
 	if m.h != nil {
 		m.h.Write(p[:n])
 	}
-	if err != nil && err != io.EOF {
+	if m.source && err != nil && err != io.EOF {
 		err = fmt.Errorf("%w: %w", errMeterRead, err)
 	}
 	return n, err
@@ -176,13 +178,4 @@ func (m *meter) sum() string {
 		return ""
 	}
 	return hex.EncodeToString(m.h.Sum(nil))
-}
-
-func unwrapMeter(err error) error {
-	if errors.Is(err, errMeterRead) {
-		if u := errors.Unwrap(err); u != nil {
-			return err
-		}
-	}
-	return err
 }
