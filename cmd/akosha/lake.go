@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -144,8 +143,8 @@ func printLog(cmd *cobra.Command, store storage.Store, table string, w io.Writer
 				if s, ok := a.CommitInfo["operation"].(string); ok {
 					op = s
 				}
-				if ms, ok := a.CommitInfo["timestamp"].(float64); ok {
-					ts = time.UnixMilli(int64(ms)).UTC().Format(time.RFC3339)
+				if ms, err := strconv.ParseInt(fmt.Sprint(a.CommitInfo["timestamp"]), 10, 64); err == nil {
+					ts = time.UnixMilli(ms).UTC().Format(time.RFC3339)
 				}
 			}
 		}
@@ -178,4 +177,3 @@ func printSnapshot(w io.Writer, s *delta.Snapshot, asJSON bool) error {
 	return tw.Flush()
 }
 
-var _ = os.Stdout

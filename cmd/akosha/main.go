@@ -20,7 +20,7 @@ import (
 // Exit codes every command shares (jobs add their own, see jobs/).
 const (
 	exitOK    = 0
-	exitError = 1
+	exitFailed = 1
 	exitUsage = 2
 )
 
@@ -36,7 +36,7 @@ func main() {
 		if ce, ok := err.(interface{ ExitCode() int }); ok {
 			os.Exit(ce.ExitCode())
 		}
-		os.Exit(exitError)
+		os.Exit(exitFailed)
 	}
 }
 
@@ -59,7 +59,7 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.lakeURL, "lake", config.LakeURL.String(),
 		"lake: a directory, file://... or s3://bucket/prefix (env AKOSHA_LAKE_URL)")
-	root.AddCommand(newLakeCmd(g), newServeCmd(g), newFunctionCmd(g))
+	root.AddCommand(newLakeCmd(g), newServeCmd(g), newFunctionCmd(g), newSQLCmd(g), newJobCmd(g))
 	return root
 }
 

@@ -276,3 +276,18 @@ func (s snapshots) versions() string {
 func (f *Function) KeysIndexed(table string, snap *delta.Snapshot) bool {
 	return f.keys.covers(table, snap)
 }
+
+// Query runs one statement on the latest snapshots, as POST /v1/sql does,
+// without the result caches (the CLI's lake mode).
+func (f *Function) Query(ctx context.Context, sql string, limit int) (*sqlexec.Result, error) {
+	for _, name := range lake.Tables {
+		t, _ := f.lake.Table(name)
+		if _, err := t.Refresh(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if limit <= 0 || limit > f.cfg.MaxRows {
+		limit = f.cfg.MaxRows
+	}
+	return f.run(ctx, f.snapshots(), sql, limit)
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/akosha/akosha/jobs/importer"
+	"github.com/akosha/akosha/lake/storage"
+)
+
+// Job exit codes (documented in README.md, "Jobs"):
+//
+//	0 done (or nothing to do)
+//	1 failed: nothing half-done is visible; the next run resumes
+//	2 usage error
+//	3 finished, but some items failed (see the summary)
+//	4 another run holds the lease; this one changed nothing
+const (
+	exitPartial = 3
+	exitLeased  = 4
+)
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+func (e exitError) ExitCode() int { return e.code }
+
+func newJobCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "job compact|index|age|vacuum|import",
+		Short: "Run one of the lake's jobs (as its Kubernetes CronJob does)",
+	}
+	cmd.AddCommand(newImportCmd(g))
+	return cmd
+}
+
+func newImportCmd(g *globals) *cobra.Command {
+	var source string
+	var opts importer.Options
+	cmd := &cobra.Command{
+		Use:   "import",
+		Short: "Import Session-Buddy's S3 uploads (systems/{sid}/uploads/...), each exactly once",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.openLake(cmd.Context())
+			if err != nil {
+				return err
+			}
+			src := l.Store()
+			if source != "" {
+				if src, err = storage.Open(cmd.Context(), source); err != nil {
+					return err
+				}
+			}
+			var bar *progressbar.ProgressBar
+			if isTerminal(os.Stderr) {
+				opts.Progress = func(ev importer.Event) {
+					if ev.Phase == importer.PhaseFound && bar == nil {
+						bar = progressbar.NewOptions(ev.Total, progressbar.OptionSetWriter(os.Stderr),
+							progressbar.OptionSetDescription("importing uploads"), progressbar.OptionShowCount())
+					}
+					if ev.Phase == importer.PhaseDone && bar != nil {
+						bar.Add(1)
+					}
+				}
+			} else {
+				opts.Progress = func(ev importer.Event) {
+					if ev.Phase == importer.PhaseFound {
+						return
+					}
+					attrs := []any{"phase", ev.Phase, "upload", ev.Upload, "index", ev.Index, "total", ev.Total}
+					if ev.Phase == importer.PhaseBatch {
+						attrs = append(attrs, "table", ev.Table, "batch", ev.Batch, "rows", ev.Rows, "committed", ev.Committed)
+					}
+					if ev.Phase == importer.PhaseDone {
+						attrs = append(attrs, "status", ev.Status)
+						if ev.Err != nil {
+							attrs = append(attrs, "err", ev.Err.Error())
+						}
+					}
+					slog.Info("import", attrs...)
+				}
+			}
+			sum, err := importer.Run(cmd.Context(), src, l, opts)
+			if bar != nil {
+				bar.Finish()
+				fmt.Fprintln(os.Stderr)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "uploads: %d seen, %d imported, %d skipped, %d failed, %d pending\n",
+				sum.Seen, sum.Imported, sum.Skipped, sum.Failed, sum.Pending)
+			for table, st := range sum.Tables {
+				fmt.Fprintf(cmd.OutOrStdout(), "  %-18s %d rows read, %d imported, %d invalid\n", table, st.Rows, st.Imported, st.Invalid)
+			}
+			for _, u := range sum.Uploads {
+				if u.Err != nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "  FAILED %s: %v\n", u.Prefix, u.Err)
+				}
+			}
+			if errors.Is(err, importer.ErrUploadsFailed) {
+				return exitError{exitPartial, err}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&source, "source", "", "where the uploads are (default: the lake's own bucket)")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the plan: uploads found, done and pending")
+	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 0, "source rows per commit (default 5000)")
+	cmd.Flags().StringSliceVar(&opts.Systems, "system", nil, "only these system ids")
+	return cmd
+}
