@@ -239,8 +239,12 @@ func (t *Table) tryPut(ctx context.Context, v int64, data []byte, ambiguous bool
 
 // sleepJitter waits a random time that grows with the attempt number, so
 // that writers who lost the same race do not collide again in lockstep.
+// The growth stops early (at 8 ms): a loser has just read up to the newest
+// version, so its next try is as good as anyone's, and long backoffs only
+// starve the writers that lost most (measured with 16 writers on the S3
+// server: a 128 ms cap gave a 1.2 s p99 commit latency, 8 ms about 1 s).
 func sleepJitter(ctx context.Context, attempt int) error {
-	limit := time.Millisecond << min(attempt, 7) // 2 ms .. 128 ms
+	limit := time.Millisecond << min(attempt, 3) // 2 ms .. 8 ms
 	timer := time.NewTimer(rand.N(limit))
 	defer timer.Stop()
 	select {
