@@ -36,7 +36,7 @@ test-unit:
 	$(GO) test -short ./...
 
 bench: tools
-	./scripts/with-services.sh $(GO) run ./cmd/akosha-bench $(BENCH_ARGS)
+	./scripts/with-services.sh ./scripts/bench.sh
 
 # Short fuzz runs of every target; FUZZTIME=10m for a long one.
 FUZZTIME ?= 20s

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"sort"
 	"sync"
@@ -109,16 +111,23 @@ type part[Row any] struct {
 	min, max time.Time
 }
 
-// group splits records into partitions, keeping each partition's record order.
+// group splits records into partitions, keeping each partition's record
+// order. Partitions are counted first so each row slice is allocated once.
 func group[R any, Row any](recs []R, partOf func(*R) Partition, rowOf func(*R) Row, created func(*R) time.Time) []*part[Row] {
-	byPart := map[Partition]*part[Row]{}
-	var order []*part[Row]
+	parts := make([]Partition, len(recs))
+	counts := map[Partition]int{}
+	for i := range recs {
+		parts[i] = partOf(&recs[i])
+		counts[parts[i]]++
+	}
+	byPart := make(map[Partition]*part[Row], len(counts))
+	order := make([]*part[Row], 0, len(counts))
 	for i := range recs {
 		r := &recs[i]
-		p := partOf(r)
+		p := parts[i]
 		g := byPart[p]
 		if g == nil {
-			g = &part[Row]{p: p}
+			g = &part[Row]{p: p, rows: make([]Row, 0, counts[p])}
 			byPart[p] = g
 			order = append(order, g)
 		}
@@ -135,9 +144,27 @@ func group[R any, Row any](recs []R, partOf func(*R) Partition, rowOf func(*R) R
 	return order
 }
 
+// writerPools reuse Parquet writers (one pool per row type): a writer's
+// column buffers are most of the cost of a small file.
+var writerPools sync.Map // reflect.Type -> *sync.Pool
+
+func writerPool[Row any]() *sync.Pool {
+	t := reflect.TypeFor[Row]()
+	if p, ok := writerPools.Load(t); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := writerPools.LoadOrStore(t, &sync.Pool{New: func() any {
+		return parquet.NewGenericWriter[Row](io.Discard, WriterOptions()...)
+	}})
+	return p.(*sync.Pool)
+}
+
 // EncodeParquet writes rows as one Parquet file with the lake's options.
 func EncodeParquet[Row any](buf *bytes.Buffer, rows []Row) error {
-	w := parquet.NewGenericWriter[Row](buf, WriterOptions()...)
+	pool := writerPool[Row]()
+	w := pool.Get().(*parquet.GenericWriter[Row])
+	w.Reset(buf)
+	defer pool.Put(w)
 	for i := 0; i < len(rows); i += RowGroupSize {
 		if _, err := w.Write(rows[i:min(i+RowGroupSize, len(rows))]); err != nil {
 			return fmt.Errorf("write rows: %w", err)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# bench.sh: the benchmarks recorded in BENCHMARKS.md, each with the settings
+# it needs, against the services with-services.sh started. Results go to
+# stdout and bench-out/<date>.txt. Run through `make bench`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench-out
+out="bench-out/$(date -u +%Y%m%dT%H%M%SZ).txt"
+{
+	echo "# $(date -u) on $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+	echo "## lake writer, one core (records/s), next to raw parquet-go"
+	go test -run '^$' -bench 'WriteParquet' -benchtime 5x -count 3 -cpu 1 ./lake/
+	echo "## commits against the S3 server"
+	go test -run '^$' -bench 'Commit' -benchtime 400x -count 2 ./lake/
+	echo "## ingest over HTTP into the S3 server, beside the lake writer alone"
+	go test -run '^$' -bench 'IngestHTTP|LakeWriterAlone' -benchtime 300x ./functions/ingest/
+	if [ -n "${AKOSHA_BENCH_QUERY:-}" ]; then
+		echo "## query"
+		go test -run '^$' -bench 'Query' -benchtime 1x -timeout 60m ./functions/query/
+	fi
+} 2>&1 | tee "$out"
