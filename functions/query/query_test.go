@@ -407,3 +407,20 @@ func TestBadSQLRequests(t *testing.T) {
 		}
 	}
 }
+
+// waitVersion waits until p sees the memories version src has.
+func waitVersion(t *testing.T, p, src *process) {
+	t.Helper()
+	want, _ := src.lake.Table(schemas.TableMemories)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, _ := p.lake.Table(schemas.TableMemories)
+		if got.Cached().Version >= want.Cached().Version {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("process did not catch up within 5 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
