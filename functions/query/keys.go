@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"os"
 	"sync"
 
 	"github.com/parquet-go/parquet-go"
@@ -96,18 +97,65 @@ func (k *keyIndex) Sync(ctx context.Context, table string, snap *delta.Snapshot,
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("key index: %w", err)
 	}
+	files := make([]localFile, len(missing))
+	for i, key := range missing {
+		files[i] = localFile{key: key}
+	}
+	k.add(files, results)
+	return nil
+}
+
+// AddLocal indexes files already in the NVMe cache, reading their local
+// copies instead of the store: a cold statement fetches its files anyway.
+func (k *keyIndex) AddLocal(files []localFile) error {
+	k.mu.Lock()
+	var todo []localFile
+	for _, f := range files {
+		if _, ok := k.files[f.key]; !ok {
+			todo = append(todo, f)
+		}
+	}
+	k.mu.Unlock()
+	results := make([][]uint64, len(todo))
+	var g errgroup.Group
+	g.SetLimit(4)
+	for i, f := range todo {
+		g.Go(func() error {
+			fh, err := os.Open(f.path)
+			if err != nil {
+				return fmt.Errorf("key index: %w", err)
+			}
+			defer fh.Close()
+			hashes, err := k.readKeysFrom(fh, f.key, f.size, f.systemID)
+			results[i] = hashes
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	k.add(todo, results)
+	return nil
+}
+
+// localFile is a live data file with its cached copy.
+type localFile struct {
+	key, path, systemID string
+	size                int64
+}
+
+func (k *keyIndex) add(files []localFile, results [][]uint64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for i, key := range missing {
-		if _, ok := k.files[key]; ok {
-			continue // a concurrent Sync got there first
+	for i, f := range files {
+		if _, ok := k.files[f.key]; ok {
+			continue
 		}
-		k.files[key] = results[i]
+		k.files[f.key] = results[i]
 		for _, h := range results[i] {
 			k.counts[h]++
 		}
 	}
-	return nil
 }
 
 // Shared reports whether a file holds a key that another live file (or a
@@ -135,7 +183,10 @@ func (k *keyIndex) hash(systemID, id string) uint64 {
 // readKeys reads the id column of one data file. A key repeated inside the
 // file counts twice, so the file is marked shared and deduplicated too.
 func (k *keyIndex) readKeys(ctx context.Context, key string, size int64, systemID string) ([]uint64, error) {
-	ra := &rangeReader{ctx: ctx, store: k.store, key: key}
+	return k.readKeysFrom(&rangeReader{ctx: ctx, store: k.store, key: key}, key, size, systemID)
+}
+
+func (k *keyIndex) readKeysFrom(ra io.ReaderAt, key string, size int64, systemID string) ([]uint64, error) {
 	f, err := parquet.OpenFile(ra, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", key, err)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/akosha/akosha/functions/query/sqlexec"
 	"github.com/akosha/akosha/internal/auth"
@@ -109,6 +110,7 @@ type Function struct {
 	keys    *keyIndex
 	l1      *lru
 	l2      *redisCache // nil without Redis
+	flight  singleflight.Group
 	metrics *metrics
 	mux     *http.ServeMux
 
@@ -290,4 +292,35 @@ func (f *Function) Query(ctx context.Context, sql string, limit int) (*sqlexec.R
 		limit = f.cfg.MaxRows
 	}
 	return f.run(ctx, f.snapshots(), sql, limit)
+}
+
+// CacheStats reports the NVMe cache's counters (benchmarks and tests).
+func (f *Function) CacheStats() cache.Stats { return f.cache.Stats() }
+
+// PlannedBytes is the size of the files a statement's plan keeps on the
+// current snapshots, after pruning: what an ideal cache would fetch.
+func (f *Function) PlannedBytes(ctx context.Context, sql string) int64 {
+	scans, err := f.engine.Analyze(ctx, sql)
+	if err != nil {
+		return -1
+	}
+	snaps := f.snapshots()
+	var total int64
+	for table, prunes := range scansByView(scans) {
+		kept, _ := keptFiles(table, snaps[table], prunes)
+		for _, pf := range kept {
+			total += pf.size
+		}
+	}
+	return total
+}
+
+// ServeSQL answers a statement as POST /v1/sql does (JSON, through the
+// result caches) and says which tier answered: l1, l2 or miss.
+func (f *Function) ServeSQL(ctx context.Context, sql string, limit int) ([]byte, string, error) {
+	if limit <= 0 || limit > f.cfg.MaxRows {
+		limit = f.cfg.MaxRows
+	}
+	out, tier, err := f.answer(ctx, sql, fmtJSON, limit, time.Now())
+	return out.Body, tier, err
 }

@@ -78,27 +78,43 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteErr(w, err)
 		return
 	}
-	snaps := f.snapshots()
-	key := resultKey(snaps.versions(), req.SQL, format, limit)
-	if res, ok := f.l1.Get(key); ok {
-		f.metrics.resultCache.WithLabelValues("l1").Inc()
-		writeCached(w, res, "l1")
+	out, tier, err := f.answer(r.Context(), req.SQL, format, limit, start)
+	if err != nil {
+		httpx.WriteErr(w, err)
 		return
 	}
+	writeCached(w, out, tier)
+}
+
+// answer is a statement's encoded answer, from the in-process cache, Redis
+// or computed (and then cached in both), with the tier that gave it.
+func (f *Function) answer(ctx context.Context, sql, format string, limit int, start time.Time) (cachedResult, string, error) {
+	snaps := f.snapshots()
+	key := resultKey(snaps.versions(), sql, format, limit)
+	if res, ok := f.l1.Get(key); ok {
+		f.metrics.resultCache.WithLabelValues("l1").Inc()
+		return res, "l1", nil
+	}
 	if f.l2 != nil {
-		if res, ok := f.l2.Get(r.Context(), key); ok {
+		if res, ok := f.l2.Get(ctx, key); ok {
 			f.metrics.resultCache.WithLabelValues("l2").Inc()
 			f.l1.Put(key, res)
-			writeCached(w, res, "l2")
-			return
+			return res, "l2", nil
 		}
 	}
 	f.metrics.resultCache.WithLabelValues("miss").Inc()
-
-	res, err := f.run(r.Context(), snaps, req.SQL, limit)
+	// Identical statements arriving together are computed once.
+	v, err, _ := f.flight.Do(key, func() (any, error) { return f.compute(ctx, snaps, key, sql, format, limit, start) })
 	if err != nil {
-		httpx.WriteErr(w, sqlError(err))
-		return
+		return cachedResult{}, "", err
+	}
+	return v.(cachedResult), "miss", nil
+}
+
+func (f *Function) compute(ctx context.Context, snaps snapshots, key, sql, format string, limit int, start time.Time) (cachedResult, error) {
+	res, err := f.run(ctx, snaps, sql, limit)
+	if err != nil {
+		return cachedResult{}, sqlError(err)
 	}
 	var body bytes.Buffer
 	switch format {
@@ -112,16 +128,15 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 		err = sqlexec.WriteParquet(&body, res)
 	}
 	if err != nil {
-		httpx.WriteErr(w, fmt.Errorf("encode the answer: %w", err))
-		return
+		return cachedResult{}, fmt.Errorf("encode the answer: %w", err)
 	}
 	out := cachedResult{ContentType: format, Body: body.Bytes()}
 	f.l1.Put(key, out)
 	if f.l2 != nil {
-		f.l2.Put(r.Context(), key, out)
+		f.l2.Put(ctx, key, out)
 	}
 	f.metrics.sqlDuration.Observe(time.Since(start).Seconds())
-	writeCached(w, out, "miss")
+	return out, nil
 }
 
 func writeCached(w http.ResponseWriter, res cachedResult, tier string) {
@@ -161,56 +176,76 @@ func sqlError(err error) error {
 	return err
 }
 
-// run plans and executes one statement on snaps.
+// run plans and executes one statement on snaps:
+//
+//  1. the files each scan's prune keeps are fetched into the cache;
+//  2. their record keys are indexed from the local copies, and the other
+//     files of the same systems from the store (ranged reads of the id
+//     column), unless the background warmer did it already;
+//  3. files sharing a key with another live file are read through the
+//     latest-wins window, and such files of the same systems that pruning
+//     dropped are fetched too, so the newest version of a re-sent record
+//     decides what the view shows even when it moved partitions.
 func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit int) (*sqlexec.Result, error) {
 	scans, err := f.engine.Analyze(ctx, sql)
 	if err != nil {
 		return nil, err
 	}
 	views := map[string]sqlexec.View{}
-	var objs []cache.Object
-	type placed struct {
-		view  string
-		index int
-	}
-	var where []placed
 	for table, prunes := range scansByView(scans) {
-		files, err := f.viewFiles(ctx, table, snaps[table], prunes)
+		kept, systems := keptFiles(table, snaps[table], prunes)
+		lease, err := f.cache.Fetch(ctx, objects(kept))
 		if err != nil {
+			return nil, fmt.Errorf("fetch data files: %w", err)
+		}
+		defer lease.Release()
+		local := make([]localFile, len(kept))
+		for i, pf := range kept {
+			local[i] = localFile{key: pf.key, path: lease.Paths[i], systemID: pf.systemID, size: pf.size}
+		}
+		if err := f.keys.AddLocal(local); err != nil {
 			return nil, err
 		}
-		v := sqlexec.View{Files: make([]sqlexec.File, len(files))}
-		for i, pf := range files {
-			v.Files[i] = sqlexec.File{Dedup: pf.shared}
-			objs = append(objs, cache.Object{Key: pf.key, Size: pf.size})
-			where = append(where, placed{table, i})
+		if err := f.keys.Sync(ctx, table, snaps[table], systems); err != nil {
+			return nil, err
+		}
+		partners := f.sharingPartners(table, snaps[table], kept)
+		more, err := f.cache.Fetch(ctx, objects(partners))
+		if err != nil {
+			return nil, fmt.Errorf("fetch data files: %w", err)
+		}
+		defer more.Release()
+		v := sqlexec.View{}
+		for i, pf := range kept {
+			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: f.keys.Shared(pf.key)})
+		}
+		for i := range partners {
+			v.Files = append(v.Files, sqlexec.File{Path: more.Paths[i], Dedup: true})
 		}
 		views[table] = v
+		f.metrics.filesRead.Add(float64(len(v.Files)))
 	}
-	lease, err := f.cache.Fetch(ctx, objs)
-	if err != nil {
-		return nil, fmt.Errorf("fetch data files: %w", err)
-	}
-	defer lease.Release()
-	for i, p := range where {
-		views[p.view].Files[p.index].Path = lease.Paths[i]
-	}
-	f.metrics.filesRead.Add(float64(len(objs)))
 	return f.engine.Exec(ctx, sqlexec.Request{SQL: sql, Limit: limit, Views: views})
 }
 
 // plannedFile is a live data file a statement needs.
 type plannedFile struct {
-	key    string
-	size   int64
-	shared bool // holds a key another live file also holds: read through the dedup window
+	key      string
+	size     int64
+	systemID string
 }
 
-// viewFiles lists the files of table that prunes keep. A kept file that
-// shares record keys pulls in every other sharing file of its system, so
-// that the latest version of a re-sent record decides what the view shows.
-func (f *Function) viewFiles(ctx context.Context, table string, snap *delta.Snapshot, prunes []Prune) ([]plannedFile, error) {
-	// Only the systems a statement can read need their keys indexed.
+func objects(files []plannedFile) []cache.Object {
+	out := make([]cache.Object, len(files))
+	for i, f := range files {
+		out[i] = cache.Object{Key: f.key, Size: f.size}
+	}
+	return out
+}
+
+// keptFiles lists the files of table that some prune keeps, and the systems
+// a statement can read (nil: any).
+func keptFiles(table string, snap *delta.Snapshot, prunes []Prune) ([]plannedFile, map[string]bool) {
 	var systems map[string]bool
 	for _, p := range prunes {
 		if p.SystemIDs == nil {
@@ -224,45 +259,42 @@ func (f *Function) viewFiles(ctx context.Context, table string, snap *delta.Snap
 			systems[s] = true
 		}
 	}
-	if err := f.keys.Sync(ctx, table, snap, systems); err != nil {
-		return nil, err
-	}
 	var out []plannedFile
-	taken := map[string]bool{}
-	sharedSystems := map[string]bool{}
-	var sharedByKey []plannedFile
 	for a := range snap.AllFiles() {
-		key := table + "/" + a.Path
-		pf := plannedFile{key: key, size: a.Size, shared: f.keys.Shared(key)}
-		keep := false
 		for _, p := range prunes {
 			if p.Keep(a) {
-				keep = true
+				part, _ := lake.PartitionOf(a.PartitionValues)
+				out = append(out, plannedFile{key: table + "/" + a.Path, size: a.Size, systemID: part.SystemID})
 				break
 			}
 		}
-		if pf.shared {
-			sharedByKey = append(sharedByKey, pf)
-			if keep {
-				if part, err := lake.PartitionOf(a.PartitionValues); err == nil {
-					sharedSystems[part.SystemID] = true
-				}
-			}
-		}
-		if keep {
-			out = append(out, pf)
-			taken[key] = true
+	}
+	return out, systems
+}
+
+// sharingPartners are the live files, not among kept, that share record keys
+// with another file and belong to a system of a kept file that does.
+func (f *Function) sharingPartners(table string, snap *delta.Snapshot, kept []plannedFile) []plannedFile {
+	systems := map[string]bool{}
+	taken := map[string]bool{}
+	for _, pf := range kept {
+		taken[pf.key] = true
+		if f.keys.Shared(pf.key) {
+			systems[pf.systemID] = true
 		}
 	}
-	for _, pf := range sharedByKey {
-		if taken[pf.key] {
+	if len(systems) == 0 {
+		return nil
+	}
+	var out []plannedFile
+	for a := range snap.AllFiles() {
+		key := table + "/" + a.Path
+		if taken[key] || !f.keys.Shared(key) {
 			continue
 		}
-		if a, ok := snap.File(strings.TrimPrefix(pf.key, table+"/")); ok {
-			if part, err := lake.PartitionOf(a.PartitionValues); err == nil && sharedSystems[part.SystemID] {
-				out = append(out, pf)
-			}
+		if part, err := lake.PartitionOf(a.PartitionValues); err == nil && systems[part.SystemID] {
+			out = append(out, plannedFile{key: key, size: a.Size, systemID: part.SystemID})
 		}
 	}
-	return out, nil
+	return out
 }

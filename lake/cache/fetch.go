@@ -13,7 +13,10 @@ import (
 
 // fetchParallelism bounds the downloads one Fetch runs at once: enough to
 // keep S3 busy, few enough not to starve the other queries sharing the link.
-const fetchParallelism = 8
+// Lake files are often small (one ingest commit's partition), so per-request
+// latency, not bandwidth, bounds a cold scan: 3,000 files of 40 KB took 28 s
+// at 8 at once.
+const fetchParallelism = 32
 
 // copyBufferSize is the read size of a download: large reads keep syscalls
 // per gigabyte low on NVMe.

@@ -242,8 +242,11 @@ func emptyProjection(cols []ColumnDef) string {
 }
 
 // readParquet reads files as one relation with the partition columns from
-// their paths. union_by_name tolerates files written before a column was
-// added (the column reads as NULL).
+// their paths. It does not pass union_by_name: that reads every file's
+// schema at bind time, which made a 3,000-file view 2-3x slower than DuckDB
+// on the same files; the lake writes one schema per table, and a column
+// added later must come with a rewrite of the older files (or a view
+// column with its own Expr).
 func readParquet(files []File, withOrigin bool) string {
 	var b strings.Builder
 	b.WriteString("read_parquet([")
@@ -255,7 +258,6 @@ func readParquet(files []File, withOrigin bool) string {
 	}
 	b.WriteString("], hive_partitioning = true, hive_types = ")
 	b.WriteString(hiveTypes)
-	b.WriteString(", union_by_name = true")
 	if withOrigin {
 		b.WriteString(", filename = " + quoteString(fileColumn) + ", file_row_number = true")
 	}
