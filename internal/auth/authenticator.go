@@ -33,6 +33,7 @@ type Authenticator struct {
 	parser   *jwt.Parser
 	secret   []byte // nil: JWTs are not accepted
 	keys     []storedKey
+	limiter  Limiter // nil: no rate limit
 }
 
 type storedKey struct {
@@ -50,7 +51,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if len(cfg.JWTSecret) == 0 && len(cfg.APIKeys) == 0 {
 		return nil, errors.New("auth: no JWT secret and no API keys: nothing could ever authenticate")
 	}
-	a := &Authenticator{parser: newParser()}
+	a := &Authenticator{parser: newParser(), limiter: cfg.Limiter}
 	if len(cfg.JWTSecret) > 0 {
 		if len(cfg.JWTSecret) < MinSecretLen {
 			return nil, fmt.Errorf("auth: %s is %d bytes; HS256 needs at least %d random bytes",
@@ -138,7 +139,11 @@ func (a *Authenticator) Require(perm Permission, next http.Handler) http.Handler
 				fmt.Sprintf("role %s lacks the %s permission", p.Role, perm))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), p)))
+		h := next
+		if a.limiter != nil {
+			h = RateLimit(a.limiter, next)
+		}
+		h.ServeHTTP(w, r.WithContext(NewContext(r.Context(), p)))
 	})
 }
 

@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Environment variables NewFromEnv reads.
@@ -37,6 +41,9 @@ type Config struct {
 	JWTSecret []byte
 	// APIKeys are the static keys accepted.
 	APIKeys []APIKey
+	// Limiter, when set, rate-limits every authenticated request by its
+	// principal (429 with Retry-After when the bucket is empty).
+	Limiter Limiter
 }
 
 // APIKey is a static credential. Key is the secret itself; the Authenticator
@@ -126,7 +133,45 @@ func NewFromEnv(dev bool) (*Authenticator, error) {
 		cfg.JWTSecret = []byte(secret)
 	}
 	cfg.APIKeys = keys
+	if cfg.Limiter, err = limiterFromEnv(); err != nil {
+		return nil, err
+	}
 	return New(cfg)
+}
+
+// Environment variables of the rate limit.
+const (
+	EnvRateLimit = "AKOSHA_RATE_LIMIT" // requests per second per principal; empty or 0: no limit
+	EnvRateBurst = "AKOSHA_RATE_BURST" // bucket size; default twice the rate
+	EnvRedisURL  = "AKOSHA_REDIS_URL"  // shares the buckets between replicas when set
+)
+
+// limiterFromEnv builds the per-principal limiter: Redis-backed when
+// AKOSHA_REDIS_URL is set (one budget across replicas), in process otherwise.
+func limiterFromEnv() (Limiter, error) {
+	v := os.Getenv(EnvRateLimit)
+	if v == "" || v == "0" {
+		return nil, nil
+	}
+	perSec, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %s=%q: not a number", EnvRateLimit, v)
+	}
+	rate := Rate{PerSecond: perSec, Burst: int(math.Ceil(2 * perSec))}
+	if b := os.Getenv(EnvRateBurst); b != "" {
+		if rate.Burst, err = strconv.Atoi(b); err != nil {
+			return nil, fmt.Errorf("auth: %s=%q: not an integer", EnvRateBurst, b)
+		}
+	}
+	if u := os.Getenv(EnvRedisURL); u != "" {
+		opts, err := redis.ParseURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("auth: %s: %w", EnvRedisURL, err)
+		}
+		opts.ContextTimeoutEnabled = true
+		return NewRedisLimiter(redis.NewClient(opts), rate)
+	}
+	return NewMemoryLimiter(rate)
 }
 
 // hashKey is how API keys are stored and compared.
