@@ -10,7 +10,7 @@ BIN       := bin/akosha
 RACE ?= -race
 TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: all build run test test-unit bench fuzz tools clean
+.PHONY: all build run test test-unit deploy-check image bench fuzz tools clean
 
 all: build
 
@@ -30,6 +30,22 @@ $(VERSITYGW):
 test: tools
 	$(GO) vet ./...
 	./scripts/with-services.sh $(GO) test $(TEST_FLAGS) $(RACE) ./...
+	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# The manifests (Dockerfile, knative/, kubernetes/, func.yaml) against the
+# upstream API types, Knative's validation, kustomize and the code's config
+# keys and metrics; a separate module (deploy/check), offline once downloaded.
+deploy-check:
+	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# Container images (needs a Docker engine with BuildKit): the generic image and
+# the per-function ones kn func deploy uses. IMAGE_TAG=0.1.0 make image
+IMAGE     ?= ghcr.io/akosha/akosha
+IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+image:
+	docker build --build-arg VERSION=$(IMAGE_TAG) -t $(IMAGE):$(IMAGE_TAG) .
+	docker build --build-arg VERSION=$(IMAGE_TAG) --target ingest -t $(IMAGE)-ingest:$(IMAGE_TAG) .
+	docker build --build-arg VERSION=$(IMAGE_TAG) --target query -t $(IMAGE)-query:$(IMAGE_TAG) .
 
 # Unit tests only: service-backed tests skip.
 test-unit:
