@@ -3,7 +3,6 @@ package ingest
 import (
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -61,24 +60,21 @@ func fuzzBody(t *testing.T, req *http.Request, body []byte) {
 	}
 }
 
-func FuzzDecodeMCP(f *testing.F) {
-	f.Add([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"store_memory","arguments":{"memory_id":"m","text":"t","metadata":{"source":"s"}}}}`))
-	f.Add([]byte(`{"jsonrpc":"2.0","id":"x","method":"initialize","params":{}}`))
-	f.Add([]byte(`[{"jsonrpc":"2.0"}]`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		req, rerr := decodeRPC(body)
-		if rerr == nil && (req.JSONRPC != "2.0" || req.Method == "") {
-			t.Fatalf("accepted an invalid request: %q", body)
-		}
-		if rerr != nil {
+// FuzzMCPToolMapping: Session-Buddy's argument mapping must not panic on
+// any input, and what it accepts must be a valid record.
+func FuzzMCPToolMapping(f *testing.F) {
+	f.Add("m-1", "s1", "conversation", "2026-11-20T10:00:00")
+	f.Add("../x", "", "diary", "yesterday")
+	f.Fuzz(func(t *testing.T, id, source, typ, created string) {
+		m := sbMemory{MemoryID: id, Text: "t", Metadata: map[string]any{"source": source, "type": typ, "created_at": created}}
+		now := time.Now()
+		recs, _, err := decodeRecords[schemas.Memory](schemas.Batch{Records: [][]byte{m.toRecord("")}}, memoryKey, now, 10)
+		if err != nil {
 			return
 		}
-		// The tool argument mappers must not panic either.
-		for _, m := range []sbMemory{{MemoryID: string(body), Text: "t", Metadata: map[string]any{"source": string(body), "type": 1.0, "created_at": nil}}} {
-			raw := m.toRecord("")
-			recs, _, err := decodeRecords[schemas.Memory](schemas.Batch{Records: [][]byte{raw}}, memoryKey, time.Now(), 10)
-			if err == nil && len(recs) == 1 && strings.ContainsAny(recs[0].ID, "/\x00") {
-				t.Fatalf("accepted id %q", recs[0].ID)
+		for i := range recs {
+			if err := recs[i].Validate(now); err != nil {
+				t.Fatalf("accepted an invalid record: %v", err)
 			}
 		}
 	})

@@ -20,6 +20,7 @@ import (
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/config"
 	"github.com/akosha/akosha/internal/httpx"
+	"github.com/akosha/akosha/internal/mcp"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/storage"
@@ -160,8 +161,11 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux.Handle("/v1/memories", write(ingestHandler[schemas.Memory](f, schemas.TableMemories, memoryKey, f.memories)))
 	mux.Handle("/v1/entities", write(ingestHandler[schemas.Entity](f, schemas.TableEntities, entityKey, f.entities)))
 	mux.Handle("/v1/relations", write(ingestHandler[schemas.Relation](f, schemas.TableRelations, relationKey, f.relations)))
-	mux.Handle("/mcp", write(http.HandlerFunc(f.serveMCP)))
-	mux.Handle("/mcp/v1", write(http.HandlerFunc(f.serveMCP)))
+	// The MCP endpoint needs only Read: each tool checks its own permission
+	// (all of ingest's need Write).
+	mcpServer := a.Require(auth.Read, &mcp.Server{Name: "akosha-ingest", Tools: f.MCPTools(), MaxBody: cfg.MaxBodyBytes})
+	mux.Handle("/mcp", mcpServer)
+	mux.Handle("/mcp/v1", mcpServer)
 	mux.HandleFunc("GET /status", f.serveStatus)
 	f.mux = mux
 	return nil

@@ -5,170 +5,36 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
+	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/httpx"
+	"github.com/akosha/akosha/internal/mcp"
 	"github.com/akosha/akosha/schemas"
 )
 
-// MCP over JSON-RPC 2.0 (streamable HTTP, one message per POST): initialize,
-// tools/list and tools/call with the tools Session-Buddy calls, taking
-// exactly its arguments (API.md). Each tool maps its arguments onto the same
-// records the REST endpoints take, so validation and commits are shared.
+// The MCP tools Session-Buddy calls, taking exactly its arguments (API.md).
+// Each maps its arguments onto the same records the REST endpoints take, so
+// validation and commits are shared. internal/mcp serves them.
 
-const mcpProtocolVersion = "2025-06-18"
-
-type rpcRequest struct {
-	JSONRPC string          `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id,omitempty"`
-	Method  string          `json:"method"`
-	Params  json.RawMessage `json:"params,omitempty"`
-}
-
-type rpcError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-}
-
-type rpcResponse struct {
-	JSONRPC string          `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id"`
-	Result  any             `json:"result,omitempty"`
-	Error   *rpcError       `json:"error,omitempty"`
-}
-
-// JSON-RPC error codes.
-const (
-	rpcParseError     = -32700
-	rpcInvalidRequest = -32600
-	rpcMethodNotFound = -32601
-	rpcInvalidParams  = -32602
-)
-
-// decodeRPC parses one JSON-RPC request. It is the MCP decoder the fuzz
-// target exercises.
-func decodeRPC(body []byte) (rpcRequest, *rpcError) {
-	var req rpcRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return req, &rpcError{Code: rpcParseError, Message: "parse error: " + err.Error()}
+// MCPTools are the ingest function's tools (akosha serve merges them with
+// the query function's behind one /mcp).
+func (f *Function) MCPTools() []mcp.Tool {
+	calls := map[string]func(*http.Request, json.RawMessage) (map[string]any, error){
+		"store_memory":         f.toolStoreMemory,
+		"batch_store_memories": f.toolBatchStoreMemories,
+		"store_reflection":     f.toolStoreReflection,
+		"create_entity":        f.toolCreateEntity,
+		"create_relation":      f.toolCreateRelation,
 	}
-	if req.JSONRPC != "2.0" || req.Method == "" {
-		return req, &rpcError{Code: rpcInvalidRequest, Message: `invalid request: want {"jsonrpc":"2.0","method":...}`}
+	tools := make([]mcp.Tool, len(ingestTools))
+	for i, t := range ingestTools {
+		tools[i] = t
+		tools[i].Perm = auth.Write
+		tools[i].Call = calls[t.Name]
 	}
-	return req, nil
-}
-
-func (f *Function) serveMCP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		httpx.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "MCP takes JSON-RPC messages by POST")
-		return
-	}
-	rc, err := httpx.DecodeBody(w, r, f.cfg.MaxBodyBytes)
-	if err != nil {
-		httpx.WriteErr(w, err)
-		return
-	}
-	body, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		httpx.WriteErr(w, err)
-		return
-	}
-	req, rerr := decodeRPC(body)
-	if rerr != nil {
-		httpx.WriteJSON(w, http.StatusOK, rpcResponse{JSONRPC: "2.0", ID: nullID(req.ID), Error: rerr})
-		return
-	}
-	if len(req.ID) == 0 || string(req.ID) == "null" {
-		w.WriteHeader(http.StatusAccepted) // a notification: no answer
-		return
-	}
-	result, rerr := f.dispatchMCP(r, req)
-	httpx.WriteJSON(w, http.StatusOK, rpcResponse{JSONRPC: "2.0", ID: req.ID, Result: result, Error: rerr})
-}
-
-func nullID(id json.RawMessage) json.RawMessage {
-	if len(id) == 0 {
-		return json.RawMessage("null")
-	}
-	return id
-}
-
-func (f *Function) dispatchMCP(r *http.Request, req rpcRequest) (any, *rpcError) {
-	switch req.Method {
-	case "initialize":
-		var p struct {
-			ProtocolVersion string `json:"protocolVersion"`
-		}
-		json.Unmarshal(req.Params, &p)
-		version := p.ProtocolVersion
-		if version == "" {
-			version = mcpProtocolVersion
-		}
-		return map[string]any{
-			"protocolVersion": version,
-			"capabilities":    map[string]any{"tools": map[string]any{"listChanged": false}},
-			"serverInfo":      map[string]any{"name": "akosha-ingest", "version": "1"},
-		}, nil
-	case "ping":
-		return map[string]any{}, nil
-	case "tools/list":
-		return map[string]any{"tools": ingestTools}, nil
-	case "tools/call":
-		var p struct {
-			Name      string          `json:"name"`
-			Arguments json.RawMessage `json:"arguments"`
-		}
-		if err := json.Unmarshal(req.Params, &p); err != nil || p.Name == "" {
-			return nil, &rpcError{Code: rpcInvalidParams, Message: "tools/call needs {name, arguments}"}
-		}
-		tool, ok := toolHandlers[p.Name]
-		if !ok {
-			return nil, &rpcError{Code: rpcInvalidParams, Message: fmt.Sprintf("unknown tool %q", p.Name)}
-		}
-		if len(p.Arguments) == 0 {
-			p.Arguments = json.RawMessage("{}")
-		}
-		answer, err := tool(f, r, p.Arguments)
-		return toolResult(answer, err), nil
-	default:
-		return nil, &rpcError{Code: rpcMethodNotFound, Message: fmt.Sprintf("method %q not found", req.Method)}
-	}
-}
-
-// toolResult wraps a tool's answer the way MCP clients and Session-Buddy both
-// read it: the fields at the top level of result (Session-Buddy), as
-// structuredContent, and as text content.
-func toolResult(answer map[string]any, err error) map[string]any {
-	if err != nil {
-		msg := err.Error()
-		if he, ok := err.(*httpx.Error); ok {
-			msg = he.Message
-		}
-		answer = map[string]any{"status": "failed", "error": msg}
-	}
-	text, _ := json.Marshal(answer)
-	out := map[string]any{}
-	for k, v := range answer {
-		out[k] = v
-	}
-	out["content"] = []map[string]any{{"type": "text", "text": string(text)}}
-	out["structuredContent"] = answer
-	out["isError"] = err != nil
-	return out
-}
-
-type toolHandler func(f *Function, r *http.Request, args json.RawMessage) (map[string]any, error)
-
-var toolHandlers = map[string]toolHandler{
-	"store_memory":         (*Function).toolStoreMemory,
-	"batch_store_memories": (*Function).toolBatchStoreMemories,
-	"store_reflection":     (*Function).toolStoreReflection,
-	"create_entity":        (*Function).toolCreateEntity,
-	"create_relation":      (*Function).toolCreateRelation,
+	return tools
 }
 
 // sbMemory is a memory as Session-Buddy's store_memory sends it.

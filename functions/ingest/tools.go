@@ -1,8 +1,10 @@
 package ingest
 
-// ingestTools is the tools/list answer: the tools Session-Buddy calls, with
-// the arguments it sends.
-var ingestTools = []map[string]any{
+import "github.com/akosha/akosha/internal/mcp"
+
+// ingestTools describe the tools Session-Buddy calls, with the arguments it
+// sends; MCPTools attaches their handlers.
+var ingestTools = []mcp.Tool{
 	tool("store_memory", "Store one memory (conversation, reflection or memory) of a Session-Buddy system.",
 		obj(map[string]any{
 			"memory_id": str("id of the memory in its system"),
@@ -41,8 +43,8 @@ var ingestTools = []map[string]any{
 		}, "from_entity", "to_entity", "relation_type", "properties")),
 }
 
-func tool(name, desc string, schema map[string]any) map[string]any {
-	return map[string]any{"name": name, "description": desc, "inputSchema": schema}
+func tool(name, desc string, schema map[string]any) mcp.Tool {
+	return mcp.Tool{Name: name, Description: desc, InputSchema: schema}
 }
 
 func obj(props map[string]any, required ...string) map[string]any {

@@ -30,7 +30,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/akosha/akosha/internal/config"
+	"github.com/akosha/akosha/lake/storage"
 )
 
 // KeyRedisURL is the Redis the jobs take their leases from; empty: the
@@ -79,6 +82,22 @@ type Options struct {
 	Holder string
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// MaxSkew (object store backend only) is how far apart the wall clocks
+	// of two job processes may be. A lease object's expiry is written by its
+	// holder's clock and read by a taker's, so a taker waits until
+	// expires+MaxSkew by its own clock before taking an expired lease over.
+	// Default 2 s (NTP-synced nodes are within milliseconds); negative: 0.
+	MaxSkew time.Duration
+}
+
+func (o Options) maxSkew() time.Duration {
+	switch {
+	case o.MaxSkew < 0:
+		return 0
+	case o.MaxSkew == 0:
+		return 2 * time.Second
+	}
+	return o.MaxSkew
 }
 
 func (o Options) holder() string {
@@ -107,11 +126,11 @@ func newToken() string {
 // renewal error is retried; after ttl without a successful renewal the lease
 // counts as lost (another may have taken it by now).
 type renewer struct {
-	lost    chan struct{}
-	stop    context.CancelFunc
-	done    chan struct{}
-	mu      sync.Mutex // guards closed and close(lost)
-	closed  bool
+	lost   chan struct{}
+	stop   context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex // guards closed and close(lost)
+	closed bool
 }
 
 func startRenewer(ttl time.Duration, now func() time.Time, renew func(ctx context.Context) (lost bool, err error)) *renewer {
@@ -129,6 +148,14 @@ func startRenewer(ttl time.Duration, now func() time.Time, renew func(ctx contex
 				return
 			case <-tick.C:
 			}
+			// A renewal only counts from when it started: one that stalls
+			// and lands late must not stretch the lease past what a taker
+			// reading the expiry saw.
+			start := now()
+			if start.Sub(last) >= ttl {
+				r.markLost()
+				return
+			}
 			rctx, rcancel := context.WithTimeout(ctx, every)
 			lost, err := renew(rctx)
 			rcancel()
@@ -140,10 +167,7 @@ func startRenewer(ttl time.Duration, now func() time.Time, renew func(ctx contex
 				r.markLost()
 				return
 			case err == nil:
-				last = now()
-			case now().Sub(last) >= ttl:
-				r.markLost()
-				return
+				last = start
 			}
 		}
 	}()
@@ -169,4 +193,21 @@ func (r *renewer) halt() (wasLost bool) {
 	r.mu.Unlock()
 	r.markLost()
 	return wasLost
+}
+
+// Open returns the Redis backend when redisURL is set, else the object store
+// backend on store. close frees the Redis client.
+func Open(redisURL string, store storage.Store, opts Options) (a Acquirer, close func() error, err error) {
+	if redisURL == "" {
+		if store == nil {
+			return nil, nil, errors.New("lease: neither Redis nor an object store")
+		}
+		return NewStore(store, opts), func() error { return nil }, nil
+	}
+	o, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lease: AKOSHA_REDIS_URL: %w", err)
+	}
+	c := redis.NewClient(o)
+	return NewRedis(c, opts), c.Close, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -199,12 +200,12 @@ func TestFetchFailureReleasesAll(t *testing.T) {
 	})
 }
 
-// Fetch downloads at most 8 objects at once.
+// Fetch downloads at most 32 objects at once.
 func TestFetchBoundsParallelism(t *testing.T) {
 	cs := counting(testenv.Local(t))
 	var objs []cache.Object
-	for i := range 20 {
-		k := key("p", string(rune('a'+i)))
+	for i := range 40 {
+		k := key("p", fmt.Sprintf("o%02d", i))
 		putObj(t, cs, k, 50)
 		objs = append(objs, cache.Object{Key: k, Size: 50})
 	}
@@ -219,13 +220,13 @@ func TestFetchBoundsParallelism(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "8 downloads at the gate", func() bool { a, _, _, _ := cs.snapshot(); return a == 8 })
+	waitFor(t, "32 downloads at the gate", func() bool { a, _, _, _ := cs.snapshot(); return a == 32 })
 	open()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if _, maxActive, _, _ := cs.snapshot(); maxActive != 8 {
-		t.Errorf("at most %d downloads at once, want 8", maxActive)
+	if _, maxActive, _, _ := cs.snapshot(); maxActive != 32 {
+		t.Errorf("at most %d downloads at once, want 32", maxActive)
 	}
 }
 

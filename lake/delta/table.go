@@ -78,7 +78,7 @@ func (e *TxnCommittedError) Is(target error) bool { return target == ErrTxnCommi
 
 const (
 	defaultCheckpointInterval = 100
-	defaultMaxCommitAttempts  = 100
+	defaultMaxCommitAttempts  = 1000
 	// readBackTimeout bounds the read that settles an unknown commit outcome;
 	// it runs even when the caller's context has ended, because answering
 	// "did my commit land?" is what keeps ingest exactly-once.
@@ -102,7 +102,8 @@ type Table struct {
 	// a multi-part checkpoint. 0 always writes a single file.
 	CheckpointPartSize int
 	// MaxCommitAttempts bounds how many versions one Commit tries before it
-	// gives up under contention. 0 means 100.
+	// gives up under contention. 0 means 1000 (each try is one conditional
+	// PUT after the backoff; the context bounds the time).
 	MaxCommitAttempts int
 	// Logger receives warnings that do not fail the call (a failed automatic
 	// checkpoint, an unreadable _last_checkpoint). nil uses slog.Default().
