@@ -28,7 +28,7 @@ var (
 	// Keys the manifests set per pod ahead of the code (item 4 of issue 7, the
 	// tier stores): allowed in a pod's env while no code reads them; once the
 	// code reads one, it must be in the ConfigMap like every other key.
-	pendingKeys = map[string]string{"AKOSHA_TIER": "the tier stores' tier (hot|warm)"}
+	pendingKeys = map[string]string{}
 )
 
 func isTestKey(k string) bool { return strings.HasPrefix(k, "AKOSHA_TEST_") }

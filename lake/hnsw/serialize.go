@@ -1,0 +1,352 @@
+package hnsw
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"unsafe"
+)
+
+// The serialized form, version 1. All integers and floats little-endian.
+//
+//	off  size  field
+//	  0     8  magic "AKOSHNSW"
+//	  8     4  version (1)
+//	 12     4  dim
+//	 16     4  M
+//	 20     4  efConstruction
+//	 24     4  efSearch
+//	 28     4  count (n)
+//	 32     4  entry point (int32; -1 when n == 0)
+//	 36     4  max level
+//	 40     8  upper length (int32 elements)
+//	 48     8  seed
+//	 56     4  CRC-32C of every byte after the header
+//	 60     4  CRC-32C of bytes 0-59
+//
+// Then four sections, each starting at a multiple of 64 bytes (so a page-
+// aligned mmap puts every vector on a cache line), zero padding between:
+//
+//	upperOff  (n+1) uint32
+//	vectors   n*dim float32
+//	level0    n*(1+2M) int32
+//	upper     upperLen int32
+//
+// These are the Index's arrays byte for byte, so Load can use them in place.
+var magic = [8]byte{'A', 'K', 'O', 'S', 'H', 'N', 'S', 'W'}
+
+const (
+	formatVersion = 1
+	headerSize    = 64
+	sectionAlign  = 64
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// layout is where each section starts, and the total size.
+type layout struct {
+	upperOff, vectors, level0, upper, end uint64
+}
+
+func align(x uint64) uint64 { return (x + sectionAlign - 1) &^ (sectionAlign - 1) }
+
+// layoutOf computes the section offsets. The arguments are bounded by the
+// callers (n < 2^31, dim <= 2^16, m <= 256, upperLen < 2^32), so nothing
+// here overflows a uint64.
+func layoutOf(n, dim, m, upperLen uint64) layout {
+	var l layout
+	l.upperOff = headerSize
+	l.vectors = align(l.upperOff + 4*(n+1))
+	l.level0 = align(l.vectors + 4*n*dim)
+	l.upper = align(l.level0 + 4*n*(1+2*m))
+	l.end = l.upper + 4*upperLen
+	return l
+}
+
+// Size is the length of the serialized index in bytes.
+func (ix *Index) Size() int64 {
+	return int64(layoutOf(uint64(ix.n), uint64(ix.dim), uint64(ix.m), uint64(len(ix.upper))).end)
+}
+
+// WriteTo writes the serialized index to w. The output depends only on the
+// index, so an index built with Workers == 1 serializes to the same bytes for
+// the same vectors and seed.
+func (ix *Index) WriteTo(w io.Writer) (int64, error) {
+	lay := layoutOf(uint64(ix.n), uint64(ix.dim), uint64(ix.m), uint64(len(ix.upper)))
+
+	// The body's checksum goes in the header, so hash the body first. That is
+	// a second pass over memory, not a second write.
+	crc := uint32(0)
+	_ = ix.writeBody(lay, func(b []byte) error {
+		crc = crc32.Update(crc, castagnoli, b)
+		return nil
+	})
+
+	var h [headerSize]byte
+	copy(h[:], magic[:])
+	le := binary.LittleEndian
+	le.PutUint32(h[8:], formatVersion)
+	le.PutUint32(h[12:], uint32(ix.dim))
+	le.PutUint32(h[16:], uint32(ix.m))
+	le.PutUint32(h[20:], uint32(ix.efConstruction))
+	le.PutUint32(h[24:], uint32(ix.efSearch))
+	le.PutUint32(h[28:], uint32(ix.n))
+	le.PutUint32(h[32:], uint32(ix.entry))
+	le.PutUint32(h[36:], uint32(ix.maxLevel))
+	le.PutUint64(h[40:], uint64(len(ix.upper)))
+	le.PutUint64(h[48:], uint64(ix.seed))
+	le.PutUint32(h[56:], crc)
+	le.PutUint32(h[60:], crc32.Checksum(h[:60], castagnoli))
+
+	cw := &countWriter{w: bufio.NewWriterSize(w, 1<<20)}
+	if _, err := cw.Write(h[:]); err != nil {
+		return cw.n, fmt.Errorf("hnsw: write header: %w", err)
+	}
+	if err := ix.writeBody(lay, func(b []byte) error { _, err := cw.Write(b); return err }); err != nil {
+		return cw.n, fmt.Errorf("hnsw: write index: %w", err)
+	}
+	if err := cw.w.Flush(); err != nil {
+		return cw.n, fmt.Errorf("hnsw: write index: %w", err)
+	}
+	return cw.n, nil
+}
+
+type countWriter struct {
+	w *bufio.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// writeBody emits everything after the header, in order, to emit.
+func (ix *Index) writeBody(lay layout, emit func([]byte) error) error {
+	var zero [sectionAlign]byte
+	pos := uint64(headerSize)
+	pad := func(to uint64) error {
+		err := emit(zero[:to-pos])
+		pos = to
+		return err
+	}
+	for _, sec := range []struct {
+		at  uint64
+		out func() error
+		len uint64
+	}{
+		{lay.upperOff, func() error { return emitLE(ix.upperOff, emit) }, uint64(len(ix.upperOff))},
+		{lay.vectors, func() error { return emitLE(ix.vectors, emit) }, uint64(len(ix.vectors))},
+		{lay.level0, func() error { return emitLE(ix.level0, emit) }, uint64(len(ix.level0))},
+		{lay.upper, func() error { return emitLE(ix.upper, emit) }, uint64(len(ix.upper))},
+	} {
+		if err := pad(sec.at); err != nil {
+			return err
+		}
+		if err := sec.out(); err != nil {
+			return err
+		}
+		pos += 4 * sec.len
+	}
+	return nil
+}
+
+// word is the element type of every section: four bytes.
+type word interface{ int32 | uint32 | float32 }
+
+// littleEndian: on a little-endian host the in-memory arrays are the file's
+// bytes, and Load and WriteTo use them directly.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// emitLE emits s as little-endian bytes: the memory itself on little-endian
+// hosts, encoded 64 KiB at a time elsewhere.
+func emitLE[T word](s []T, emit func([]byte) error) error {
+	if len(s) == 0 {
+		return nil
+	}
+	if littleEndian {
+		return emit(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), 4*len(s)))
+	}
+	var buf [64 << 10]byte
+	for len(s) > 0 {
+		c := min(len(s), len(buf)/4)
+		for i, x := range s[:c] {
+			binary.LittleEndian.PutUint32(buf[4*i:], bits(x))
+		}
+		if err := emit(buf[:4*c]); err != nil {
+			return err
+		}
+		s = s[c:]
+	}
+	return nil
+}
+
+// bits is x's four bytes as a uint32: the same bits whatever the type.
+func bits[T word](x T) uint32 { return *(*uint32)(unsafe.Pointer(&x)) }
+
+// ErrCorrupt is wrapped by every error Load returns for bytes that are not a
+// valid index.
+var ErrCorrupt = errors.New("hnsw: corrupt index")
+
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
+}
+
+// Load opens a serialized index held in b. On a little-endian host with b
+// 4-byte aligned (any Go allocation or mmap is) it uses b in place, so b
+// must not change while the index is in use; otherwise it copies. Every
+// checksum, size, offset and neighbour id is checked first, so corrupt or
+// truncated input returns an error wrapping ErrCorrupt, never a panic or an
+// out-of-range read later. The checks read all of b once.
+func Load(b []byte) (*Index, error) {
+	return load(b, true)
+}
+
+// load is Load with the body checksum optional: the fuzz test turns it off
+// so that mutated inputs reach the structural checks behind it.
+func load(b []byte, verifyCRC bool) (*Index, error) {
+	if len(b) < headerSize {
+		return nil, corrupt("%d bytes is shorter than the %d-byte header", len(b), headerSize)
+	}
+	le := binary.LittleEndian
+	if [8]byte(b[:8]) != magic {
+		return nil, corrupt("bad magic %q", b[:8])
+	}
+	if got, want := le.Uint32(b[60:]), crc32.Checksum(b[:60], castagnoli); got != want {
+		return nil, corrupt("header checksum %08x, computed %08x", got, want)
+	}
+	if v := le.Uint32(b[8:]); v != formatVersion {
+		return nil, fmt.Errorf("hnsw: index format version %d, this build reads %d", v, formatVersion)
+	}
+	dim, m := le.Uint32(b[12:]), le.Uint32(b[16:])
+	efc, efs := le.Uint32(b[20:]), le.Uint32(b[24:])
+	n, entry, top := le.Uint32(b[28:]), int32(le.Uint32(b[32:])), le.Uint32(b[36:])
+	upperLen := le.Uint64(b[40:])
+	switch {
+	case dim < 1 || dim > maxDim:
+		return nil, corrupt("dimension %d", dim)
+	case m < 2 || m > maxM:
+		return nil, corrupt("M %d", m)
+	case efc < 1 || efc > maxEf || efs < 1 || efs > maxEf:
+		return nil, corrupt("ef %d/%d", efc, efs)
+	case n >= math.MaxInt32:
+		return nil, corrupt("count %d", n)
+	case top > maxLevel:
+		return nil, corrupt("max level %d", top)
+	case upperLen > math.MaxUint32:
+		return nil, corrupt("upper length %d", upperLen)
+	}
+	lay := layoutOf(uint64(n), uint64(dim), uint64(m), upperLen)
+	if uint64(len(b)) != lay.end {
+		return nil, corrupt("%d bytes, the header implies %d", len(b), lay.end)
+	}
+	if verifyCRC {
+		if got, want := le.Uint32(b[56:]), crc32.Checksum(b[headerSize:], castagnoli); got != want {
+			return nil, corrupt("body checksum %08x, computed %08x", got, want)
+		}
+	}
+	for _, gap := range [][2]uint64{
+		{lay.upperOff + 4*(uint64(n)+1), lay.vectors},
+		{lay.vectors + 4*uint64(n)*uint64(dim), lay.level0},
+		{lay.level0 + 4*uint64(n)*(1+2*uint64(m)), lay.upper},
+	} {
+		for _, c := range b[gap[0]:gap[1]] {
+			if c != 0 {
+				return nil, corrupt("nonzero padding")
+			}
+		}
+	}
+
+	ix := &Index{
+		dim:            int(dim),
+		m:              int(m),
+		efConstruction: int(efc),
+		efSearch:       int(efs),
+		seed:           int64(le.Uint64(b[48:])),
+		n:              int(n),
+		entry:          entry,
+		maxLevel:       int(top),
+	}
+	ix.vecLines = (4*ix.dim + 63) / 64
+	ix.upperOff = view[uint32](b, lay.upperOff, uint64(n)+1)
+	ix.vectors = view[float32](b, lay.vectors, uint64(n)*uint64(dim))
+	ix.level0 = view[int32](b, lay.level0, uint64(n)*(1+2*uint64(m)))
+	ix.upper = view[int32](b, lay.upper, upperLen)
+	if err := ix.validate(); err != nil {
+		return nil, err
+	}
+	return ix, nil
+}
+
+// view is count elements of b from off: the bytes themselves when the host
+// is little-endian and they are aligned, a decoded copy otherwise.
+func view[T word](b []byte, off, count uint64) []T {
+	if count == 0 {
+		return []T{}
+	}
+	p := b[off : off+4*count]
+	if littleEndian && uintptr(unsafe.Pointer(&p[0]))%4 == 0 {
+		return unsafe.Slice((*T)(unsafe.Pointer(&p[0])), count)
+	}
+	out := make([]T, count)
+	for i := range out {
+		u := binary.LittleEndian.Uint32(p[4*i:])
+		out[i] = *(*T)(unsafe.Pointer(&u))
+	}
+	return out
+}
+
+// validate checks everything a search relies on: offsets in bounds and
+// consistent with levels, the entry point at the top level, neighbour counts
+// within their blocks, neighbour ids naming nodes that have the level they
+// are linked on, and finite vectors.
+func (ix *Index) validate() error {
+	n := ix.n
+	if n == 0 {
+		if ix.entry != -1 || ix.maxLevel != 0 || len(ix.upper) != 0 || ix.upperOff[0] != 0 {
+			return corrupt("empty index with entry %d, level %d, %d upper slots", ix.entry, ix.maxLevel, len(ix.upper))
+		}
+		return nil
+	}
+	if ix.upperOff[0] != 0 || uint64(ix.upperOff[n]) != uint64(len(ix.upper)) {
+		return corrupt("upper offsets span [%d, %d) of %d", ix.upperOff[0], ix.upperOff[n], len(ix.upper))
+	}
+	us := uint32(ix.m + 1)
+	top := 0
+	for i := range n {
+		a, b := ix.upperOff[i], ix.upperOff[i+1]
+		if b < a || (b-a)%us != 0 || (b-a)/us > maxLevel {
+			return corrupt("node %d: upper run [%d, %d)", i, a, b)
+		}
+		top = max(top, int((b-a)/us))
+	}
+	if ix.entry < 0 || int(ix.entry) >= n || ix.level(ix.entry) != ix.maxLevel || top != ix.maxLevel {
+		return corrupt("entry point %d at max level %d (highest level present %d)", ix.entry, ix.maxLevel, top)
+	}
+	for i := range int32(n) {
+		for l := 0; l <= ix.level(i); l++ {
+			blk := ix.list(i, l)
+			c := blk[0]
+			if c < 0 || int(c) > len(blk)-1 {
+				return corrupt("node %d level %d: %d neighbours", i, l, c)
+			}
+			for _, nb := range blk[1 : 1+c] {
+				if nb < 0 || int(nb) >= n || ix.level(nb) < l {
+					return corrupt("node %d level %d: neighbour %d", i, l, nb)
+				}
+			}
+		}
+	}
+	if !finite(ix.vectors) {
+		return corrupt("a vector has a NaN or infinite component")
+	}
+	return nil
+}

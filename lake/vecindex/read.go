@@ -1,0 +1,141 @@
+package vecindex
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/akosha/akosha/lake/hnsw"
+)
+
+// FileData is what search needs of one memories data file: every row's key
+// and version, and the rows with an embedding as unit vectors.
+type FileData struct {
+	ID       []string // per row
+	Ingested []int64  // per row: ingested_at, Unix microseconds
+	Kind     []string // per row (interned)
+	Project  []string // per row (interned; "" when null)
+	Created  []int64  // per row: created_at, Unix microseconds
+
+	VecRow []uint32  // per vector: its row
+	Vecs   []float32 // per vector, Dim floats, unit length (zero vectors stay zero)
+}
+
+// Rows is the file's row count.
+func (d *FileData) Rows() int { return len(d.ID) }
+
+// Vectors is the number of rows with an embedding.
+func (d *FileData) Vectors() int { return len(d.VecRow) }
+
+// Bytes estimates the memory d holds.
+func (d *FileData) Bytes() int64 {
+	n := int64(len(d.Vecs))*4 + int64(len(d.VecRow))*4 + int64(len(d.ID))*(16+8+16+16+8)
+	for _, s := range d.ID {
+		n += int64(len(s))
+	}
+	return n
+}
+
+// vecRow is the projection of schemas.MemoryRow that search reads: no
+// content, no metadata.
+type vecRow struct {
+	ID         string    `parquet:"id"`
+	Kind       string    `parquet:"kind"`
+	Embedding  []float32 `parquet:"embedding,optional,list"`
+	CreatedAt  time.Time `parquet:"created_at,timestamp(microsecond)"`
+	Project    string    `parquet:"project,optional"`
+	IngestedAt time.Time `parquet:"ingested_at,timestamp(microsecond)"`
+}
+
+// ReadFile decodes the search columns of one memories data file.
+func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
+	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(1<<20))
+	if err != nil {
+		return nil, err
+	}
+	rd := parquet.NewGenericReader[vecRow](f)
+	defer rd.Close()
+	n := int(f.NumRows())
+	d := &FileData{
+		ID: make([]string, 0, n), Ingested: make([]int64, 0, n), Kind: make([]string, 0, n),
+		Project: make([]string, 0, n), Created: make([]int64, 0, n),
+	}
+	intern := map[string]string{}
+	in := func(s string) string {
+		if v, ok := intern[s]; ok {
+			return v
+		}
+		intern[s] = s
+		return s
+	}
+	buf := make([]vecRow, 256)
+	for {
+		k, err := rd.Read(buf)
+		for i := range buf[:k] {
+			row := &buf[i]
+			d.VecRow, d.Vecs = appendVec(d.VecRow, d.Vecs, uint32(len(d.ID)), row.Embedding)
+			d.ID = append(d.ID, row.ID)
+			d.Ingested = append(d.Ingested, row.IngestedAt.UnixMicro())
+			d.Kind = append(d.Kind, in(row.Kind))
+			d.Project = append(d.Project, in(row.Project))
+			d.Created = append(d.Created, row.CreatedAt.UnixMicro())
+			*row = vecRow{Embedding: row.Embedding[:0]}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read rows: %w", err)
+		}
+	}
+	return d, nil
+}
+
+func appendVec(rows []uint32, vecs []float32, row uint32, e []float32) ([]uint32, []float32) {
+	if len(e) != Dim {
+		return rows, vecs
+	}
+	for _, x := range e {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return rows, vecs
+		}
+	}
+	o := len(vecs)
+	vecs = append(vecs, e...)
+	hnsw.Normalize(vecs[o:])
+	return append(rows, row), vecs
+}
+
+// ContentAt reads the content column of the given rows (ascending or not) of
+// one data file.
+func ContentAt(r io.ReaderAt, size int64, rows []uint32) ([]string, error) {
+	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, err
+	}
+	type contentRow struct {
+		Content string `parquet:"content"`
+	}
+	rd := parquet.NewGenericReader[contentRow](f)
+	defer rd.Close()
+	out := make([]string, len(rows))
+	buf := make([]contentRow, 1)
+	for i, pos := range rows {
+		if err := rd.SeekToRow(int64(pos)); err != nil {
+			return nil, fmt.Errorf("seek to row %d: %w", pos, err)
+		}
+		n, err := rd.Read(buf)
+		if n != 1 {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("read row %d: %w", pos, err)
+		}
+		out[i] = buf[0].Content
+	}
+	return out, nil
+}
