@@ -39,7 +39,7 @@ func newJobCmd(g *globals) *cobra.Command {
 		Use:   "job compact|index|age|vacuum|import",
 		Short: "Run one of the lake's jobs (as its Kubernetes CronJob does)",
 	}
-	cmd.AddCommand(newImportCmd(g))
+	cmd.AddCommand(newImportCmd(g), newIndexCmd(g), newCompactCmd(g), newVacuumCmd(g))
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,7 @@ import (
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/fnrun"
 	"github.com/akosha/akosha/internal/httpx"
+	"github.com/akosha/akosha/internal/mcp"
 	"github.com/akosha/akosha/lake"
 )
 
@@ -73,28 +75,42 @@ func (rt *runtime) pollLake(ctx context.Context) {
 	go rt.lake.Poll(ctx, time.Second, func(err error) { slog.Warn("lake poll", "err", err) })
 }
 
-func (rt *runtime) ingestMount() (fnrun.Mount, error) {
+func (rt *runtime) ingestMount() (fnrun.Mount, *ingest.Function, error) {
 	cfg, err := ingest.ConfigFromEnv()
 	if err != nil {
-		return fnrun.Mount{}, err
+		return fnrun.Mount{}, nil, err
 	}
 	f, err := ingest.Open(rt.lake, rt.auth, cfg, rt.reg)
 	if err != nil {
-		return fnrun.Mount{}, err
+		return fnrun.Mount{}, nil, err
 	}
-	return fnrun.Mount{Name: "ingest", Fn: wrapped{f, rt.http.Wrap("ingest", http.HandlerFunc(f.Handle))}, Routes: ingest.Routes()}, nil
+	return fnrun.Mount{Name: "ingest", Fn: wrapped{f, rt.http.Wrap("ingest", http.HandlerFunc(f.Handle))}, Routes: ingest.Routes()}, f, nil
 }
 
-func (rt *runtime) queryMount() (fnrun.Mount, error) {
+func (rt *runtime) queryMount() (fnrun.Mount, *query.Function, error) {
 	cfg, err := query.ConfigFromEnv()
 	if err != nil {
-		return fnrun.Mount{}, err
+		return fnrun.Mount{}, nil, err
 	}
 	f, err := query.Open(rt.lake, rt.auth, cfg, rt.reg)
 	if err != nil {
-		return fnrun.Mount{}, err
+		return fnrun.Mount{}, nil, err
 	}
-	return fnrun.Mount{Name: "query", Fn: wrapped{f, rt.http.Wrap("query", http.HandlerFunc(f.Handle))}, Routes: query.Routes()}, nil
+	routes := append(query.Routes(), "POST /mcp", "POST /mcp/v1")
+	return fnrun.Mount{Name: "query", Fn: wrapped{f, rt.http.Wrap("query", http.HandlerFunc(f.Handle))}, Routes: routes}, f, nil
+}
+
+// withoutMCP drops the MCP paths from a function's routes: in akosha serve
+// one /mcp answers with both functions' tools.
+func withoutMCP(m fnrun.Mount) fnrun.Mount {
+	var routes []string
+	for _, r := range m.Routes {
+		if !strings.Contains(r, "/mcp") {
+			routes = append(routes, r)
+		}
+	}
+	m.Routes = routes
+	return m
 }
 
 // wrapped serves a function through a middleware while keeping its
@@ -131,15 +147,19 @@ everything a laptop needs, nothing to install.`,
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			rt.pollLake(ctx)
-			im, err := rt.ingestMount()
+			im, in, err := rt.ingestMount()
 			if err != nil {
 				return err
 			}
-			qm, err := rt.queryMount()
+			qm, q, err := rt.queryMount()
 			if err != nil {
 				return err
 			}
-			srv := &fnrun.Server{Addr: addr, Mounts: []fnrun.Mount{im, qm}, Handlers: rt.sharedHandlers()}
+			handlers := rt.sharedHandlers()
+			tools := &mcp.Server{Name: "akosha", Tools: append(in.MCPTools(), q.MCPTools()...)}
+			both := rt.http.Wrap("mcp", rt.auth.Require(auth.Read, tools))
+			handlers["POST /mcp"], handlers["POST /mcp/v1"] = both, both
+			srv := &fnrun.Server{Addr: addr, Mounts: []fnrun.Mount{withoutMCP(im), withoutMCP(qm)}, Handlers: handlers}
 			slog.Info("akosha serving", "addr", fnrun.ListenAddress(addr), "lake", g.lakeURL, "dev", dev)
 			return srv.Run(ctx)
 		},
@@ -165,9 +185,9 @@ func newFunctionCmd(g *globals) *cobra.Command {
 			var m fnrun.Mount
 			switch args[0] {
 			case "ingest":
-				m, err = rt.ingestMount()
+				m, _, err = rt.ingestMount()
 			case "query":
-				m, err = rt.queryMount()
+				m, _, err = rt.queryMount()
 			default:
 				return usageError{fmt.Errorf("unknown function %q (want ingest or query)", args[0])}
 			}

@@ -7,9 +7,10 @@ import (
 )
 
 type metrics struct {
-	resultCache *prometheus.CounterVec // answers by where they came from: l1, l2, miss
-	sqlDuration prometheus.Histogram   // statements that ran (cache misses)
-	filesRead   prometheus.Counter     // data files statements needed after pruning
+	resultCache   *prometheus.CounterVec // answers by where they came from: l1, l2, miss
+	sqlDuration   prometheus.Histogram   // statements that ran (cache misses)
+	filesRead     prometheus.Counter     // data files statements needed after pruning
+	objectsServed prometheus.Counter     // objects a tier store served to other query processes
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -24,8 +25,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		filesRead: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "akosha_query_files_total", Help: "Data files SQL statements needed after pruning.",
 		}),
+		objectsServed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "akosha_tier_store_objects_served_total", Help: "Lake objects this tier store served to other query processes.",
+		}),
 	}
-	if err := errors.Join(register(reg, &m.resultCache), register(reg, &m.sqlDuration), register(reg, &m.filesRead)); err != nil {
+	if err := errors.Join(register(reg, &m.resultCache), register(reg, &m.sqlDuration), register(reg, &m.filesRead), register(reg, &m.objectsServed)); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -27,6 +27,7 @@ import (
 	"github.com/akosha/akosha/functions/query/sqlexec"
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/config"
+	"github.com/akosha/akosha/internal/mcp"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/cache"
 	"github.com/akosha/akosha/lake/delta"
@@ -44,6 +45,8 @@ var (
 	keySQLThreads  = config.Register(config.Key{Name: "AKOSHA_SQL_THREADS", Default: "0", Help: "DuckDB threads (0: one per core)"})
 	keyResultCache = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE_BYTES", Default: "268435456", Help: "in-process result cache budget"})
 	keyResultTTL   = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE_TTL", Default: "1h", Help: "Redis result cache entry lifetime"})
+	keyTier        = config.Register(config.Key{Name: "AKOSHA_TIER", Help: "pin this query process to one tier (hot, warm or cold) and serve its objects: a tier store"})
+	keyTierStores  = config.Register(config.Key{Name: "AKOSHA_TIER_STORES", Help: "tier stores to read through before S3: hot=http://...,warm=http://..."})
 )
 
 // Config configures the query function.
@@ -57,6 +60,11 @@ type Config struct {
 	Threads          int
 	ResultCacheBytes int64
 	ResultTTL        time.Duration
+	// Tier pins the process to one tier: it serves that tier's objects on
+	// GET /v1/objects/{key} from its (persistent) cache. Empty: not a store.
+	Tier string
+	// TierStores are the stores to read each tier's objects through.
+	TierStores map[string]string
 }
 
 // ConfigFromEnv reads AKOSHA_* variables.
@@ -74,7 +82,11 @@ func ConfigFromEnv() (Config, error) {
 		Threads:          int(num(keySQLThreads)),
 		ResultCacheBytes: num(keyResultCache),
 		ResultTTL:        dur(keyResultTTL),
+		Tier:             keyTier.String(),
 	}
+	stores, err := storage.ParseTierStores(keyTierStores.String())
+	errs = append(errs, err)
+	c.TierStores = stores
 	return c, errors.Join(errs...)
 }
 
@@ -113,6 +125,7 @@ type Function struct {
 	flight  singleflight.Group
 	metrics *metrics
 	mux     *http.ServeMux
+	vectors *vectorState // vector search (search.go, vectors.go)
 
 	stopWarm  context.CancelFunc
 	warmDone  chan struct{}
@@ -166,7 +179,15 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	if err != nil {
 		return err
 	}
-	c, err := cache.Open(cfg.CacheDir, cfg.CacheBytes, l.Store(), reg)
+	// Data and index objects come through the tier stores when there are
+	// any (each tier's from its own store, falling back to the lake); the
+	// log is always read from the lake itself.
+	objects := l.Store()
+	delete(cfg.TierStores, cfg.Tier) // a store reads its own tier from the lake
+	if len(cfg.TierStores) > 0 {
+		objects = &storage.ReadThrough{Store: l.Store(), Tiers: cfg.TierStores}
+	}
+	c, err := cache.Open(cfg.CacheDir, cfg.CacheBytes, objects, reg)
 	if err != nil {
 		return fmt.Errorf("query: cache: %w", err)
 	}
@@ -179,8 +200,9 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 		return fmt.Errorf("query: duckdb: %w", err)
 	}
 	f.cfg, f.lake, f.auth, f.cache, f.engine, f.metrics = cfg, l, a, c, eng, m
-	f.keys = newKeyIndex(l.Store())
+	f.keys = newKeyIndex(objects)
 	f.l1 = newLRU(cfg.ResultCacheBytes)
+	f.vectors = newVectorState(f)
 	if cfg.RedisURL != "" {
 		if f.l2, err = newRedisCache(cfg.RedisURL, cfg.ResultTTL); err != nil {
 			return err
@@ -194,13 +216,20 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux.Handle("POST /v1/sql", read(f.serveSQL))
 	mux.Handle("GET /v1/memories/{system_id}/{id}", read(f.serveMemory))
 	mux.Handle("GET /v1/systems", read(f.serveSystems))
+	if cfg.Tier != "" {
+		mux.Handle("GET /v1/objects/{key...}", read(f.serveObject))
+	}
+	mux.Handle("POST /v1/search", read(f.serveSearch))
+	mcpServer := a.Require(auth.Read, &mcp.Server{Name: "akosha-query", Tools: f.MCPTools(), MaxBody: maxSearchBody})
+	mux.Handle("POST /mcp", mcpServer)
+	mux.Handle("POST /mcp/v1", mcpServer)
 	f.mux = mux
 	return nil
 }
 
 // Routes are the patterns this function owns when it shares a server.
 func Routes() []string {
-	return []string{"POST /v1/sql", "GET /v1/memories/{system_id}/{id}", "GET /v1/systems"}
+	return []string{"POST /v1/sql", "GET /v1/memories/{system_id}/{id}", "GET /v1/systems", "POST /v1/search", "GET /v1/objects/{key...}"}
 }
 
 // Handle serves one request (the func-go contract).
@@ -221,6 +250,7 @@ func (f *Function) Stop(ctx context.Context) error {
 	f.closeOnce.Do(func() {
 		f.stopWarm()
 		<-f.warmDone
+		f.vectors.close()
 		errs = append(errs, f.engine.Close(), f.cache.Close())
 		if f.l2 != nil {
 			errs = append(errs, f.l2.Close())

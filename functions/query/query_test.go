@@ -54,7 +54,8 @@ func (c *countingStore) reset() map[string]int {
 
 // process is one akosha serve: ingest and query on one lake.
 type process struct {
-	url   string
+	url     string
+	handler http.Handler
 	lake  *lake.Lake
 	query *query.Function
 	store *countingStore
@@ -102,7 +103,7 @@ func startProcess(t testing.TB, s storage.Store, cfg query.Config) *process {
 		in.Stop(context.Background())
 		q.Stop(context.Background())
 	})
-	return &process{url: ts.URL, lake: l, query: q, store: cs}
+	return &process{url: ts.URL, handler: mux, lake: l, query: q, store: cs}
 }
 
 func do(t testing.TB, method, url string, body any, hdr map[string]string) (int, http.Header, []byte) {

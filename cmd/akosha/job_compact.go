@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/akosha/akosha/internal/lease"
+	"github.com/akosha/akosha/jobs/compact"
+	"github.com/akosha/akosha/lake"
+)
+
+// jobLeaseTTL is how long a crashed job's lease blocks the next run; the
+// holder renews it every third of that.
+const jobLeaseTTL = time.Minute
+
+// holdJobLease takes the lease of job name (Redis when AKOSHA_REDIS_URL is
+// set, else the lake's store) and returns a context that ends when the lease
+// is lost, and the function that releases it. A lease held by another run
+// is exit code 4.
+func holdJobLease(ctx context.Context, l *lake.Lake, name string) (context.Context, func(), error) {
+	acq, closeBackend, err := lease.Open(lease.KeyRedisURL.String(), l.Store(), lease.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	ls, err := acq.Acquire(ctx, name, jobLeaseTTL)
+	if err != nil {
+		closeBackend()
+		if errors.Is(err, lease.ErrHeld) {
+			return nil, nil, exitError{exitLeased, fmt.Errorf("%w; this run changed nothing", err)}
+		}
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ls.Lost():
+			cancel(fmt.Errorf("lease %q lost", name))
+		case <-ctx.Done():
+		}
+	}()
+	release := func() {
+		cancel(nil)
+		<-done
+		rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer rcancel()
+		if err := ls.Release(rctx); err != nil {
+			slog.Warn("release job lease", "job", name, "err", err)
+		}
+		closeBackend()
+	}
+	return ctx, release, nil
+}
+
+// parseSize reads a byte size: 268435456, 256MB, 256MiB, 1G, 512k.
+func parseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10},
+		{"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, usageError{fmt.Errorf("size %q: want a positive number of bytes, e.g. 256MB", s)}
+	}
+	return n * mult, nil
+}
+
+func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
+
+func newCompactCmd(g *globals) *cobra.Command {
+	var table, target string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "compact",
+		Short: "Merge small data files per partition; re-sent records collapse to the latest",
+		Long: `Merge the small files of each partition into files of about --target-size, keeping
+only the latest version (greatest ingested_at) of a record re-sent within the partition.
+Each merge is one commit (remove + add, dataChange=false); a merge that loses a race
+with another commit is skipped and retried by the next run.
+
+Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds the lease.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := compact.Options{DryRun: dryRun}
+			if table != "" {
+				if _, err := lakeTable(table); err != nil {
+					return err
+				}
+				opts.Tables = []string{table}
+			}
+			if target != "" {
+				n, err := parseSize(target)
+				if err != nil {
+					return err
+				}
+				opts.TargetSize = n
+			}
+			l, err := g.openLake(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ctx, release, err := holdJobLease(cmd.Context(), l, "compact")
+			if err != nil {
+				return err
+			}
+			defer release()
+
+			out := cmd.OutOrStdout()
+			var bar *progressbar.ProgressBar
+			terminal := isTerminal(os.Stderr)
+			opts.Progress = func(ev compact.Event) {
+				switch ev.Phase {
+				case compact.PhasePlanned:
+					var bytes int64
+					for _, gr := range ev.Groups {
+						bytes += gr.Size
+					}
+					if dryRun {
+						fmt.Fprintf(out, "%s: %d groups, %s to merge\n", ev.Table, len(ev.Groups), mb(bytes))
+						for _, gr := range ev.Groups {
+							fmt.Fprintf(out, "  %s: %d files, %s, %d rows\n", gr.Partition, len(gr.Files), mb(gr.Size), gr.Rows)
+						}
+					}
+					if terminal && !dryRun && len(ev.Groups) > 0 {
+						if bar != nil {
+							bar.Finish()
+							fmt.Fprintln(os.Stderr)
+						}
+						bar = progressbar.NewOptions(len(ev.Groups), progressbar.OptionSetWriter(os.Stderr),
+							progressbar.OptionSetDescription("compacting "+ev.Table), progressbar.OptionShowCount())
+					} else if !terminal {
+						slog.Info("compact plan", "table", ev.Table, "groups", len(ev.Groups), "bytes", bytes, "dry_run", dryRun)
+					}
+				case compact.PhaseGroup:
+					r := ev.Result
+					if bar != nil {
+						bar.Add(1)
+					}
+					if !terminal && !dryRun {
+						attrs := []any{"table", r.Table, "partition", r.Partition, "status", r.Status,
+							"files_in", r.FilesIn, "files_out", r.FilesOut, "bytes_in", r.BytesIn, "bytes_out", r.BytesOut,
+							"rows_in", r.RowsIn, "rows_out", r.RowsOut, "index", ev.Index}
+						if r.Err != nil {
+							attrs = append(attrs, "err", r.Err.Error())
+						}
+						slog.Info("compact group", attrs...)
+					}
+				}
+			}
+			sum, err := compact.Run(ctx, l, opts)
+			if bar != nil {
+				bar.Finish()
+				fmt.Fprintln(os.Stderr)
+			}
+			if cause := context.Cause(ctx); err != nil && cause != nil && cmd.Context().Err() == nil {
+				err = fmt.Errorf("%w (%v)", err, cause)
+			}
+			if sum != nil && !dryRun {
+				tot := sum.Totals()
+				fmt.Fprintf(out, "compact: %d groups, %d compacted, %d skipped (lost a race; next run retries), %d failed in %s\n",
+					tot.Groups, tot.Compacted, tot.Skipped, tot.Failed, sum.Elapsed.Round(time.Millisecond))
+				for _, name := range lake.Tables {
+					if ts := sum.Tables[name]; ts != nil {
+						fmt.Fprintf(out, "  %-10s %d -> %d files, %s -> %s, %d -> %d rows\n", name,
+							ts.FilesIn, ts.FilesOut, mb(ts.BytesIn), mb(ts.BytesOut), ts.RowsIn, ts.RowsOut)
+					}
+				}
+				for _, r := range sum.Results {
+					if r.Status == compact.StatusFailed {
+						fmt.Fprintf(out, "  FAILED %s %s: %v\n", r.Table, r.Partition, r.Err)
+					}
+				}
+			}
+			if errors.Is(err, compact.ErrGroupsFailed) {
+				return exitError{exitPartial, err}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&table, "table", "", "only this table: memories, entities or relations (default all)")
+	cmd.Flags().StringVar(&target, "target-size", "256MB", "output file size to aim for, and the most input one merge holds in memory")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan (groups per partition) and change nothing")
+	return cmd
+}
+
+// lakeTable checks a --table value.
+func lakeTable(name string) (string, error) {
+	for _, t := range lake.Tables {
+		if t == name {
+			return name, nil
+		}
+	}
+	return "", usageError{fmt.Errorf("--table %q: want memories, entities or relations", name)}
+}

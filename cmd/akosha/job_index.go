@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/akosha/akosha/jobs/indexer"
+)
+
+func newIndexCmd(g *globals) *cobra.Command {
+	var opts indexer.Options
+	cmd := &cobra.Command{
+		Use:   "index",
+		Short: "Build HNSW vector indexes for the memories partitions that lack a current one",
+		Long: `index builds one HNSW index per partition (tier/system_id/day) of the memories table whose
+live data files no index covers exactly, and stores it under memories/_indexes/. It is idempotent:
+a second run builds nothing. Partitions with fewer than --min-vectors vectors are left to exact scans.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.openLake(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var bar *progressbar.ProgressBar
+			if isTerminal(os.Stderr) {
+				opts.Progress = func(ev indexer.Event) {
+					if ev.Phase == indexer.PhasePlan {
+						bar = progressbar.NewOptions(ev.Total, progressbar.OptionSetWriter(os.Stderr),
+							progressbar.OptionSetDescription("indexing partitions"), progressbar.OptionShowCount())
+						return
+					}
+					if bar != nil {
+						bar.Add(1)
+					}
+				}
+			} else {
+				opts.Progress = func(ev indexer.Event) {
+					if ev.Phase == indexer.PhasePlan {
+						slog.Info("index", "phase", ev.Phase, "total", ev.Total)
+						return
+					}
+					attrs := []any{"phase", ev.Phase, "partition", ev.Partition.String(), "index", ev.Index, "total", ev.Total}
+					if ev.Phase == indexer.PhaseBuilt || ev.Phase == indexer.PhaseSmall {
+						attrs = append(attrs, "vectors", ev.Vectors)
+					}
+					if ev.Phase == indexer.PhaseBuilt {
+						attrs = append(attrs, "manifest", ev.Key, "elapsed_ms", ev.Elapsed.Milliseconds())
+					}
+					if ev.Err != nil {
+						attrs = append(attrs, "err", ev.Err.Error())
+					}
+					slog.Info("index", attrs...)
+				}
+			}
+			sum, err := indexer.Run(cmd.Context(), l, opts)
+			if bar != nil {
+				bar.Finish()
+				fmt.Fprintln(os.Stderr)
+			}
+			verb := "built"
+			if opts.DryRun {
+				verb = "to build"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "partitions: %d seen, %d %s (%d vectors), %d current, %d small, %d failed\n",
+				sum.Partitions, sum.Built, verb, sum.Vectors, sum.Current, sum.Small, sum.Failed)
+			for _, f := range sum.Failures {
+				fmt.Fprintf(cmd.OutOrStdout(), "  FAILED %s: %v\n", f.Partition, f.Err)
+			}
+			if errors.Is(err, indexer.ErrPartitionsFailed) {
+				return exitError{exitPartial, err}
+			}
+			return err
+		},
+	}
+	cmd.Flags().IntVar(&opts.MinVectors, "min-vectors", indexer.DefaultMinVectors, "partitions with fewer vectors get no index (exact scans are as fast)")
+	cmd.Flags().IntVar(&opts.M, "m", 0, "HNSW M (default 16)")
+	cmd.Flags().IntVar(&opts.EfConstruction, "ef-construction", 0, "HNSW efConstruction (default 200)")
+	cmd.Flags().IntVar(&opts.Workers, "workers", 0, "insert goroutines (default: one per core)")
+	cmd.Flags().StringSliceVar(&opts.Systems, "system", nil, "only these system ids")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "only count the partitions that need an index")
+	return cmd
+}

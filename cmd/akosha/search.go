@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/akosha/akosha/functions/query"
+	"github.com/akosha/akosha/internal/auth"
+)
+
+func newSearchCmd(g *globals) *cobra.Command {
+	var c client
+	var text, vectorFile, format, project, from, to string
+	var k int
+	var threshold float64
+	var systems, kinds, tiers []string
+	cmd := &cobra.Command{
+		Use:   "search --text TEXT | --vector-file FILE",
+		Short: "Semantic search over the memories (cosine similarity, highest first)",
+		Long: `search runs one vector search, on a running server (--url) or on the lake itself (--lake).
+
+--text needs an embeddings endpoint (the server's, or AKOSHA_EMBEDDINGS_URL in lake mode);
+--vector-file reads a JSON array of 384 numbers ("-" for stdin).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (text == "") == (vectorFile == "") {
+				return usageError{fmt.Errorf("give --text or --vector-file")}
+			}
+			if format != "table" && format != "json" {
+				return usageError{fmt.Errorf("--format %q: want table or json", format)}
+			}
+			req := query.SearchRequest{Text: text, K: &k}
+			if vectorFile != "" {
+				var rd io.Reader = os.Stdin
+				if vectorFile != "-" {
+					fh, err := os.Open(vectorFile)
+					if err != nil {
+						return err
+					}
+					defer fh.Close()
+					rd = fh
+				}
+				if err := json.NewDecoder(rd).Decode(&req.Vector); err != nil {
+					return fmt.Errorf("%s: want a JSON array of 384 numbers: %w", vectorFile, err)
+				}
+			}
+			if cmd.Flags().Changed("threshold") {
+				req.Threshold = &threshold
+			}
+			if systems != nil || kinds != nil || tiers != nil || project != "" || from != "" || to != "" {
+				req.Filter = &query.SearchFilter{SystemID: systems, Kind: kinds, Tier: tiers, Project: project, From: from, To: to}
+			}
+			var resp query.SearchResponse
+			if c.url != "" {
+				body, err := c.post(cmd.Context(), "/v1/search", req, "application/json")
+				if err != nil {
+					return err
+				}
+				if err := json.Unmarshal(body, &resp); err != nil {
+					return fmt.Errorf("decode the answer: %w", err)
+				}
+			} else {
+				r, err := g.localSearch(cmd.Context(), req)
+				if err != nil {
+					return err
+				}
+				resp = *r
+			}
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(resp)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "score\tsystem_id\tid\tkind\ttier\tcreated_at\tcontent")
+			for _, r := range resp.Results {
+				fmt.Fprintf(tw, "%.4f\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Score, r.SystemID, r.ID, r.Kind, r.Tier, r.CreatedAt, cell(r.Content))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(out, "(%d results, %.1f ms)\n", len(resp.Results), resp.ElapsedMS)
+			return err
+		},
+	}
+	c.flags(cmd)
+	cmd.Flags().StringVar(&text, "text", "", "search text (needs an embeddings endpoint)")
+	cmd.Flags().StringVar(&vectorFile, "vector-file", "", `JSON file holding the 384-float query vector ("-": stdin)`)
+	cmd.Flags().IntVar(&k, "k", query.DefaultSearchK, "number of results (1..1000)")
+	cmd.Flags().Float64Var(&threshold, "threshold", 0, "lowest cosine similarity to return (-1..1)")
+	cmd.Flags().StringSliceVar(&systems, "system", nil, "only these system ids")
+	cmd.Flags().StringSliceVar(&kinds, "kind", nil, "only these kinds (conversation, reflection, memory)")
+	cmd.Flags().StringSliceVar(&tiers, "tier", nil, "only these tiers (hot, warm, cold)")
+	cmd.Flags().StringVar(&project, "project", "", "only this project")
+	cmd.Flags().StringVar(&from, "from", "", "created at or after (RFC 3339)")
+	cmd.Flags().StringVar(&to, "to", "", "created at or before (RFC 3339)")
+	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	return cmd
+}
+
+// localSearch runs a search on the lake itself, with a cache under the
+// user's cache directory.
+func (g *globals) localSearch(ctx context.Context, req query.SearchRequest) (*query.SearchResponse, error) {
+	l, err := g.openLake(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, _ := auth.New(auth.Config{Disabled: true})
+	cfg, err := query.ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.CacheDir == "" {
+		if dir, err := os.UserCacheDir(); err == nil {
+			cfg.CacheDir = filepath.Join(dir, "akosha")
+		}
+	}
+	f, err := query.Open(l, a, cfg, prometheus.NewRegistry())
+	if err != nil {
+		return nil, err
+	}
+	defer f.Stop(context.Background())
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	return f.Search(ctx, req)
+}

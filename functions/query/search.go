@@ -1,0 +1,749 @@
+package query
+
+// Vector search (POST /v1/search, the MCP tool search_all_systems and
+// `akosha search`).
+//
+// A search's path, on one snapshot of the memories table:
+//
+//  1. Partitions (tier/system_id/day) are pruned by the filter's system_id,
+//     tier and from/to (days, then the files' created_at statistics).
+//  2. Each kept partition with a usable index (lake/vecindex: every file it
+//     covers still live; the one covering most files wins) is searched in
+//     its graph at ef = max(100, k), with the row filter (project, kind,
+//     created_at range) applied during the walk; when the filter keeps few
+//     of the partition's rows (hnsw.ShouldScanExactly) the matching vectors
+//     are scanned exactly instead. The index's vectors and per-row side
+//     table are memory-mapped / decoded once from the NVMe cache and kept in
+//     a byte-bounded LRU.
+//  3. Kept files no usable index covers (new since the index job ran, or in
+//     small partitions) are scanned exactly (SIMD dot products, hnsw.Exact)
+//     from their decoded vector columns, which are cached in a byte-bounded
+//     LRU (data files are immutable).
+//  4. Candidates from all partitions and tiers are merged by score (highest
+//     first; ties by system_id, id), the threshold applied.
+//  5. Latest wins: a candidate from a file that shares a record key with
+//     another live file (the key index, keys.go) may be an old version of a
+//     re-sent record. Those candidates are resolved with one statement over
+//     the memories view, which applies latest-wins itself:
+//     SELECT system_id, id, ingested_at FROM memories WHERE system_id IN
+//     (...) AND id IN (...); a candidate survives only if its ingested_at is
+//     the latest. A record whose latest version has no embedding thus never
+//     appears, and a re-sent record appears once. When candidates were
+//     dropped and fewer than k remain, the search is repeated with a larger
+//     per-partition k (x4, up to three times).
+//  6. The content of the final top-k is read from their data files' rows in
+//     the NVMe cache (the side tables keep each vector's file and row).
+//
+// Indexes are found by listing <table>/_indexes/ at most every 5 seconds
+// (RefreshIndexes forces it); an index built after a search started is used
+// by the next one.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/akosha/akosha/internal/httpx"
+	"github.com/akosha/akosha/lake"
+	"github.com/akosha/akosha/lake/delta"
+	"github.com/akosha/akosha/lake/hnsw"
+	"github.com/akosha/akosha/lake/vecindex"
+	"github.com/akosha/akosha/schemas"
+)
+
+// Search limits.
+const (
+	DefaultSearchK = 10
+	MaxSearchK     = 1000
+	searchEf       = hnsw.DefaultEfSearch
+	maxSearchBody  = 1 << 20
+)
+
+// SearchRequest is the body of POST /v1/search. Exactly one of Vector and
+// Text is set. K defaults to 10; Threshold (cosine, -1..1) is optional.
+type SearchRequest struct {
+	Vector    []float64     `json:"vector,omitempty"`
+	Text      string        `json:"text,omitempty"`
+	K         *int          `json:"k,omitempty"`
+	Threshold *float64      `json:"threshold,omitempty"`
+	Filter    *SearchFilter `json:"filter,omitempty"`
+}
+
+// SearchFilter narrows a search. Every field that is set must match.
+// system_id, kind and tier take a list (or a single string); from and to
+// bound created_at, inclusive (RFC 3339, or ISO 8601 without a zone read as
+// UTC).
+type SearchFilter struct {
+	SystemID StringList `json:"system_id,omitempty"`
+	Project  string     `json:"project,omitempty"`
+	Kind     StringList `json:"kind,omitempty"`
+	Tier     StringList `json:"tier,omitempty"`
+	From     string     `json:"from,omitempty"`
+	To       string     `json:"to,omitempty"`
+}
+
+// StringList is a JSON list of strings that also accepts a single string.
+type StringList []string
+
+// UnmarshalJSON accepts "a", ["a", "b"] or null.
+func (s *StringList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*s = StringList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("want a string or a list of strings")
+	}
+	*s = many
+	return nil
+}
+
+// SearchResult is one match.
+type SearchResult struct {
+	SystemID  string  `json:"system_id"`
+	ID        string  `json:"id"`
+	Kind      string  `json:"kind"`
+	Content   string  `json:"content"`
+	Score     float32 `json:"score"`
+	CreatedAt string  `json:"created_at"`
+	Tier      string  `json:"tier"`
+	Project   string  `json:"project"`
+}
+
+// SearchResponse is the answer of POST /v1/search.
+type SearchResponse struct {
+	Results   []SearchResult `json:"results"`
+	ElapsedMS float64        `json:"elapsed_ms"`
+	Version   int64          `json:"version"`
+
+	stats searchStats
+}
+
+// searchStats say how a search was answered (tests and metrics).
+type searchStats struct {
+	IndexSearches int // partitions searched through their graph
+	IndexExact    int // indexed partitions scanned exactly (selective filter)
+	FileScans     int // data files scanned exactly
+	Resolved      int // candidates checked for latest-wins
+	Dropped       int // candidates that were not the latest version
+	Rounds        int
+	IndexKeys     []string // manifests used
+}
+
+// searchParams is a validated request.
+type searchParams struct {
+	q         []float32 // unit length
+	k         int
+	threshold float32
+	hasThresh bool
+	systems   map[string]bool
+	tiers     map[string]bool
+	kinds     map[string]bool
+	project   string
+	from, to  int64 // created_at bounds, Unix micros; 0 = open
+	fromT     time.Time
+	toT       time.Time
+}
+
+var systemIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
+
+func badRequest(code, format string, args ...any) error {
+	return httpx.Errorf(http.StatusBadRequest, code, format, args...)
+}
+
+// params validates req; text is embedded by the caller first.
+func (f *Function) params(ctx context.Context, req SearchRequest) (*searchParams, error) {
+	p := &searchParams{k: DefaultSearchK}
+	hasVec, hasText := req.Vector != nil, strings.TrimSpace(req.Text) != ""
+	switch {
+	case hasVec && hasText:
+		return nil, badRequest("invalid_query", `give "vector" or "text", not both`)
+	case !hasVec && !hasText:
+		return nil, badRequest("missing_query", `the body needs "vector" (384 floats) or "text"`)
+	case hasVec:
+		q, err := toVector(req.Vector)
+		if err != nil {
+			return nil, httpx.Errorf(http.StatusUnprocessableEntity, "invalid_vector", "%v", err)
+		}
+		p.q = q
+	}
+	if req.K != nil {
+		if *req.K < 1 || *req.K > MaxSearchK {
+			return nil, badRequest("invalid_k", "k must be between 1 and %d, got %d", MaxSearchK, *req.K)
+		}
+		p.k = *req.K
+	}
+	if req.Threshold != nil {
+		t := *req.Threshold
+		if math.IsNaN(t) || t < -1 || t > 1 {
+			return nil, badRequest("invalid_threshold", "threshold must be between -1 and 1, got %v", t)
+		}
+		p.threshold, p.hasThresh = float32(t), true
+	}
+	if fl := req.Filter; fl != nil {
+		set := func(name string, vals []string, ok func(string) bool) (map[string]bool, error) {
+			if vals == nil {
+				return nil, nil
+			}
+			m := map[string]bool{}
+			for _, v := range vals {
+				if !ok(v) {
+					return nil, badRequest("invalid_filter", "filter.%s: invalid value %q", name, truncate(v, 120))
+				}
+				m[v] = true
+			}
+			return m, nil
+		}
+		var err error
+		if p.systems, err = set("system_id", fl.SystemID, systemIDRe.MatchString); err != nil {
+			return nil, err
+		}
+		if p.kinds, err = set("kind", fl.Kind, func(s string) bool {
+			return s == schemas.KindConversation || s == schemas.KindReflection || s == schemas.KindMemory
+		}); err != nil {
+			return nil, err
+		}
+		if p.tiers, err = set("tier", fl.Tier, func(s string) bool {
+			return s == schemas.TierHot || s == schemas.TierWarm || s == schemas.TierCold
+		}); err != nil {
+			return nil, err
+		}
+		p.project = fl.Project
+		for _, b := range []struct {
+			name string
+			s    string
+			t    *time.Time
+		}{{"from", fl.From, &p.fromT}, {"to", fl.To, &p.toT}} {
+			if b.s == "" {
+				continue
+			}
+			t, err := schemas.ParseTime(b.s)
+			if err != nil {
+				return nil, badRequest("invalid_time", "filter.%s: %v", b.name, err)
+			}
+			*b.t = t
+		}
+		if !p.fromT.IsZero() {
+			p.from = p.fromT.UnixMicro()
+		}
+		if !p.toT.IsZero() {
+			p.to = p.toT.UnixMicro()
+		}
+		if p.from != 0 && p.to != 0 && p.from > p.to {
+			return nil, badRequest("invalid_time", "filter.from is after filter.to")
+		}
+	}
+	if hasText {
+		if f.vectors.embed == nil {
+			return nil, badRequest("text_search_unavailable",
+				"text search needs an embeddings endpoint (AKOSHA_EMBEDDINGS_URL); send a 384-float \"vector\" instead")
+		}
+		q, err := f.vectors.embed.embed(ctx, req.Text)
+		if err != nil {
+			return nil, err
+		}
+		p.q = q
+	}
+	hnsw.Normalize(p.q)
+	return p, nil
+}
+
+// decodeSearch reads a search body strictly: unknown keys (top level or in
+// filter) are refused, so a misspelt filter never silently widens a search.
+func decodeSearch(b []byte) (SearchRequest, error) {
+	var req SearchRequest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		if strings.Contains(err.Error(), "unknown field") {
+			return req, badRequest("unknown_field", "%v (search takes vector, text, k, threshold and filter: system_id, project, kind, tier, from, to)", err)
+		}
+		if errors.Is(err, io.EOF) {
+			return req, badRequest(httpx.CodeMalformedJSON, "request body is empty")
+		}
+		return req, badRequest(httpx.CodeMalformedJSON, "invalid search body: %v", err)
+	}
+	if dec.More() {
+		return req, badRequest(httpx.CodeMalformedJSON, "body holds more than one JSON value")
+	}
+	return req, nil
+}
+
+func (f *Function) serveSearch(w http.ResponseWriter, r *http.Request) {
+	rc, err := httpx.DecodeBody(w, r, maxSearchBody)
+	if err != nil {
+		httpx.WriteErr(w, err)
+		return
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		httpx.WriteErr(w, err)
+		return
+	}
+	req, err := decodeSearch(b)
+	if err != nil {
+		httpx.WriteErr(w, err)
+		return
+	}
+	resp, err := f.Search(r.Context(), req)
+	if err != nil {
+		httpx.WriteErr(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+// RefreshIndexes lists the vector indexes now instead of within 5 seconds.
+func (f *Function) RefreshIndexes(ctx context.Context) error {
+	return f.vectors.refreshIndexes(ctx, 0)
+}
+
+// Search answers one search on the current snapshot.
+func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchResponse, error) {
+	start := time.Now()
+	p, err := f.params(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.vectors.refreshIndexes(ctx, indexListTTL); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	snaps := f.snapshots()
+	snap := snaps[schemas.TableMemories]
+	if err := f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems); err != nil {
+		return nil, err
+	}
+	plan := f.planSearch(snap, p)
+	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
+	kk := p.k
+	var final []candidate
+	for round := 0; ; round++ {
+		resp.stats.Rounds = round + 1
+		cands, full, err := f.collect(ctx, plan, p, kk, &resp.stats)
+		if err != nil {
+			return nil, err
+		}
+		final, err = f.latestOnly(ctx, snaps, cands, kk, &resp.stats)
+		if err != nil {
+			return nil, err
+		}
+		if len(final) >= p.k || !full || resp.stats.Dropped == 0 || round == 3 || kk >= 4*MaxSearchK {
+			break
+		}
+		kk *= 4
+	}
+	if len(final) > p.k {
+		final = final[:p.k]
+	}
+	if err := f.fillContent(ctx, final, &resp.Results); err != nil {
+		return nil, err
+	}
+	resp.ElapsedMS = float64(time.Since(start).Microseconds()) / 1000
+	return resp, nil
+}
+
+// candidate is one scored row.
+type candidate struct {
+	score    float32
+	file     *plannedData
+	pos      uint32
+	id       string
+	kind     string
+	project  string
+	created  int64
+	ingested int64
+}
+
+// plannedData is a live data file a search reads.
+type plannedData struct {
+	key  string
+	size int64
+	part lake.Partition
+}
+
+// plannedPart is one partition to search: an index (maybe) and the files
+// to scan exactly.
+type plannedPart struct {
+	part  lake.Partition
+	index *vecindex.Manifest
+	files []*plannedData // the index's files, in manifest order
+	scan  []*plannedData
+}
+
+func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedPart {
+	prune := Prune{CreatedFrom: p.fromT, CreatedTo: p.toT}
+	type acc struct {
+		live map[string]int64
+		adds map[string]delta.Add
+		kept []string
+	}
+	parts := map[lake.Partition]*acc{}
+	dayFrom, dayTo := "", ""
+	if !p.fromT.IsZero() {
+		dayFrom = schemas.Day(p.fromT)
+	}
+	if !p.toT.IsZero() {
+		dayTo = schemas.Day(p.toT)
+	}
+	for a := range snap.AllFiles() {
+		part, err := lake.PartitionOf(a.PartitionValues)
+		if err != nil {
+			continue
+		}
+		if (p.systems != nil && !p.systems[part.SystemID]) || (p.tiers != nil && !p.tiers[part.Tier]) ||
+			(dayFrom != "" && part.Day < dayFrom) || (dayTo != "" && part.Day > dayTo) {
+			continue
+		}
+		ac := parts[part]
+		if ac == nil {
+			ac = &acc{live: map[string]int64{}, adds: map[string]delta.Add{}}
+			parts[part] = ac
+		}
+		ac.live[a.Path] = a.Size
+		ac.adds[a.Path] = a
+		if prune.Keep(a) {
+			ac.kept = append(ac.kept, a.Path)
+		}
+	}
+	var out []*plannedPart
+	for part, ac := range parts {
+		if len(ac.kept) == 0 {
+			continue
+		}
+		pp := &plannedPart{part: part}
+		data := func(path string) *plannedData {
+			return &plannedData{key: schemas.TableMemories + "/" + path, size: ac.live[path], part: part}
+		}
+		covered := map[string]bool{}
+		if m := f.vectors.usableIndex(part, ac.live); m != nil {
+			for _, fr := range m.Files {
+				covered[fr.Path] = true
+				pp.files = append(pp.files, data(fr.Path))
+			}
+			if slices.ContainsFunc(ac.kept, func(path string) bool { return covered[path] }) {
+				pp.index = m
+			} else {
+				pp.files, covered = nil, nil
+			}
+		}
+		for _, path := range ac.kept {
+			if !covered[path] {
+				pp.scan = append(pp.scan, data(path))
+			}
+		}
+		out = append(out, pp)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].part.String() < out[j].part.String() })
+	return out
+}
+
+// rowMatch applies the row filter; nil when nothing narrows rows.
+func (p *searchParams) rowFilter() func(kind, project string, created int64) bool {
+	if p.kinds == nil && p.project == "" && p.from == 0 && p.to == 0 {
+		return nil
+	}
+	return func(kind, project string, created int64) bool {
+		return (p.kinds == nil || p.kinds[kind]) && (p.project == "" || p.project == project) &&
+			(p.from == 0 || created >= p.from) && (p.to == 0 || created <= p.to)
+	}
+}
+
+// collect searches every planned partition for its best kk rows. full
+// reports whether some source returned kk rows (and so could give more).
+func (f *Function) collect(ctx context.Context, plan []*plannedPart, p *searchParams, kk int, st *searchStats) ([]candidate, bool, error) {
+	var (
+		mu    sync.Mutex
+		cands []candidate
+		full  bool
+	)
+	add := func(cs []candidate, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		cands = append(cands, cs...)
+		if n >= kk {
+			full = true
+		}
+	}
+	rf := p.rowFilter()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, pp := range plan {
+		if pp.index != nil {
+			g.Go(func() error {
+				cs, n, exact, err := f.searchIndex(gctx, pp, p, rf, kk)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				st.IndexKeys = append(st.IndexKeys, pp.index.Key)
+				if exact {
+					st.IndexExact++
+				} else {
+					st.IndexSearches++
+				}
+				mu.Unlock()
+				add(cs, n)
+				return nil
+			})
+		}
+		for _, pd := range pp.scan {
+			g.Go(func() error {
+				cs, n, err := f.scanFile(gctx, pd, p, rf, kk)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				st.FileScans++
+				mu.Unlock()
+				add(cs, n)
+				return nil
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, false, fmt.Errorf("search: %w", err)
+	}
+	sort.Slice(cands, func(i, j int) bool { return better(&cands[i], &cands[j]) })
+	return cands, full, nil
+}
+
+func better(a, b *candidate) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	if a.file.part.SystemID != b.file.part.SystemID {
+		return a.file.part.SystemID < b.file.part.SystemID
+	}
+	if a.id != b.id {
+		return a.id < b.id
+	}
+	return a.ingested > b.ingested
+}
+
+func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchParams, rf func(string, string, int64) bool, kk int) ([]candidate, int, bool, error) {
+	li, release, err := f.vectors.index(ctx, pp.index)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	defer release()
+	rows := li.rows
+	n := rows.Len()
+	var filter func(int32) bool
+	matching := n
+	if rf != nil {
+		kindOK := make([]bool, len(rows.Kinds))
+		for i, k := range rows.Kinds {
+			kindOK[i] = p.kinds == nil || p.kinds[k]
+		}
+		proj := int64(-1) // -1: any project
+		if p.project != "" {
+			proj = -2 // no row has it
+			for i, s := range rows.Projects {
+				if s == p.project {
+					proj = int64(i)
+				}
+			}
+		}
+		filter = func(id int32) bool {
+			c := rows.Created[id]
+			return kindOK[rows.Kind[id]] && (proj == -1 || int64(rows.Project[id]) == proj) &&
+				(p.from == 0 || c >= p.from) && (p.to == 0 || c <= p.to)
+		}
+		matching = 0
+		for i := range n {
+			if filter(int32(i)) {
+				matching++
+			}
+		}
+		if matching == 0 {
+			return nil, 0, true, nil
+		}
+	}
+	ef := max(searchEf, kk)
+	exact := filter != nil && hnsw.ShouldScanExactly(matching, n, ef)
+	var res []hnsw.Result
+	if exact {
+		res, err = li.ix.Exact(p.q, kk, filter)
+	} else {
+		res, err = li.ix.Search(p.q, kk, ef, filter)
+	}
+	if err != nil {
+		return nil, 0, exact, err
+	}
+	out := make([]candidate, 0, len(res))
+	for _, r := range res {
+		if p.hasThresh && r.Score < p.threshold {
+			continue
+		}
+		i := r.ID
+		out = append(out, candidate{
+			score: r.Score, file: pp.files[rows.File[i]], pos: rows.Pos[i], id: rows.ID[i],
+			kind: rows.Kinds[rows.Kind[i]], project: rows.Projects[rows.Project[i]],
+			created: rows.Created[i], ingested: rows.Ingested[i],
+		})
+	}
+	return out, len(res), exact, nil
+}
+
+func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParams, rf func(string, string, int64) bool, kk int) ([]candidate, int, error) {
+	d, release, err := f.vectors.fileData(ctx, pd.key, pd.size)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer release()
+	var filter func(int32) bool
+	if rf != nil {
+		filter = func(v int32) bool {
+			r := d.VecRow[v]
+			return rf(d.Kind[r], d.Project[r], d.Created[r])
+		}
+	}
+	res, err := hnsw.Exact(d.Vecs, vecindex.Dim, p.q, kk, filter)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]candidate, 0, len(res))
+	for _, r := range res {
+		if p.hasThresh && r.Score < p.threshold {
+			continue
+		}
+		row := d.VecRow[r.ID]
+		out = append(out, candidate{
+			score: r.Score, file: pd, pos: row, id: d.ID[row], kind: d.Kind[row], project: d.Project[row],
+			created: d.Created[row], ingested: d.Ingested[row],
+		})
+	}
+	return out, len(res), nil
+}
+
+// latestOnly keeps, of the best kk candidates, those that are the latest
+// version of their record, one per record, best first.
+func (f *Function) latestOnly(ctx context.Context, snaps snapshots, cands []candidate, kk int, st *searchStats) ([]candidate, error) {
+	if len(cands) > kk {
+		cands = cands[:kk]
+	}
+	type key struct{ sys, id string }
+	var check []candidate
+	for _, c := range cands {
+		if f.keys.Shared(c.file.key) {
+			check = append(check, c)
+		}
+	}
+	latest := map[key]int64{}
+	if len(check) > 0 {
+		sys, ids := map[string]bool{}, map[string]bool{}
+		for _, c := range check {
+			sys[c.file.part.SystemID] = true
+			ids[c.id] = true
+		}
+		sql := "SELECT system_id, id, ingested_at FROM memories WHERE system_id IN (" + quoteList(sys) +
+			") AND id IN (" + quoteList(ids) + ")"
+		res, err := f.run(ctx, snaps, sql, len(sys)*len(ids)+1)
+		if err != nil {
+			return nil, fmt.Errorf("search: resolve re-sent records: %w", sqlError(err))
+		}
+		for _, row := range res.Rows {
+			s, _ := row[0].(string)
+			id, _ := row[1].(string)
+			ts, _ := row[2].(string)
+			t, err := time.Parse(time.RFC3339Nano, ts)
+			if err != nil {
+				return nil, fmt.Errorf("search: resolve re-sent records: ingested_at %q: %w", ts, err)
+			}
+			latest[key{s, id}] = t.UnixMicro()
+		}
+		st.Resolved += len(check)
+	}
+	seen := map[key]bool{}
+	out := make([]candidate, 0, len(cands))
+	for _, c := range cands {
+		k := key{c.file.part.SystemID, c.id}
+		if seen[k] {
+			st.Dropped++
+			continue
+		}
+		if f.keys.Shared(c.file.key) {
+			if l, ok := latest[k]; !ok || l != c.ingested {
+				st.Dropped++
+				continue
+			}
+		}
+		seen[k] = true
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func quoteList(set map[string]bool) string {
+	vals := make([]string, 0, len(set))
+	for v := range set {
+		vals = append(vals, quote(v))
+	}
+	sort.Strings(vals)
+	return strings.Join(vals, ", ")
+}
+
+// fillContent reads the content of each final candidate from its data file
+// and appends the results.
+func (f *Function) fillContent(ctx context.Context, final []candidate, out *[]SearchResult) error {
+	byFile := map[*plannedData][]int{}
+	for i, c := range final {
+		byFile[c.file] = append(byFile[c.file], i)
+	}
+	contents := make([]string, len(final))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for pd, idx := range byFile {
+		g.Go(func() error {
+			path, release, err := f.cache.Path(gctx, pd.key, pd.size)
+			if err != nil {
+				return err
+			}
+			defer release()
+			fh, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer fh.Close()
+			rows := make([]uint32, len(idx))
+			for j, i := range idx {
+				rows[j] = final[i].pos
+			}
+			got, err := vecindex.ContentAt(fh, pd.size, rows)
+			if err != nil {
+				return fmt.Errorf("%s: %w", pd.key, err)
+			}
+			for j, i := range idx {
+				contents[i] = got[j]
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("search: read content: %w", err)
+	}
+	for i, c := range final {
+		*out = append(*out, SearchResult{
+			SystemID: c.file.part.SystemID, ID: c.id, Kind: c.kind, Content: contents[i], Score: c.score,
+			CreatedAt: schemas.FormatTime(time.UnixMicro(c.created)), Tier: c.file.part.Tier, Project: c.project,
+		})
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package query_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/akosha/akosha/functions/query"
+	"github.com/akosha/akosha/internal/testenv"
+	"github.com/akosha/akosha/jobs/indexer"
+	"github.com/akosha/akosha/lake"
+	"github.com/akosha/akosha/lake/hnsw"
+	"github.com/akosha/akosha/schemas"
+	"github.com/akosha/akosha/testdata/textvec"
+)
+
+// BenchmarkSearch measures search latency (Function.Search, the handler of
+// POST /v1/search without HTTP) on a lake of AKOSHA_BENCH_VECTORS textvec
+// vectors (default 1,000,000) over 20 systems and 10 days (200 partitions)
+// on the S3 server, all indexed by the index job: cold (a fresh function
+// with an empty cache: indexes and data files fetched from S3) and warm
+// (p50/p99 over 200 queries), with recall@10 against an exact scan. It is
+// slow: it runs only with AKOSHA_BENCH_SEARCH=1.
+func BenchmarkSearch(b *testing.B) {
+	if os.Getenv("AKOSHA_BENCH_SEARCH") == "" {
+		b.Skip("set AKOSHA_BENCH_SEARCH=1 to build an indexed lake and time searches")
+	}
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("AKOSHA_BENCH_VECTORS")); err == nil && v > 0 {
+		n = v
+	}
+	const systems, days, nq = 20, 10, 200
+	ctx := context.Background()
+	start := time.Now()
+	vecs, err := textvec.Vectors(n+nq, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d textvec vectors in %v", n+nq, time.Since(start).Round(time.Millisecond))
+	vec := func(i int) []float32 { return vecs[i*textvec.Dim : (i+1)*textvec.Dim] }
+	store := testenv.S3(b)
+	l, err := lake.Open(ctx, store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start = time.Now()
+	base := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -days)
+	kinds := []string{schemas.KindConversation, schemas.KindReflection, schemas.KindMemory}
+	for d := range days {
+		var recs []schemas.Memory
+		for i := d; i < n; i += days {
+			recs = append(recs, schemas.Memory{
+				SystemID: fmt.Sprintf("sys-%02d", i/days%systems), ID: fmt.Sprintf("m%07d", i), Kind: kinds[i%3],
+				Content: fmt.Sprintf("memory %d", i), Embedding: vec(i),
+				CreatedAt: base.Add(time.Duration(d)*24*time.Hour + time.Duration(i%86400)*time.Second),
+			})
+		}
+		if _, err := l.AppendMemories(ctx, recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("lake of %d memories in %d partitions written in %v", n, systems*days, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	sum, err := indexer.Run(ctx, l, indexer.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("index job: %d partitions indexed (%d vectors, %d small) in %v", sum.Built, sum.Vectors, sum.Small, time.Since(start).Round(time.Millisecond))
+
+	search := func(f *query.Function, i int) (*query.SearchResponse, time.Duration) {
+		q := vec(n + i%nq)
+		t0 := time.Now()
+		res, err := f.Search(ctx, query.SearchRequest{Vector: f64(q), K: ptr(10)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return res, time.Since(t0)
+	}
+	// Cold: each query on a fresh function with an empty cache.
+	var cold []time.Duration
+	for i := range 3 {
+		f, _ := openBenchFunction(b, store, b.TempDir())
+		_, d := search(f, i)
+		cold = append(cold, d)
+		st := f.CacheStats()
+		b.Logf("cold query %d: %v, fetched %s in %d downloads", i, d.Round(time.Millisecond), mb(st.FetchedBytes), st.Downloads)
+	}
+	// Warm.
+	f, _ := openBenchFunction(b, store, b.TempDir())
+	for i := range nq {
+		search(f, i)
+	}
+	var warm []time.Duration
+	var hits, total int
+	for i := range nq {
+		res, d := search(f, i)
+		warm = append(warm, d)
+		if i < 20 {
+			exact, _ := hnsw.ExactParallel(vecs[:n*textvec.Dim], textvec.Dim, vec(n+i), 10, nil, 0)
+			// Tie-robust recall: textvec has exact duplicates, so a result
+			// counts when it scores at least the true 10th best.
+			kth := exact[len(exact)-1].Score
+			for _, r := range res.Results {
+				if r.Score >= kth-1e-5 {
+					hits++
+				}
+			}
+			total += len(exact)
+		}
+	}
+	slices.Sort(warm)
+	p50, p99 := warm[len(warm)/2], warm[len(warm)*99/100]
+	b.Logf("warm over %d queries: p50 %s, p99 %s; recall@10 %.3f; cold %v", len(warm), ms(p50), ms(p99), float64(hits)/float64(total), cold)
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		search(f, i)
+	}
+}

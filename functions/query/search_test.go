@@ -1,0 +1,604 @@
+package query_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/akosha/akosha/functions/query"
+	"github.com/akosha/akosha/internal/testenv"
+	"github.com/akosha/akosha/jobs/indexer"
+	"github.com/akosha/akosha/lake"
+	"github.com/akosha/akosha/lake/delta"
+	"github.com/akosha/akosha/lake/hnsw"
+	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/schemas"
+	"github.com/akosha/akosha/testdata/textvec"
+)
+
+// model is the test's own view of the lake: the latest version of every
+// record, to compute exact answers by brute force.
+type model struct {
+	latest map[string]schemas.Memory // system_id/id -> latest version
+}
+
+func (m *model) put(recs []schemas.Memory) {
+	for _, r := range recs {
+		m.latest[r.SystemID+"/"+r.ID] = r
+	}
+}
+
+type truthHit struct {
+	key   string
+	score float32
+}
+
+// truth is the exact top-k of the records with embeddings that keep passes.
+func (m *model) truth(q []float32, k int, keep func(schemas.Memory) bool) []truthHit {
+	qn := slices.Clone(q)
+	hnsw.Normalize(qn)
+	var hits []truthHit
+	for key, r := range m.latest {
+		if len(r.Embedding) != schemas.EmbeddingDim || (keep != nil && !keep(r)) {
+			continue
+		}
+		v := slices.Clone(r.Embedding)
+		hnsw.Normalize(v)
+		var s float64
+		for i := range v {
+			s += float64(v[i]) * float64(qn[i])
+		}
+		hits = append(hits, truthHit{key, float32(s)})
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].score != hits[j].score {
+			return hits[i].score > hits[j].score
+		}
+		return hits[i].key < hits[j].key
+	})
+	if len(hits) > k {
+		hits = hits[:k]
+	}
+	return hits
+}
+
+type searchAnswer struct {
+	Results []query.SearchResult `json:"results"`
+}
+
+func searchHTTP(t *testing.T, p *process, body any) (int, searchAnswer, string) {
+	t.Helper()
+	st, _, b := do(t, "POST", p.url+"/v1/search", body, nil)
+	var a searchAnswer
+	if st == 200 {
+		if err := json.Unmarshal(b, &a); err != nil {
+			t.Fatalf("decode %s: %v", b, err)
+		}
+	}
+	return st, a, string(b)
+}
+
+func f64(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// compare checks a search answer against the exact answer: the same records
+// (recall >= minRecall), each with its true score, highest first.
+func compare(t *testing.T, what string, got []query.SearchResult, want []truthHit, m *model, minRecall float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d results, want %d", what, len(got), len(want))
+	}
+	wantSet := map[string]float32{}
+	for _, h := range want {
+		wantSet[h.key] = h.score
+	}
+	seen := map[string]bool{}
+	hits := 0
+	for i, r := range got {
+		key := r.SystemID + "/" + r.ID
+		if seen[key] {
+			t.Fatalf("%s: %s twice", what, key)
+		}
+		seen[key] = true
+		if i > 0 && r.Score > got[i-1].Score {
+			t.Fatalf("%s: not sorted at %d", what, i)
+		}
+		rec, ok := m.latest[key]
+		if !ok {
+			t.Fatalf("%s: unknown record %s", what, key)
+		}
+		if r.Content != rec.Content || r.Kind != rec.Kind || r.Project != rec.Project ||
+			r.CreatedAt != schemas.FormatTime(rec.CreatedAt) || r.Tier != "hot" {
+			t.Fatalf("%s: %s = %+v, want content %q kind %s project %q created %s", what, key, r, rec.Content, rec.Kind, rec.Project, rec.CreatedAt)
+		}
+		if s, ok := wantSet[key]; ok {
+			hits++
+			if math.Abs(float64(s-r.Score)) > 1e-4 {
+				t.Fatalf("%s: %s score %v, want %v", what, key, r.Score, s)
+			}
+		}
+	}
+	if len(want) > 0 {
+		if recall := float64(hits) / float64(len(want)); recall < minRecall {
+			t.Fatalf("%s: recall %.3f < %.2f", what, recall, minRecall)
+		}
+	}
+}
+
+func TestVectorSearchEndToEnd(t *testing.T) {
+	ctx := ctxT(t)
+	store := testenv.S3(t)
+	p := startProcess(t, store, query.Config{})
+	const n, nq = 5000, 40
+	vecs, err := textvec.Vectors(n+nq+400, 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vec := func(i int) []float32 { return slices.Clone(vecs[i*textvec.Dim : (i+1)*textvec.Dim]) }
+	queries := func(i int) []float32 { return vec(n + i) }
+	day0 := time.Now().UTC().Truncate(24 * time.Hour).Add(-72 * time.Hour)
+	kinds := []string{schemas.KindConversation, schemas.KindReflection, schemas.KindMemory}
+	projects := []string{"alpha", "beta", ""}
+	// s0: 1,600 a day on days 0 and 1 (indexed); s1: 1,200 on day 0
+	// (indexed); s2: 200 a day on days 0..2 (too small: scanned exactly).
+	var recs []schemas.Memory
+	mk := func(i int, sys string, day int) schemas.Memory {
+		r := schemas.Memory{
+			SystemID: sys, ID: fmt.Sprintf("m%05d", i), Kind: kinds[i%3], Content: fmt.Sprintf("content of %d", i),
+			CreatedAt: day0.Add(time.Duration(day)*24*time.Hour + time.Duration(i)*time.Second).Truncate(time.Microsecond),
+			Project:   projects[i%len(projects)], Embedding: vec(i),
+		}
+		if i%97 == 5 {
+			r.Embedding = nil // never searchable
+		}
+		return r
+	}
+	for i := range n {
+		switch {
+		case i < 3200:
+			recs = append(recs, mk(i, "s0", i%2))
+		case i < 4400:
+			recs = append(recs, mk(i, "s1", 0))
+		default:
+			recs = append(recs, mk(i, "s2", i%3))
+		}
+	}
+	m := &model{latest: map[string]schemas.Memory{}}
+	// Two commits, so partitions have several files.
+	for _, part := range [][]schemas.Memory{recs[:n/2], recs[n/2:]} {
+		if _, err := p.lake.AppendMemories(ctx, part); err != nil {
+			t.Fatal(err)
+		}
+		m.put(part)
+	}
+
+	// Text search without an embeddings endpoint is a clear 400.
+	if st, _, body := searchHTTP(t, p, map[string]any{"text": "hello"}); st != 400 || !strings.Contains(body, "text_search_unavailable") {
+		t.Fatalf("text without embedder: %d %s", st, body)
+	}
+
+	// Before any index: everything is scanned exactly.
+	check := func(what string, minRecall float64) {
+		t.Helper()
+		for i := range 8 {
+			q := queries(i)
+			st, a, body := searchHTTP(t, p, map[string]any{"vector": f64(q), "k": 10})
+			if st != 200 {
+				t.Fatalf("%s: %d %s", what, st, body)
+			}
+			compare(t, fmt.Sprintf("%s q%d", what, i), a.Results, m.truth(q, 10, nil), m, minRecall)
+		}
+	}
+	check("no index", 1)
+
+	sum, err := indexer.Run(ctx, p.lake, indexer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Built != 3 || sum.Small != 3 || sum.Partitions != 6 {
+		t.Fatalf("first run: %+v", sum)
+	}
+	sum, err = indexer.Run(ctx, p.lake, indexer.Options{})
+	if err != nil || sum.Built != 0 || sum.Current != 3 || sum.Small != 3 {
+		t.Fatalf("second run is not a no-op: %+v %v", sum, err)
+	}
+	if err := p.query.RefreshIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.query.Search(ctx, query.SearchRequest{Vector: f64(queries(0)), K: ptr(10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, idxExact, scans, _, _ := query.SearchStatsOf(resp)
+	if idx != 3 || idxExact != 0 || scans != 3 {
+		t.Fatalf("indexed search: %d graph searches, %d exact, %d file scans", idx, idxExact, scans)
+	}
+	check("indexed", 0.95)
+	// Recall over more queries, against the exact answer.
+	var hits, total int
+	for i := range nq {
+		q := queries(i)
+		res, err := p.query.Search(ctx, query.SearchRequest{Vector: f64(q), K: ptr(10)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{}
+		for _, h := range m.truth(q, 10, nil) {
+			want[h.key] = true
+		}
+		for _, r := range res.Results {
+			if want[r.SystemID+"/"+r.ID] {
+				hits++
+			}
+		}
+		total += len(want)
+	}
+	if recall := float64(hits) / float64(total); recall < 0.95 {
+		t.Fatalf("recall@10 %.3f", recall)
+	} else {
+		t.Logf("recall@10 over %d queries: %.3f", nq, recall)
+	}
+
+	t.Run("filters", func(t *testing.T) {
+		q := queries(3)
+		cases := []struct {
+			name   string
+			filter map[string]any
+			keep   func(schemas.Memory) bool
+		}{
+			{"system", map[string]any{"system_id": []string{"s1", "s2"}}, func(r schemas.Memory) bool { return r.SystemID != "s0" }},
+			{"system string", map[string]any{"system_id": "s2"}, func(r schemas.Memory) bool { return r.SystemID == "s2" }},
+			{"project", map[string]any{"project": "alpha"}, func(r schemas.Memory) bool { return r.Project == "alpha" }},
+			{"kind", map[string]any{"kind": []string{"reflection"}}, func(r schemas.Memory) bool { return r.Kind == "reflection" }},
+			{"tier hot", map[string]any{"tier": []string{"hot"}}, nil},
+			{"tier warm", map[string]any{"tier": []string{"warm"}}, func(schemas.Memory) bool { return false }},
+			{"day 1", map[string]any{"from": schemas.FormatTime(day0.Add(24 * time.Hour)), "to": schemas.FormatTime(day0.Add(48*time.Hour - time.Microsecond))},
+				func(r schemas.Memory) bool {
+					return r.CreatedAt.Sub(day0) >= 24*time.Hour && r.CreatedAt.Sub(day0) < 48*time.Hour
+				}},
+			{"combined", map[string]any{"system_id": []string{"s0"}, "kind": []string{"memory", "conversation"}, "project": "beta"},
+				func(r schemas.Memory) bool {
+					return r.SystemID == "s0" && r.Kind != "reflection" && r.Project == "beta"
+				}},
+		}
+		for _, c := range cases {
+			st, a, body := searchHTTP(t, p, map[string]any{"vector": f64(q), "k": 20, "filter": c.filter})
+			if st != 200 {
+				t.Fatalf("%s: %d %s", c.name, st, body)
+			}
+			compare(t, c.name, a.Results, m.truth(q, 20, c.keep), m, 0.95)
+		}
+		// Selective: a 3-minute window of s0's day 0 keeps a handful of rows
+		// of an indexed partition: scanned exactly, all of them.
+		from, to := day0.Add(600*time.Second), day0.Add(780*time.Second)
+		keep := func(r schemas.Memory) bool { return !r.CreatedAt.Before(from) && !r.CreatedAt.After(to) }
+		res, err := p.query.Search(ctx, query.SearchRequest{Vector: f64(q), K: ptr(1000),
+			Filter: &query.SearchFilter{From: schemas.FormatTime(from), To: schemas.FormatTime(to)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := m.truth(q, 1000, keep)
+		if len(want) < 30 || len(want) > 200 {
+			t.Fatalf("selective filter keeps %d rows", len(want))
+		}
+		compare(t, "selective", res.Results, want, m, 1)
+		if _, exact, _, _, _ := query.SearchStatsOf(res); exact == 0 {
+			t.Fatal("a selective filter did not take the exact path")
+		}
+		// Threshold: only scores at or above it, k bigger than the matches.
+		st, a, body := searchHTTP(t, p, map[string]any{"vector": f64(q), "k": 1000, "threshold": 0.3})
+		if st != 200 {
+			t.Fatalf("threshold: %d %s", st, body)
+		}
+		var wantT []truthHit
+		for _, h := range m.truth(q, 1000, nil) {
+			if h.score >= 0.3 {
+				wantT = append(wantT, h)
+			}
+		}
+		if len(wantT) == 0 || len(wantT) >= 1000 {
+			t.Fatalf("threshold keeps %d", len(wantT))
+		}
+		compare(t, "threshold", a.Results, wantT, m, 0.95)
+		// k bigger than the matches: all of them, no more.
+		st, a, _ = searchHTTP(t, p, map[string]any{"vector": f64(q), "k": 1000, "filter": map[string]any{"system_id": []string{"s2"}, "kind": "memory"}})
+		wantS := m.truth(q, 1000, func(r schemas.Memory) bool { return r.SystemID == "s2" && r.Kind == "memory" })
+		if st != 200 || len(wantS) > 250 {
+			t.Fatalf("small filter: %d, %d matches", st, len(wantS))
+		}
+		compare(t, "k > matches", a.Results, wantS, m, 1)
+	})
+
+	// Records without embeddings never appear, even with k covering all.
+	st, a, _ := searchHTTP(t, p, map[string]any{"vector": f64(queries(5)), "k": 1000, "filter": map[string]any{"system_id": "s2"}})
+	if st != 200 {
+		t.Fatal(st)
+	}
+	for _, r := range a.Results {
+		if len(m.latest[r.SystemID+"/"+r.ID].Embedding) == 0 {
+			t.Fatalf("%s/%s has no embedding but was found", r.SystemID, r.ID)
+		}
+	}
+
+	// New files after the index job: an indexed partition gets a new file
+	// (scanned exactly beside its index), a re-sent record moves to another
+	// day with new content, another is re-sent without its embedding, and an
+	// s1 file is rewritten (as compaction does), making s1's index stale.
+	var more []schemas.Memory
+	for i := n + nq; i < n+nq+300; i++ {
+		more = append(more, mk(i, "s0", 0))
+	}
+	moved := m.latest["s0/m00010"]
+	moved.Content, moved.CreatedAt = "moved and rewritten", day0.Add(48*time.Hour+time.Hour)
+	stripped := m.latest["s0/m00012"]
+	stripped.Embedding, stripped.Content = nil, "no longer searchable"
+	more = append(more, moved, stripped)
+	if _, err := p.lake.AppendMemories(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	m.put(more)
+	rewriteOneFile(t, p.lake, "s1")
+	waitKeys(t, p)
+
+	resp, err = p.query.Search(ctx, query.SearchRequest{Vector: f64(queries(0)), K: ptr(10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _, scans, _, keys := query.SearchStatsOf(resp)
+	for _, k := range keys {
+		if strings.Contains(k, "system_id=s1/") {
+			t.Fatalf("the stale index %s was used", k)
+		}
+	}
+	if idx != 2 || scans < 3+1+2 {
+		t.Fatalf("after appends: %d graph searches, %d file scans", idx, scans)
+	}
+	check("appended", 0.95)
+	// The moved record: found once, with its new content.
+	st, a, body := searchHTTP(t, p, map[string]any{"vector": f64(moved.Embedding), "k": 5})
+	if st != 200 || len(a.Results) == 0 || a.Results[0].ID != "m00010" || a.Results[0].Content != "moved and rewritten" {
+		t.Fatalf("moved record: %d %s", st, body)
+	}
+	for _, r := range a.Results[1:] {
+		if r.ID == "m00010" && r.SystemID == "s0" {
+			t.Fatal("re-sent record found twice")
+		}
+	}
+	// The stripped record's old vector finds other records, not it.
+	old := vec(12)
+	st, a, _ = searchHTTP(t, p, map[string]any{"vector": f64(old), "k": 10})
+	for _, r := range a.Results {
+		if r.SystemID == "s0" && r.ID == "m00012" {
+			t.Fatal("a record whose latest version has no embedding was found")
+		}
+	}
+	compare(t, "stripped", a.Results, m.truth(old, 10, nil), m, 0.9)
+	// A new record's own vector finds it first.
+	st, a, _ = searchHTTP(t, p, map[string]any{"vector": f64(more[7].Embedding), "k": 1})
+	if st != 200 || len(a.Results) != 1 || a.Results[0].ID != more[7].ID || a.Results[0].Score < 0.999 {
+		t.Fatalf("new record: %+v", a.Results)
+	}
+
+	// The index job rebuilds exactly the partitions that changed.
+	sum, err = indexer.Run(ctx, p.lake, indexer.Options{})
+	if err != nil || sum.Built != 2 || sum.Current != 1 {
+		t.Fatalf("rebuild: %+v %v", sum, err)
+	}
+	if err := p.query.RefreshIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("reindexed", 0.9) // per query; the graph is built in parallel, so one tie may differ
+	st, a, _ = searchHTTP(t, p, map[string]any{"vector": f64(moved.Embedding), "k": 3})
+	if st != 200 || a.Results[0].ID != "m00010" || a.Results[0].Content != "moved and rewritten" {
+		t.Fatalf("moved record after reindex: %+v", a.Results)
+	}
+
+	t.Run("text", func(t *testing.T) {
+		var got []string
+		emb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var in struct{ Input, Model string }
+			json.NewDecoder(r.Body).Decode(&in)
+			got = append(got, r.URL.Path+" "+in.Model+" "+in.Input)
+			var i int
+			fmt.Sscanf(in.Input, "query %d", &i)
+			json.NewEncoder(w).Encode(map[string]any{"data": []any{map[string]any{"embedding": f64(queries(i))}}})
+		}))
+		defer emb.Close()
+		p.query.SetEmbeddings(emb.URL, "mini")
+		defer p.query.SetEmbeddings("", "")
+		st, a, body := searchHTTP(t, p, map[string]any{"text": "query 4", "k": 10})
+		if st != 200 {
+			t.Fatalf("text: %d %s", st, body)
+		}
+		compare(t, "text", a.Results, m.truth(queries(4), 10, nil), m, 0.95)
+		if len(got) != 1 || got[0] != "/v1/embeddings mini query 4" {
+			t.Fatalf("embeddings calls: %q", got)
+		}
+		// MCP: search_all_systems by text and by vector.
+		req := httptest.NewRequest("POST", "/mcp", nil)
+		ans, err := p.query.CallTool(req, "search_all_systems", json.RawMessage(`{"query": "query 4", "limit": 3, "system_id": "s0"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := ans["results"].([]any)
+		if len(res) != 3 || ans["count"] != 3 {
+			t.Fatalf("mcp: %v", ans)
+		}
+		want := m.truth(queries(4), 3, func(r schemas.Memory) bool { return r.SystemID == "s0" })
+		for i, r := range res {
+			sr := r.(query.SearchResult)
+			if sr.SystemID+"/"+sr.ID != want[i].key {
+				t.Fatalf("mcp result %d: %s, want %s", i, sr.ID, want[i].key)
+			}
+		}
+	})
+
+	t.Run("mcp over http", func(t *testing.T) {
+		q, _ := json.Marshal(f64(queries(6)))
+		body := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"search_all_systems","arguments":{"vector":` + string(q) + `,"limit":2,"threshold":-1}}}`
+		rec := httptest.NewRecorder()
+		p.query.Handle(rec, httptest.NewRequest("POST", "/mcp", strings.NewReader(body)))
+		var out struct {
+			ID     int `json:"id"`
+			Result struct {
+				Results []query.SearchResult `json:"results"`
+				Count   int                  `json:"count"`
+				IsError bool                 `json:"isError"`
+				Content []struct{ Text string }
+			} `json:"result"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.ID != 7 || out.Result.Count != 2 || out.Result.IsError || len(out.Result.Content) != 1 {
+			t.Fatalf("mcp: %v %s", err, rec.Body)
+		}
+		compare(t, "mcp", out.Result.Results, m.truth(queries(6), 2, nil), m, 1)
+		rec = httptest.NewRecorder()
+		p.query.Handle(rec, httptest.NewRequest("POST", "/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)))
+		if !strings.Contains(rec.Body.String(), "search_all_systems") {
+			t.Fatalf("tools/list: %s", rec.Body)
+		}
+		rec = httptest.NewRecorder()
+		p.query.Handle(rec, httptest.NewRequest("POST", "/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_all_systems","arguments":{"query":"x"}}}`)))
+		if !strings.Contains(rec.Body.String(), `"isError":true`) || !strings.Contains(rec.Body.String(), "embeddings endpoint") {
+			t.Fatalf("text without embedder over MCP: %s", rec.Body)
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// rewriteOneFile replaces one of system's files by a copy of its rows in a
+// new file, in one commit, as compaction would.
+func rewriteOneFile(t *testing.T, l *lake.Lake, system string) {
+	t.Helper()
+	ctx := ctxT(t)
+	tbl, _ := l.Table(schemas.TableMemories)
+	snap := tbl.Cached()
+	var victim delta.Add
+	for a := range snap.AllFiles() {
+		if pt, _ := lake.PartitionOf(a.PartitionValues); pt.SystemID == system {
+			victim = a
+			break
+		}
+	}
+	if victim.Path == "" {
+		t.Fatal("no file to rewrite")
+	}
+	// Read the rows back through the lake's own format and stage them anew.
+	rows, err := readMemoryRows(ctx, l, schemas.TableMemories+"/"+victim.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, _ := lake.PartitionOf(victim.PartitionValues)
+	recs := make([]schemas.Memory, len(rows))
+	for i, r := range rows {
+		recs[i] = schemas.Memory{SystemID: pt.SystemID, ID: r.ID, Kind: r.Kind, Content: r.Content, Embedding: r.Embedding,
+			CreatedAt: r.CreatedAt.UTC(), Project: r.Project}
+	}
+	st, err := lake.StageMemories(ctx, l.Store(), recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm := victim.RemoveAt(time.Now().UnixMilli())
+	actions := []delta.Action{{Remove: &rm}}
+	for _, f := range st.Files {
+		a := f.Add(schemas.TableMemories, false)
+		actions = append(actions, delta.Action{Add: &a})
+	}
+	if _, err := tbl.Commit(ctx, actions); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitKeys(t *testing.T, p *process) {
+	t.Helper()
+	tbl, _ := p.lake.Table(schemas.TableMemories)
+	deadline := time.Now().Add(30 * time.Second)
+	for !p.query.KeysIndexed(schemas.TableMemories, tbl.Cached()) {
+		if time.Now().After(deadline) {
+			t.Fatal("key index never caught up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var _ = context.Background
+
+func readMemoryRows(ctx context.Context, l *lake.Lake, key string) ([]schemas.MemoryRow, error) {
+	b, err := storage.ReadAll(ctx, l.Store(), key)
+	if err != nil {
+		return nil, err
+	}
+	return parquet.Read[schemas.MemoryRow](bytes.NewReader(b), int64(len(b)))
+}
+
+func TestSearchBadRequests(t *testing.T) {
+	p := startProcess(t, testenv.Local(t), query.Config{})
+	good := make([]float64, 384)
+	good[0] = 1
+	short := good[:383]
+	huge := slices.Clone(good)
+	huge[3] = 1e39 // beyond float32
+	vec := func(v []float64) string { b, _ := json.Marshal(v); return string(b) }
+	cases := []struct {
+		name, body string
+		status     int
+		code       string
+	}{
+		{"malformed", `{"vector": [1, 2`, 400, "malformed_json"},
+		{"not an object", `[1]`, 400, "malformed_json"},
+		{"empty", ``, 400, "malformed_json"},
+		{"neither", `{"k": 3}`, 400, "missing_query"},
+		{"both", `{"text": "a", "vector": ` + vec(good) + `}`, 400, "invalid_query"},
+		{"short vector", `{"vector": ` + vec(short) + `}`, 422, "invalid_vector"},
+		{"non-finite", `{"vector": ` + vec(huge) + `}`, 422, "invalid_vector"},
+		{"k zero", `{"k": 0, "vector": ` + vec(good) + `}`, 400, "invalid_k"},
+		{"k too big", `{"k": 1001, "vector": ` + vec(good) + `}`, 400, "invalid_k"},
+		{"threshold", `{"threshold": 1.5, "vector": ` + vec(good) + `}`, 400, "invalid_threshold"},
+		{"unknown filter key", `{"filter": {"systems": ["a"]}, "vector": ` + vec(good) + `}`, 400, "unknown_field"},
+		{"unknown key", `{"limit": 3, "vector": ` + vec(good) + `}`, 400, "unknown_field"},
+		{"bad time", `{"filter": {"from": "yesterday"}, "vector": ` + vec(good) + `}`, 400, "invalid_time"},
+		{"from after to", `{"filter": {"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "vector": ` + vec(good) + `}`, 400, "invalid_time"},
+		{"bad kind", `{"filter": {"kind": ["note"]}, "vector": ` + vec(good) + `}`, 400, "invalid_filter"},
+		{"bad tier", `{"filter": {"tier": "lukewarm"}, "vector": ` + vec(good) + `}`, 400, "invalid_filter"},
+		{"bad system", `{"filter": {"system_id": ["a b"]}, "vector": ` + vec(good) + `}`, 400, "invalid_filter"},
+		{"system not a list", `{"filter": {"system_id": 3}, "vector": ` + vec(good) + `}`, 400, "malformed_json"},
+		{"text without embedder", `{"text": "hello"}`, 400, "text_search_unavailable"},
+		{"empty lake", `{"vector": ` + vec(good) + `}`, 200, ""},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest("POST", p.url+"/v1/search", strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Error   struct{ Code string } `json:"error"`
+			Results []any                 `json:"results"`
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || out.Error.Code != c.code {
+			t.Errorf("%s: %d %q, want %d %q", c.name, resp.StatusCode, out.Error.Code, c.status, c.code)
+		}
+		if c.status == 200 && (out.Results == nil || len(out.Results) != 0) {
+			t.Errorf("%s: results %v, want []", c.name, out.Results)
+		}
+	}
+}

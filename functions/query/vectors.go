@@ -1,0 +1,331 @@
+package query
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/akosha/akosha/lake"
+	"github.com/akosha/akosha/lake/hnsw"
+	"github.com/akosha/akosha/lake/vecindex"
+	"github.com/akosha/akosha/schemas"
+)
+
+// Vector search state: which indexes exist (listed from the store, cached
+// for indexListTTL; manifests are immutable and read once), the indexes
+// loaded (memory-mapped from the NVMe cache, an LRU bounded in bytes), and
+// the decoded vectors of data files not covered by an index (an LRU bounded
+// in bytes; data files are immutable, so nothing is ever invalidated).
+const (
+	indexListTTL      = 5 * time.Second
+	defaultIndexBytes = 8 << 30 // mapped: the page cache holds them, not the heap
+	defaultFileBytes  = 1 << 30
+)
+
+type vectorState struct {
+	f *Function
+
+	mu        sync.Mutex
+	manifests map[string]*vecindex.Manifest // by manifest key
+	byPart    map[lake.Partition][]*vecindex.Manifest
+	listedAt  time.Time
+	listing   singleflight.Group
+
+	indexes *refLRU[*loadedIndex]
+	files   *refLRU[*vecindex.FileData]
+	embed   *embedder
+}
+
+type loadedIndex struct {
+	m    *vecindex.Manifest
+	ix   *hnsw.Index
+	rows *vecindex.Rows
+}
+
+func newVectorState(f *Function) *vectorState {
+	return &vectorState{
+		f:         f,
+		manifests: map[string]*vecindex.Manifest{},
+		byPart:    map[lake.Partition][]*vecindex.Manifest{},
+		indexes:   newRefLRU[*loadedIndex](defaultIndexBytes),
+		files:     newRefLRU[*vecindex.FileData](defaultFileBytes),
+		embed:     embedderFromEnv(),
+	}
+}
+
+func (v *vectorState) close() {
+	v.indexes.clear()
+	v.files.clear()
+}
+
+// refreshIndexes lists the manifests when the last listing is older than
+// maxAge (0: always) and reads the new ones.
+func (v *vectorState) refreshIndexes(ctx context.Context, maxAge time.Duration) error {
+	v.mu.Lock()
+	fresh := maxAge > 0 && time.Since(v.listedAt) < maxAge
+	v.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	_, err, _ := v.listing.Do("list", func() (any, error) {
+		store := v.f.lake.Store()
+		started := time.Now()
+		objs, err := vecindex.ListManifests(ctx, store, schemas.TableMemories)
+		if err != nil {
+			return nil, err
+		}
+		v.mu.Lock()
+		var todo []string
+		for _, o := range objs {
+			if _, ok := v.manifests[o.Key]; !ok {
+				todo = append(todo, o.Key)
+			}
+		}
+		v.mu.Unlock()
+		for _, key := range todo {
+			m, err := vecindex.ReadManifest(ctx, store, key)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				m = nil // unreadable or foreign: remembered as unusable
+			}
+			v.mu.Lock()
+			v.manifests[key] = m
+			if m != nil {
+				p := m.Partition()
+				v.byPart[p] = append(v.byPart[p], m)
+			}
+			v.mu.Unlock()
+		}
+		v.mu.Lock()
+		v.listedAt = started
+		v.mu.Unlock()
+		return nil, nil
+	})
+	return err
+}
+
+// usableIndex is the best index of partition p all of whose files are
+// live (path -> size), or nil.
+func (v *vectorState) usableIndex(p lake.Partition, live map[string]int64) *vecindex.Manifest {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var best *vecindex.Manifest
+	for _, m := range v.byPart[p] {
+		if m.AllLive(live) && (best == nil || vecindex.Newer(m, best)) {
+			best = m
+		}
+	}
+	return best
+}
+
+// index returns the loaded index of m, loading it through the NVMe cache.
+func (v *vectorState) index(ctx context.Context, m *vecindex.Manifest) (*loadedIndex, func(), error) {
+	return v.indexes.get(ctx, m.Key, func(ctx context.Context) (*loadedIndex, int64, func(), error) {
+		path, release, err := v.f.cache.Path(ctx, m.Index.Key, m.Index.Size)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		ix, err := hnsw.LoadFile(path)
+		if err != nil {
+			release()
+			return nil, 0, nil, err
+		}
+		rows, err := v.readRows(ctx, m)
+		if err == nil && (rows.Len() != ix.Len() || ix.Dim() != vecindex.Dim) {
+			err = fmt.Errorf("index %s: %d rows for %d vectors of dimension %d", m.Key, rows.Len(), ix.Len(), ix.Dim())
+		}
+		if err != nil {
+			ix.Close()
+			release()
+			return nil, 0, nil, err
+		}
+		closer := func() { ix.Close(); release() }
+		return &loadedIndex{m: m, ix: ix, rows: rows}, m.Index.Size + m.Rows.Size*2, closer, nil
+	})
+}
+
+func (v *vectorState) readRows(ctx context.Context, m *vecindex.Manifest) (*vecindex.Rows, error) {
+	path, release, err := v.f.cache.Path(ctx, m.Rows.Key, m.Rows.Size)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return vecindex.DecodeRows(fh)
+}
+
+// fileData returns the decoded vectors of one data file.
+func (v *vectorState) fileData(ctx context.Context, key string, size int64) (*vecindex.FileData, func(), error) {
+	return v.files.get(ctx, key, func(ctx context.Context) (*vecindex.FileData, int64, func(), error) {
+		path, release, err := v.f.cache.Path(ctx, key, size)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		defer release()
+		fh, err := os.Open(path)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		defer fh.Close()
+		d, err := vecindex.ReadFile(fh, size)
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("%s: %w", key, err)
+		}
+		return d, d.Bytes(), nil, nil
+	})
+}
+
+// refLRU is a byte-bounded LRU of loaded values with reference counts: an
+// evicted value is closed only once no caller holds it. Loads of one key
+// are shared.
+type refLRU[V any] struct {
+	budget int64
+
+	mu     sync.Mutex
+	used   int64
+	ll     *list.List // of *refEntry[V], front = most recent
+	m      map[string]*refEntry[V]
+	flight singleflight.Group
+}
+
+type refEntry[V any] struct {
+	key   string
+	val   V
+	size  int64
+	refs  int
+	gone  bool
+	close func()
+	elem  *list.Element
+}
+
+func newRefLRU[V any](budget int64) *refLRU[V] {
+	return &refLRU[V]{budget: budget, ll: list.New(), m: map[string]*refEntry[V]{}}
+}
+
+type loadFunc[V any] func(ctx context.Context) (V, int64, func(), error)
+
+func (c *refLRU[V]) get(ctx context.Context, key string, load loadFunc[V]) (V, func(), error) {
+	for attempt := 0; ; attempt++ {
+		if e := c.take(key); e != nil {
+			return e.val, func() { c.put(e) }, nil
+		}
+		_, err, _ := c.flight.Do(key, func() (any, error) {
+			if e := c.peek(key); e != nil {
+				return nil, nil
+			}
+			// The load outlives one caller's cancellation: others share it.
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			defer cancel()
+			val, size, closer, err := load(lctx)
+			if err != nil {
+				return nil, err
+			}
+			c.insert(&refEntry[V]{key: key, val: val, size: size, close: closer})
+			return nil, nil
+		})
+		if err != nil {
+			var zero V
+			return zero, nil, err
+		}
+		if attempt > 3 {
+			// Evicted between load and take every time: the budget is far
+			// too small for this value; load a private copy.
+			val, _, closer, err := load(ctx)
+			if err != nil {
+				var zero V
+				return zero, nil, err
+			}
+			return val, func() {
+				if closer != nil {
+					closer()
+				}
+			}, nil
+		}
+	}
+}
+
+func (c *refLRU[V]) peek(key string) *refEntry[V] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[key]
+}
+
+func (c *refLRU[V]) take(key string) *refEntry[V] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[key]
+	if e == nil {
+		return nil
+	}
+	e.refs++
+	c.ll.MoveToFront(e.elem)
+	return e
+}
+
+func (c *refLRU[V]) put(e *refEntry[V]) {
+	c.mu.Lock()
+	e.refs--
+	done := e.gone && e.refs == 0
+	c.mu.Unlock()
+	if done && e.close != nil {
+		e.close()
+	}
+}
+
+func (c *refLRU[V]) insert(e *refEntry[V]) {
+	c.mu.Lock()
+	e.elem = c.ll.PushFront(e)
+	c.m[e.key] = e
+	c.used += e.size
+	var closing []*refEntry[V]
+	for c.used > c.budget && c.ll.Len() > 1 {
+		old := c.ll.Back().Value.(*refEntry[V])
+		c.removeLocked(old)
+		if old.refs == 0 {
+			closing = append(closing, old)
+		}
+	}
+	c.mu.Unlock()
+	for _, old := range closing {
+		if old.close != nil {
+			old.close()
+		}
+	}
+}
+
+func (c *refLRU[V]) removeLocked(e *refEntry[V]) {
+	c.ll.Remove(e.elem)
+	delete(c.m, e.key)
+	c.used -= e.size
+	e.gone = true
+}
+
+// clear drops every entry (closing those no caller holds).
+func (c *refLRU[V]) clear() {
+	c.mu.Lock()
+	var closing []*refEntry[V]
+	for c.ll.Len() > 0 {
+		e := c.ll.Back().Value.(*refEntry[V])
+		c.removeLocked(e)
+		if e.refs == 0 {
+			closing = append(closing, e)
+		}
+	}
+	c.mu.Unlock()
+	for _, e := range closing {
+		if e.close != nil {
+			e.close()
+		}
+	}
+}
