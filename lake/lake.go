@@ -151,3 +151,13 @@ func (l *Lake) Poll(ctx context.Context, every time.Duration, onErr func(error))
 		}
 	}
 }
+
+// OpenURL opens the lake a URL names: a directory, file://... or
+// s3://bucket/prefix (see storage.Open).
+func OpenURL(ctx context.Context, lakeURL string) (*Lake, error) {
+	store, err := storage.Open(ctx, lakeURL)
+	if err != nil {
+		return nil, err
+	}
+	return Open(ctx, store)
+}

@@ -176,4 +176,3 @@ func printSnapshot(w io.Writer, s *delta.Snapshot, asJSON bool) error {
 	}
 	return tw.Flush()
 }
-

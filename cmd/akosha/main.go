@@ -19,9 +19,9 @@ import (
 
 // Exit codes every command shares (jobs add their own, see jobs/).
 const (
-	exitOK    = 0
+	exitOK     = 0
 	exitFailed = 1
-	exitUsage = 2
+	exitUsage  = 2
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".

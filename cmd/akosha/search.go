@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/akosha/akosha/functions/query"
-	"github.com/akosha/akosha/internal/auth"
 )
 
 func newSearchCmd(g *globals) *cobra.Command {
@@ -108,28 +105,13 @@ func newSearchCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// localSearch runs a search on the lake itself, with a cache under the
-// user's cache directory.
+// localSearch runs a search on the lake itself.
 func (g *globals) localSearch(ctx context.Context, req query.SearchRequest) (*query.SearchResponse, error) {
-	l, err := g.openLake(ctx)
+	f, done, err := g.localQueryFunction(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a, _ := auth.New(auth.Config{Disabled: true})
-	cfg, err := query.ConfigFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	if cfg.CacheDir == "" {
-		if dir, err := os.UserCacheDir(); err == nil {
-			cfg.CacheDir = filepath.Join(dir, "akosha")
-		}
-	}
-	f, err := query.Open(l, a, cfg, prometheus.NewRegistry())
-	if err != nil {
-		return nil, err
-	}
-	defer f.Stop(context.Background())
+	defer done()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	return f.Search(ctx, req)

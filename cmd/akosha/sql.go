@@ -132,17 +132,30 @@ Output: an aligned table by default; --format csv, json, ndjson or parquet for m
 	return cmd
 }
 
-// localQuery runs a statement on the lake itself, with a cache under the
-// user's cache directory.
+// localQuery runs a statement on the lake itself.
 func (g *globals) localQuery(ctx context.Context, sql string, limit int) (*sqlexec.Result, error) {
-	l, err := g.openLake(ctx)
+	f, done, err := g.localQueryFunction(ctx)
 	if err != nil {
 		return nil, err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	return f.Query(ctx, sql, limit)
+}
+
+// localQueryFunction opens a query function on the lake itself (no server,
+// no auth), with its cache under the user's cache directory, for client
+// commands run with --lake.
+func (g *globals) localQueryFunction(ctx context.Context) (*query.Function, func(), error) {
+	l, err := g.openLake(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	a, _ := auth.New(auth.Config{Disabled: true})
 	cfg, err := query.ConfigFromEnv()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg.CacheDir == "" {
 		if dir, err := os.UserCacheDir(); err == nil {
@@ -151,12 +164,9 @@ func (g *globals) localQuery(ctx context.Context, sql string, limit int) (*sqlex
 	}
 	f, err := query.Open(l, a, cfg, prometheus.NewRegistry())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer f.Stop(context.Background())
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	return f.Query(ctx, sql, limit)
+	return f, func() { f.Stop(context.Background()) }, nil
 }
 
 // printTable writes an aligned text table; long cells are cut to keep rows

@@ -23,7 +23,6 @@ import (
 	"github.com/akosha/akosha/internal/mcp"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
-	"github.com/akosha/akosha/lake/storage"
 	"github.com/akosha/akosha/schemas"
 )
 
@@ -104,17 +103,9 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if f.mux != nil {
 		return nil
 	}
-	lakeURL := env[config.LakeURL.Name]
-	if lakeURL == "" {
-		return errors.New("ingest: AKOSHA_LAKE_URL is not set")
-	}
-	store, err := storage.Open(ctx, lakeURL)
+	l, err := lake.OpenURL(ctx, env[config.LakeURL.Name])
 	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
-	}
-	l, err := lake.Open(ctx, store)
-	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
+		return fmt.Errorf("ingest: %w (set AKOSHA_LAKE_URL)", err)
 	}
 	a, err := auth.NewFromEnv(false)
 	if err != nil {

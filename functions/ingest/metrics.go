@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/akosha/akosha/internal/httpx"
 )
 
 // metrics are the ingest function's own series; HTTP request counts and
@@ -41,25 +43,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "akosha_commit_conflicts_total", Help: "Commit attempts that lost their version to another writer and retried.",
 		}, []string{"table"}),
 	}
-	if err := errors.Join(register(reg, &m.records), register(reg, &m.bytes), register(reg, &m.batchSize),
-		register(reg, &m.commitTime), register(reg, &m.commitFails), register(reg, &m.conflicts)); err != nil {
+	if err := errors.Join(httpx.Register(reg, &m.records), httpx.Register(reg, &m.bytes), httpx.Register(reg, &m.batchSize),
+		httpx.Register(reg, &m.commitTime), httpx.Register(reg, &m.commitFails), httpx.Register(reg, &m.conflicts)); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register adds c to reg, or adopts the collector already registered under
-// its name, so that two functions in one process share their series.
-func register[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
-	err := reg.Register(*c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			*c = existing
-			return nil
-		}
-	}
-	return err
 }
 
 func (m *metrics) observeCommit(table string, records, attempts int, d time.Duration, err error) {

@@ -3,7 +3,6 @@ package ingest
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -72,13 +71,7 @@ func ingestHandler[R any, P record[R]](f *Function, table string, key keyOf[R], 
 			httpx.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
 			return
 		}
-		rc, err := httpx.DecodeBody(w, r, f.cfg.MaxBodyBytes)
-		if err != nil {
-			httpx.WriteErr(w, err)
-			return
-		}
-		body, err := io.ReadAll(rc)
-		rc.Close()
+		body, err := httpx.ReadBody(w, r, f.cfg.MaxBodyBytes)
 		if err != nil {
 			httpx.WriteErr(w, err)
 			return

@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/akosha/akosha/internal/httpx"
 )
 
 type metrics struct {
@@ -29,22 +31,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "akosha_tier_store_objects_served_total", Help: "Lake objects this tier store served to other query processes.",
 		}),
 	}
-	if err := errors.Join(register(reg, &m.resultCache), register(reg, &m.sqlDuration), register(reg, &m.filesRead), register(reg, &m.objectsServed)); err != nil {
+	if err := errors.Join(httpx.Register(reg, &m.resultCache), httpx.Register(reg, &m.sqlDuration), httpx.Register(reg, &m.filesRead), httpx.Register(reg, &m.objectsServed)); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register adds c to reg, or adopts the collector already registered under
-// its name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
-	err := reg.Register(*c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			*c = existing
-			return nil
-		}
-	}
-	return err
 }

@@ -140,17 +140,9 @@ func (f *Function) Start(ctx context.Context, env map[string]string) error {
 	if f.mux != nil {
 		return nil
 	}
-	lakeURL := env[config.LakeURL.Name]
-	if lakeURL == "" {
-		return errors.New("query: AKOSHA_LAKE_URL is not set")
-	}
-	store, err := storage.Open(ctx, lakeURL)
+	l, err := lake.OpenURL(ctx, env[config.LakeURL.Name])
 	if err != nil {
-		return fmt.Errorf("query: %w", err)
-	}
-	l, err := lake.Open(ctx, store)
-	if err != nil {
-		return fmt.Errorf("query: %w", err)
+		return fmt.Errorf("query: %w (set AKOSHA_LAKE_URL)", err)
 	}
 	a, err := auth.NewFromEnv(false)
 	if err != nil {

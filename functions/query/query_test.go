@@ -56,9 +56,9 @@ func (c *countingStore) reset() map[string]int {
 type process struct {
 	url     string
 	handler http.Handler
-	lake  *lake.Lake
-	query *query.Function
-	store *countingStore
+	lake    *lake.Lake
+	query   *query.Function
+	store   *countingStore
 }
 
 func ctxT(t testing.TB) context.Context {

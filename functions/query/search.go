@@ -286,13 +286,7 @@ func decodeSearch(b []byte) (SearchRequest, error) {
 }
 
 func (f *Function) serveSearch(w http.ResponseWriter, r *http.Request) {
-	rc, err := httpx.DecodeBody(w, r, maxSearchBody)
-	if err != nil {
-		httpx.WriteErr(w, err)
-		return
-	}
-	b, err := io.ReadAll(rc)
-	rc.Close()
+	b, err := httpx.ReadBody(w, r, maxSearchBody)
 	if err != nil {
 		httpx.WriteErr(w, err)
 		return

@@ -47,7 +47,7 @@ func TestQueryReadsThroughTheTierStore(t *testing.T) {
 	// The store refuses other tiers and bad keys.
 	for path, want := range map[string]int{
 		"/v1/objects/memories/tier=warm/system_id=a/day=2026-11-01/x.parquet": 404,
-		"/v1/objects/memories/tier=hot/../../etc/passwd":                       400,
+		"/v1/objects/memories/tier=hot/../../etc/passwd":                      400,
 	} {
 		if st, _, _ := do(t, "GET", storeSrv.URL+path, nil, nil); st != want && !(want == 400 && st == 404) {
 			t.Errorf("GET %s: %d, want %d", path, st, want)

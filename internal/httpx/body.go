@@ -231,3 +231,13 @@ type zstdCloser struct{ d *zstd.Decoder }
 
 func (z zstdCloser) Read(p []byte) (int, error) { return z.d.Read(p) }
 func (z zstdCloser) Close() error               { z.d.Close(); return nil }
+
+// ReadBody reads the whole decoded body (see DecodeBody) into memory.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	rc, err := DecodeBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}

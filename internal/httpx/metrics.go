@@ -61,31 +61,35 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.requests, err = register(reg, m.requests); err != nil {
+	if err = Register(reg, &m.requests); err != nil {
 		return nil, err
 	}
-	if m.duration, err = register(reg, m.duration); err != nil {
+	if err = Register(reg, &m.duration); err != nil {
 		return nil, err
 	}
-	if m.bytes, err = register(reg, m.bytes); err != nil {
+	if err = Register(reg, &m.bytes); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
 // register registers c, or returns the identical collector registered before.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
+// Register adds *c to reg, or, when a collector of the same name is there
+// already, puts that one in *c: two functions in one process (akosha serve)
+// then share their series instead of failing to start.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
+	err := reg.Register(*c)
 	if err == nil {
-		return c, nil
+		return nil
 	}
 	var are prometheus.AlreadyRegisteredError
 	if errors.As(err, &are) {
 		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
+			*c = existing
+			return nil
 		}
 	}
-	return c, fmt.Errorf("httpx: register metrics: %w", err)
+	return fmt.Errorf("register metrics: %w", err)
 }
 
 // Wrap returns next instrumented with the metrics, labelled function.

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/akosha/akosha/internal/auth"
@@ -92,13 +91,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if limit <= 0 {
 		limit = 32 << 20
 	}
-	rc, err := httpx.DecodeBody(w, r, limit)
-	if err != nil {
-		httpx.WriteErr(w, err)
-		return
-	}
-	body, err := io.ReadAll(rc)
-	rc.Close()
+	body, err := httpx.ReadBody(w, r, limit)
 	if err != nil {
 		httpx.WriteErr(w, err)
 		return
