@@ -19,8 +19,8 @@ import (
 // goes to the lake's store. A tier store that fails or does not have an
 // object costs one round trip, never an error.
 type ReadThrough struct {
-	Store                      // the lake's store (S3)
-	Tiers  map[string]string   // tier -> base URL of its store, e.g. "hot" -> "http://akosha-hot-store:8080"
+	Store                    // the lake's store (S3)
+	Tiers  map[string]string // tier -> base URL of its store, e.g. "hot" -> "http://akosha-hot-store:8080"
 	Client *http.Client
 	Token  string // bearer token for the tier stores, when they require auth
 }
