@@ -123,8 +123,18 @@ func BenchmarkWriteParquet(b *testing.B) {
 // server with 1, 4 and 16 writers (separate Lake values, as separate
 // processes would be) appending one small file per commit to one table.
 func BenchmarkCommit(b *testing.B) {
-	for _, writers := range []int{1, 4, 16} {
-		b.Run(fmt.Sprintf("s3/writers=%d", writers), func(b *testing.B) {
+	for _, c := range []struct {
+		writers int
+		pace    time.Duration // per writer between commits; 0: back to back (saturation)
+	}{{1, 0}, {4, 0}, {16, 0}, {16, 400 * time.Millisecond}} {
+		writers := c.writers
+		name := fmt.Sprintf("s3/writers=%d", writers)
+		if c.pace > 0 {
+			// 16 writers each committing 2.5 times a second: 40 commits/s,
+			// twice the goal's 20, the way group-committing processes do.
+			name += fmt.Sprintf("/paced=%v", c.pace)
+		}
+		b.Run(name, func(b *testing.B) {
 			s := testenv.S3(b)
 			if _, err := lake.Open(b.Context(), s); err != nil {
 				b.Fatal(err)
@@ -155,7 +165,13 @@ func BenchmarkCommit(b *testing.B) {
 				wg.Add(1)
 				go func(w int) {
 					defer wg.Done()
+					// Writers start spread over one pace, then keep to it.
+					next := start.Add(time.Duration(w) * c.pace / time.Duration(writers))
 					for _, st := range staged[w] {
+						if c.pace > 0 {
+							time.Sleep(time.Until(next))
+							next = next.Add(c.pace)
+						}
 						t0 := time.Now()
 						if _, err := lakes[w].Commit(b.Context(), st); err != nil {
 							b.Error(err)
