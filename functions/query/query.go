@@ -346,3 +346,15 @@ func (f *Function) ServeSQL(ctx context.Context, sql string, limit int) ([]byte,
 	out, tier, err := f.answer(ctx, sql, fmtJSON, limit, time.Now())
 	return out.Body, tier, err
 }
+
+// SharedFiles counts the live files of snap read through the latest-wins
+// window: those holding a record key another live file also holds.
+func (f *Function) SharedFiles(table string, snap *delta.Snapshot) int {
+	n := 0
+	for a := range snap.AllFiles() {
+		if f.keys.Shared(table + "/" + a.Path) {
+			n++
+		}
+	}
+	return n
+}
