@@ -50,7 +50,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-		"sync"
+	"sync"
 )
 
 // Dim is the dimension of every vector.
