@@ -205,7 +205,7 @@ func corrupt(format string, args ...any) error {
 // must not change while the index is in use; otherwise it copies. Every
 // checksum, size, offset and neighbour id is checked first, so corrupt or
 // truncated input returns an error wrapping ErrCorrupt, never a panic or an
-// out-of-range read later. The checks read all of b once.
+// out-of-range read later. The checks read all of b.
 func Load(b []byte) (*Index, error) {
 	return load(b, true)
 }
