@@ -1,0 +1,79 @@
+package reliability
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/akosha/akosha/functions/query"
+	"github.com/akosha/akosha/internal/auth"
+	"github.com/akosha/akosha/internal/gen"
+	"github.com/akosha/akosha/internal/testenv"
+	"github.com/akosha/akosha/lake"
+)
+
+// knownBug reports a bug this package found and the project has not fixed
+// yet: the test skips with the bug's description, so the suite stays green
+// while it names the bug, and passes on its own once the bug is fixed. With
+// AKOSHA_KNOWN_BUGS=fail it fails instead.
+func knownBug(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("AKOSHA_KNOWN_BUGS") == "fail" {
+		t.Fatalf("BUG: "+format, args...)
+	}
+	t.Skipf("KNOWN BUG (see RELIABILITY.md): "+format, args...)
+}
+
+// Two lakes sharing one Redis must never answer each other's statements.
+//
+// Bug: functions/query/resultcache.go keys the shared (L2) result cache by
+// the tables' version numbers, the normalized statement, the format and the
+// limit; nothing names the lake. Every lake's versions count 0, 1, 2, ...,
+// so two lakes on one Redis (two deployments or a staging and a production
+// lake sharing it; a lake restored into a fresh prefix as README's runbook
+// does, whose versions go on from the backup's while the old lake's answers
+// for the same versions are still cached; a lake re-created at the same
+// URL) get each other's answers for up to AKOSHA_RESULT_CACHE_TTL (1 h).
+// Found by TestLoad: its warm-up lake's count answered for the main lake.
+func TestRedisResultCacheDoesNotCrossLakes(t *testing.T) {
+	redisURL := testenv.RedisURL(t)
+	ctx := context.Background()
+	a, _ := auth.New(auth.Config{Disabled: true})
+	// The statement is unique to this run, so no other test's entries
+	// interfere; both lakes run it at the same versions.
+	sql := "SELECT count(*) FROM memories WHERE id <> 'run-" + testenv.RandomID() + "'"
+	answer := func(records int) (int64, string) {
+		l, err := lake.Open(ctx, testenv.Local(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.AppendMemories(ctx, gen.Memories(uint64(records), records, 1, 1)); err != nil {
+			t.Fatal(err)
+		}
+		q, err := query.Open(l, a, query.Config{CacheDir: t.TempDir(), RedisURL: redisURL, SQLTimeout: time.Minute}, prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Stop(ctx)
+		body, tier, err := q.ServeSQL(ctx, sql, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ans sqlAnswer
+		if err := json.Unmarshal(body, &ans); err != nil {
+			t.Fatal(err)
+		}
+		return num(ans.Rows[0][0]), tier
+	}
+	if n, tier := answer(3); n != 3 {
+		t.Fatalf("lake A: %d records (from %s), want 3", n, tier)
+	}
+	if n, tier := answer(5); n != 5 {
+		knownBug(t, "lake B (5 records, its own memories@1) answered %d from the result cache tier %q: "+
+			"the Redis key names versions, not the lake, so lake A's answer at the same version came back", n, tier)
+	}
+}
