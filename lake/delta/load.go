@@ -144,6 +144,11 @@ func (t *Table) replay(ctx context.Context, cp *checkpointRef, target int64) (*S
 // polling it every second is cheap. When nothing is new it returns s itself;
 // otherwise a new Snapshot (s stays valid). A snapshot far behind the log is
 // reloaded from the newest checkpoint instead.
+//
+// A reader that fell behind by more than the log retention finds its next
+// commit pruned: the commit is missing not because nothing was written but
+// because a checkpoint replaced it. Update then loads the latest snapshot
+// from that checkpoint (see updateIdle).
 func (t *Table) Update(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 	if s == nil {
 		return t.Snapshot(ctx)
@@ -157,8 +162,10 @@ func (t *Table) Update(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 		acts, _, err := t.readCommit(ctx, v, false)
 		if errors.Is(err, storage.ErrNotExist) {
 			if n == 0 {
-				return s, nil
+				return t.updateIdle(ctx, s)
 			}
+			// A prefix of the log: a valid, older snapshot. Were v
+			// pruned meanwhile, the next Update finds that out.
 			break
 		}
 		if err != nil {
@@ -171,4 +178,24 @@ func (t *Table) Update(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 		return nil, fmt.Errorf("delta table %q: update: %w", t.prefix, err)
 	}
 	return ns, nil
+}
+
+// updateIdle decides what a missing next commit means. Log cleanup only
+// deletes commits older than a checkpoint, so the commit after s is
+// missing because it was pruned exactly when a checkpoint at or past it
+// exists; _last_checkpoint names the newest one (one more small GET per
+// idle poll). Then the whole snapshot is loaded again; otherwise nothing
+// was committed since s. (A hint lagging its checkpoint, after a writer died
+// between the two, delays the reload until the next checkpoint's hint.)
+func (t *Table) updateIdle(ctx context.Context, s *Snapshot) (*Snapshot, error) {
+	hint, err := t.readLastCheckpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("delta table %q: update: %w", t.prefix, err)
+	}
+	if hint == nil || hint.Version <= s.Version {
+		return s, nil
+	}
+	t.logger().Info("delta: the next commit was pruned by log cleanup; reloading from the checkpoint",
+		"table", t.prefix, "have", s.Version, "checkpoint", hint.Version)
+	return t.Snapshot(ctx)
 }

@@ -33,7 +33,8 @@ func TestUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lists, gets := cs.reset(); same != old || len(lists) != 0 || gets != 1 {
+	// Two small GETs: the next commit (absent) and _last_checkpoint.
+	if lists, gets := cs.reset(); same != old || len(lists) != 0 || gets != 2 {
 		t.Fatalf("idle Update: same=%v lists=%v gets=%d", same == old, lists, gets)
 	}
 
@@ -143,6 +144,43 @@ func TestMergeSorted(t *testing.T) {
 
 // BenchmarkUpdate measures the once-a-second poll on a 100k-file table
 // that gained one commit of 10 adds and 10 removes.
+// A reader that fell behind the log retention: the commit after its
+// version was deleted by log cleanup after a checkpoint. Update must load
+// the newer state from the checkpoint, not report "nothing new" forever.
+func TestUpdateAfterLogCleanup(t *testing.T) {
+	ctx := context.Background()
+	mem := newMemStore()
+	writer, s := createTable(t, mem)
+	s = mustCommit(t, writer, s, addActions(testAdd("first", "hot", day("2026-11-25"), 1))).Snapshot
+	reader := NewTable(mem, "memories")
+	old, err := reader.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		s = mustCommit(t, writer, s, addActions(testAdd(fmt.Sprint("later", i), "hot", day("2026-11-25"), 1))).Snapshot
+	}
+	if err := writer.Checkpoint(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	// Cleanup: every commit before the checkpoint goes.
+	for v := int64(0); v < s.Version; v++ {
+		if err := mem.Delete(ctx, writer.commitKey(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = mustCommit(t, writer, s, addActions(testAdd("after", "hot", day("2026-11-25"), 1))).Snapshot
+
+	upd, err := reader.Update(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upd.Version != s.Version || upd.NumFiles() != 7 {
+		t.Fatalf("update after cleanup: version %d with %d files, want %d with 7", upd.Version, upd.NumFiles(), s.Version)
+	}
+	assertSameState(t, "after cleanup", upd, s)
+}
+
 func BenchmarkUpdate(b *testing.B) {
 	ctx := context.Background()
 	mem := newMemStore()
