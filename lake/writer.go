@@ -55,12 +55,13 @@ type DataFile struct {
 	Rows       int64
 	MinCreated time.Time
 	MaxCreated time.Time
+	Encoding   string // EncodingFloat32 or EncodingInt8, named in the add's tags
 }
 
 // Add is the file's Delta add action. Paths in the log are relative to the
 // table root.
 func (f DataFile) Add(table string, dataChange bool) delta.Add {
-	return delta.Add{
+	a := delta.Add{
 		Path:             f.Key[len(table)+1:],
 		PartitionValues:  f.Partition.Values(),
 		Size:             f.Size,
@@ -68,6 +69,10 @@ func (f DataFile) Add(table string, dataChange bool) delta.Add {
 		DataChange:       dataChange,
 		Stats:            statsJSON(f.Rows, f.MinCreated, f.MaxCreated),
 	}
+	if f.Encoding != EncodingFloat32 {
+		a.Tags = map[string]string{EncodingTag: f.Encoding}
+	}
+	return a
 }
 
 // statsJSON writes Delta file statistics. Delta keeps timestamps at
@@ -148,20 +153,34 @@ func group[R any, Row any](recs []R, partOf func(*R) Partition, rowOf func(*R) R
 // column buffers are most of the cost of a small file.
 var writerPools sync.Map // reflect.Type -> *sync.Pool
 
-func writerPool[Row any]() *sync.Pool {
-	t := reflect.TypeFor[Row]()
-	if p, ok := writerPools.Load(t); ok {
+func writerPool[Row any](level zstd.Level) *sync.Pool {
+	type poolKey struct {
+		t     reflect.Type
+		level zstd.Level
+	}
+	k := poolKey{reflect.TypeFor[Row](), level}
+	if p, ok := writerPools.Load(k); ok {
 		return p.(*sync.Pool)
 	}
-	p, _ := writerPools.LoadOrStore(t, &sync.Pool{New: func() any {
-		return parquet.NewGenericWriter[Row](io.Discard, WriterOptions()...)
+	opts := WriterOptions()
+	if level != zstd.SpeedFastest {
+		opts = append(opts, parquet.Compression(&zstd.Codec{Level: level}))
+	}
+	p, _ := writerPools.LoadOrStore(k, &sync.Pool{New: func() any {
+		return parquet.NewGenericWriter[Row](io.Discard, opts...)
 	}})
 	return p.(*sync.Pool)
 }
 
 // EncodeParquet writes rows as one Parquet file with the lake's options.
 func EncodeParquet[Row any](buf *bytes.Buffer, rows []Row) error {
-	pool := writerPool[Row]()
+	return EncodeParquetLevel(buf, rows, zstd.SpeedFastest)
+}
+
+// EncodeParquetLevel is EncodeParquet with another zstd level (a tier's
+// Layout.Compression).
+func EncodeParquetLevel[Row any](buf *bytes.Buffer, rows []Row, level zstd.Level) error {
+	pool := writerPool[Row](level)
 	w := pool.Get().(*parquet.GenericWriter[Row])
 	w.Reset(buf)
 	defer pool.Put(w)

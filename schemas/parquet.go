@@ -282,6 +282,8 @@ var deltaSchemas = map[string]string{
 		field("kind", "string"),
 		field("content", "string"),
 		field("embedding", arrayOf("float")),
+		field("embedding_i8", arrayOf("byte")), // warm and cold files (QuantizedMemoryRow)
+		field("embedding_scale", "float"),      // warm and cold files
 		field("created_at", "timestamp"),
 		field("project", "string"),
 		field("namespace", "string"),

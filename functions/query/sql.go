@@ -217,10 +217,10 @@ func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit i
 		defer more.Release()
 		v := sqlexec.View{}
 		for i, pf := range kept {
-			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: f.keys.Shared(pf.key)})
+			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: f.keys.Shared(pf.key), Encoding: pf.encoding})
 		}
-		for i := range partners {
-			v.Files = append(v.Files, sqlexec.File{Path: more.Paths[i], Dedup: true})
+		for i, pf := range partners {
+			v.Files = append(v.Files, sqlexec.File{Path: more.Paths[i], Dedup: true, Encoding: pf.encoding})
 		}
 		views[table] = v
 		f.metrics.filesRead.Add(float64(len(v.Files)))
@@ -233,6 +233,7 @@ type plannedFile struct {
 	key      string
 	size     int64
 	systemID string
+	encoding string // lake.EncodingOf the add
 }
 
 func objects(files []plannedFile) []cache.Object {
@@ -264,7 +265,7 @@ func keptFiles(table string, snap *delta.Snapshot, prunes []Prune) ([]plannedFil
 		for _, p := range prunes {
 			if p.Keep(a) {
 				part, _ := lake.PartitionOf(a.PartitionValues)
-				out = append(out, plannedFile{key: table + "/" + a.Path, size: a.Size, systemID: part.SystemID})
+				out = append(out, plannedFile{key: table + "/" + a.Path, size: a.Size, systemID: part.SystemID, encoding: lake.EncodingOf(a)})
 				break
 			}
 		}
@@ -293,7 +294,7 @@ func (f *Function) sharingPartners(table string, snap *delta.Snapshot, kept []pl
 			continue
 		}
 		if part, err := lake.PartitionOf(a.PartitionValues); err == nil && systems[part.SystemID] {
-			out = append(out, plannedFile{key: key, size: a.Size, systemID: part.SystemID})
+			out = append(out, plannedFile{key: key, size: a.Size, systemID: part.SystemID, encoding: lake.EncodingOf(a)})
 		}
 	}
 	return out

@@ -1,23 +1,14 @@
 package compact
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"sort"
-	"sync"
 	"time"
-
-	"github.com/oklog/ulid/v2"
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
-	"github.com/akosha/akosha/lake/storage"
-	"github.com/akosha/akosha/schemas"
 )
 
 // Options configure one run.
@@ -35,6 +26,10 @@ type Options struct {
 	Progress func(Event)
 	// Logger for warnings; default slog.Default().
 	Logger *slog.Logger
+	// Layouts are the tiers' compression levels and storage classes
+	// (default lake.DefaultLayouts()); the encoding of a group's inputs is
+	// kept whatever the layout says.
+	Layouts map[string]lake.Layout
 }
 
 // Phase says what an Event reports.
@@ -200,7 +195,7 @@ func PlanSnapshot(snap *delta.Snapshot, opts PlanOptions) ([]Group, error) {
 		if st, err := a.ParsedStats(); err == nil {
 			rows = st.NumRecords
 		}
-		files = append(files, FileInfo{Path: a.Path, Partition: p.String(), Size: a.Size, Rows: rows})
+		files = append(files, FileInfo{Path: a.Path, Partition: p.String(), Size: a.Size, Rows: rows, Encoding: lake.EncodingOf(a)})
 	}
 	return Plan(files, opts), nil
 }
@@ -240,20 +235,18 @@ func CompactGroup(ctx context.Context, l *lake.Lake, table string, g Group, opts
 	if target <= 0 {
 		target = DefaultTargetSize
 	}
-	var outs []lake.DataFile
-	switch table {
-	case schemas.TableMemories:
-		outs, res.RowsIn, res.RowsOut, err = merge(ctx, t.Log, inputs, part, table, target, memoryKeys)
-	case schemas.TableEntities:
-		outs, res.RowsIn, res.RowsOut, err = merge(ctx, t.Log, inputs, part, table, target, entityKeys)
-	case schemas.TableRelations:
-		outs, res.RowsIn, res.RowsOut, err = merge(ctx, t.Log, inputs, part, table, target, relationKeys)
-	default:
-		err = fmt.Errorf("no row type for table %q", table)
+	layouts := opts.Layouts
+	if layouts == nil {
+		layouts = lake.DefaultLayouts()
 	}
+	layout := layouts[part.Tier]
+	layout.Encoding = g.Encoding
+	rw, err := t.Rewrite(ctx, inputs, part, layout, target)
 	if err != nil {
 		return fail(err)
 	}
+	outs := rw.Files
+	res.RowsIn, res.RowsOut = rw.RowsIn, rw.RowsOut
 	res.Collapsed = res.RowsIn - res.RowsOut
 	res.FilesOut = len(outs)
 	for _, f := range outs {
@@ -282,11 +275,11 @@ func CompactGroup(ctx context.Context, l *lake.Lake, table string, g Group, opts
 	if err != nil {
 		switch {
 		case errors.Is(err, delta.ErrConflict):
-			discard(l.Store(), outs, opts.logger())
+			lake.Discard(l.Store(), outs, opts.logger())
 			res.Status, res.Err = StatusSkipped, err
 			return res
 		case errors.Is(err, delta.ErrUnsupported):
-			discard(l.Store(), outs, opts.logger())
+			lake.Discard(l.Store(), outs, opts.logger())
 		}
 		return fail(err)
 	}
@@ -299,168 +292,4 @@ func (o Options) logger() *slog.Logger {
 		return o.Logger
 	}
 	return slog.Default()
-}
-
-// discard deletes outputs that will never be committed, on its own
-// deadline: the caller's context may be what failed.
-func discard(store storage.Store, files []lake.DataFile, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, f := range files {
-		if err := store.Delete(ctx, f.Key); err != nil {
-			log.Warn("compact: delete uncommitted output", "key", f.Key, "err", err)
-		}
-	}
-}
-
-// readWorkers bounds the inputs fetched and decoded at once.
-const readWorkers = 4
-
-// keys says how to read the identity, version and time of a row type.
-type keys[R any] struct {
-	id       func(*R) string
-	ingested func(*R) time.Time
-	created  func(*R) time.Time
-}
-
-var (
-	memoryKeys = keys[schemas.MemoryRow]{
-		id:       func(r *schemas.MemoryRow) string { return r.ID },
-		ingested: func(r *schemas.MemoryRow) time.Time { return r.IngestedAt },
-		created:  func(r *schemas.MemoryRow) time.Time { return r.CreatedAt },
-	}
-	entityKeys = keys[schemas.EntityRow]{
-		id:       func(r *schemas.EntityRow) string { return r.ID },
-		ingested: func(r *schemas.EntityRow) time.Time { return r.IngestedAt },
-		created:  func(r *schemas.EntityRow) time.Time { return r.CreatedAt },
-	}
-	relationKeys = keys[schemas.RelationRow]{
-		id:       func(r *schemas.RelationRow) string { return r.ID },
-		ingested: func(r *schemas.RelationRow) time.Time { return r.IngestedAt },
-		created:  func(r *schemas.RelationRow) time.Time { return r.CreatedAt },
-	}
-)
-
-// merge reads the inputs, keeps the latest version of each id and writes
-// the rows as files of about target bytes. Latest means what the query
-// function's view means: the greatest ingested_at, then the later file (the
-// inputs are in path order, and the lake's file names sort in write order),
-// then the later row.
-func merge[R any](ctx context.Context, log *delta.Table, inputs []delta.Add, part lake.Partition, table string, target int64, k keys[R]) (outs []lake.DataFile, rowsIn, rowsOut int64, err error) {
-	store := log.Store()
-	// Fetch and decode the inputs concurrently (object store latency and
-	// decoding overlap), then fold them in path order.
-	perFile := make([][]R, len(inputs))
-	errs := make([]error, len(inputs))
-	var bytesIn int64
-	sem := make(chan struct{}, readWorkers)
-	var wg sync.WaitGroup
-	for i, a := range inputs {
-		bytesIn += a.Size
-		key, err := log.DataKey(a.Path)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			_, errs[i] = readRows(ctx, store, key, func(batch []R) { perFile[i] = append(perFile[i], batch...) })
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("read %s: %w", key, errs[i])
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, 0, 0, err
-	}
-	var rows []R
-	pos := map[string]int{}
-	for i := range perFile {
-		for j := range perFile[i] {
-			r := &perFile[i][j]
-			rowsIn++
-			id := k.id(r)
-			if p, ok := pos[id]; ok {
-				if !k.ingested(r).Before(k.ingested(&rows[p])) {
-					rows[p] = *r
-				}
-				continue
-			}
-			pos[id] = len(rows)
-			rows = append(rows, *r)
-		}
-		perFile[i] = nil
-	}
-	rowsOut = int64(len(rows))
-	if rowsOut == 0 {
-		return nil, rowsIn, 0, nil
-	}
-	// created_at order gives each output a narrow created_at range, which
-	// the query planner prunes by.
-	sort.SliceStable(rows, func(i, j int) bool { return k.created(&rows[i]).Before(k.created(&rows[j])) })
-
-	// Outputs: split so each is about target bytes, estimated from the
-	// inputs' bytes per row.
-	est := bytesIn * rowsOut / max(rowsIn, 1)
-	n := int((est + target - 1) / target)
-	n = max(n, 1)
-	per := (len(rows) + n - 1) / n
-	var buf bytes.Buffer
-	defer func() {
-		if err != nil {
-			discard(store, outs, slog.Default())
-			outs = nil
-		}
-	}()
-	for i := 0; i < len(rows); i += per {
-		chunk := rows[i:min(i+per, len(rows))]
-		buf.Reset()
-		if err := lake.EncodeParquet(&buf, chunk); err != nil {
-			return outs, rowsIn, rowsOut, err
-		}
-		f := lake.DataFile{
-			Key:        part.Dir(table) + "/" + ulid.Make().String() + ".parquet",
-			Partition:  part,
-			Size:       int64(buf.Len()),
-			Rows:       int64(len(chunk)),
-			MinCreated: k.created(&chunk[0]),
-			MaxCreated: k.created(&chunk[len(chunk)-1]),
-		}
-		if err := store.Put(ctx, f.Key, bytes.NewReader(buf.Bytes()), f.Size); err != nil {
-			return outs, rowsIn, rowsOut, fmt.Errorf("stage %s: %w", f.Key, err)
-		}
-		outs = append(outs, f)
-	}
-	return outs, rowsIn, rowsOut, nil
-}
-
-// readRows reads a whole data file and hands its rows over in batches.
-func readRows[R any](ctx context.Context, store storage.Store, key string, fn func([]R)) (int64, error) {
-	b, err := storage.ReadAll(ctx, store, key)
-	if err != nil {
-		return 0, err
-	}
-	r := parquet.NewGenericReader[R](bytes.NewReader(b))
-	defer r.Close()
-	batch := make([]R, 1024)
-	var n int64
-	for {
-		// Zeroed so the reader allocates fresh slices (embedding, tags):
-		// fn keeps rows from earlier batches.
-		clear(batch)
-		k, err := r.Read(batch)
-		if k > 0 {
-			fn(batch[:k])
-			n += int64(k)
-		}
-		if errors.Is(err, io.EOF) {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
 }

@@ -298,3 +298,7 @@ func TestCompactEntitiesAndRelations(t *testing.T) {
 		t.Fatalf("latest did not win: %v", names)
 	}
 }
+
+func readRows[R any](ctx context.Context, store storage.Store, key string, fn func([]R)) (int, error) {
+	return 0, lake.ReadFileRows(ctx, store, key, fn)
+}

@@ -27,6 +27,7 @@ type FileInfo struct {
 	Partition string // partition identity, e.g. "tier=hot/system_id=a/day=2025-01-02"
 	Size      int64  // bytes
 	Rows      int64  // -1 when unknown
+	Encoding  string // lake.EncodingOf its add: "" float32, "int8"
 }
 
 // PlanOptions tune the planner.
@@ -51,6 +52,7 @@ func (o PlanOptions) withDefaults() PlanOptions {
 // most the target.
 type Group struct {
 	Partition string
+	Encoding  string     // of every file in the group
 	Files     []FileInfo // in path order
 	Size      int64
 	Rows      int64 // -1 when some file's count is unknown
@@ -58,7 +60,8 @@ type Group struct {
 
 // Plan groups files for compaction. It is a pure function of its input:
 //
-//   - only files of one partition are merged together;
+//   - only files of one partition and one encoding are merged together (a
+//     partition holds one encoding unless the tiers' layouts changed);
 //   - files already at or above the target size are left alone (a partition
 //     holding only such a file, or one small file, yields nothing);
 //   - within a partition the small files are taken in path order (the lake's
@@ -68,18 +71,25 @@ type Group struct {
 //   - groups are ordered by partition, then by first path.
 func Plan(files []FileInfo, opts PlanOptions) []Group {
 	opts = opts.withDefaults()
-	byPart := map[string][]FileInfo{}
+	type key struct{ partition, encoding string }
+	byPart := map[key][]FileInfo{}
 	for _, f := range files {
 		if f.Size >= opts.TargetSize {
 			continue
 		}
-		byPart[f.Partition] = append(byPart[f.Partition], f)
+		k := key{f.Partition, f.Encoding}
+		byPart[k] = append(byPart[k], f)
 	}
-	parts := make([]string, 0, len(byPart))
+	parts := make([]key, 0, len(byPart))
 	for p := range byPart {
 		parts = append(parts, p)
 	}
-	sort.Strings(parts)
+	sort.Slice(parts, func(i, j int) bool {
+		if parts[i].partition != parts[j].partition {
+			return parts[i].partition < parts[j].partition
+		}
+		return parts[i].encoding < parts[j].encoding
+	})
 	var out []Group
 	for _, p := range parts {
 		fs := byPart[p]
@@ -87,12 +97,12 @@ func Plan(files []FileInfo, opts PlanOptions) []Group {
 			continue
 		}
 		sort.Slice(fs, func(i, j int) bool { return fs[i].Path < fs[j].Path })
-		cur := Group{Partition: p}
+		cur := Group{Partition: p.partition, Encoding: p.encoding}
 		flush := func() {
 			if len(cur.Files) >= opts.MinFiles {
 				out = append(out, cur)
 			}
-			cur = Group{Partition: p}
+			cur = Group{Partition: p.partition, Encoding: p.encoding}
 		}
 		for _, f := range fs {
 			if len(cur.Files) > 0 && cur.Size+f.Size > opts.TargetSize {

@@ -97,3 +97,21 @@ func TestPlanMinFiles(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 }
+
+// Files of two encodings in one partition (the tiers' layouts changed
+// between runs) are merged separately: a group is read and written in one
+// encoding.
+func TestPlanSeparatesEncodings(t *testing.T) {
+	q := func(path string) FileInfo { f := fi("p", path, 10); f.Encoding = "int8"; return f }
+	files := []FileInfo{fi("p", "p/a", 10), q("p/b"), fi("p", "p/c", 10), q("p/d")}
+	got := Plan(files, PlanOptions{TargetSize: 100})
+	if len(got) != 2 {
+		t.Fatalf("groups: %+v", got)
+	}
+	if got[0].Encoding != "" || !reflect.DeepEqual(paths(got[0]), []string{"p/a", "p/c"}) {
+		t.Errorf("float32 group: %+v", got[0])
+	}
+	if got[1].Encoding != "int8" || !reflect.DeepEqual(paths(got[1]), []string{"p/b", "p/d"}) {
+		t.Errorf("int8 group: %+v", got[1])
+	}
+}

@@ -137,12 +137,19 @@ func body(r io.Reader, size int64) (io.ReadSeeker, int64, error) {
 }
 
 func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	return s.PutClass(ctx, key, r, size, s.cfg.StorageClass)
+}
+
+// PutClass is Put with the object's storage class (STANDARD_IA,
+// GLACIER_IR, ...; empty: the bucket's default), so that the age job can
+// keep warm and cold files in cheaper classes.
+func (s *S3) PutClass(ctx context.Context, key string, r io.Reader, size int64, class string) error {
 	k, err := s.key(key)
 	if err != nil {
 		return err
 	}
 	if size > s.cfg.PartSize {
-		if err := s.putMultipart(ctx, k, r, size); err != nil {
+		if err := s.putMultipart(ctx, k, r, size, class); err != nil {
 			return fmt.Errorf("put %s: %w", key, err)
 		}
 		return nil
@@ -152,13 +159,27 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	in := &s3.PutObjectInput{Bucket: &s.cfg.Bucket, Key: &k, Body: rs, ContentLength: aws.Int64(n)}
-	if s.cfg.StorageClass != "" {
-		in.StorageClass = types.StorageClass(s.cfg.StorageClass)
+	if class != "" {
+		in.StorageClass = types.StorageClass(class)
 	}
 	if _, err := s.client.PutObject(ctx, in); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
+}
+
+// StorageClassOf returns an object's storage class as the server reports
+// it ("" where it reports none, which on AWS means STANDARD).
+func (s *S3) StorageClassOf(ctx context.Context, key string) (string, error) {
+	k, err := s.key(key)
+	if err != nil {
+		return "", err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.cfg.Bucket, Key: &k})
+	if err != nil {
+		return "", fmt.Errorf("head %s: %w", key, err)
+	}
+	return string(out.StorageClass), nil
 }
 
 // PutIfAbsent uses If-None-Match: * so the server decides the race. Both 412
@@ -183,10 +204,10 @@ func (s *S3) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int6
 	return nil
 }
 
-func (s *S3) putMultipart(ctx context.Context, k string, r io.Reader, size int64) error {
+func (s *S3) putMultipart(ctx context.Context, k string, r io.Reader, size int64, class string) error {
 	in := &s3.CreateMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: &k}
-	if s.cfg.StorageClass != "" {
-		in.StorageClass = types.StorageClass(s.cfg.StorageClass)
+	if class != "" {
+		in.StorageClass = types.StorageClass(class)
 	}
 	up, err := s.client.CreateMultipartUpload(ctx, in)
 	if err != nil {

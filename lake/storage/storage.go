@@ -47,6 +47,21 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// ClassPutter is a store whose objects have storage classes (S3).
+type ClassPutter interface {
+	PutClass(ctx context.Context, key string, r io.Reader, size int64, class string) error
+}
+
+// PutClass writes an object in storage class class where the store has
+// classes, and as a plain Put where it has none (a local directory) or when
+// class is empty.
+func PutClass(ctx context.Context, s Store, key string, r io.Reader, size int64, class string) error {
+	if cp, ok := s.(ClassPutter); ok && class != "" {
+		return cp.PutClass(ctx, key, r, size, class)
+	}
+	return s.Put(ctx, key, r, size)
+}
+
 // ReadAll reads a whole object into memory.
 func ReadAll(ctx context.Context, s Store, key string) ([]byte, error) {
 	rc, err := s.Get(ctx, key, 0, -1)

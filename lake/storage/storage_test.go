@@ -7,6 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -294,6 +298,68 @@ func TestHostileKeys(t *testing.T) {
 			if _, err := s.Get(ctx(t), key, 0, -1); err == nil {
 				t.Errorf("get %q accepted", key)
 			}
+		}
+	})
+}
+
+// The age job keeps warm and cold files in cheaper storage classes; a store
+// without classes (a directory) writes them as plain objects. versitygw's
+// posix backend answers STANDARD for every object, so the test also watches
+// the requests on their way to it: the x-amz-storage-class header must be
+// sent (AWS and MinIO keep it).
+func TestPutClass(t *testing.T) {
+	t.Run("s3", func(t *testing.T) {
+		cfg := testenv.S3Config(t)
+		target, err := url.Parse(cfg.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		sent := map[string]string{} // path -> storage class header
+		rp := httputil.NewSingleHostReverseProxy(target)
+		watch := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut {
+				mu.Lock()
+				sent[r.URL.Path] = r.Header.Get("X-Amz-Storage-Class")
+				mu.Unlock()
+			}
+			rp.ServeHTTP(w, r)
+		}))
+		defer watch.Close()
+		cfg.Endpoint = watch.URL
+		s, err := storage.NewS3(ctx(t), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.EnsureBucket(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		for _, class := range []string{"STANDARD_IA", "GLACIER_IR", ""} {
+			key := "classes/c" + class
+			if err := storage.PutClass(ctx(t), s, key, strings.NewReader("x"), 1, class); err != nil {
+				t.Fatal(err)
+			}
+			if b := get(t, s, key, 0, -1); b != "x" {
+				t.Errorf("%s: read %q", key, b)
+			}
+			if _, err := s.StorageClassOf(ctx(t), key); err != nil {
+				t.Errorf("%s: head: %v", key, err)
+			}
+			mu.Lock()
+			got, ok := sent["/"+cfg.Bucket+"/"+cfg.Prefix+"/"+key]
+			mu.Unlock()
+			if !ok || got != class {
+				t.Errorf("%s: PUT sent storage class %q (seen %v), want %q", key, got, ok, class)
+			}
+		}
+	})
+	t.Run("local", func(t *testing.T) {
+		s := testenv.Local(t)
+		if err := storage.PutClass(ctx(t), s, "a/b", strings.NewReader("y"), 1, "GLACIER_IR"); err != nil {
+			t.Fatal(err)
+		}
+		if b := get(t, s, "a/b", 0, -1); b != "y" {
+			t.Errorf("read %q", b)
 		}
 	})
 }

@@ -60,6 +60,11 @@ func ParseTierStores(s string) (map[string]string, error) {
 }
 
 // Get reads from the key's tier store when there is one, else from the lake.
+// PutClass passes the storage class on to the lake's store.
+func (r *ReadThrough) PutClass(ctx context.Context, key string, body io.Reader, size int64, class string) error {
+	return PutClass(ctx, r.Store, key, body, size, class)
+}
+
 func (r *ReadThrough) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	if base, ok := r.Tiers[TierOfKey(key)]; ok {
 		rc, err := r.getFrom(ctx, base, key, offset, length)

@@ -41,11 +41,15 @@ func (d *FileData) Bytes() int64 {
 }
 
 // vecRow is the projection of schemas.MemoryRow that search reads: no
-// content, no metadata.
+// content, no metadata. Warm and cold files (schemas.QuantizedMemoryRow)
+// have embedding_i8 and embedding_scale instead of embedding; a file lacks
+// the columns of the other form, and those read as empty.
 type vecRow struct {
 	ID         string    `parquet:"id"`
 	Kind       string    `parquet:"kind"`
 	Embedding  []float32 `parquet:"embedding,optional,list"`
+	EmbI8      []int8    `parquet:"embedding_i8,optional,list"`
+	EmbScale   float32   `parquet:"embedding_scale,optional"`
 	CreatedAt  time.Time `parquet:"created_at,timestamp(microsecond)"`
 	Project    string    `parquet:"project,optional"`
 	IngestedAt time.Time `parquet:"ingested_at,timestamp(microsecond)"`
@@ -77,13 +81,19 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 		k, err := rd.Read(buf)
 		for i := range buf[:k] {
 			row := &buf[i]
+			if len(row.Embedding) == 0 && len(row.EmbI8) > 0 {
+				// Dequantized, then normalized by appendVec: a score is
+				// the cosine of the stored vector, within about 1e-3 of
+				// the original's (schemas/quantized.go).
+				row.Embedding = dequantizeInto(row.Embedding[:0], row.EmbI8, row.EmbScale)
+			}
 			d.VecRow, d.Vecs = appendVec(d.VecRow, d.Vecs, uint32(len(d.ID)), row.Embedding)
 			d.ID = append(d.ID, row.ID)
 			d.Ingested = append(d.Ingested, row.IngestedAt.UnixMicro())
 			d.Kind = append(d.Kind, in(row.Kind))
 			d.Project = append(d.Project, in(row.Project))
 			d.Created = append(d.Created, row.CreatedAt.UnixMicro())
-			*row = vecRow{Embedding: row.Embedding[:0]}
+			*row = vecRow{Embedding: row.Embedding[:0], EmbI8: row.EmbI8[:0]}
 		}
 		if errors.Is(err, io.EOF) {
 			break
@@ -93,6 +103,13 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 		}
 	}
 	return d, nil
+}
+
+func dequantizeInto(dst []float32, q []int8, scale float32) []float32 {
+	for _, x := range q {
+		dst = append(dst, float32(x)*scale)
+	}
+	return dst
 }
 
 func appendVec(rows []uint32, vecs []float32, row uint32, e []float32) ([]uint32, []float32) {

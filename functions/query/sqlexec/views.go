@@ -1,6 +1,7 @@
 package sqlexec
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -54,7 +55,17 @@ type File struct {
 	// records), and must flag every file holding a version of such a key:
 	// rows of unflagged files are compared with nothing.
 	Dedup bool
+	// Encoding is the file's encoding (its add action's akosha.encoding
+	// tag): "" for the row types of schemas, EncodingInt8 for warm and cold
+	// memories, whose embedding the view dequantizes. Files of each
+	// encoding are read by their own read_parquet, since they differ in
+	// columns.
+	Encoding string
 }
+
+// EncodingInt8 is File.Encoding of a memories file holding
+// schemas.QuantizedMemoryRow.
+const EncodingInt8 = "int8"
 
 // ColumnDef is one column of a view.
 type ColumnDef struct {
@@ -189,11 +200,14 @@ func viewSQL(name string, v View) string {
 		cols = tableColumns[name]
 	}
 
-	var plain, dedup []File
+	var plain, plainInt8, dedup []File
 	for _, f := range v.Files {
-		if f.Dedup {
+		switch {
+		case f.Dedup:
 			dedup = append(dedup, f)
-		} else {
+		case f.Encoding == EncodingInt8:
+			plainInt8 = append(plainInt8, f)
+		default:
 			plain = append(plain, f)
 		}
 	}
@@ -201,6 +215,9 @@ func viewSQL(name string, v View) string {
 	var parts []string
 	if len(plain) > 0 {
 		parts = append(parts, "SELECT "+projection(cols)+" FROM "+readParquet(plain, false))
+	}
+	if len(plainInt8) > 0 {
+		parts = append(parts, "SELECT "+projection(cols)+" FROM "+readParquet(plainInt8, false))
 	}
 	if len(dedup) > 0 {
 		parts = append(parts, "SELECT "+projection(cols)+" FROM "+dedupSource(dedup))
@@ -247,8 +264,17 @@ func emptyProjection(cols []ColumnDef) string {
 // on the same files; the lake writes one schema per table, and a column
 // added later must come with a rewrite of the older files (or a view
 // column with its own Expr).
+//
+// Files of EncodingInt8 (all of files, or none) are read through a
+// projection that turns embedding_i8 and embedding_scale back into the
+// float embedding, so that every part of a view has the same columns.
 func readParquet(files []File, withOrigin bool) string {
 	var b strings.Builder
+	quantized := len(files) > 0 && files[0].Encoding == EncodingInt8
+	if quantized {
+		b.WriteString("(SELECT * EXCLUDE (embedding_i8, embedding_scale), " +
+			"list_transform(embedding_i8, x -> CAST(x AS FLOAT) * embedding_scale) AS embedding FROM ")
+	}
 	b.WriteString("read_parquet([")
 	for i, f := range files {
 		if i > 0 {
@@ -262,6 +288,9 @@ func readParquet(files []File, withOrigin bool) string {
 		b.WriteString(", filename = " + quoteString(fileColumn) + ", file_row_number = true")
 	}
 	b.WriteString(")")
+	if quantized {
+		b.WriteString(")")
+	}
 	return b.String()
 }
 
@@ -269,23 +298,29 @@ func readParquet(files []File, withOrigin bool) string {
 // files. Files are grouped by Seq so that each group is one read_parquet
 // whose rows carry the Seq as a constant.
 func dedupSource(files []File) string {
-	groups := map[int64][]File{}
+	type group struct {
+		seq      int64
+		encoding string
+	}
+	groups := map[group][]File{}
 	for _, f := range files {
-		groups[f.Seq] = append(groups[f.Seq], f)
+		g := group{f.Seq, f.Encoding}
+		groups[g] = append(groups[g], f)
 	}
-	seqs := make([]int64, 0, len(groups))
-	for s := range groups {
-		seqs = append(seqs, s)
-	}
-	slices.Sort(seqs)
+	keys := slices.SortedFunc(maps.Keys(groups), func(a, b group) int {
+		if a.seq != b.seq {
+			return cmp.Compare(a.seq, b.seq)
+		}
+		return strings.Compare(a.encoding, b.encoding)
+	})
 
 	var b strings.Builder
 	b.WriteString("(SELECT * FROM (")
-	for i, s := range seqs {
+	for i, g := range keys {
 		if i > 0 {
 			b.WriteString(" UNION ALL BY NAME ")
 		}
-		fmt.Fprintf(&b, "SELECT *, CAST(%d AS BIGINT) AS %s FROM %s", s, seqColumn, readParquet(groups[s], true))
+		fmt.Fprintf(&b, "SELECT *, CAST(%d AS BIGINT) AS %s FROM %s", g.seq, seqColumn, readParquet(groups[g], true))
 	}
 	fmt.Fprintf(&b, ") QUALIFY row_number() OVER (PARTITION BY system_id, id "+
 		"ORDER BY ingested_at DESC NULLS LAST, %s DESC, %s DESC, file_row_number DESC) = 1)",

@@ -1,0 +1,299 @@
+package age
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/akosha/akosha/lake"
+	"github.com/akosha/akosha/lake/delta"
+)
+
+// DefaultMaxMoveBytes bounds one move's input (and so the job's memory,
+// about twice that decoded).
+const DefaultMaxMoveBytes int64 = 256 << 20
+
+// Options configure one run.
+type Options struct {
+	Policy Policy // default DefaultPolicy
+	// Tables to age; empty means all three.
+	Tables []string
+	// Layouts of the target tiers (default lake.DefaultLayouts()).
+	Layouts map[string]lake.Layout
+	// MaxMoveBytes bounds one move's input (default DefaultMaxMoveBytes).
+	MaxMoveBytes int64
+	// Now is the time ages are counted at (default time.Now()).
+	Now time.Time
+	// DryRun plans and reports, and changes nothing.
+	DryRun bool
+	// Progress, when set, is called after each table's plan and after
+	// every move.
+	Progress func(Event)
+	Logger   *slog.Logger
+}
+
+// Phase says what an Event reports.
+type Phase string
+
+const (
+	PhasePlanned Phase = "planned" // a table's plan: Moves
+	PhaseMove    Phase = "move"    // one move finished: Result
+)
+
+// Event is one progress report.
+type Event struct {
+	Phase  Phase
+	Table  string
+	Moves  []Move
+	Result *MoveResult
+	Index  int
+}
+
+// Status of one move.
+type Status string
+
+const (
+	StatusMoved   Status = "moved"
+	StatusDeleted Status = "deleted"
+	// StatusSkipped: a concurrent commit removed one of the inputs; the
+	// outputs were deleted and the next run plans again.
+	StatusSkipped Status = "skipped"
+	StatusFailed  Status = "failed"
+	StatusPlanned Status = "planned" // dry run
+)
+
+// MoveResult is what happened to one move.
+type MoveResult struct {
+	Table    string
+	Kind     string // Move.Kind
+	From     string // partition
+	Status   Status
+	FilesIn  int
+	FilesOut int
+	BytesIn  int64
+	BytesOut int64
+	RowsIn   int64
+	RowsOut  int64
+	Version  int64
+	Err      error
+}
+
+// Summary is the run's result.
+type Summary struct {
+	Results []MoveResult
+	// Counts by status, and the byte totals of the moves that landed.
+	Moved, Deleted, Skipped, Failed int
+	BytesIn, BytesOut               int64
+	Elapsed                         time.Duration
+}
+
+func (s *Summary) add(r MoveResult) {
+	s.Results = append(s.Results, r)
+	switch r.Status {
+	case StatusMoved:
+		s.Moved++
+		s.BytesIn += r.BytesIn
+		s.BytesOut += r.BytesOut
+	case StatusDeleted:
+		s.Deleted++
+		s.BytesIn += r.BytesIn
+	case StatusSkipped:
+		s.Skipped++
+	case StatusFailed:
+		s.Failed++
+	}
+}
+
+// ErrMovesFailed is returned (wrapped) when the run finished but some moves
+// failed for reasons other than a lost race.
+var ErrMovesFailed = errors.New("some moves failed")
+
+func (o Options) withDefaults() Options {
+	if o.Policy == (Policy{}) {
+		o.Policy = DefaultPolicy
+	}
+	if len(o.Tables) == 0 {
+		o.Tables = lake.Tables
+	}
+	if o.Layouts == nil {
+		o.Layouts = lake.DefaultLayouts()
+	}
+	if o.MaxMoveBytes <= 0 {
+		o.MaxMoveBytes = DefaultMaxMoveBytes
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Run ages the lake's tables: for each, it refreshes the snapshot, plans
+// and runs the moves one commit each.
+func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
+	opts = opts.withDefaults()
+	if err := opts.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	sum := &Summary{}
+	for _, name := range opts.Tables {
+		t, err := l.Table(name)
+		if err != nil {
+			return sum, err
+		}
+		snap, err := t.Refresh(ctx)
+		if err != nil {
+			return sum, err
+		}
+		moves, err := PlanSnapshot(snap, opts)
+		if err != nil {
+			return sum, fmt.Errorf("plan %s: %w", name, err)
+		}
+		if opts.Progress != nil {
+			opts.Progress(Event{Phase: PhasePlanned, Table: name, Moves: moves})
+		}
+		for i, m := range moves {
+			var res MoveResult
+			if opts.DryRun {
+				res = MoveResult{Table: name, Kind: m.Kind(), From: m.From.String(), Status: StatusPlanned,
+					FilesIn: len(m.Files), BytesIn: m.Size, RowsIn: m.Rows}
+			} else {
+				res = RunMove(ctx, t, m, opts)
+			}
+			if err := ctx.Err(); err != nil {
+				return sum, err
+			}
+			sum.add(res)
+			if res.Status == StatusFailed {
+				opts.Logger.Warn("age: move failed", "table", name, "move", res.Kind, "partition", res.From, "err", res.Err)
+			}
+			if opts.Progress != nil {
+				opts.Progress(Event{Phase: PhaseMove, Table: name, Result: &res, Index: i})
+			}
+		}
+	}
+	sum.Elapsed = time.Since(start)
+	if sum.Failed > 0 {
+		return sum, fmt.Errorf("%w: %d", ErrMovesFailed, sum.Failed)
+	}
+	return sum, nil
+}
+
+// PlanSnapshot plans the moves of a snapshot's live files.
+func PlanSnapshot(snap *delta.Snapshot, opts Options) ([]Move, error) {
+	opts = opts.withDefaults()
+	files := make([]FileInfo, 0, snap.NumFiles())
+	for a := range snap.AllFiles() {
+		p, err := lake.PartitionOf(a.PartitionValues)
+		if err != nil {
+			return nil, fmt.Errorf("file %s: %w", a.Path, err)
+		}
+		rows := int64(-1)
+		if st, err := a.ParsedStats(); err == nil {
+			rows = st.NumRecords
+		}
+		files = append(files, FileInfo{Path: a.Path, Partition: p, Size: a.Size, Rows: rows})
+	}
+	return Plan(files, opts.Now, opts.Policy, opts.MaxMoveBytes), nil
+}
+
+// RunMove runs one move as one commit. It never leaves half a move: on a
+// lost race or a definite refusal its outputs are deleted; when the
+// commit's outcome is unknown they stay for vacuum, since deleting a file a
+// landed commit names would lose data.
+func RunMove(ctx context.Context, t *lake.Table, m Move, opts Options) MoveResult {
+	opts = opts.withDefaults()
+	res := MoveResult{Table: t.Name, Kind: m.Kind(), From: m.From.String(), FilesIn: len(m.Files), BytesIn: m.Size}
+	fail := func(err error) MoveResult {
+		res.Status, res.Err = StatusFailed, err
+		return res
+	}
+	snap := t.Cached()
+	inputs := make([]delta.Add, 0, len(m.Files))
+	for _, f := range m.Files {
+		a, ok := snap.File(f.Path)
+		if !ok {
+			res.Status, res.Err = StatusSkipped, fmt.Errorf("%w: %s is no longer live", delta.ErrConflict, f.Path)
+			return res
+		}
+		inputs = append(inputs, a)
+	}
+
+	now := time.Now().UnixMilli()
+	var outs []lake.DataFile
+	var actions []delta.Action
+	if m.Delete {
+		// Past retention: the rows are gone for readers, so the removes
+		// are data changes. The files stay until vacuum's grace period
+		// ends, so queries running now finish.
+		actions = append(actions, delta.Action{CommitInfo: map[string]any{
+			"operation": "DELETE", "engineInfo": "akosha-age",
+			"operationParameters": map[string]any{"partition": res.From, "reason": "retention",
+				"deleteAfterDays": opts.Policy.DeleteAfter},
+		}})
+		for _, a := range inputs {
+			r := a.RemoveAt(now)
+			actions = append(actions, delta.Action{Remove: &r})
+			if st, err := a.ParsedStats(); err == nil {
+				res.RowsIn += st.NumRecords
+			}
+		}
+	} else {
+		to := m.From
+		to.Tier = m.To
+		layout, ok := opts.Layouts[m.To]
+		if !ok {
+			return fail(fmt.Errorf("no layout for tier %q", m.To))
+		}
+		rw, err := t.Rewrite(ctx, inputs, to, layout, opts.MaxMoveBytes)
+		if err != nil {
+			return fail(fmt.Errorf("rewrite %s into %s: %w", res.From, m.To, err))
+		}
+		outs = rw.Files
+		res.RowsIn, res.RowsOut, res.FilesOut = rw.RowsIn, rw.RowsOut, len(outs)
+		for _, f := range outs {
+			res.BytesOut += f.Size
+		}
+		// A move only changes where and how rows are stored: dataChange
+		// is false on both sides, so a Delta stream does not see the rows
+		// again (the tier column is the placement, not the record).
+		actions = append(actions, delta.Action{CommitInfo: map[string]any{
+			"operation": "OPTIMIZE", "engineInfo": "akosha-age",
+			"operationParameters": map[string]any{"partition": res.From, "toTier": m.To,
+				"encoding": layout.For(t.Name).Encoding, "storageClass": layout.StorageClass},
+		}})
+		for _, a := range inputs {
+			r := a.RemoveAt(now)
+			r.DataChange = false
+			actions = append(actions, delta.Action{Remove: &r})
+		}
+		for _, f := range outs {
+			a := f.Add(t.Name, false)
+			actions = append(actions, delta.Action{Add: &a})
+		}
+	}
+	cr, err := t.Commit(ctx, actions)
+	if err != nil {
+		switch {
+		case errors.Is(err, delta.ErrConflict):
+			lake.Discard(t.Log.Store(), outs, opts.Logger)
+			res.Status, res.Err = StatusSkipped, err
+			return res
+		case errors.Is(err, delta.ErrUnsupported):
+			lake.Discard(t.Log.Store(), outs, opts.Logger)
+		}
+		return fail(err)
+	}
+	res.Version = cr.Version
+	if m.Delete {
+		res.Status = StatusDeleted
+	} else {
+		res.Status = StatusMoved
+	}
+	return res
+}

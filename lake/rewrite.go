@@ -1,0 +1,276 @@
+package lake
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/akosha/akosha/lake/delta"
+	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/schemas"
+)
+
+// Rewritten is what Rewrite staged: files not yet named by the log.
+type Rewritten struct {
+	Files   []DataFile
+	RowsIn  int64
+	RowsOut int64 // RowsIn less the older versions dropped
+	BytesIn int64
+}
+
+// Rewrite reads data files of t, keeps the latest version of each record
+// and writes the rows into partition to, in files of about target bytes
+// with the given layout. Compaction rewrites a partition into itself; the
+// age job rewrites one into the next tier. The outputs are staged, not
+// committed: the caller commits them (with the inputs' removes) or
+// discards them; on error Rewrite has deleted what it wrote.
+//
+// Latest means what the SQL views mean: the greatest ingested_at, then the
+// later input (inputs are in path order, and the lake's file names sort in
+// write order), then the later row. Every input is read into memory, so the
+// inputs' decoded size bounds the memory used.
+func (t *Table) Rewrite(ctx context.Context, inputs []delta.Add, to Partition, layout Layout, target int64) (Rewritten, error) {
+	layout = layout.For(t.Name)
+	switch t.Name {
+	case schemas.TableMemories:
+		return rewrite(ctx, t, inputs, to, layout, target, memoryRows)
+	case schemas.TableEntities:
+		return rewrite(ctx, t, inputs, to, layout, target, entityRows)
+	case schemas.TableRelations:
+		return rewrite(ctx, t, inputs, to, layout, target, relationRows)
+	}
+	return Rewritten{}, fmt.Errorf("no row type for table %q", t.Name)
+}
+
+// Discard deletes staged files that will never be committed, on its own
+// deadline: the caller's context may be what failed.
+func Discard(store storage.Store, files []DataFile, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, f := range files {
+		if err := store.Delete(ctx, f.Key); err != nil {
+			log.Warn("delete uncommitted output", "key", f.Key, "err", err)
+		}
+	}
+}
+
+// rowKind says how to read and write one table's rows.
+type rowKind[R any] struct {
+	id       func(*R) string
+	ingested func(*R) time.Time
+	created  func(*R) time.Time
+	// read decodes a whole file of the given encoding into rows.
+	read func(b []byte, encoding string, fn func([]R)) error
+	// encode writes rows as a file of the given layout.
+	encode func(buf *bytes.Buffer, rows []R, l Layout) error
+}
+
+var (
+	memoryRows = rowKind[schemas.MemoryRow]{
+		id:       func(r *schemas.MemoryRow) string { return r.ID },
+		ingested: func(r *schemas.MemoryRow) time.Time { return r.IngestedAt },
+		created:  func(r *schemas.MemoryRow) time.Time { return r.CreatedAt },
+		read: func(b []byte, encoding string, fn func([]schemas.MemoryRow)) error {
+			if encoding != EncodingInt8 {
+				return decodeRows(b, fn)
+			}
+			return decodeRows(b, func(q []schemas.QuantizedMemoryRow) {
+				rows := make([]schemas.MemoryRow, len(q))
+				for i := range q {
+					rows[i] = q[i].MemoryRow()
+				}
+				fn(rows)
+			})
+		},
+		encode: func(buf *bytes.Buffer, rows []schemas.MemoryRow, l Layout) error {
+			if l.Encoding != EncodingInt8 {
+				return EncodeParquetLevel(buf, rows, l.Compression)
+			}
+			q := make([]schemas.QuantizedMemoryRow, len(rows))
+			for i := range rows {
+				q[i] = rows[i].Quantized()
+			}
+			return EncodeParquetLevel(buf, q, l.Compression)
+		},
+	}
+	entityRows = rowKind[schemas.EntityRow]{
+		id:       func(r *schemas.EntityRow) string { return r.ID },
+		ingested: func(r *schemas.EntityRow) time.Time { return r.IngestedAt },
+		created:  func(r *schemas.EntityRow) time.Time { return r.CreatedAt },
+		read:     func(b []byte, _ string, fn func([]schemas.EntityRow)) error { return decodeRows(b, fn) },
+		encode: func(buf *bytes.Buffer, rows []schemas.EntityRow, l Layout) error {
+			return EncodeParquetLevel(buf, rows, l.Compression)
+		},
+	}
+	relationRows = rowKind[schemas.RelationRow]{
+		id:       func(r *schemas.RelationRow) string { return r.ID },
+		ingested: func(r *schemas.RelationRow) time.Time { return r.IngestedAt },
+		created:  func(r *schemas.RelationRow) time.Time { return r.CreatedAt },
+		read:     func(b []byte, _ string, fn func([]schemas.RelationRow)) error { return decodeRows(b, fn) },
+		encode: func(buf *bytes.Buffer, rows []schemas.RelationRow, l Layout) error {
+			return EncodeParquetLevel(buf, rows, l.Compression)
+		},
+	}
+)
+
+// rewriteReaders bounds the inputs fetched and decoded at once.
+const rewriteReaders = 4
+
+func rewrite[R any](ctx context.Context, t *Table, inputs []delta.Add, to Partition, layout Layout, target int64, k rowKind[R]) (out Rewritten, err error) {
+	if target <= 0 {
+		return out, fmt.Errorf("rewrite: target size %d", target)
+	}
+	store := t.Log.Store()
+	// Fetch and decode the inputs concurrently (object store latency and
+	// decoding overlap), then fold them in path order.
+	perFile := make([][]R, len(inputs))
+	errs := make([]error, len(inputs))
+	sem := make(chan struct{}, rewriteReaders)
+	var wg sync.WaitGroup
+	for i, a := range inputs {
+		out.BytesIn += a.Size
+		key, err := t.Log.DataKey(a.Path)
+		if err != nil {
+			return out, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			b, err := storage.ReadAll(ctx, store, key)
+			if err == nil {
+				err = k.read(b, EncodingOf(a), func(batch []R) { perFile[i] = append(perFile[i], batch...) })
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("read %s: %w", key, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return out, err
+	}
+	var rows []R
+	pos := map[string]int{}
+	for i := range perFile {
+		for j := range perFile[i] {
+			r := &perFile[i][j]
+			out.RowsIn++
+			id := k.id(r)
+			if p, ok := pos[id]; ok {
+				if !k.ingested(r).Before(k.ingested(&rows[p])) {
+					rows[p] = *r
+				}
+				continue
+			}
+			pos[id] = len(rows)
+			rows = append(rows, *r)
+		}
+		perFile[i] = nil
+	}
+	out.RowsOut = int64(len(rows))
+	if out.RowsOut == 0 {
+		return out, nil
+	}
+	// created_at order gives each output a narrow created_at range, which
+	// the query planner prunes by.
+	sort.SliceStable(rows, func(i, j int) bool { return k.created(&rows[i]).Before(k.created(&rows[j])) })
+
+	// Outputs: split so each is about target bytes, estimated from the
+	// inputs' bytes per row.
+	est := out.BytesIn * out.RowsOut / max(out.RowsIn, 1)
+	n := max(int((est+target-1)/target), 1)
+	per := (len(rows) + n - 1) / n
+	defer func() {
+		if err != nil {
+			Discard(store, out.Files, slog.Default())
+			out.Files = nil
+		}
+	}()
+	var buf bytes.Buffer
+	for i := 0; i < len(rows); i += per {
+		chunk := rows[i:min(i+per, len(rows))]
+		buf.Reset()
+		if err := k.encode(&buf, chunk, layout); err != nil {
+			return out, err
+		}
+		f := DataFile{
+			Key:        to.Dir(t.Name) + "/" + ulid.Make().String() + ".parquet",
+			Partition:  to,
+			Size:       int64(buf.Len()),
+			Rows:       int64(len(chunk)),
+			MinCreated: k.created(&chunk[0]),
+			MaxCreated: k.created(&chunk[len(chunk)-1]),
+			Encoding:   layout.Encoding,
+		}
+		if err := storage.PutClass(ctx, store, f.Key, bytes.NewReader(buf.Bytes()), f.Size, layout.StorageClass); err != nil {
+			return out, fmt.Errorf("stage %s: %w", f.Key, err)
+		}
+		out.Files = append(out.Files, f)
+	}
+	return out, nil
+}
+
+// decodeRows decodes a whole Parquet file and hands its rows over in
+// batches. Columns the file lacks read as zero values.
+func decodeRows[R any](b []byte, fn func([]R)) error {
+	r := parquet.NewGenericReader[R](bytes.NewReader(b))
+	defer r.Close()
+	batch := make([]R, 1024)
+	for {
+		// Zeroed so the reader allocates fresh slices (embedding, tags):
+		// fn keeps rows from earlier batches.
+		clear(batch)
+		k, err := r.Read(batch)
+		if k > 0 {
+			fn(batch[:k])
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// ReadFileRows reads a whole data file as rows of type R (columns the
+// file lacks read as zero values). For memories, ReadMemories also decodes
+// warm and cold files.
+func ReadFileRows[R any](ctx context.Context, store storage.Store, key string, fn func([]R)) error {
+	b, err := storage.ReadAll(ctx, store, key)
+	if err != nil {
+		return err
+	}
+	if err := decodeRows(b, fn); err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	return nil
+}
+
+// ReadMemories reads a whole memories data file, whatever its encoding,
+// with embeddings as float32 (dequantized from warm and cold files).
+func (t *Table) ReadMemories(ctx context.Context, a delta.Add, fn func([]schemas.MemoryRow)) error {
+	key, err := t.Log.DataKey(a.Path)
+	if err != nil {
+		return err
+	}
+	b, err := storage.ReadAll(ctx, t.Log.Store(), key)
+	if err != nil {
+		return err
+	}
+	if err := memoryRows.read(b, EncodingOf(a), fn); err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	return nil
+}
