@@ -34,13 +34,15 @@ var searchToolSchema = map[string]any{
 // MCPTools are the tools this function serves over MCP (akosha serve merges
 // them with the ingest function's behind one /mcp).
 func (f *Function) MCPTools() []mcp.Tool {
-	return []mcp.Tool{{
+	tools := []mcp.Tool{{
 		Name:        "search_all_systems",
 		Description: "Semantic search across the memories of every Session-Buddy system (cosine similarity, highest first).",
 		InputSchema: searchToolSchema,
 		Perm:        auth.Read,
 		Call:        f.toolSearch,
 	}}
+	tools = append(tools, f.analyticsTools()...) // analyze_trends, detect_anomalies, correlate_systems
+	return append(tools, f.graphTools()...)      // query_knowledge_graph, find_path
 }
 
 // CallTool runs one of MCPTools; the answer is the tool's fields (wrap them
@@ -50,6 +52,12 @@ func (f *Function) CallTool(r *http.Request, name string, args json.RawMessage) 
 	switch name {
 	case "search_all_systems":
 		return f.toolSearch(r, args)
+	case "analyze_trends", "detect_anomalies", "correlate_systems", "query_knowledge_graph", "find_path":
+		for _, t := range append(f.analyticsTools(), f.graphTools()...) {
+			if t.Name == name {
+				return t.Call(r, args)
+			}
+		}
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownTool, name)
 }

@@ -212,6 +212,11 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 		mux.Handle("GET /v1/objects/{key...}", read(f.serveObject))
 	}
 	mux.Handle("POST /v1/search", read(f.serveSearch))
+	mux.Handle("GET /v1/analytics/trends", read(f.serveTrends))
+	mux.Handle("GET /v1/analytics/anomalies", read(f.serveAnomalies))
+	mux.Handle("GET /v1/analytics/correlations", read(f.serveCorrelations))
+	mux.Handle("GET /v1/graph/entities/{system_id}/{id}", read(f.serveGraphEntity))
+	mux.Handle("GET /v1/graph/path", read(f.serveGraphPath))
 	mcpServer := a.Require(auth.Read, &mcp.Server{Name: "akosha-query", Tools: f.MCPTools(), MaxBody: maxSearchBody})
 	mux.Handle("POST /mcp", mcpServer)
 	mux.Handle("POST /mcp/v1", mcpServer)
@@ -221,7 +226,9 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 
 // Routes are the patterns this function owns when it shares a server.
 func Routes() []string {
-	return []string{"POST /v1/sql", "GET /v1/memories/{system_id}/{id}", "GET /v1/systems", "POST /v1/search", "GET /v1/objects/{key...}"}
+	return []string{"POST /v1/sql", "GET /v1/memories/{system_id}/{id}", "GET /v1/systems", "POST /v1/search", "GET /v1/objects/{key...}",
+		"GET /v1/analytics/trends", "GET /v1/analytics/anomalies", "GET /v1/analytics/correlations",
+		"GET /v1/graph/entities/{system_id}/{id}", "GET /v1/graph/path"}
 }
 
 // Handle serves one request (the func-go contract).
