@@ -55,12 +55,12 @@ import (
 
 // Graph limits.
 const (
-	DefaultMaxHops       = 4
-	MaxMaxHops           = 6
+	DefaultMaxHops        = 4
+	MaxMaxHops            = 6
 	defaultNeighbourLimit = 100
-	maxNeighbourLimit    = 1000
-	maxAliases           = 1000
-	maxNameRunes         = 1000 // relations' from_entity and to_entity
+	maxNeighbourLimit     = 1000
+	maxAliases            = 1000
+	maxNameRunes          = 1000 // relations' from_entity and to_entity
 )
 
 // GraphEntity is an entity record as a node of the graph shows it.
