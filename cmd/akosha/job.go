@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/akosha/akosha/internal/jobmetrics"
 	"github.com/akosha/akosha/jobs/importer"
 	"github.com/akosha/akosha/lake/storage"
 )
@@ -39,8 +41,28 @@ func newJobCmd(g *globals) *cobra.Command {
 		Use:   "job compact|index|age|vacuum|import",
 		Short: "Run one of the lake's jobs (as its Kubernetes CronJob does)",
 	}
-	cmd.AddCommand(newImportCmd(g), newIndexCmd(g), newCompactCmd(g), newVacuumCmd(g))
+	cmd.AddCommand(newImportCmd(g), newIndexCmd(g), newCompactCmd(g), newAgeCmd(g), newVacuumCmd(g))
 	return cmd
+}
+
+// startJob begins a job run's metrics; finishJob, deferred with the run's
+// error, records its exit code and pushes them (internal/jobmetrics).
+func startJob(name string) *jobmetrics.Run { return jobmetrics.Start(name) }
+
+func finishJob(ctx context.Context, run *jobmetrics.Run, err error) {
+	run.Finish(context.WithoutCancel(ctx), exitCodeOf(err), "")
+}
+
+// exitCodeOf is the exit code main gives err.
+func exitCodeOf(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ce interface{ ExitCode() int }
+	if errors.As(err, &ce) {
+		return ce.ExitCode()
+	}
+	return exitFailed
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -49,14 +71,21 @@ func newImportCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import",
 		Short: "Import Session-Buddy's S3 uploads (systems/{sid}/uploads/...), each exactly once",
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			run := startJob("import")
+			defer func() { finishJob(cmd.Context(), run, err) }()
 			l, err := g.openLake(cmd.Context())
 			if err != nil {
 				return err
 			}
+			ctx, release, err := holdJobLease(cmd.Context(), l, "import")
+			if err != nil {
+				return err
+			}
+			defer release()
 			src := l.Store()
 			if source != "" {
-				if src, err = storage.Open(cmd.Context(), source); err != nil {
+				if src, err = storage.Open(ctx, source); err != nil {
 					return err
 				}
 			}
@@ -89,10 +118,15 @@ func newImportCmd(g *globals) *cobra.Command {
 					slog.Info("import", attrs...)
 				}
 			}
-			sum, err := importer.Run(cmd.Context(), src, l, opts)
+			sum, err := importer.Run(ctx, src, l, opts)
 			if bar != nil {
 				bar.Finish()
 				fmt.Fprintln(os.Stderr)
+			}
+			if !opts.DryRun {
+				run.Items("imported", sum.Imported)
+				run.Items("skipped", sum.Skipped)
+				run.Items("failed", sum.Failed)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "uploads: %d seen, %d imported, %d skipped, %d failed, %d pending\n",
 				sum.Seen, sum.Imported, sum.Skipped, sum.Failed, sum.Pending)

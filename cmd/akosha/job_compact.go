@@ -97,7 +97,9 @@ Each merge is one commit (remove + add, dataChange=false); a merge that loses a 
 with another commit is skipped and retried by the next run.
 
 Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds the lease.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			run := startJob("compact")
+			defer func() { finishJob(cmd.Context(), run, err) }()
 			opts := compact.Options{DryRun: dryRun}
 			if table != "" {
 				if _, err := lakeTable(table); err != nil {
@@ -174,6 +176,10 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds
 			}
 			if sum != nil && !dryRun {
 				tot := sum.Totals()
+				run.Items("compacted", tot.Compacted)
+				run.Items("skipped", tot.Skipped)
+				run.Items("failed", tot.Failed)
+				run.Bytes(tot.BytesIn, tot.BytesOut)
 				fmt.Fprintf(out, "compact: %d groups, %d compacted, %d skipped (lost a race; next run retries), %d failed in %s\n",
 					tot.Groups, tot.Compacted, tot.Skipped, tot.Failed, sum.Elapsed.Round(time.Millisecond))
 				for _, name := range lake.Tables {

@@ -19,12 +19,21 @@ func newIndexCmd(g *globals) *cobra.Command {
 		Short: "Build HNSW vector indexes for the memories partitions that lack a current one",
 		Long: `index builds one HNSW index per partition (tier/system_id/day) of the memories table whose
 live data files no index covers exactly, and stores it under memories/_indexes/. It is idempotent:
-a second run builds nothing. Partitions with fewer than --min-vectors vectors are left to exact scans.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+a second run builds nothing. Partitions with fewer than --min-vectors vectors are left to exact scans.
+
+Exit codes: 0 done, 1 failed, 2 usage, 3 some partitions failed, 4 another run holds the lease.`,
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			run := startJob("index")
+			defer func() { finishJob(cmd.Context(), run, err) }()
 			l, err := g.openLake(cmd.Context())
 			if err != nil {
 				return err
 			}
+			ctx, release, err := holdJobLease(cmd.Context(), l, "index")
+			if err != nil {
+				return err
+			}
+			defer release()
 			var bar *progressbar.ProgressBar
 			if isTerminal(os.Stderr) {
 				opts.Progress = func(ev indexer.Event) {
@@ -56,7 +65,7 @@ a second run builds nothing. Partitions with fewer than --min-vectors vectors ar
 					slog.Info("index", attrs...)
 				}
 			}
-			sum, err := indexer.Run(cmd.Context(), l, opts)
+			sum, err := indexer.Run(ctx, l, opts)
 			if bar != nil {
 				bar.Finish()
 				fmt.Fprintln(os.Stderr)
@@ -67,6 +76,12 @@ a second run builds nothing. Partitions with fewer than --min-vectors vectors ar
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "partitions: %d seen, %d %s (%d vectors), %d current, %d small, %d failed\n",
 				sum.Partitions, sum.Built, verb, sum.Vectors, sum.Current, sum.Small, sum.Failed)
+			if !opts.DryRun {
+				run.Items("built", sum.Built)
+				run.Items("current", sum.Current)
+				run.Items("small", sum.Small)
+				run.Items("failed", sum.Failed)
+			}
 			for _, f := range sum.Failures {
 				fmt.Fprintf(cmd.OutOrStdout(), "  FAILED %s: %v\n", f.Partition, f.Err)
 			}

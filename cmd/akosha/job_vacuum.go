@@ -27,7 +27,9 @@ files older than --orphan-grace (left by a crashed writer), and log entries olde
 than --log-retention below the newest checkpoint. A live file is never deleted.
 
 Exit codes: 0 done, 1 failed, 2 usage, 3 some deletes failed, 4 another run holds the lease.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			run := startJob("vacuum")
+			defer func() { finishJob(cmd.Context(), run, err) }()
 			if table != "" {
 				if _, err := lakeTable(table); err != nil {
 					return err
@@ -97,6 +99,11 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some deletes failed, 4 another run hold
 					verb = "would delete"
 				}
 				n, bytes, failed := sum.Total()
+				if !opts.DryRun {
+					run.Items("deleted", n)
+					run.Items("failed", failed)
+					run.Bytes(bytes, 0)
+				}
 				fmt.Fprintf(out, "vacuum: %s %d objects (%s), %d failed, in %s\n", verb, n, mb(bytes), failed, sum.Elapsed.Round(time.Millisecond))
 				for _, name := range lake.Tables {
 					ts := sum.Tables[name]
