@@ -298,7 +298,15 @@ func TestCrashLoop(t *testing.T) {
 		}()
 	}
 
-	var compactKilled, compactFinished, compactStarted int
+	var compactKilled, compactFinished, compactStarted, finishedCommits int
+	// How long the last whole compaction run took: kills are spread over
+	// that, so that some land while groups are being committed.
+	fullRun := 500 * time.Millisecond
+	compacted := func(j *child) int { // groups a finished run committed, from its summary
+		var groups, n int
+		fmt.Sscanf(j.out.String(), "compact: %d groups, %d compacted", &groups, &n)
+		return n
+	}
 	leaseBlocked := -1
 	for it := range iterations {
 		p := startIngest(t, bin, logDir, fmt.Sprintf("ingest-%03d", it), env)
@@ -325,8 +333,16 @@ func TestCrashLoop(t *testing.T) {
 			t.Fatalf("iteration %d: lease: %v", it, err)
 		}
 		j := startChild(t, bin, logDir, fmt.Sprintf("compact-%03d", it), env, "job", "compact")
+		jobStart := time.Now()
 		compactStarted++
-		jobKill := time.Now().Add(time.Duration(50+rng.IntN(451)) * time.Millisecond)
+		// Every fifth run is left to finish: it keeps the lake compacted and
+		// times a whole run.
+		spare := it%5 == 4
+		window := max(450*time.Millisecond, fullRun*6/5)
+		jobKill := jobStart.Add(50*time.Millisecond + time.Duration(rng.Int64N(int64(window)+1)))
+		if spare {
+			jobKill = jobStart.Add(5 * time.Minute)
+		}
 
 		for p != nil || j != nil {
 			now := time.Now()
@@ -343,6 +359,10 @@ func TestCrashLoop(t *testing.T) {
 					t.Errorf("%s: exit %d\n%s", j.name, code, j.tail())
 				}
 				compactFinished++
+				finishedCommits += compacted(j)
+				if spare {
+					fullRun = time.Since(jobStart)
+				}
 				j = nil
 			} else if j != nil && !now.Before(jobKill) {
 				j.kill()
@@ -350,6 +370,7 @@ func TestCrashLoop(t *testing.T) {
 					compactKilled++
 				} else {
 					compactFinished++ // it finished as the signal came
+					finishedCommits += compacted(j)
 				}
 				j = nil
 			}
@@ -390,6 +411,7 @@ func TestCrashLoop(t *testing.T) {
 		t.Fatalf("final compaction: exit %d\n%s", code, j.tail())
 	}
 	finalCompact := strings.TrimSpace(strings.SplitN(j.out.String(), "\n", 2)[0])
+	finishedCommits += compacted(j)
 
 	// The Delta log verifies: every live file of every table exists with
 	// the logged size.
@@ -469,7 +491,8 @@ func TestCrashLoop(t *testing.T) {
 	fig := &figures{name: "SIGKILL crash loop"}
 	fig.add("iterations", "%d (%s in all)", iterations, time.Since(start).Round(time.Second))
 	fig.add("ingest processes killed with SIGKILL under load", "%d, 50-500 ms after each became ready; %d clients sending throughout", iterations, clients)
-	fig.add("compaction jobs started / killed mid-run / finished first", "%d / %d / %d", compactStarted, compactKilled, compactFinished)
+	fig.add("compaction jobs", "%d started: %d killed with SIGKILL at a random moment of the run, %d finished (every fifth is left to)",
+		compactStarted, compactKilled, compactFinished)
 	if leaseBlocked >= 0 {
 		fig.add("run after a killed job that held the lease", "exit %d (leased, changed nothing)", leaseBlocked)
 	}
@@ -479,7 +502,9 @@ func TestCrashLoop(t *testing.T) {
 		lostThenLanded.Load()+lostThenFresh.Load(), lostThenLanded.Load(), lostThenFresh.Load())
 	fig.add("records checked", "%d acknowledged = %d rows in live files = %d distinct ids = %d rows written by the log; 0 lost, 0 doubled",
 		expected, au.LiveRows, len(au.IDs), au.IngestedRows)
-	fig.add("log", "%d versions of memories (%d of them compactions), %d idempotency keys, none twice", au.Commits, au.Compactions, len(au.Txns))
+	fig.add("log", "%d versions of memories, %d idempotency keys, none twice", au.Commits, len(au.Txns))
+	fig.add("compaction commits", "%d: %d by runs that were killed later in the run, %d by runs that finished (the final one included)",
+		au.Compactions, au.Compactions-int64(finishedCommits), finishedCommits)
 	fig.add("SIGTERM of the last ingest process", "exit %d", last.exitCode())
 	fig.add("final compaction", "%s", finalCompact)
 	fig.add("akosha lake verify", "%s", verified)
