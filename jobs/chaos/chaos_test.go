@@ -19,7 +19,9 @@ import (
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/gen"
 	"github.com/akosha/akosha/internal/testenv"
+	"github.com/akosha/akosha/jobs/age"
 	"github.com/akosha/akosha/jobs/compact"
+	"github.com/akosha/akosha/jobs/indexer"
 	"github.com/akosha/akosha/jobs/vacuum"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
@@ -48,7 +50,12 @@ type ledger struct {
 	ackedKeys []schemas.Memory
 }
 
-func TestChaosIngestCompactVacuum(t *testing.T) {
+// TestChaosIngestAndJobs runs ingest at a steady rate while two compactors,
+// the age job (moving the same days hot -> warm -> cold again and again, as
+// ingest keeps adding hot files to them), the index job and vacuum run in
+// loops, and checks with SQL throughout that every acknowledged record is
+// visible exactly once.
+func TestChaosIngestAndJobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos test: not in -short")
 	}
@@ -105,7 +112,9 @@ func TestChaosIngestCompactVacuum(t *testing.T) {
 			} else {
 				recs = gen.Memories(uint64(1000+i), 20, 3, 2)
 				for j := range recs {
-					recs[j].Embedding = nil // small files; the embedding is not what this tests
+					if j%5 != 0 {
+						recs[j].Embedding = nil // small files; a few vectors for the index job
+					}
 					recs[j].Content = recs[j].Content[:80]
 				}
 				fresh = len(recs)
@@ -181,6 +190,38 @@ func TestChaosIngestCompactVacuum(t *testing.T) {
 			return err
 		})
 	}
+	// Aging: gen's days (2026-11-01 and 02) are weeks old, so every run
+	// moves the hot files ingest added since the last one; every other
+	// run uses a policy that sends them (and the warm ones) to cold.
+	var moved, ageSkipped atomic.Int64
+	al := open(t, s)
+	var ageRuns int
+	loop("age", 400*time.Millisecond, func() error {
+		ageRuns++
+		policy := age.Policy{WarmAfter: 7, ColdAfter: 90, DeleteAfter: 100000}
+		if ageRuns%2 == 0 {
+			policy.ColdAfter = 8
+		}
+		sum, err := age.Run(ctx, al, age.Options{Policy: policy, Tables: []string{schemas.TableMemories}})
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		if sum != nil {
+			moved.Add(int64(sum.Moved))
+			ageSkipped.Add(int64(sum.Skipped))
+		}
+		return err
+	})
+	var indexed atomic.Int64
+	il := open(t, s)
+	loop("index", time.Second, func() error {
+		sum, err := indexer.Run(ctx, il, indexer.Options{MinVectors: 1})
+		if errors.Is(err, context.Canceled) || errors.Is(err, indexer.ErrPartitionsFailed) && ctx.Err() != nil {
+			return nil
+		}
+		indexed.Add(int64(sum.Built))
+		return err
+	})
 	vl := open(t, s)
 	loop("vacuum", 500*time.Millisecond, func() error {
 		sum, err := vacuum.Run(ctx, vl, vacuum.Options{
@@ -234,10 +275,16 @@ func TestChaosIngestCompactVacuum(t *testing.T) {
 		return
 	}
 
-	// Quiet lake: one last compaction, a vacuum past the grace, and the
-	// final accounting.
+	// Quiet lake: one last age and compaction, a vacuum past the grace,
+	// and the final accounting.
 	final := context.Background()
 	fl := open(t, s)
+	// Versions of a record in different tiers of one day meet in one
+	// partition once the last hot files are moved; compaction then
+	// collapses them.
+	if _, err := age.Run(final, fl, age.Options{Policy: age.Policy{WarmAfter: 7, ColdAfter: 8, DeleteAfter: 100000}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := compact.Run(final, fl, compact.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -279,10 +326,13 @@ func TestChaosIngestCompactVacuum(t *testing.T) {
 	if rawRows != acked {
 		t.Errorf("raw rows in live files %d, want %d (versions not collapsed?)", rawRows, acked)
 	}
-	t.Logf("%s: %d batches (%d re-send batches), %d records, %d checks, %d groups compacted, %d skipped on conflict, %d objects vacuumed",
-		dur, batches.Load(), resends.Load(), acked, checks, compacted.Load(), skipped.Load(), vacuumed.Load())
-	if compacted.Load() == 0 || vacuumed.Load() == 0 {
-		t.Errorf("the jobs did not run: %d compacted, %d vacuumed", compacted.Load(), vacuumed.Load())
+	t.Logf("%s: %d batches (%d re-send batches), %d records, %d checks, %d groups compacted, %d skipped on conflict, "+
+		"%d partitions moved, %d moves skipped, %d indexes built, %d objects vacuumed",
+		dur, batches.Load(), resends.Load(), acked, checks, compacted.Load(), skipped.Load(),
+		moved.Load(), ageSkipped.Load(), indexed.Load(), vacuumed.Load())
+	if compacted.Load() == 0 || vacuumed.Load() == 0 || moved.Load() == 0 || indexed.Load() == 0 {
+		t.Errorf("the jobs did not run: %d compacted, %d moved, %d indexed, %d vacuumed",
+			compacted.Load(), moved.Load(), indexed.Load(), vacuumed.Load())
 	}
 }
 

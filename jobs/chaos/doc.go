@@ -1,5 +1,5 @@
 // Package chaos holds the lake's chaos test: ingest at a steady rate while
-// compaction and vacuum run again and again in parallel, and SQL counts are
+// compaction, aging, indexing and vacuum run again and again in parallel, and SQL counts are
 // checked throughout. It has no code of its own; see chaos_test.go.
 //
 //	go test ./jobs/chaos/                      # the short form (~20 s)
