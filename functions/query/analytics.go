@@ -78,6 +78,7 @@ const (
 	maxFilterValues     = 1000
 	maxLabelRunes       = schemas.MaxLabelLen
 	flatRelativeChange  = 0.05 // a fitted change below 5% of the mean is "flat"
+	trendAlpha          = 0.05 // a slope with a larger p-value is "flat"
 	statusOK            = "ok"
 	statusInsufficient  = "insufficient_data"
 	directionUp         = "up"
@@ -128,8 +129,12 @@ type TrendSeries struct {
 	// the last, relative to its value at the first; null when that value
 	// is not positive.
 	PercentChange *float64 `json:"percent_change"`
-	// Direction is up, down or flat (the fitted change is under 5% of the
-	// mean); null when the data is insufficient.
+	// PValue is the two-sided p-value of the slope (the t-test of a zero
+	// slope, n-2 degrees of freedom); null for a constant series.
+	PValue *float64 `json:"p_value"`
+	// Direction is up or down when the slope is significant (p_value below
+	// 0.05) and the fitted change at least 5% of the mean, flat otherwise;
+	// null when the data is insufficient.
 	Direction *string `json:"direction"`
 }
 
@@ -619,10 +624,14 @@ FROM series GROUP BY key ORDER BY total DESC, key`
 			Total: r.num(3), Mean: r.num(4),
 		}
 		out.SeriesTotal = int(r.num(9))
-		if s.ActiveBuckets < q.minPoints {
+		switch {
+		case q.Buckets < 3:
+			s.Status = statusInsufficient
+			s.Message = fmt.Sprintf("%d buckets; a trend needs at least 3 (a line fits any 2 points)", q.Buckets)
+		case s.ActiveBuckets < q.minPoints:
 			s.Status = statusInsufficient
 			s.Message = fmt.Sprintf("%d of %d buckets hold data; a trend needs at least %d (min_points)", s.ActiveBuckets, q.Buckets, q.minPoints)
-		} else {
+		default:
 			s.Status = statusOK
 			trend(&s, r.num(5), r.opt(6), r.opt(7), r.opt(8), q.Buckets)
 		}
@@ -634,14 +643,15 @@ FROM series GROUP BY key ORDER BY total DESC, key`
 	return out, nil
 }
 
-// trend names a fitted series: a constant one is flat with no R², others
-// go up or down unless the fitted change is under flatRelativeChange of
-// the mean.
+// trend names a fitted series: a constant one is flat with no R²; others
+// go up or down only when the slope is both significant (a noisy series
+// with a small R² has a slope, but no direction worth claiming) and large
+// (a fitted change of at least flatRelativeChange of the mean).
 func trend(s *TrendSeries, variance float64, slope, intercept, r2 *float64, n int) {
 	s.Slope, s.Intercept = slope, intercept
 	dir := directionFlat
 	defer func() { s.Direction = &dir }()
-	if slope == nil || intercept == nil {
+	if slope == nil || intercept == nil || r2 == nil {
 		return
 	}
 	if variance <= 1e-12*(1+s.Mean*s.Mean) {
@@ -659,7 +669,13 @@ func trend(s *TrendSeries, variance float64, slope, intercept, r2 *float64, n in
 		pct := 100 * change / *intercept
 		s.PercentChange = &pct
 	}
+	// The slope's t-test is the correlation's: r = ±sqrt(R²).
+	p := stats.PearsonP(math.Copysign(math.Sqrt(math.Max(0, *r2)), *slope), n)
+	if !math.IsNaN(p) {
+		s.PValue = &p
+	}
 	switch {
+	case math.IsNaN(p) || p >= trendAlpha:
 	case math.Abs(change) < flatRelativeChange*s.Mean:
 	case change > 0:
 		dir = directionUp
@@ -714,6 +730,9 @@ FROM scored GROUP BY key ORDER BY total DESC, key`
 		s := AnomalySeries{Key: r.str(0), Points: q.points(vals), ActiveBuckets: int(r.num(2)), Total: r.num(3), Anomalies: []Anomaly{}}
 		out.SeriesTotal = int(r.num(8))
 		switch sd := r.opt(5); {
+		case q.Buckets < 3:
+			s.Status = statusInsufficient
+			s.Message = fmt.Sprintf("%d buckets; scoring needs at least 3", q.Buckets)
 		case s.ActiveBuckets < q.minPoints:
 			s.Status = statusInsufficient
 			s.Message = fmt.Sprintf("%d of %d buckets hold data; scoring needs at least %d (min_points)", s.ActiveBuckets, q.Buckets, q.minPoints)

@@ -45,6 +45,15 @@ func leastSquares(ys []float64) (slope, intercept, r2 float64) {
 	return slope, intercept, 1 - res/tot
 }
 
+// slopeP is the two-sided p-value of a least-squares slope with R² r2
+// over n points: t = sqrt(R² (n-2) / (1-R²)) with n-2 degrees of freedom.
+func slopeP(r2 float64, n int) float64 {
+	if r2 >= 1-1e-15 {
+		return 0
+	}
+	return stats.StudentTwoSided(math.Sqrt(r2*float64(n-2)/(1-r2)), float64(n-2))
+}
+
 func meanSD(ys []float64) (mean, sd float64) {
 	for _, y := range ys {
 		mean += y
@@ -223,6 +232,9 @@ func TestAnalyticsTrends(t *testing.T) {
 			if *s.Direction != c.dir {
 				t.Errorf("%s: direction %s, want %s", c.key, *s.Direction, c.dir)
 			}
+			if want := slopeP(r2, 10); s.PValue == nil || !near(*s.PValue, want) {
+				t.Errorf("%s: p_value %v, want %v", c.key, s.PValue, want)
+			}
 			var got []float64
 			for i, pt := range s.Points {
 				got = append(got, pt.Value)
@@ -248,7 +260,7 @@ func TestAnalyticsTrends(t *testing.T) {
 		// Flat: slope 0, no R², direction flat, no change.
 		flat := findSeries(t, a.Series, key, "sys-flat")
 		if flat.Status != "ok" || flat.Slope == nil || *flat.Slope != 0 || flat.R2 != nil || flat.Direction == nil || *flat.Direction != "flat" ||
-			flat.PercentChange == nil || *flat.PercentChange != 0 || flat.Mean != 4 {
+			flat.PercentChange == nil || *flat.PercentChange != 0 || flat.Mean != 4 || flat.PValue != nil {
 			t.Errorf("flat: %s", mustJSON(flat))
 		}
 		// One record: insufficient, and no guesses.
@@ -258,10 +270,63 @@ func TestAnalyticsTrends(t *testing.T) {
 			t.Errorf("one point: %s", mustJSON(one))
 		}
 		// The raw JSON says null, not 0.
-		if !strings.Contains(body, `"key":"sys-one","status":"insufficient_data"`) || !strings.Contains(body, `"slope":null,"intercept":null,"r2":null,"percent_change":null,"direction":null`) {
-			t.Errorf("insufficient series in JSON: %s", body)
+		if !strings.Contains(body, `"key":"sys-one","status":"insufficient_data"`) || !strings.Contains(body, `"slope":null,"intercept":null,"r2":null,"percent_change":null,"p_value":null,"direction":null`) {
+			t.Errorf("the insufficient series is not all nulls in JSON")
 		}
 	})
+}
+
+// A trend has a direction only when its slope is significant and large:
+// one outlier makes a slope, not a trend.
+func TestAnalyticsTrendDirection(t *testing.T) {
+	p := startProcess(t, testenv.Local(t), query.Config{})
+	end := time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)
+	start := end.AddDate(0, 0, -14)
+	cases := map[string]struct {
+		counts []int
+		dir    string
+	}{
+		// -19.6% fitted, but R² 0.013 (p 0.69): flat.
+		"outlier": {[]int{9, 8, 9, 7, 8, 30, 8, 9, 7, 8, 9, 8, 7, 9}, "flat"},
+		"rise":    {[]int{10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16}, "up"},
+		"fall":    {[]int{16, 16, 15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10}, "down"},
+		// Significant (p < 0.05) but 1.5% of the mean over the window: flat.
+		"creep": {[]int{100, 100, 100, 100, 100, 100, 100, 101, 101, 101, 101, 101, 101, 101}, "flat"},
+	}
+	var recs []schemas.Memory
+	for sys, c := range cases {
+		recs = append(recs, series(sys, start, day, c.counts, nil)...)
+	}
+	if _, err := p.lake.AppendMemories(ctxT(t), recs); err != nil {
+		t.Fatal(err)
+	}
+	_, a, body := getJSON[query.TrendsResponse](t, p, "/v1/analytics/trends", values("window", "14d", "end", "2026-11-15"))
+	if len(a.Series) != 4 {
+		t.Fatalf("trends: %s", body)
+	}
+	for _, s := range a.Series {
+		c := cases[s.Key]
+		ys := floats(c.counts)
+		slope, _, r2 := leastSquares(ys)
+		mean, _ := meanSD(ys)
+		pv := slopeP(r2, 14)
+		// The rule, applied here to the independent figures.
+		want := "flat"
+		if pv < 0.05 && math.Abs(slope*13) >= 0.05*mean {
+			want = map[bool]string{true: "up", false: "down"}[slope > 0]
+		}
+		if want != c.dir {
+			t.Fatalf("%s: the fixture is wrong: the rule says %s (p %v, change %v)", s.Key, want, pv, slope*13)
+		}
+		if s.Direction == nil || *s.Direction != c.dir || s.PValue == nil || !near(*s.PValue, pv) || !near(*s.R2, r2) {
+			t.Errorf("%s: direction %v p %v, want %s p %v", s.Key, s.Direction, s.PValue, c.dir, pv)
+		}
+	}
+	// Two buckets: a line fits any two points, so no trend.
+	_, a, _ = getJSON[query.TrendsResponse](t, p, "/v1/analytics/trends", values("window", "2d", "end", "2026-11-15", "min_points", "2"))
+	if a.Status != "insufficient_data" || a.Series[0].Slope != nil || !strings.Contains(a.Series[0].Message, "at least 3") {
+		t.Errorf("two buckets: %s", mustJSON(a))
+	}
 }
 
 func mustJSON(v any) string {

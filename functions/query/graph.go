@@ -298,7 +298,7 @@ FROM entities WHERE lower(trim(name)) = %s ORDER BY system_id, id`, nodeOf(name)
 ), pick AS (
   SELECT nb.*, x.system_id AS xs, x.id AS xid, x.name AS xname, x.entity_type AS xtype,
     row_number() OVER (PARTITION BY nb.direction, nb.rs, nb.rid
-      ORDER BY (x.system_id = nb.rs AND x.id = nb.eid) DESC NULLS LAST, (x.system_id = nb.rs) DESC NULLS LAST, x.system_id, x.id) AS rn
+      ORDER BY coalesce(x.system_id = nb.rs AND x.id = nb.eid, false) DESC, coalesce(x.system_id = nb.rs, false) DESC, x.system_id, x.id) AS rn
   FROM nb LEFT JOIN ents x ON x.node = nb.node
 )
 SELECT direction, rs, rid, relation_type, properties, node, name, xs, xid, xname, xtype, count(*) OVER () AS total,

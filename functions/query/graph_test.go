@@ -131,6 +131,18 @@ func TestGraphNeighbours(t *testing.T) {
 	if b := neighbours(t, p, "s1", "e-duckdb", values("limit", "1")); b.Count != 1 || b.Total != 3 || !b.Truncated || summary(b.Neighbours)[0] != want[0] {
 		t.Errorf("limit 1: %s", mustJSON(b))
 	}
+	// An end named by name is the entity of that name in the relation's
+	// own system (s1's DuckDB, not s2's duckdb), and an end named by id is
+	// that entity.
+	if b := neighbours(t, p, "s1", "e-akosha", nil); !slices.Equal(summary(b.Neighbours), []string{
+		"out mentions kubernetes (s1/r6) -> -", "out uses duckdb (s1/r1) -> s1/e-duckdb", "out written_in go (s1/r4) -> s1/e-go",
+		"in stores_for parquet (s1/r3) -> s1/e-parquet"}) {
+		t.Errorf("Akosha: %v", summary(b.Neighbours))
+	}
+	if b := neighbours(t, p, "s2", "ent-arrow", nil); !slices.Equal(summary(b.Neighbours), []string{
+		"in interops duckdb (s2/q1) -> s2/ent-duck", "in uses polars (s2/q2) -> s2/ent-polars"}) {
+		t.Errorf("Arrow: %v", summary(b.Neighbours))
+	}
 	// A self-loop is both out and in; a dangling end has no entity.
 	if b := neighbours(t, p, "s1", "e-go", nil); !slices.Equal(summary(b.Neighbours), []string{
 		"out depends_on go (s1/r5) -> s1/e-go", "in depends_on go (s1/r5) -> s1/e-go", "in written_in akosha (s1/r4) -> s1/e-akosha"}) {
