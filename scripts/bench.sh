@@ -14,6 +14,10 @@ out="bench-out/$(date -u +%Y%m%dT%H%M%SZ).txt"
 	go test -run '^$' -bench 'Commit' -benchtime 400x -count 2 ./lake/
 	echo "## ingest over HTTP into the S3 server, beside the lake writer alone"
 	go test -run '^$' -bench 'IngestHTTP|LakeWriterAlone' -benchtime 300x ./functions/ingest/
+	if [ -n "${AKOSHA_BENCH_SMALLFILES:-}" ]; then
+		echo "## compaction: 10,000 small files, the six queries before and after"
+		go test -run '^$' -bench 'SmallFilesCompaction' -benchtime 1x -timeout 60m ./functions/query/
+	fi
 	if [ -n "${AKOSHA_BENCH_QUERY:-}" ]; then
 		echo "## query"
 		go test -run '^$' -bench 'Query' -benchtime 1x -timeout 60m ./functions/query/

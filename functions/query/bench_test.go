@@ -47,14 +47,7 @@ func BenchmarkQueryLake(b *testing.B) {
 	lakeBytes := buildBenchLake(b, store, n)
 	b.Logf("built a lake of %d memories (%.0f MB) in %v", n, float64(lakeBytes)/1e6, time.Since(start).Round(time.Second))
 
-	queries := []struct{ name, sql string }{
-		{"count by system", `SELECT system_id, count(*) AS n FROM memories GROUP BY system_id ORDER BY system_id`},
-		{"one system, one day", `SELECT count(*), avg(importance), max(created_at) FROM memories WHERE system_id = 'sys-042' AND day = DATE '2026-11-15'`},
-		{"top projects by week", `SELECT date_trunc('week', created_at) AS week, project, count(*) AS n FROM memories GROUP BY ALL ORDER BY n DESC, week, project LIMIT 20`},
-		{"LIKE text search", `SELECT count(*) FROM memories WHERE content LIKE '%deploy timeout cache%'`},
-		{"memories join entities", `SELECT e.entity_type, count(*) AS n FROM memories m JOIN entities e ON m.system_id = e.system_id AND m.project = e.name GROUP BY ALL ORDER BY ALL`},
-		{"window function", `SELECT count(*) FROM (SELECT system_id, id, row_number() OVER (PARTITION BY system_id ORDER BY created_at DESC) AS rn FROM memories) WHERE rn <= 3`},
-	}
+	queries := benchQueries
 
 	// Cold: for each query a fresh process with an empty cache, whose first
 	// statement also indexes the record keys of the systems it reads.
@@ -94,54 +87,14 @@ func BenchmarkQueryLake(b *testing.B) {
 		}
 	}
 	// Warm: the query function next to raw DuckDB over the same files.
-	raw, err := sql.Open("duckdb", "")
-	if err != nil {
-		b.Fatal(err)
-	}
+	raw := rawViews(b, cacheDir)
 	defer raw.Close()
-	for _, t := range []string{"memories", "entities"} {
-		glob := filepath.Join(cacheDir, t, "*", "*", "*", "*.parquet")
-		if _, err := raw.Exec(fmt.Sprintf(`CREATE VIEW %s AS SELECT * FROM read_parquet('%s', hive_partitioning = true,
-			hive_types = {'tier': VARCHAR, 'system_id': VARCHAR, 'day': DATE})`, t, glob)); err != nil {
-			b.Fatal(err)
-		}
-	}
 	reps := 7
 	if n > 200_000 {
 		reps = 5 // a 1M-record scan takes a second
 	}
 	for i, q := range queries {
-		var ours, theirs []time.Duration
-		for r := 0; r < reps; r++ {
-			runOurs := func() {
-				t0 := time.Now()
-				if _, err := f.Query(ctx, q.sql, 100); err != nil {
-					b.Fatal(err)
-				}
-				ours = append(ours, time.Since(t0))
-			}
-			runRaw := func() {
-				t0 := time.Now()
-				rs, err := raw.Query(q.sql)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for rs.Next() {
-				}
-				rs.Close()
-				theirs = append(theirs, time.Since(t0))
-			}
-			// Alternate who goes first, so neither gains from the other's
-			// page cache.
-			if r%2 == 0 {
-				runOurs()
-				runRaw()
-			} else {
-				runRaw()
-				runOurs()
-			}
-		}
-		rows[i].warm, rows[i].raw = median(ours), median(theirs)
+		rows[i].warm, rows[i].raw = timeWarm(b, f, raw, q.sql, reps)
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\n| query | warm (akosha) | warm (raw DuckDB) | ratio | cold (empty cache, S3) | files fetched | bytes fetched | bytes the plan needs |\n|---|---|---|---|---|---|---|---|\n")
@@ -235,6 +188,69 @@ func BenchmarkQueryLake(b *testing.B) {
 	_ = l
 }
 
+// timeWarm times sql reps times through f and through raw DuckDB, in
+// alternating order so neither gains from the other's page cache, and
+// returns the medians.
+func timeWarm(b *testing.B, f *query.Function, raw *sql.DB, q string, reps int) (ours, theirs time.Duration) {
+	ctx := context.Background()
+	var o, t []time.Duration
+	runOurs := func() {
+		t0 := time.Now()
+		if _, err := f.Query(ctx, q, 100); err != nil {
+			b.Fatal(err)
+		}
+		o = append(o, time.Since(t0))
+	}
+	runRaw := func() {
+		t0 := time.Now()
+		rs, err := raw.Query(q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rs.Next() {
+		}
+		rs.Close()
+		t = append(t, time.Since(t0))
+	}
+	for r := 0; r < reps; r++ {
+		if r%2 == 0 {
+			runOurs()
+			runRaw()
+		} else {
+			runRaw()
+			runOurs()
+		}
+	}
+	return median(o), median(t)
+}
+
+// rawViews opens DuckDB with views over the Parquet files of cacheDir, as
+// someone would query the same cached lake by hand.
+func rawViews(b *testing.B, cacheDir string) *sql.DB {
+	raw, err := sql.Open("duckdb", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, t := range []string{"memories", "entities"} {
+		glob := filepath.Join(cacheDir, t, "*", "*", "*", "*.parquet")
+		if _, err := raw.Exec(fmt.Sprintf(`CREATE VIEW %s AS SELECT * FROM read_parquet('%s', hive_partitioning = true,
+			hive_types = {'tier': VARCHAR, 'system_id': VARCHAR, 'day': DATE})`, t, glob)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return raw
+}
+
+// benchQueries are the six queries of the query benchmark (BENCHMARKS.md).
+var benchQueries = []struct{ name, sql string }{
+	{"count by system", `SELECT system_id, count(*) AS n FROM memories GROUP BY system_id ORDER BY system_id`},
+	{"one system, one day", `SELECT count(*), avg(importance), max(created_at) FROM memories WHERE system_id = 'sys-042' AND day = DATE '2026-11-15'`},
+	{"top projects by week", `SELECT date_trunc('week', created_at) AS week, project, count(*) AS n FROM memories GROUP BY ALL ORDER BY n DESC, week, project LIMIT 20`},
+	{"LIKE text search", `SELECT count(*) FROM memories WHERE content LIKE '%deploy timeout cache%'`},
+	{"memories join entities", `SELECT e.entity_type, count(*) AS n FROM memories m JOIN entities e ON m.system_id = e.system_id AND m.project = e.name GROUP BY ALL ORDER BY ALL`},
+	{"window function", `SELECT count(*) FROM (SELECT system_id, id, row_number() OVER (PARTITION BY system_id ORDER BY created_at DESC) AS rn FROM memories) WHERE rn <= 3`},
+}
+
 func mb(n int64) string {
 	if n < 1e6 {
 		return fmt.Sprintf("%.1f KB", float64(n)/1e3)
@@ -289,6 +305,14 @@ func buildBenchLake(b *testing.B, store storage.Store, n int) int64 {
 			bytes += f.Size
 		}
 	}
+	benchEntities(b, l)
+	return bytes
+}
+
+// benchEntities writes 20 entities per system, named like gen's projects,
+// for the join query.
+func benchEntities(b *testing.B, l *lake.Lake) {
+	ctx := context.Background()
 	var ents []schemas.Entity
 	types := []string{"project", "library", "person", "service"}
 	for s := 0; s < 100; s++ {
@@ -303,5 +327,4 @@ func buildBenchLake(b *testing.B, store storage.Store, n int) int64 {
 	if _, err := l.AppendEntities(ctx, ents); err != nil {
 		b.Fatal(err)
 	}
-	return bytes
 }
