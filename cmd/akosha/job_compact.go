@@ -88,6 +88,7 @@ func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
 func newCompactCmd(g *globals) *cobra.Command {
 	var table, target string
 	var dryRun bool
+	var workers int
 	cmd := &cobra.Command{
 		Use:   "compact",
 		Short: "Merge small data files per partition; re-sent records collapse to the latest",
@@ -100,7 +101,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			run := startJob("compact")
 			defer func() { finishJob(cmd.Context(), run, err) }()
-			opts := compact.Options{DryRun: dryRun}
+			opts := compact.Options{DryRun: dryRun, Workers: workers}
 			if table != "" {
 				if _, err := lakeTable(table); err != nil {
 					return err
@@ -202,6 +203,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds
 	}
 	cmd.Flags().StringVar(&table, "table", "", "only this table: memories, entities or relations (default all)")
 	cmd.Flags().StringVar(&target, "target-size", "256MB", "output file size to aim for, and the most input one merge holds in memory")
+	cmd.Flags().IntVar(&workers, "workers", compact.DefaultWorkers, "groups merged at once (each holds up to --target-size in memory)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan (groups per partition) and change nothing")
 	return cmd
 }

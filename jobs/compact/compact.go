@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/akosha/akosha/lake"
@@ -26,6 +27,11 @@ type Options struct {
 	Progress func(Event)
 	// Logger for warnings; default slog.Default().
 	Logger *slog.Logger
+	// Workers merge this many groups at once (default DefaultWorkers).
+	// Small groups are dominated by object store round trips and commit
+	// latency, which overlap; their commits race for log versions and
+	// retry, which costs little next to a merge.
+	Workers int
 	// Layouts are the tiers' compression levels and storage classes
 	// (default lake.DefaultLayouts()); the encoding of a group's inputs is
 	// kept whatever the layout says.
@@ -110,6 +116,9 @@ func (s *Summary) Totals() TableSummary {
 	return t
 }
 
+// DefaultWorkers is how many groups are merged at once by default.
+const DefaultWorkers = 4
+
 // ErrGroupsFailed is returned (wrapped) when the run finished but some
 // groups failed for reasons other than a lost race.
 var ErrGroupsFailed = errors.New("some compaction groups failed")
@@ -144,17 +153,11 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 		if opts.Progress != nil {
 			opts.Progress(Event{Phase: PhasePlanned, Table: name, Groups: groups})
 		}
-		for i, g := range groups {
-			var res GroupResult
-			if opts.DryRun {
-				res = GroupResult{Table: name, Partition: g.Partition, Status: StatusPlanned,
-					FilesIn: len(g.Files), BytesIn: g.Size, RowsIn: g.Rows}
-			} else {
-				res = CompactGroup(ctx, l, name, g, opts)
-			}
-			if err := ctx.Err(); err != nil {
-				return sum, err
-			}
+		results := runGroups(ctx, l, name, groups, opts)
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		for i, res := range results {
 			switch res.Status {
 			case StatusCompacted:
 				ts.Compacted++
@@ -170,10 +173,7 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 				ts.Failed++
 				failed++
 			}
-			sum.Results = append(sum.Results, res)
-			if opts.Progress != nil {
-				opts.Progress(Event{Phase: PhaseGroup, Table: name, Result: &res, Index: i})
-			}
+			sum.Results = append(sum.Results, results[i])
 		}
 	}
 	sum.Elapsed = time.Since(start)
@@ -181,6 +181,51 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 		return sum, fmt.Errorf("%w: %d", ErrGroupsFailed, failed)
 	}
 	return sum, nil
+}
+
+// runGroups merges a table's groups, opts.Workers at once, and returns
+// their results in plan order. Progress is reported from one goroutine at
+// a time, as each group finishes.
+func runGroups(ctx context.Context, l *lake.Lake, table string, groups []Group, opts Options) []GroupResult {
+	results := make([]GroupResult, len(groups))
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	var mu sync.Mutex // serializes Progress
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, len(groups)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				g := groups[i]
+				if opts.DryRun {
+					results[i] = GroupResult{Table: table, Partition: g.Partition, Status: StatusPlanned,
+						FilesIn: len(g.Files), BytesIn: g.Size, RowsIn: g.Rows}
+				} else {
+					results[i] = CompactGroup(ctx, l, table, g, opts)
+				}
+				if opts.Progress != nil {
+					mu.Lock()
+					opts.Progress(Event{Phase: PhaseGroup, Table: table, Result: &results[i], Index: i})
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range groups {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return results
 }
 
 // PlanSnapshot plans the compaction of a snapshot's live files.
