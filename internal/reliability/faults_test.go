@@ -272,6 +272,8 @@ func TestHTTPUnderS3Faults(t *testing.T) {
 	// cleanly.
 	jobLake := openRetrying(t, newS3(t, faulty))
 	var runs, runsOK, runsPartial, runsFailed, groupsCompacted, groupsSkipped, groupsFailed atomic.Int64
+	var errMu sync.Mutex
+	var runErrs []string
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
@@ -290,6 +292,9 @@ func TestHTTPUnderS3Faults(t *testing.T) {
 				runsPartial.Add(1)
 			default:
 				runsFailed.Add(1)
+				errMu.Lock()
+				runErrs = append(runErrs, err.Error())
+				errMu.Unlock()
 			}
 			if sum != nil {
 				tot := sum.Totals()
@@ -570,6 +575,13 @@ func TestHTTPUnderS3Faults(t *testing.T) {
 	fig.add("lookups of acknowledged records", "%d found, %d clean 5xx, 0 missing", lookOK.Load(), lookFailed.Load())
 	fig.add("compaction runs under faults", "%d: %d complete, %d with failed groups, %d failed; groups %d compacted, %d skipped, %d failed",
 		runs.Load(), runsOK.Load(), runsPartial.Load(), runsFailed.Load(), groupsCompacted.Load(), groupsSkipped.Load(), groupsFailed.Load())
+	cut := 0
+	for _, e := range runErrs {
+		if strings.Contains(e, "unexpected EOF") || strings.Contains(e, "connection reset") {
+			cut++
+		}
+	}
+	fig.add("why compaction runs failed", "%d of %d on a response body cut short (truncated or reset: the readers do not retry those, see RELIABILITY.md)", cut, len(runErrs))
 	fig.add("after the faults stopped", "compaction resumed: %d groups compacted, none left; vacuum deleted %d objects; %d data objects = %d live files",
 		resumed.Compacted, vacuumed, dataObjects, au.LiveFiles)
 	fig.report(t)
