@@ -64,3 +64,19 @@ fuzz:
 
 clean:
 	rm -rf bin .tools
+
+# Issue #8's long runs (RELIABILITY.md records their figures): 50 SIGKILL
+# iterations of the ingest function and the compact job, 3 minutes of load,
+# and a larger run under S3 faults. `make test` runs their short forms. The
+# figures are printed and written to bin/figures/.
+CRASH_ITERATIONS ?= 50
+LOAD_DURATION    ?= 3m
+FAULT_BATCHES    ?= 200
+RELIABILITY_RUN   = AKOSHA_FIGURES_DIR=$(CURDIR)/bin/figures ./scripts/with-services.sh $(GO) test -count=1 -timeout 60m -v
+.PHONY: crash load faults
+crash: tools
+	AKOSHA_CRASH_ITERATIONS=$(CRASH_ITERATIONS) $(RELIABILITY_RUN) -run '^TestCrashLoop$$' ./internal/reliability/
+load: tools
+	AKOSHA_LOAD_DURATION=$(LOAD_DURATION) $(RELIABILITY_RUN) -run '^TestLoad$$' ./internal/reliability/
+faults: tools
+	AKOSHA_FAULT_BATCHES=$(FAULT_BATCHES) $(RELIABILITY_RUN) -run '^TestHTTPUnderS3Faults$$' ./internal/reliability/
