@@ -213,6 +213,7 @@ func TestCLIAnalyticsOverHTTP(t *testing.T) {
 		{"analytics", "anomalies", "--end", "2026-11-01", "--window", "10d", "--threshold", "2"},
 		{"analytics", "correlations", "--end", "2026-11-01", "--window", "10d", "--min-abs", "0.1"},
 		{"graph", "entity", "s2", "ent-duck", "--direction", "in"},
+		{"graph", "entity", "--name", "arrow"},
 		{"graph", "path", "s2/ent-arrow", "Akosha", "--directed"},
 	} {
 		local, err := run(t, append(args, "--lake", dir)...)

@@ -60,9 +60,6 @@ func newGraphEntityCmd(g *globals) *cobra.Command {
 			if cmd.Flags().Changed("limit") {
 				v.Set("limit", strconv.Itoa(limit))
 			}
-			if c.url != "" && name != "" {
-				return usageError{fmt.Errorf("--name needs --lake (over HTTP an entity is named by SYSTEM_ID ID)")}
-			}
 			if c.url != "" {
 				v.Del("system_id") // in the path
 				v.Del("id")
@@ -84,7 +81,7 @@ func newGraphEntityCmd(g *globals) *cobra.Command {
 	}
 	c.flags(cmd)
 	o.flags(cmd)
-	cmd.Flags().StringVar(&name, "name", "", "name the entity by its name, in any system (lake mode)")
+	cmd.Flags().StringVar(&name, "name", "", "name the entity by its name, in any system")
 	cmd.Flags().StringVar(&direction, "direction", "both", "out (the entity is from_entity), in, or both")
 	cmd.Flags().StringSliceVar(&types, "relation-type", nil, "only relations of these types")
 	cmd.Flags().IntVar(&limit, "limit", 100, "most neighbours to show")

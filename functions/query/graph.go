@@ -1,7 +1,7 @@
 package query
 
 // The knowledge graph across systems (GET /v1/graph/entities/{system_id}/{id},
-// GET /v1/graph/path, the MCP tools query_knowledge_graph and find_path, and
+// GET /v1/graph/entities?name=..., GET /v1/graph/path, the MCP tools query_knowledge_graph and find_path, and
 // `akosha graph`).
 //
 // Nodes. Session-Buddy's relations name their ends either by entity name
@@ -548,6 +548,26 @@ func (f *Function) serveGraphEntity(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Set("system_id", r.PathValue("system_id"))
 	v.Set("id", r.PathValue("id"))
+	out, err := f.Neighbours(r.Context(), v)
+	if err != nil {
+		httpx.WriteErr(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// serveGraphByName answers GET /v1/graph/entities?name=...: a node by its
+// name, in any system (what query_knowledge_graph {name} does over MCP).
+func (f *Function) serveGraphByName(w http.ResponseWriter, r *http.Request) {
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		httpx.WriteError(w, http.StatusBadRequest, codeInvalidParam, "malformed query string: "+err.Error())
+		return
+	}
+	if v.Has("system_id") || v.Has("id") || !v.Has("name") {
+		httpx.WriteError(w, http.StatusBadRequest, "missing_parameter", "give name here; an entity by key is GET /v1/graph/entities/{system_id}/{id}")
+		return
+	}
 	out, err := f.Neighbours(r.Context(), v)
 	if err != nil {
 		httpx.WriteErr(w, err)

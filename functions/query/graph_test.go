@@ -166,8 +166,19 @@ func TestGraphNeighbours(t *testing.T) {
 	if err != nil || ans.Entity == nil || ans.Entity.ID != "ent-arrow" || len(ans.Neighbours) != 2 {
 		t.Errorf("by name, case and spaces aside: %v %s", err, mustJSON(ans))
 	}
+	// By name over HTTP too.
+	st, byName, body := getJSON[query.NeighboursResponse](t, p, "/v1/graph/entities", values("name", "Kubernetes"))
+	if st != 200 || byName.Node != "kubernetes" || len(byName.Neighbours) != 1 {
+		t.Errorf("GET /v1/graph/entities?name=: %d %s", st, body)
+	}
+	if st, _, _ := getJSON[query.NeighboursResponse](t, p, "/v1/graph/entities", values("name", "x", "system_id", "s1")); st != 400 {
+		t.Errorf("name with system_id: %d", st)
+	}
+	if st, _, _ := getJSON[query.NeighboursResponse](t, p, "/v1/graph/entities", nil); st != 400 {
+		t.Errorf("no name: %d", st)
+	}
 	// Unknown entities are 404.
-	for _, path := range []string{"/v1/graph/entities/s1/e-missing", "/v1/graph/entities/s9/e-akosha"} {
+	for _, path := range []string{"/v1/graph/entities/s1/e-missing", "/v1/graph/entities/s9/e-akosha", "/v1/graph/entities?name=nowhere"} {
 		if st, _, body := do(t, "GET", p.url+path, nil, nil); st != 404 || !strings.Contains(string(body), `"not_found"`) {
 			t.Errorf("%s: %d %s", path, st, body)
 		}

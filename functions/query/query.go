@@ -216,6 +216,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux.Handle("GET /v1/analytics/anomalies", read(f.serveAnomalies))
 	mux.Handle("GET /v1/analytics/correlations", read(f.serveCorrelations))
 	mux.Handle("GET /v1/graph/entities/{system_id}/{id}", read(f.serveGraphEntity))
+	mux.Handle("GET /v1/graph/entities", read(f.serveGraphByName))
 	mux.Handle("GET /v1/graph/path", read(f.serveGraphPath))
 	mcpServer := a.Require(auth.Read, &mcp.Server{Name: "akosha-query", Tools: f.MCPTools(), MaxBody: maxSearchBody})
 	mux.Handle("POST /mcp", mcpServer)
@@ -228,7 +229,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 func Routes() []string {
 	return []string{"POST /v1/sql", "GET /v1/memories/{system_id}/{id}", "GET /v1/systems", "POST /v1/search", "GET /v1/objects/{key...}",
 		"GET /v1/analytics/trends", "GET /v1/analytics/anomalies", "GET /v1/analytics/correlations",
-		"GET /v1/graph/entities/{system_id}/{id}", "GET /v1/graph/path"}
+		"GET /v1/graph/entities/{system_id}/{id}", "GET /v1/graph/entities", "GET /v1/graph/path"}
 }
 
 // Handle serves one request (the func-go contract).
