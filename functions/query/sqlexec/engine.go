@@ -90,7 +90,7 @@ type Engine struct {
 	dirs      []string
 	timeout   time.Duration
 	maxRows   int
-	ownedTemp string // removed by Close
+	ownedTemp string       // removed by Close
 	inlined   atomic.Int64 // statements run by the CTE fast path (tests)
 }
 
