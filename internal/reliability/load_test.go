@@ -51,10 +51,12 @@ type loadResult struct {
 	ingest           latencies
 	queries          map[string]latencies
 	failures         int64
-	peakHeap         uint64 // runtime.MemStats.HeapInuse, sampled every 100 ms
-	peakRSS          uint64 // /proc/self/statm resident set, sampled every 100 ms
-	compactions      int64
-	liveRows         int64 // rows the log's statistics count at the end
+	peakHeap         uint64        // runtime.MemStats.HeapInuse, sampled every 100 ms
+	peakRSS          uint64        // /proc/self/statm resident set, sampled every 100 ms
+	compactions      int64         // completed runs of the compaction beside
+	compactGroups    int64         // partitions they merged
+	compactTime      time.Duration // their time, in all
+	liveRows         int64         // rows the log's statistics count at the end
 }
 
 // openFDs counts this process's open file descriptors.
@@ -164,7 +166,12 @@ func TestLoad(t *testing.T) {
 			ms(l.percentile(0.5)), ms(l.percentile(0.99)), ms(l.percentile(1)))
 	}
 	fig.add("queries in all", "%d (%.1f/s), %d failed or wrong", total, float64(total)/secs, r.failures)
-	fig.add("compaction runs beside", "%d", r.compactions)
+	if r.compactions > 0 {
+		fig.add("compaction beside", "every %v after the last run ended: %d runs completed, %d partitions merged, %v a run on average",
+			p.compactEvery, r.compactions, r.compactGroups, (r.compactTime / time.Duration(r.compactions)).Round(100*time.Millisecond))
+	} else {
+		fig.add("compaction beside", "no run completed during the load")
+	}
 	fig.add("records in the lake at the end", "%d (= acknowledged)", r.liveRows)
 	fig.add("peak Go heap in use", "%s (bound %s)", mib(r.peakHeap), mib(maxHeap))
 	fig.add("peak resident set", "%s (bound %s)", mib(r.peakRSS), mib(maxRSS))
@@ -266,10 +273,13 @@ func runLoad(t *testing.T, p loadParams) *loadResult {
 		}
 	}()
 
-	// The compaction job beside, on its own view of the lake.
-	var compactions atomic.Int64
+	// The compaction job beside, on its own view of the lake, every
+	// compactEvery after its last run ended; the end of the load stops a
+	// run in progress as a job's deadline would.
+	var compactions, compactGroups atomic.Int64
+	var compactTime atomic.Int64 // nanoseconds in completed runs
+	cctx, stopCompact := context.WithCancel(ctx)
 	compactDone := make(chan struct{})
-	stopCompact := make(chan struct{})
 	go func() {
 		defer close(compactDone)
 		if p.compactEvery <= 0 {
@@ -282,14 +292,22 @@ func runLoad(t *testing.T, p loadParams) *loadResult {
 		}
 		for {
 			select {
-			case <-stopCompact:
+			case <-cctx.Done():
 				return
 			case <-time.After(p.compactEvery):
 			}
-			if _, err := compact.Run(ctx, jl, compact.Options{Tables: []string{schemas.TableMemories}}); err != nil {
+			t0 := time.Now()
+			sum, err := compact.Run(cctx, jl, compact.Options{Tables: []string{schemas.TableMemories}})
+			if cctx.Err() != nil {
+				return
+			}
+			if err != nil {
 				fail("compaction: %v", err)
+				continue
 			}
 			compactions.Add(1)
+			compactGroups.Add(int64(sum.Totals().Compacted))
+			compactTime.Add(int64(time.Since(t0)))
 		}
 	}()
 
@@ -459,7 +477,7 @@ func runLoad(t *testing.T, p loadParams) *loadResult {
 	}
 
 	// Shut everything down, as SIGTERM would.
-	close(stopCompact)
+	stopCompact()
 	<-compactDone
 	ingSrv.Close()
 	qSrv.Close()
@@ -476,5 +494,7 @@ func runLoad(t *testing.T, p loadParams) *loadResult {
 	r.peakHeap, r.peakRSS = peakHeap.Load(), peakRSS.Load()
 	r.failures = failures.Load()
 	r.compactions = compactions.Load()
+	r.compactGroups = compactGroups.Load()
+	r.compactTime = time.Duration(compactTime.Load())
 	return r
 }
