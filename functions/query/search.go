@@ -5,20 +5,25 @@ package query
 //
 // A search's path, on one snapshot of the memories table:
 //
-//  1. Partitions (tier/system_id/day) are pruned by the filter's system_id,
-//     tier and from/to (days, then the files' created_at statistics).
-//  2. Each kept partition with a usable index (lake/vecindex: every file it
-//     covers still live; the one covering most files wins) is searched in
-//     its graph at ef = max(100, k), with the row filter (project, kind,
-//     created_at range) applied during the walk; when the filter keeps few
-//     of the partition's rows (hnsw.ShouldScanExactly) the matching vectors
-//     are scanned exactly instead. The index's vectors and per-row side
-//     table are memory-mapped / decoded once from the NVMe cache and kept in
-//     a byte-bounded LRU.
-//  3. Kept files no usable index covers (new since the index job ran, or in
-//     small partitions) are scanned exactly (SIMD dot products, hnsw.Exact)
-//     from their decoded vector columns, which are cached in a byte-bounded
-//     LRU (data files are immutable).
+//  1. Files are pruned by the filter's system_id, tier and from/to (their
+//     partition's day, then their created_at statistics) and grouped by
+//     (tier, system_id): indexes span days (lake/vecindex).
+//  2. Each group with a usable index (the newest with less than half of
+//     its vectors in files no longer live, vecindex.Newest) that covers a
+//     kept file is searched in its graph at ef = max(100, k), scaled up by
+//     1/(1 - dead fraction), with a filter applied during the walk: the
+//     row's file must be live and kept (rows of compacted or aged files are
+//     never returned, and the walk still returns k live rows) and the row
+//     filter (project, kind, created_at range) must pass; when the filter
+//     keeps few of the index's rows (hnsw.ShouldScanExactly) the matching
+//     vectors are scanned exactly instead. The index's vectors and per-row
+//     side table are memory-mapped / decoded once from the NVMe cache and
+//     kept in a byte-bounded LRU.
+//  3. Kept files the group's index does not cover (new since the index job
+//     ran, rewritten by compaction, moved by the age job, or in groups too
+//     small for an index) are scanned exactly (SIMD dot products,
+//     hnsw.Exact) from their decoded vector columns, which are cached in a
+//     byte-bounded LRU (data files are immutable).
 //  4. Candidates from all partitions and tiers are merged by score (highest
 //     first; ties by system_id, id), the threshold applied.
 //  5. Latest wins: a candidate from a file that shares a record key with
@@ -49,7 +54,6 @@ import (
 	"net/http"
 	"os"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -372,12 +376,16 @@ type plannedData struct {
 	part lake.Partition
 }
 
-// plannedPart is one partition to search: an index (maybe) and the files
-// to scan exactly.
+// plannedPart is one (tier, system) to search: an index (maybe) and the
+// files to scan exactly.
 type plannedPart struct {
-	part  lake.Partition
+	part  lake.Partition // Day ""
 	index *vecindex.Manifest
-	files []*plannedData // the index's files, in manifest order
+	// files are the index's files, in manifest order; nil for a file that
+	// is not live (its rows are skipped) or that pruning dropped (none of
+	// its rows can match the filter).
+	files []*plannedData
+	dead  float64 // the index's dead fraction on this snapshot
 	scan  []*plannedData
 }
 
@@ -388,7 +396,7 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		adds map[string]delta.Add
 		kept []string
 	}
-	parts := map[lake.Partition]*acc{}
+	parts := map[lake.Partition]*acc{} // by (tier, system)
 	dayFrom, dayTo := "", ""
 	if !p.fromT.IsZero() {
 		dayFrom = schemas.Day(p.fromT)
@@ -405,10 +413,11 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 			(dayFrom != "" && part.Day < dayFrom) || (dayTo != "" && part.Day > dayTo) {
 			continue
 		}
-		ac := parts[part]
+		g := vecindex.Group(part)
+		ac := parts[g]
 		if ac == nil {
 			ac = &acc{live: map[string]int64{}, adds: map[string]delta.Add{}}
-			parts[part] = ac
+			parts[g] = ac
 		}
 		ac.live[a.Path] = a.Size
 		ac.adds[a.Path] = a
@@ -423,16 +432,27 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		}
 		pp := &plannedPart{part: part}
 		data := func(path string) *plannedData {
-			return &plannedData{key: schemas.TableMemories + "/" + path, size: ac.live[path], part: part}
+			fp, _ := lake.PartitionOf(ac.adds[path].PartitionValues) // parsed above
+			return &plannedData{key: schemas.TableMemories + "/" + path, size: ac.live[path], part: fp}
+		}
+		kept := make(map[string]bool, len(ac.kept))
+		for _, path := range ac.kept {
+			kept[path] = true
 		}
 		covered := map[string]bool{}
 		if m := f.vectors.usableIndex(part, ac.live); m != nil {
-			for _, fr := range m.Files {
-				covered[fr.Path] = true
-				pp.files = append(pp.files, data(fr.Path))
+			used := false
+			pp.files = make([]*plannedData, len(m.Files))
+			for i, fr := range m.Files {
+				if sz, ok := ac.live[fr.Path]; ok && sz == fr.Size {
+					covered[fr.Path] = true
+					if kept[fr.Path] {
+						pp.files[i], used = data(fr.Path), true
+					}
+				}
 			}
-			if slices.ContainsFunc(ac.kept, func(path string) bool { return covered[path] }) {
-				pp.index = m
+			if used {
+				pp.index, pp.dead = m, m.DeadFraction(ac.live)
 			} else {
 				pp.files, covered = nil, nil
 			}
@@ -482,6 +502,24 @@ func (f *Function) collect(ctx context.Context, plan []*plannedPart, p *searchPa
 		if pp.index != nil {
 			g.Go(func() error {
 				cs, n, exact, err := f.searchIndex(gctx, pp, p, rf, kk)
+				if indexGone(err) {
+					// Vacuum deleted it under this search (listings lag by
+					// up to indexListTTL): scan its live files instead.
+					for _, pd := range pp.files {
+						if pd == nil {
+							continue
+						}
+						cs1, n1, err := f.scanFile(gctx, pd, p, rf, kk)
+						if err != nil {
+							return err
+						}
+						mu.Lock()
+						st.FileScans++
+						mu.Unlock()
+						add(cs1, n1)
+					}
+					return nil
+				}
 				if err != nil {
 					return err
 				}
@@ -539,8 +577,20 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 	defer release()
 	rows := li.rows
 	n := rows.Len()
+	// Rows of files that are dead or pruned are skipped during the walk,
+	// like rows the filter rejects: the walk goes through them and still
+	// returns kk rows that count.
+	use := make([]bool, len(pp.files))
+	matching := 0
+	for i, pd := range pp.files {
+		if use[i] = pd != nil; use[i] {
+			matching += li.perFile[i]
+		}
+	}
 	var filter func(int32) bool
-	matching := n
+	if matching < n {
+		filter = func(id int32) bool { return use[rows.File[id]] }
+	}
 	if rf != nil {
 		kindOK := make([]bool, len(rows.Kinds))
 		for i, k := range rows.Kinds {
@@ -557,7 +607,7 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 		}
 		filter = func(id int32) bool {
 			c := rows.Created[id]
-			return kindOK[rows.Kind[id]] && (proj == -1 || int64(rows.Project[id]) == proj) &&
+			return use[rows.File[id]] && kindOK[rows.Kind[id]] && (proj == -1 || int64(rows.Project[id]) == proj) &&
 				(p.from == 0 || c >= p.from) && (p.to == 0 || c <= p.to)
 		}
 		matching = 0
@@ -570,7 +620,13 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 			return nil, 0, true, nil
 		}
 	}
-	ef := max(searchEf, kk)
+	if matching == 0 {
+		return nil, 0, true, nil
+	}
+	// Dead nodes are walked but never kept, so a graph with a dead
+	// fraction d needs about 1/(1-d) the candidates for the same recall
+	// (d < vecindex.MaxDeadFraction: at most twice).
+	ef := int(math.Ceil(float64(max(searchEf, kk)) / (1 - min(pp.dead, vecindex.MaxDeadFraction))))
 	exact := filter != nil && hnsw.ShouldScanExactly(matching, n, ef)
 	var res []hnsw.Result
 	if exact {
@@ -587,6 +643,9 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 			continue
 		}
 		i := r.ID
+		if pp.files[rows.File[i]] == nil {
+			continue // cannot happen: the filter skipped it
+		}
 		out = append(out, candidate{
 			score: r.Score, file: pp.files[rows.File[i]], pos: rows.Pos[i], id: rows.ID[i],
 			kind: rows.Kinds[rows.Kind[i]], project: rows.Projects[rows.Project[i]],

@@ -155,8 +155,9 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 	day0 := time.Now().UTC().Truncate(24 * time.Hour).Add(-72 * time.Hour)
 	kinds := []string{schemas.KindConversation, schemas.KindReflection, schemas.KindMemory}
 	projects := []string{"alpha", "beta", ""}
-	// s0: 1,600 a day on days 0 and 1 (indexed); s1: 1,200 on day 0
-	// (indexed); s2: 200 a day on days 0..2 (too small: scanned exactly).
+	// s0: 1,600 a day on days 0 and 1 (one index over both days); s1: 1,200
+	// on day 0 (indexed); s2: 200 a day on days 0..2 (600 in all, too small
+	// for an index: scanned exactly).
 	var recs []schemas.Memory
 	mk := func(i int, sys string, day int) schemas.Memory {
 		r := schemas.Memory{
@@ -211,11 +212,11 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Built != 3 || sum.Small != 3 || sum.Partitions != 6 {
+	if sum.Built != 2 || sum.Small != 1 || sum.Partitions != 3 {
 		t.Fatalf("first run: %+v", sum)
 	}
 	sum, err = indexer.Run(ctx, p.lake, indexer.Options{})
-	if err != nil || sum.Built != 0 || sum.Current != 3 || sum.Small != 3 {
+	if err != nil || sum.Built != 0 || sum.Current != 2 || sum.Small != 1 {
 		t.Fatalf("second run is not a no-op: %+v %v", sum, err)
 	}
 	if err := p.query.RefreshIndexes(ctx); err != nil {
@@ -225,9 +226,15 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, idxExact, scans, _, _ := query.SearchStatsOf(resp)
-	if idx != 3 || idxExact != 0 || scans != 3 {
+	idx, idxExact, scans, _, keys := query.SearchStatsOf(resp)
+	if idx != 2 || idxExact != 0 || scans != 3 {
 		t.Fatalf("indexed search: %d graph searches, %d exact, %d file scans", idx, idxExact, scans)
+	}
+	// One index per tier and system, across days.
+	for _, k := range keys {
+		if strings.Contains(k, "/day=") || !strings.Contains(k, "/tier=hot/") {
+			t.Fatalf("index key %s is not per tier and system", k)
+		}
 	}
 	check("indexed", 0.95)
 	// Recall over more queries, against the exact answer.
@@ -360,13 +367,16 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, _, scans, _, keys := query.SearchStatsOf(resp)
+	idx, _, scans, _, keys = query.SearchStatsOf(resp)
 	for _, k := range keys {
 		if strings.Contains(k, "system_id=s1/") {
-			t.Fatalf("the stale index %s was used", k)
+			t.Fatalf("the dead index %s was used", k)
 		}
 	}
-	if idx != 2 || scans < 3+1+2 {
+	// s0's index (its covered files all live) beside its 2 new files; s1's
+	// only file was rewritten, so its index is all dead: the new file is
+	// scanned; s2's 3 files.
+	if idx != 1 || scans != 3+1+2 {
 		t.Fatalf("after appends: %d graph searches, %d file scans", idx, scans)
 	}
 	check("appended", 0.95)
@@ -395,9 +405,10 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 		t.Fatalf("new record: %+v", a.Results)
 	}
 
-	// The index job rebuilds exactly the partitions that changed.
+	// The index job indexes s1 anew (its index is dead) and leaves s0: its
+	// 302 new rows are under max(MinVectors, 10% of 3,200).
 	sum, err = indexer.Run(ctx, p.lake, indexer.Options{})
-	if err != nil || sum.Built != 2 || sum.Current != 1 {
+	if err != nil || sum.Built != 1 || sum.Rebuilt != 0 || sum.Current != 1 || sum.Small != 1 {
 		t.Fatalf("rebuild: %+v %v", sum, err)
 	}
 	if err := p.query.RefreshIndexes(ctx); err != nil {

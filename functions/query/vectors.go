@@ -3,6 +3,7 @@ package query
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -12,12 +13,14 @@ import (
 
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/hnsw"
+	"github.com/akosha/akosha/lake/storage"
 	"github.com/akosha/akosha/lake/vecindex"
 	"github.com/akosha/akosha/schemas"
 )
 
 // Vector search state: which indexes exist (listed from the store, cached
-// for indexListTTL; manifests are immutable and read once), the indexes
+// for indexListTTL; manifests are immutable and read once; only the current
+// format's, one index per tier and system across days), the indexes
 // loaded (memory-mapped from the NVMe cache, an LRU bounded in bytes), and
 // the decoded vectors of data files not covered by an index (an LRU bounded
 // in bytes; data files are immutable, so nothing is ever invalidated).
@@ -31,8 +34,8 @@ type vectorState struct {
 	f *Function
 
 	mu        sync.Mutex
-	manifests map[string]*vecindex.Manifest // by manifest key
-	byPart    map[lake.Partition][]*vecindex.Manifest
+	manifests map[string]*vecindex.Manifest           // by manifest key; nil: unusable (unreadable, old format)
+	byGroup   map[lake.Partition][]*vecindex.Manifest // by (tier, system), Day ""
 	listedAt  time.Time
 	listing   singleflight.Group
 
@@ -45,13 +48,16 @@ type loadedIndex struct {
 	m    *vecindex.Manifest
 	ix   *hnsw.Index
 	rows *vecindex.Rows
+	// perFile counts the vectors of each of m.Files (from rows, so the
+	// count of a search's live files needs no pass over the rows).
+	perFile []int
 }
 
 func newVectorState(f *Function) *vectorState {
 	return &vectorState{
 		f:         f,
 		manifests: map[string]*vecindex.Manifest{},
-		byPart:    map[lake.Partition][]*vecindex.Manifest{},
+		byGroup:   map[lake.Partition][]*vecindex.Manifest{},
 		indexes:   newRefLRU[*loadedIndex](defaultIndexBytes),
 		files:     newRefLRU[*vecindex.FileData](defaultFileBytes),
 		embed:     embedderFromEnv(),
@@ -81,9 +87,23 @@ func (v *vectorState) refreshIndexes(ctx context.Context, maxAge time.Duration) 
 		}
 		v.mu.Lock()
 		var todo []string
+		listed := make(map[string]bool, len(objs))
 		for _, o := range objs {
-			if _, ok := v.manifests[o.Key]; !ok {
-				todo = append(todo, o.Key)
+			listed[o.Key] = true
+			if _, ok := v.manifests[o.Key]; ok {
+				continue
+			}
+			if p, ok := vecindex.ParseKey(schemas.TableMemories, o.Key); !ok || p.Day != "" {
+				v.manifests[o.Key] = nil // a version 1 (per-day) index: not searched, not read
+				continue
+			}
+			todo = append(todo, o.Key)
+		}
+		// Manifests vacuum deleted: forgotten, so they are never planned
+		// (and the map does not grow forever).
+		for key := range v.manifests {
+			if !listed[key] {
+				delete(v.manifests, key)
 			}
 		}
 		v.mu.Unlock()
@@ -95,15 +115,21 @@ func (v *vectorState) refreshIndexes(ctx context.Context, maxAge time.Duration) 
 				}
 				m = nil // unreadable or foreign: remembered as unusable
 			}
+			if m != nil && (!m.Current() || m.Partition().Day != "") {
+				m = nil
+			}
 			v.mu.Lock()
 			v.manifests[key] = m
-			if m != nil {
-				p := m.Partition()
-				v.byPart[p] = append(v.byPart[p], m)
-			}
 			v.mu.Unlock()
 		}
 		v.mu.Lock()
+		byGroup := map[lake.Partition][]*vecindex.Manifest{}
+		for _, m := range v.manifests {
+			if m != nil {
+				byGroup[m.Partition()] = append(byGroup[m.Partition()], m)
+			}
+		}
+		v.byGroup = byGroup
 		v.listedAt = started
 		v.mu.Unlock()
 		return nil, nil
@@ -111,18 +137,14 @@ func (v *vectorState) refreshIndexes(ctx context.Context, maxAge time.Duration) 
 	return err
 }
 
-// usableIndex is the best index of partition p all of whose files are
-// live (path -> size), or nil.
-func (v *vectorState) usableIndex(p lake.Partition, live map[string]int64) *vecindex.Manifest {
+// usableIndex is the index to search for the (tier, system) group g whose
+// live files are live (path -> size): the newest one with less than
+// vecindex.MaxDeadFraction of its vectors in dead files, or nil.
+func (v *vectorState) usableIndex(g lake.Partition, live map[string]int64) *vecindex.Manifest {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	var best *vecindex.Manifest
-	for _, m := range v.byPart[p] {
-		if m.AllLive(live) && (best == nil || vecindex.Newer(m, best)) {
-			best = m
-		}
-	}
-	return best
+	ms := v.byGroup[g]
+	v.mu.Unlock()
+	return vecindex.Newest(ms, live)
 }
 
 // index returns the loaded index of m, loading it through the NVMe cache.
@@ -141,13 +163,21 @@ func (v *vectorState) index(ctx context.Context, m *vecindex.Manifest) (*loadedI
 		if err == nil && (rows.Len() != ix.Len() || ix.Dim() != vecindex.Dim) {
 			err = fmt.Errorf("index %s: %d rows for %d vectors of dimension %d", m.Key, rows.Len(), ix.Len(), ix.Dim())
 		}
+		perFile := make([]int, len(m.Files))
+		for i := 0; err == nil && i < rows.Len(); i++ {
+			if f := rows.File[i]; int(f) < len(perFile) {
+				perFile[f]++
+			} else {
+				err = fmt.Errorf("index %s: row %d names file %d of %d", m.Key, i, f, len(perFile))
+			}
+		}
 		if err != nil {
 			ix.Close()
 			release()
 			return nil, 0, nil, err
 		}
 		closer := func() { ix.Close(); release() }
-		return &loadedIndex{m: m, ix: ix, rows: rows}, m.Index.Size + m.Rows.Size*2, closer, nil
+		return &loadedIndex{m: m, ix: ix, rows: rows, perFile: perFile}, m.Index.Size + m.Rows.Size*2, closer, nil
 	})
 }
 
@@ -329,3 +359,8 @@ func (c *refLRU[V]) clear() {
 		}
 	}
 }
+
+// indexGone reports whether err says an index object no longer exists:
+// vacuum deleted a superseded or dead index after its grace, and this
+// process had not listed the indexes since.
+func indexGone(err error) bool { return err != nil && errors.Is(err, storage.ErrNotExist) }

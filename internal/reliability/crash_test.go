@@ -127,29 +127,36 @@ func freePort(t *testing.T) int {
 }
 
 // startIngest starts `akosha function ingest` and waits for its readiness.
+// A process that exits before it is ready (its port was taken between
+// freePort and its listen) is started again on another port.
 func startIngest(t *testing.T, bin, logDir, name string, env []string) *child {
 	t.Helper()
-	port := freePort(t)
-	env = append(env[:len(env):len(env)], fmt.Sprintf("LISTEN_ADDRESS=127.0.0.1:%d", port))
-	c := startChild(t, bin, logDir, name, env, "function", "ingest")
-	c.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	hc := &http.Client{Timeout: 2 * time.Second}
-	ready := waitFor(time.Minute, func() bool {
-		if c.exited() {
-			return true
+	for try := 0; ; try++ {
+		port := freePort(t)
+		c := startChild(t, bin, logDir, fmt.Sprintf("%s-%d", name, try), append(env[:len(env):len(env)],
+			fmt.Sprintf("LISTEN_ADDRESS=127.0.0.1:%d", port)), "function", "ingest")
+		c.url = fmt.Sprintf("http://127.0.0.1:%d", port)
+		ready := waitFor(time.Minute, func() bool {
+			if c.exited() {
+				return true
+			}
+			resp, err := hc.Get(c.url + "/health/readiness")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+		switch {
+		case ready && !c.exited():
+			return c
+		case c.exited() && try < 2:
+			continue
 		}
-		resp, err := hc.Get(c.url + "/health/readiness")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	if !ready || c.exited() {
 		c.kill()
-		t.Fatalf("%s did not become ready:\n%s", name, c.tail())
+		t.Fatalf("%s did not become ready:\n%s", c.name, c.tail())
 	}
-	return c
 }
 
 // baseEnv is the children's environment: the test's own without any

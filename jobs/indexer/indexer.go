@@ -1,28 +1,43 @@
-// Package indexer is the index job (`akosha job index`): it builds an HNSW
-// index (lake/hnsw) for each partition (tier/system_id/day) of the memories
-// table that lacks a current one, and stores it under the table's
-// _indexes/ folder, naming the data files it covers (see lake/vecindex for
-// the layout and what "current" means).
+// Package indexer is the index job (`akosha job index`): it keeps one HNSW
+// index (lake/hnsw) per (tier, system_id) of the memories table, across
+// days, stored under the table's _indexes/ folder and naming the data files
+// it covers (see lake/vecindex for the layout and when an index is usable).
 //
-// The job is idempotent: a partition whose newest index covers exactly its
-// live files is left alone, so a second run builds nothing. It is resumable
-// for the same reason: a crash leaves at most orphaned .hnsw/.rows objects
-// (the manifest, written last, is what makes an index exist), and the next
-// run rebuilds the partitions that still lack an index. Indexes that stopped
-// being current are never deleted here (a query may be reading one); vacuum
-// removes them.
+// # When a (tier, system) gets a new index
 //
-// Partitions holding fewer than Options.MinVectors vectors get no index: an
-// exact SIMD scan of them is as fast as a graph search. Their row count
-// from the Delta statistics is checked first, so small partitions cost no
-// read at all.
+// The live files of the memories table are grouped by (tier, system_id).
+// For each group the job takes the index a search would use (the newest
+// usable one, vecindex.Newest) and builds a new one over all the group's
+// live files when
 //
-// Memory is bounded by one partition: its vectors, decoded from its data
-// files (whole-object GETs), plus the graph being built.
+//   - there is none and the group may hold MinVectors vectors or more, or
+//   - the live files it does not cover hold more than
+//     max(MinVectors, RebuildUncovered x its vectors) rows (new files are
+//     scanned exactly by searches, which is cheap while they are few), or
+//   - more than RebuildDead of its vectors are in files that are no longer
+//     live (compacted, aged to another tier): searches walk past those nodes,
+//     and the files that replaced them are scanned exactly.
 //
-// Two concurrent runs do not corrupt anything (every object has a fresh ULID
-// and manifests are put-if-absent), but may build the same partition twice;
-// there is no lease yet.
+// Otherwise the group is left alone ("current"). Row counts come from the
+// Delta statistics (an upper bound of the vectors: rows without an
+// embedding count too), so deciding costs no read; a file without
+// statistics counts as over any threshold.
+//
+// The job is idempotent: a new index covers every live file of its group,
+// so right after it nothing is uncovered or dead and a second run builds
+// nothing. It is resumable for the same reason: a crash leaves at most
+// orphaned .hnsw/.rows objects (the manifest, written last, is what makes an
+// index exist), and the next run rebuilds the groups that still need it.
+// Indexes are never deleted here (a query may be reading one); vacuum
+// removes the unusable and the superseded ones after its grace.
+//
+// Memory is bounded by one (tier, system): its vectors, decoded from its
+// data files (whole-object GETs, four at a time), plus the graph being
+// built. At the sizing target that is about 10,000 vectors a system.
+//
+// `akosha job index` holds a lease, so two runs do not overlap; if two did,
+// nothing is corrupted (every object has a fresh ULID and manifests are
+// put-if-absent), a group may just be built twice.
 package indexer
 
 import (
@@ -30,6 +45,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -46,13 +62,28 @@ import (
 	"github.com/akosha/akosha/schemas"
 )
 
-// DefaultMinVectors is the smallest partition (in vectors) that gets an index.
+// DefaultMinVectors is the smallest (tier, system), in vectors, that gets an
+// index, and the least number of unindexed rows that makes a rebuild.
 const DefaultMinVectors = 1000
+
+// The rebuild rule's fractions (see the package comment).
+const (
+	// RebuildUncovered: rebuild when the live files an index does not
+	// cover hold more rows than this fraction of its vectors (and more
+	// than MinVectors).
+	RebuildUncovered = 0.10
+	// RebuildDead: rebuild when more than this fraction of an index's
+	// vectors are in files that are no longer live. Below
+	// vecindex.MaxDeadFraction, so the old index stays usable until the
+	// new one is built.
+	RebuildDead = 0.20
+)
 
 // Options tune a run. The zero value means the defaults.
 type Options struct {
-	// MinVectors: partitions with fewer vectors get no index (default
-	// DefaultMinVectors; negative: index every partition with a vector).
+	// MinVectors: a (tier, system) with fewer vectors gets no index, and
+	// fewer unindexed rows than this never cause a rebuild (default
+	// DefaultMinVectors; negative: index every group with a vector).
 	MinVectors int
 	// M and EfConstruction of the graphs (defaults: hnsw's, 16 and 200).
 	M, EfConstruction int
@@ -62,50 +93,61 @@ type Options struct {
 	Systems []string
 	// DryRun plans without building: Summary.Built counts what would be.
 	DryRun bool
-	// Progress, when set, is called for each partition (from one goroutine).
+	// Progress, when set, is called for each group (from one goroutine).
 	Progress func(Event)
 }
 
 // Event phases.
 const (
-	PhasePlan    = "plan"    // Total partitions to look at
-	PhaseCurrent = "current" // already indexed
+	PhasePlan    = "plan"    // Total groups to look at
+	PhaseCurrent = "current" // its index is good enough
 	PhaseSmall   = "small"   // too few vectors: left to exact scans
 	PhaseBuilt   = "built"   // indexed now (or would be, in a dry run)
 	PhaseFailed  = "failed"
 )
 
+// Reasons a group is (re)built (Event.Reason).
+const (
+	ReasonNew       = "new"       // no usable index
+	ReasonUncovered = "uncovered" // too many rows in files the index does not cover
+	ReasonDead      = "dead"      // too many of the index's vectors in files no longer live
+)
+
 // Event reports progress.
 type Event struct {
-	Phase     string
+	Phase string
+	// Partition is the (tier, system) group; its Day is "".
 	Partition lake.Partition
-	Index     int // 1-based partition number
+	Index     int // 1-based group number
 	Total     int
 	Vectors   int
+	Reason    string // why a group is built (PhaseBuilt, PhaseFailed)
 	Key       string // manifest key of a built index
 	Elapsed   time.Duration
 	Err       error
 }
 
-// Summary is what a run did.
+// Summary is what a run did. "Partitions" are (tier, system) groups: the
+// unit of indexing.
 type Summary struct {
-	Partitions int // partitions of the table looked at
-	Current    int // already had a current index
+	Partitions int // (tier, system) groups of the table looked at
+	Current    int // had an index good enough
 	Small      int // below MinVectors
-	Built      int // built now
+	Built      int // built now (new and rebuilt)
+	Rebuilt    int // of Built, groups that had a usable index
 	Failed     int
 	Vectors    int64 // vectors indexed now
 	Failures   []Failure
 }
 
-// Failure is one partition that could not be indexed.
+// Failure is one group that could not be indexed.
 type Failure struct {
 	Partition lake.Partition
 	Err       error
 }
 
-// ErrPartitionsFailed is returned (wrapped) when some partitions failed and
-// the others were done.
+// ErrPartitionsFailed is returned (wrapped) when some groups failed and the
+// others were done.
 var ErrPartitionsFailed = fmt.Errorf("some partitions failed")
 
 // Run indexes the memories table of l.
@@ -120,7 +162,7 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (Summary, error) {
 	}
 	snap, err := t.Refresh(ctx)
 	if err != nil {
-		return sum, err
+		return sum, fmt.Errorf("index: read the memories log: %w", err)
 	}
 	var systems map[string]bool
 	if opts.Systems != nil {
@@ -129,7 +171,7 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (Summary, error) {
 			systems[s] = true
 		}
 	}
-	parts := map[lake.Partition][]delta.Add{}
+	groups := map[lake.Partition][]delta.Add{}
 	for a := range snap.AllFiles() {
 		p, err := lake.PartitionOf(a.PartitionValues)
 		if err != nil {
@@ -138,16 +180,22 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (Summary, error) {
 		if systems != nil && !systems[p.SystemID] {
 			continue
 		}
-		parts[p] = append(parts[p], a)
+		g := vecindex.Group(p)
+		groups[g] = append(groups[g], a)
 	}
-	order := make([]lake.Partition, 0, len(parts))
-	for p := range parts {
-		order = append(order, p)
+	order := make([]lake.Partition, 0, len(groups))
+	for g := range groups {
+		order = append(order, g)
 	}
-	sort.Slice(order, func(i, j int) bool { return order[i].String() < order[j].String() })
+	sort.Slice(order, func(i, j int) bool {
+		if order[i].Tier != order[j].Tier {
+			return order[i].Tier < order[j].Tier
+		}
+		return order[i].SystemID < order[j].SystemID
+	})
 	sum.Partitions = len(order)
 
-	existing, err := manifestsByPartition(ctx, l.Store(), parts)
+	existing, err := manifestsByGroup(ctx, l.Store(), groups)
 	if err != nil {
 		return sum, err
 	}
@@ -156,36 +204,28 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (Summary, error) {
 		progress = func(Event) {}
 	}
 	progress(Event{Phase: PhasePlan, Total: len(order)})
-	for i, p := range order {
+	for i, g := range order {
 		if err := ctx.Err(); err != nil {
 			return sum, err
 		}
-		ev := Event{Partition: p, Index: i + 1, Total: len(order)}
-		files := parts[p]
-		live := map[string]int64{}
-		var upper int64
-		for _, a := range files {
-			live[a.Path] = a.Size
-			if st, err := a.ParsedStats(); err == nil && st.NumRecords >= 0 && upper >= 0 {
-				upper += st.NumRecords
-			} else {
-				upper = -1 // unknown: read to count
-			}
-		}
-		if slices.ContainsFunc(existing[p], func(m *vecindex.Manifest) bool { return m.Covers(live) }) {
+		ev := Event{Partition: g, Index: i + 1, Total: len(order)}
+		files := groups[g]
+		reason, upper := plan(files, existing[g], opts.MinVectors)
+		if reason == "" {
 			sum.Current++
 			ev.Phase = PhaseCurrent
 			progress(ev)
 			continue
 		}
-		if upper >= 0 && upper < int64(opts.MinVectors) {
+		if reason == ReasonNew && upper >= 0 && upper < int64(opts.MinVectors) {
 			sum.Small++
 			ev.Phase, ev.Vectors = PhaseSmall, int(upper)
 			progress(ev)
 			continue
 		}
+		ev.Reason = reason
 		start := time.Now()
-		key, n, err := buildPartition(ctx, l.Store(), p, files, opts)
+		key, n, err := buildGroup(ctx, l.Store(), g, files, opts)
 		ev.Vectors, ev.Key, ev.Elapsed = n, key, time.Since(start)
 		switch {
 		case err != nil:
@@ -193,13 +233,19 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (Summary, error) {
 				return sum, ctx.Err()
 			}
 			sum.Failed++
-			sum.Failures = append(sum.Failures, Failure{Partition: p, Err: err})
+			sum.Failures = append(sum.Failures, Failure{Partition: g, Err: err})
 			ev.Phase, ev.Err = PhaseFailed, err
 		case key == "" && !opts.DryRun:
+			// Fewer vectors than MinVectors once read (rows without an
+			// embedding, superseded versions). A usable index, if any,
+			// stays in use until it is too dead.
 			sum.Small++
 			ev.Phase = PhaseSmall
 		default:
 			sum.Built++
+			if reason != ReasonNew {
+				sum.Rebuilt++
+			}
 			sum.Vectors += int64(n)
 			ev.Phase = PhaseBuilt
 		}
@@ -211,8 +257,57 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (Summary, error) {
 	return sum, nil
 }
 
-// manifestsByPartition reads the manifests of the partitions in parts.
-func manifestsByPartition(ctx context.Context, store storage.Store, parts map[lake.Partition][]delta.Add) (map[lake.Partition][]*vecindex.Manifest, error) {
+// plan applies the rebuild rule to one group's live files and its
+// existing indexes: the reason to build ("" when its index is good enough)
+// and the group's row count (an upper bound of its vectors; -1 when some
+// file has no statistics).
+func plan(files []delta.Add, existing []*vecindex.Manifest, minVectors int) (reason string, upper int64) {
+	live := make(map[string]int64, len(files))
+	rows := make(map[string]int64, len(files))
+	for _, a := range files {
+		live[a.Path] = a.Size
+		n := int64(-1)
+		if st, err := a.ParsedStats(); err == nil && st.NumRecords >= 0 {
+			n = st.NumRecords
+		}
+		rows[a.Path] = n
+		if upper >= 0 && n >= 0 {
+			upper += n
+		} else {
+			upper = -1 // unknown: read to count
+		}
+	}
+	best := vecindex.Newest(existing, live)
+	if best == nil {
+		return ReasonNew, upper
+	}
+	covered := make(map[string]bool, len(best.Files))
+	for _, f := range best.Files {
+		covered[f.Path] = true
+	}
+	var uncovered int64
+	for path, n := range rows {
+		if covered[path] {
+			continue
+		}
+		if n < 0 {
+			uncovered = math.MaxInt64 // no statistics: assume the worst
+			break
+		}
+		uncovered += n
+	}
+	if float64(uncovered) > max(float64(minVectors), RebuildUncovered*float64(best.Vectors)) {
+		return ReasonUncovered, upper
+	}
+	if best.DeadFraction(live) > RebuildDead {
+		return ReasonDead, upper
+	}
+	return "", upper
+}
+
+// manifestsByGroup reads the current-format manifests of the groups in
+// groups. Version 1 (per-day) keys are skipped without a read.
+func manifestsByGroup(ctx context.Context, store storage.Store, groups map[lake.Partition][]delta.Add) (map[lake.Partition][]*vecindex.Manifest, error) {
 	objs, err := vecindex.ListManifests(ctx, store, schemas.TableMemories)
 	if err != nil {
 		return nil, err
@@ -223,14 +318,20 @@ func manifestsByPartition(ctx context.Context, store storage.Store, parts map[la
 	g.SetLimit(16)
 	for _, o := range objs {
 		p, ok := vecindex.ParseKey(schemas.TableMemories, o.Key)
-		if !ok || parts[p] == nil {
+		if !ok || p.Day != "" || groups[p] == nil {
 			continue
 		}
 		g.Go(func() error {
 			m, err := vecindex.ReadManifest(gctx, store, o.Key)
 			if err != nil {
-				// An unreadable manifest makes its partition look unindexed:
+				if gctx.Err() != nil {
+					return fmt.Errorf("read index manifest %s: %w", o.Key, err)
+				}
+				// An unreadable manifest makes its group look unindexed:
 				// the run builds a fresh one instead of failing.
+				return nil
+			}
+			if !m.Current() || m.Partition() != p {
 				return nil
 			}
 			mu.Lock()
@@ -242,10 +343,10 @@ func manifestsByPartition(ctx context.Context, store storage.Store, parts map[la
 	return out, g.Wait()
 }
 
-// buildPartition builds and stores one partition's index. It returns the
-// manifest key ("" when the partition has fewer than MinVectors vectors)
-// and the number of vectors.
-func buildPartition(ctx context.Context, store storage.Store, p lake.Partition, files []delta.Add, opts Options) (string, int, error) {
+// buildGroup builds and stores the index of one (tier, system) over files,
+// its live files. It returns the manifest key ("" when the files hold fewer
+// than MinVectors vectors, or in a dry run) and the number of vectors.
+func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, files []delta.Add, opts Options) (string, int, error) {
 	files = slices.Clone(files)
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	datas := make([]*vecindex.FileData, len(files))
@@ -256,7 +357,7 @@ func buildPartition(ctx context.Context, store storage.Store, p lake.Partition, 
 			key := schemas.TableMemories + "/" + a.Path
 			b, err := storage.ReadAll(gctx, store, key)
 			if err != nil {
-				return err
+				return fmt.Errorf("read %s: %w", key, err)
 			}
 			d, err := vecindex.ReadFile(bytes.NewReader(b), int64(len(b)))
 			if err != nil {
@@ -270,13 +371,14 @@ func buildPartition(ctx context.Context, store storage.Store, p lake.Partition, 
 		return "", 0, err
 	}
 	rows, flat := latest(datas)
+	datas = nil // the vectors live on in flat only
 	n := rows.Len()
 	if n < opts.MinVectors || n == 0 || opts.DryRun {
 		return "", n, nil
 	}
 	ix, err := hnsw.Build(ctx, flat, vecindex.Dim, hnsw.Config{M: opts.M, EfConstruction: opts.EfConstruction, Workers: opts.Workers})
 	if err != nil {
-		return "", n, err
+		return "", n, fmt.Errorf("build the graph of %d vectors: %w", n, err)
 	}
 	defer ix.Close()
 	id := ulid.Make().String()
@@ -284,41 +386,47 @@ func buildPartition(ctx context.Context, store storage.Store, p lake.Partition, 
 	var ib bytes.Buffer
 	ib.Grow(int(ix.Size()))
 	if _, err := ix.WriteTo(&ib); err != nil {
-		return "", n, err
+		return "", n, fmt.Errorf("serialize the graph: %w", err)
 	}
 	if err := store.Put(ctx, keys.Index, bytes.NewReader(ib.Bytes()), int64(ib.Len())); err != nil {
-		return "", n, err
+		return "", n, fmt.Errorf("write %s: %w", keys.Index, err)
 	}
 	rb, err := rows.Encode()
 	if err != nil {
-		return "", n, err
+		return "", n, fmt.Errorf("encode the index rows: %w", err)
 	}
 	if err := store.Put(ctx, keys.Rows, bytes.NewReader(rb), int64(len(rb))); err != nil {
-		return "", n, err
+		return "", n, fmt.Errorf("write %s: %w", keys.Rows, err)
 	}
 	cfg := ix.Config()
 	m := vecindex.Manifest{
 		Version: vecindex.FormatVersion, Table: schemas.TableMemories,
-		Tier: p.Tier, SystemID: p.SystemID, Day: p.Day,
+		Tier: p.Tier, SystemID: p.SystemID,
 		Vectors: n, Dim: vecindex.Dim, M: cfg.M, EfConstruction: cfg.EfConstruction,
 		Index:   vecindex.ObjRef{Key: keys.Index, Size: int64(ib.Len())},
 		Rows:    vecindex.ObjRef{Key: keys.Rows, Size: int64(len(rb))},
 		BuiltAt: time.Now().UTC(),
 	}
-	for _, a := range files {
-		m.Files = append(m.Files, vecindex.FileRef{Path: a.Path, Size: a.Size})
+	// Per-file vector counts let readers weigh dead files by what they
+	// held (vecindex.Manifest.DeadFraction).
+	perFile := make([]int, len(files))
+	for _, fi := range rows.File {
+		perFile[fi]++
+	}
+	for i, a := range files {
+		m.Files = append(m.Files, vecindex.FileRef{Path: a.Path, Size: a.Size, Vectors: perFile[i]})
 	}
 	mb, err := jsonMarshal(m)
 	if err != nil {
 		return "", n, err
 	}
 	if err := store.PutIfAbsent(ctx, keys.Manifest, bytes.NewReader(mb), int64(len(mb))); err != nil {
-		return "", n, err
+		return "", n, fmt.Errorf("write %s: %w", keys.Manifest, err)
 	}
 	return keys.Manifest, n, nil
 }
 
-// latest keeps, per id, the latest version among the partition's rows
+// latest keeps, per id, the latest version among the group's rows
 // (greatest ingested_at; ties: the later file, then the later row) and
 // returns those with a vector, in file and row order, with their vectors.
 func latest(datas []*vecindex.FileData) (*vecindex.Rows, []float32) {

@@ -2,6 +2,7 @@ package vacuum
 
 import (
 	"context"
+	"path"
 	"strings"
 	"time"
 
@@ -10,27 +11,35 @@ import (
 	"github.com/akosha/akosha/lake/vecindex"
 )
 
-// planIndexes picks index objects to delete. An index is stale enough when
-// one of its covered files is not live and was removed before removedBefore
-// (or has no tombstone left at all: removed longer ago than the table's
-// tombstone retention).
+// planIndexes picks index objects to delete. An index spans many files
+// (lake/vecindex: one per tier and system, across days) and readers keep
+// using it while less than vecindex.MaxDeadFraction of it is in files no
+// longer live, so it is deleted when
+//
+//   - the covered files removed before removedBefore (or with no tombstone
+//     left at all: removed longer ago than the table's tombstone retention)
+//     alone make up that fraction: no reader has used it for a grace
+//     period; or
+//   - a newer index of the same tier and system, of the current format, is
+//     usable now and was written before removedBefore: readers take the
+//     newest usable index, so none has used the older one since every
+//     reader listed the newer one (this also retires version 1, per-day,
+//     indexes).
+//
+// With IndexCovers (paths only) every file weighs the same.
 func planIndexes(ctx context.Context, store storage.Store, objs []storage.ObjectInfo, snap *delta.Snapshot,
 	tombs map[string]int64, log *delta.Table, removedBefore, orphanBefore time.Time, opts Options) []Candidate {
-	staleSince := func(paths []string) bool {
-		for _, p := range paths {
-			if _, live := snap.File(p); live {
-				continue
-			}
-			k, err := log.DataKey(p)
-			if err != nil {
-				continue
-			}
-			ts, ok := tombs[k]
-			if !ok || (ts > 0 && time.UnixMilli(ts).Before(removedBefore)) {
-				return true
-			}
+	// removedLongAgo: not live, and removed before the grace.
+	removedLongAgo := func(p string) bool {
+		if _, live := snap.File(p); live {
+			return false
 		}
-		return false
+		k, err := log.DataKey(p)
+		if err != nil {
+			return false
+		}
+		ts, ok := tombs[k]
+		return !ok || (ts > 0 && time.UnixMilli(ts).Before(removedBefore))
 	}
 	var out []Candidate
 	if opts.IndexCovers != nil {
@@ -40,7 +49,13 @@ func planIndexes(ctx context.Context, store storage.Store, objs []storage.Object
 				opts.Logger.Warn("vacuum: read index", "key", o.Key, "err", err)
 				continue
 			}
-			if ok && staleSince(paths) {
+			gone := 0
+			for _, p := range paths {
+				if removedLongAgo(p) {
+					gone++
+				}
+			}
+			if ok && len(paths) > 0 && float64(gone) >= vecindex.MaxDeadFraction*float64(len(paths)) {
 				out = append(out, Candidate{Key: o.Key, Kind: KindIndex, Size: o.Size})
 			}
 		}
@@ -52,6 +67,11 @@ func planIndexes(ctx context.Context, store storage.Store, objs []storage.Object
 		byKey[o.Key] = o
 	}
 	claimed := map[string]bool{}
+	type indexObj struct {
+		m   *vecindex.Manifest
+		obj storage.ObjectInfo
+	}
+	var indexes []indexObj
 	for _, o := range objs {
 		if !strings.HasSuffix(o.Key, ".json") {
 			continue
@@ -64,11 +84,39 @@ func planIndexes(ctx context.Context, store storage.Store, objs []storage.Object
 		}
 		claimed[strings.TrimSuffix(o.Key, ".json")] = true
 		claimed[m.Index.Key], claimed[m.Rows.Key] = true, true
-		paths := make([]string, len(m.Files))
-		for i, f := range m.Files {
-			paths[i] = f.Path
+		indexes = append(indexes, indexObj{m, o})
+	}
+	// The newest usable current index of each tier and system written
+	// before the grace: it supersedes the older ones.
+	type group struct{ tier, system string }
+	settled := map[group]string{} // manifest base name (ULIDs sort by time)
+	for _, ix := range indexes {
+		m := ix.m
+		if !m.Current() || !ix.obj.ModTime.Before(removedBefore) {
+			continue
 		}
-		if !staleSince(paths) {
+		live := map[string]int64{}
+		for _, f := range m.Files {
+			if a, ok := snap.File(f.Path); ok {
+				live[f.Path] = a.Size
+			}
+		}
+		g := group{m.Tier, m.SystemID}
+		if base := path.Base(m.Key); m.Usable(live) && base > settled[g] {
+			settled[g] = base
+		}
+	}
+	for _, ix := range indexes {
+		m, o := ix.m, ix.obj
+		// A file counts as dead only once removed longer ago than the grace.
+		notLongGone := map[string]int64{}
+		for _, f := range m.Files {
+			if !removedLongAgo(f.Path) {
+				notLongGone[f.Path] = f.Size
+			}
+		}
+		superseded := path.Base(m.Key) < settled[group{m.Tier, m.SystemID}]
+		if !superseded && m.DeadFraction(notLongGone) < vecindex.MaxDeadFraction {
 			continue
 		}
 		// The manifest first (it is what makes the index exist), then its objects.

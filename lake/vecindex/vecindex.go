@@ -1,33 +1,55 @@
 // Package vecindex is the on-lake form of Akosha's vector indexes, shared by
-// the index job (jobs/indexer), which writes them, and the query function,
-// which reads them. It also decodes the vector columns of memories data files.
+// the index job (jobs/indexer), which writes them, the query function, which
+// reads them, and vacuum, which deletes them. It also decodes the vector
+// columns of memories data files.
 //
-// # Layout
+// # Layout (format version 2)
 //
-// One index covers one partition (tier/system_id/day) of the memories table
-// and is three immutable objects sharing a ULID:
+// One index covers a set of data files, of any days, of one tier and one
+// system of the memories table, and is three immutable objects sharing a
+// ULID:
 //
-//	memories/_indexes/tier=<t>/system_id=<s>/day=<d>/<ulid>.hnsw  the HNSW graph (lake/hnsw serialized form)
-//	memories/_indexes/tier=<t>/system_id=<s>/day=<d>/<ulid>.rows  per vector: file, row, id, kind, project, created_at, ingested_at
-//	memories/_indexes/tier=<t>/system_id=<s>/day=<d>/<ulid>.json  the manifest: the data files covered (paths and sizes) and the two objects
+//	memories/_indexes/tier=<t>/system_id=<s>/<ulid>.hnsw  the HNSW graph (lake/hnsw serialized form)
+//	memories/_indexes/tier=<t>/system_id=<s>/<ulid>.rows  per vector: file, row, id, kind, project, created_at, ingested_at
+//	memories/_indexes/tier=<t>/system_id=<s>/<ulid>.json  the manifest: the data files covered (paths, sizes, vectors per file) and the two objects
+//
+// One index per (tier, system) rather than per day keeps the number of
+// graphs a search walks at about the number of systems times tiers, not
+// days: at the sizing target a day of one system holds only ~330 vectors.
 //
 // The manifest is written last, so an index exists once its manifest does;
 // orphaned .hnsw/.rows objects of a crashed build are harmless (vacuum's job).
 // Node id i of the graph is row i of the .rows object.
 //
-// An index is "current" for a partition when the set of files it covers
-// equals the partition's live file set; the index job builds a new one
-// otherwise. Readers may use any index all of whose covered files are still
-// live (and scan the partition's other live files exactly): Delta files are
-// immutable, so the index is exact about the files it names. Old indexes are
-// never deleted by the job, because a query may be reading them.
+// # Dead files and usability
+//
+// Files leave the snapshot (compaction rewrites them, the age job moves them
+// to another tier), so an index of many days is rarely exact about the live
+// file set. Delta files are immutable, so the index stays exact about every
+// covered file that is still live: a reader searches it with the rows of dead
+// files filtered out (the .rows side table names each vector's file), and
+// scans the live files it does not cover exactly. An index is usable while
+// less than MaxDeadFraction of its vectors lie in files that are no longer
+// live (DeadFraction); beyond that a search would mostly walk dead nodes.
+// Among the usable indexes of one (tier, system), readers take the newest
+// (ULIDs sort by build time; Newest).
 //
 // Only rows with an embedding of Dim finite values are indexed, and of the
-// rows of one (system_id, id) inside the partition only the latest version
+// rows of one (system_id, id) among the covered files only the latest version
 // (greatest ingested_at; ties: the later file in path order, then the later
 // row). When the latest version has no embedding the record is not indexed at
-// all. Versions in other partitions are the reader's business (latest wins
-// across files is resolved at query time).
+// all. Versions in other files are the reader's business (latest wins across
+// files is resolved at query time).
+//
+// # Version 1
+//
+// Version 1 indexes covered one partition (tier/system_id/day) and live under
+// .../system_id=<s>/day=<d>/. They are still parsed (vacuum must be able to
+// read what it deletes), but readers and the index job ignore them: Current
+// is false. The first index run after the upgrade builds version 2 indexes
+// for every (tier, system) large enough, and vacuum deletes the version 1
+// ones once a usable version 2 index of their tier and system is older than
+// its grace, or once their files are gone.
 package vecindex
 
 import (
@@ -49,8 +71,18 @@ import (
 // Dim is the dimension of every indexed vector.
 const Dim = 384
 
-// FormatVersion is the manifest's "version"; readers skip other versions.
-const FormatVersion = 1
+// FormatVersion is the manifest version the index job writes and readers
+// search. ParseManifest also accepts MinVersion..FormatVersion.
+const (
+	FormatVersion = 2
+	MinVersion    = 1
+)
+
+// MaxDeadFraction: an index is usable while less than this fraction of its
+// vectors are in files that are no longer live. At one half a graph search
+// already walks as many dead nodes as live ones, and the index job will have
+// rebuilt long before (it rebuilds at a fifth).
+const MaxDeadFraction = 0.5
 
 // Dir is the folder, inside a table, that holds its indexes.
 const Dir = "_indexes"
@@ -63,17 +95,27 @@ type Keys struct {
 	Manifest, Index, Rows string
 }
 
-// KeysFor names a new index of partition p of table with the given unique id.
+// Group is the (tier, system) an index of partition p's files belongs to: p
+// without its day.
+func Group(p lake.Partition) lake.Partition {
+	return lake.Partition{Tier: p.Tier, SystemID: p.SystemID}
+}
+
+// KeysFor names a new index of table for the tier and system of p (its Day
+// is ignored: an index spans days) with the given unique id.
 func KeysFor(table string, p lake.Partition, id string) Keys {
-	base := Prefix(table) + fmt.Sprintf("tier=%s/system_id=%s/day=%s/%s", p.Tier, p.SystemID, p.Day, id)
+	base := Prefix(table) + fmt.Sprintf("tier=%s/system_id=%s/%s", p.Tier, p.SystemID, id)
 	return Keys{Manifest: base + ".json", Index: base + ".hnsw", Rows: base + ".rows"}
 }
 
 // FileRef is one covered data file: its path as the Delta log writes it
-// (relative to the table root) and its size.
+// (relative to the table root), its size, and how many of the index's
+// vectors come from it (version 2; a file whose rows were all superseded or
+// had no embedding is covered with 0).
 type FileRef struct {
-	Path string `json:"path"`
-	Size int64  `json:"size"`
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	Vectors int    `json:"vectors,omitempty"`
 }
 
 // ObjRef is one object of the index.
@@ -88,8 +130,8 @@ type Manifest struct {
 	Table          string    `json:"table"`
 	Tier           string    `json:"tier"`
 	SystemID       string    `json:"system_id"`
-	Day            string    `json:"day"`
-	Files          []FileRef `json:"files"` // sorted by Path
+	Day            string    `json:"day,omitempty"` // version 1 only
+	Files          []FileRef `json:"files"`         // sorted by Path
 	Vectors        int       `json:"vectors"`
 	Dim            int       `json:"dim"`
 	M              int       `json:"m"`
@@ -102,29 +144,64 @@ type Manifest struct {
 	Key string `json:"-"`
 }
 
-// Partition is the partition the index covers.
+// Partition is what the index covers: its tier and system, and for a
+// version 1 index its day (version 2: Day is "", every day).
 func (m *Manifest) Partition() lake.Partition {
 	return lake.Partition{Tier: m.Tier, SystemID: m.SystemID, Day: m.Day}
 }
 
-// Covers reports whether the index covers exactly the files of live (path ->
-// size): the index is current.
-func (m *Manifest) Covers(live map[string]int64) bool {
-	if len(live) != len(m.Files) {
-		return false
-	}
-	return m.AllLive(live)
-}
+// Current reports whether the index has the format readers search.
+func (m *Manifest) Current() bool { return m.Version == FormatVersion }
 
-// AllLive reports whether every file the index covers is in live with the
-// same size: the index is usable.
-func (m *Manifest) AllLive(live map[string]int64) bool {
+// DeadFraction is the fraction of the index's vectors in covered files that
+// are not in live (path -> size; a file of another size is another file).
+// Vectors are weighed by the per-file counts when the manifest has them
+// (version 2), else every covered file weighs the same. An index without
+// files is all dead.
+func (m *Manifest) DeadFraction(live map[string]int64) float64 {
+	if len(m.Files) == 0 {
+		return 1
+	}
+	byVectors := m.Vectors > 0
+	if byVectors {
+		sum := 0
+		for _, f := range m.Files {
+			sum += f.Vectors
+		}
+		byVectors = sum == m.Vectors
+	}
+	var dead, total int
 	for _, f := range m.Files {
+		w := 1
+		if byVectors {
+			w = f.Vectors
+		}
+		total += w
 		if sz, ok := live[f.Path]; !ok || sz != f.Size {
-			return false
+			dead += w
 		}
 	}
-	return true
+	return float64(dead) / float64(total)
+}
+
+// Usable reports whether readers may search the index on a snapshot whose
+// live files are live: it has the current format, vectors, and less than
+// MaxDeadFraction of them dead.
+func (m *Manifest) Usable(live map[string]int64) bool {
+	return m.Current() && m.Vectors > 0 && m.DeadFraction(live) < MaxDeadFraction
+}
+
+// Newest is the usable index of ms (all of one tier and system) built last,
+// or nil. ULIDs sort by build time, so the newest is the one that covers the
+// most recent files.
+func Newest(ms []*Manifest, live map[string]int64) *Manifest {
+	var best *Manifest
+	for _, m := range ms {
+		if m.Usable(live) && (best == nil || path.Base(m.Key) > path.Base(best.Key)) {
+			best = m
+		}
+	}
+	return best
 }
 
 // ParseManifest decodes a manifest and checks what readers rely on.
@@ -133,8 +210,8 @@ func ParseManifest(key string, b []byte) (*Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", key, err)
 	}
-	if m.Version != FormatVersion {
-		return nil, fmt.Errorf("manifest %s: version %d, want %d", key, m.Version, FormatVersion)
+	if m.Version < MinVersion || m.Version > FormatVersion {
+		return nil, fmt.Errorf("manifest %s: version %d, want %d..%d", key, m.Version, MinVersion, FormatVersion)
 	}
 	if m.Dim != Dim || m.Index.Key == "" || m.Rows.Key == "" || m.Vectors < 0 {
 		return nil, fmt.Errorf("manifest %s: incomplete", key)
@@ -144,7 +221,7 @@ func ParseManifest(key string, b []byte) (*Manifest, error) {
 }
 
 // ListManifests returns the manifest keys under table's index folder
-// (optionally only under one partition), with their sizes.
+// (both layouts), with their sizes.
 func ListManifests(ctx context.Context, store storage.Store, table string) ([]storage.ObjectInfo, error) {
 	objs, err := store.List(ctx, Prefix(table))
 	if err != nil {
@@ -169,16 +246,6 @@ func ReadManifest(ctx context.Context, store storage.Store, key string) (*Manife
 		return nil, err
 	}
 	return ParseManifest(key, b)
-}
-
-// Newer reports whether a is preferable to b among usable indexes of one
-// partition: it covers more files, or as many and was built later (ULID keys
-// sort by time).
-func Newer(a, b *Manifest) bool {
-	if len(a.Files) != len(b.Files) {
-		return len(a.Files) > len(b.Files)
-	}
-	return path.Base(a.Key) > path.Base(b.Key)
 }
 
 // Rows is the per-vector side table of an index: row i describes node i.
@@ -226,20 +293,27 @@ func DecodeRows(rd io.Reader) (*Rows, error) {
 	return &r, nil
 }
 
-// ParseKey reads the partition back from an index object key of table.
+// ParseKey reads the tier and system back from an index object key of
+// table: .../tier=<t>/system_id=<s>/<ulid>.<ext> (Day ""), or a version 1
+// key .../tier=<t>/system_id=<s>/day=<d>/<ulid>.<ext> (Day set).
 func ParseKey(table, key string) (lake.Partition, bool) {
 	rest, ok := strings.CutPrefix(key, Prefix(table))
 	if !ok {
 		return lake.Partition{}, false
 	}
 	parts := strings.Split(rest, "/")
-	if len(parts) != 4 {
+	if len(parts) != 3 && len(parts) != 4 {
 		return lake.Partition{}, false
 	}
 	var p lake.Partition
-	var ok1, ok2, ok3 bool
+	var ok1, ok2 bool
 	p.Tier, ok1 = strings.CutPrefix(parts[0], "tier=")
 	p.SystemID, ok2 = strings.CutPrefix(parts[1], "system_id=")
-	p.Day, ok3 = strings.CutPrefix(parts[2], "day=")
-	return p, ok1 && ok2 && ok3 && p.Tier != "" && p.SystemID != "" && p.Day != ""
+	ok = ok1 && ok2 && p.Tier != "" && p.SystemID != "" && parts[len(parts)-1] != ""
+	if len(parts) == 4 {
+		var ok3 bool
+		p.Day, ok3 = strings.CutPrefix(parts[2], "day=")
+		ok = ok && ok3 && p.Day != ""
+	}
+	return p, ok
 }
