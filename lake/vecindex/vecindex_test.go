@@ -1,0 +1,67 @@
+package vecindex
+
+import (
+	"math"
+	"testing"
+
+	"github.com/akosha/akosha/lake"
+)
+
+func TestKeysAndParseKey(t *testing.T) {
+	k := KeysFor("memories", lake.Partition{Tier: "warm", SystemID: "s-1", Day: "2026-01-02"}, "01ABC")
+	if k.Manifest != "memories/_indexes/tier=warm/system_id=s-1/01ABC.json" || k.Index != "memories/_indexes/tier=warm/system_id=s-1/01ABC.hnsw" {
+		t.Fatalf("keys %+v", k)
+	}
+	for key, want := range map[string]lake.Partition{
+		k.Rows: {Tier: "warm", SystemID: "s-1"},
+		"memories/_indexes/tier=hot/system_id=a/day=2026-01-02/01X.json": {Tier: "hot", SystemID: "a", Day: "2026-01-02"},
+	} {
+		if p, ok := ParseKey("memories", key); !ok || p != want {
+			t.Errorf("%s: %+v %v", key, p, ok)
+		}
+	}
+	for _, bad := range []string{"memories/_indexes/x.json", "memories/_indexes/tier=hot/x.json", "memories/_indexes/tier=hot/system_id=a/", "entities/_indexes/tier=hot/system_id=a/x.json",
+		"memories/_indexes/tier=hot/system_id=a/days=1/x.json", "memories/_indexes/tier=hot/system_id=a/day=1/x/y.json"} {
+		if p, ok := ParseKey("memories", bad); ok {
+			t.Errorf("%s parsed as %+v", bad, p)
+		}
+	}
+}
+
+func TestDeadFractionAndNewest(t *testing.T) {
+	m := &Manifest{Version: FormatVersion, Vectors: 10, Key: "x/01B.json", Files: []FileRef{
+		{Path: "a", Size: 1, Vectors: 6}, {Path: "b", Size: 2, Vectors: 4}, {Path: "c", Size: 3},
+	}}
+	live := map[string]int64{"a": 1, "b": 2, "c": 3}
+	for _, c := range []struct {
+		live   map[string]int64
+		dead   float64
+		usable bool
+	}{
+		{live, 0, true},
+		{map[string]int64{"a": 1, "c": 3}, 0.4, true},
+		{map[string]int64{"b": 2, "c": 3}, 0.6, false},
+		{map[string]int64{"a": 1, "b": 2}, 0, true},            // a file of no vectors
+		{map[string]int64{"a": 1, "b": 99, "c": 3}, 0.4, true}, // another size: another file
+		{map[string]int64{}, 1, false},
+	} {
+		if d := m.DeadFraction(c.live); math.Abs(d-c.dead) > 1e-9 || m.Usable(c.live) != c.usable {
+			t.Errorf("live %v: dead %v usable %v, want %v %v", c.live, d, m.Usable(c.live), c.dead, c.usable)
+		}
+	}
+	// Without per-file counts (version 1), files weigh the same.
+	old := &Manifest{Version: 1, Vectors: 10, Files: []FileRef{{Path: "a", Size: 1}, {Path: "b", Size: 2}}}
+	if d := old.DeadFraction(map[string]int64{"a": 1}); d != 0.5 || old.Usable(live) {
+		t.Errorf("version 1: dead %v, usable %v", d, old.Usable(live))
+	}
+	newer := &Manifest{Version: FormatVersion, Vectors: 4, Key: "x/01C.json", Files: []FileRef{{Path: "b", Size: 2, Vectors: 4}}}
+	if got := Newest([]*Manifest{m, newer, old}, live); got != newer {
+		t.Errorf("newest: %v", got.Key)
+	}
+	if got := Newest([]*Manifest{m, newer}, map[string]int64{"a": 1, "c": 3}); got != m {
+		t.Errorf("newest usable: %v", got)
+	}
+	if got := Newest([]*Manifest{m, newer}, nil); got != nil {
+		t.Errorf("nothing live: %v", got.Key)
+	}
+}
