@@ -18,11 +18,15 @@ import (
 
 	"github.com/akosha/akosha/functions/query"
 	"github.com/akosha/akosha/internal/testenv"
+	"github.com/akosha/akosha/jobs/age"
+	"github.com/akosha/akosha/jobs/compact"
 	"github.com/akosha/akosha/jobs/indexer"
+	"github.com/akosha/akosha/jobs/vacuum"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/hnsw"
 	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/lake/vecindex"
 	"github.com/akosha/akosha/schemas"
 	"github.com/akosha/akosha/testdata/textvec"
 )
@@ -31,6 +35,17 @@ import (
 // record, to compute exact answers by brute force.
 type model struct {
 	latest map[string]schemas.Memory // system_id/id -> latest version
+	// tiers: system_id/day -> tier, for records no longer hot (nil: all hot).
+	tiers map[string]string
+}
+
+// tier is where the latest version of the record key lives.
+func (m *model) tier(key string) string {
+	r := m.latest[key]
+	if t, ok := m.tiers[r.SystemID+"/"+schemas.Day(r.CreatedAt)]; ok {
+		return t
+	}
+	return schemas.TierHot
 }
 
 func (m *model) put(recs []schemas.Memory) {
@@ -123,13 +138,20 @@ func compare(t *testing.T, what string, got []query.SearchResult, want []truthHi
 		if !ok {
 			t.Fatalf("%s: unknown record %s", what, key)
 		}
+		tier := m.tier(key)
 		if r.Content != rec.Content || r.Kind != rec.Kind || r.Project != rec.Project ||
-			r.CreatedAt != schemas.FormatTime(rec.CreatedAt) || r.Tier != "hot" {
-			t.Fatalf("%s: %s = %+v, want content %q kind %s project %q created %s", what, key, r, rec.Content, rec.Kind, rec.Project, rec.CreatedAt)
+			r.CreatedAt != schemas.FormatTime(rec.CreatedAt) || r.Tier != tier {
+			t.Fatalf("%s: %s = %+v, want content %q kind %s project %q created %s tier %s", what, key, r, rec.Content, rec.Kind, rec.Project, rec.CreatedAt, tier)
+		}
+		// Scores are exact on hot data, and within 0.01 on the int8
+		// embeddings of warm and cold data (API.md).
+		tol := 1e-4
+		if tier != schemas.TierHot {
+			tol = 0.01
 		}
 		if s, ok := wantSet[key]; ok {
 			hits++
-			if math.Abs(float64(s-r.Score)) > 1e-4 {
+			if math.Abs(float64(s-r.Score)) > tol {
 				t.Fatalf("%s: %s score %v, want %v", what, key, r.Score, s)
 			}
 		}
@@ -611,5 +633,258 @@ func TestSearchBadRequests(t *testing.T) {
 		if c.status == 200 && (out.Results == nil || len(out.Results) != 0) {
 			t.Errorf("%s: results %v, want []", c.name, out.Results)
 		}
+	}
+}
+
+// An index spans the days of one tier and system and stays in use while
+// compaction and the age job retire some of its files: searches skip the
+// rows of dead files and scan the files that replaced them, and stay exact
+// (every result checked against brute force, scores exact on hot data, no
+// record twice, nothing dropped as a stale duplicate). The index job
+// rebuilds by its rule and is idempotent, and vacuum retires superseded and
+// dead indexes while search goes on.
+func TestSearchIndexLifecycle(t *testing.T) {
+	ctx := ctxT(t)
+	p := startProcess(t, testenv.S3(t), query.Config{})
+	const nq = 10
+	vecs, err := textvec.Vectors(6000+nq, 23)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vec := func(i int) []float32 { return slices.Clone(vecs[i*textvec.Dim : (i+1)*textvec.Dim]) }
+	day0 := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -4)
+	kinds := []string{schemas.KindConversation, schemas.KindReflection, schemas.KindMemory}
+	next := 0
+	mk := func(sys string, day, n int) []schemas.Memory {
+		var out []schemas.Memory
+		for range n {
+			i := next
+			next++
+			out = append(out, schemas.Memory{
+				SystemID: sys, ID: fmt.Sprintf("r%05d", i), Kind: kinds[i%3], Content: fmt.Sprintf("record %d", i),
+				CreatedAt: day0.AddDate(0, 0, day).Add(time.Duration(i) * time.Second).Truncate(time.Microsecond),
+				Project:   []string{"x", "y"}[i%2], Embedding: vec(i),
+			})
+		}
+		return out
+	}
+	m := &model{latest: map[string]schemas.Memory{}}
+	appendRecs := func(recs []schemas.Memory) {
+		t.Helper()
+		if _, err := p.lake.AppendMemories(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		m.put(recs)
+	}
+	// a: 600 a day on days 0..3 (one file a day), then 200 more on day 3
+	// (a second file); b: 750 on days 1 and 2.
+	var first []schemas.Memory
+	for d := range 4 {
+		first = append(first, mk("a", d, 600)...)
+	}
+	first = append(first, mk("b", 1, 750)...)
+	first = append(first, mk("b", 2, 750)...)
+	appendRecs(first)
+	day3Extra := mk("a", 3, 200)
+	appendRecs(day3Extra)
+
+	type stats struct {
+		graph, scans int // indexes searched (by graph, or exactly when cheaper), files scanned
+		keys         []string
+	}
+	// search checks nq queries (and a probe: a record's own vector finds
+	// it first, once) against the exact answer, and returns how the first
+	// was answered.
+	search := func(what string, minRecall float64, probe schemas.Memory) stats {
+		t.Helper()
+		waitKeys(t, p)
+		if err := p.query.RefreshIndexes(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var st stats
+		for i := range nq {
+			q := vecs[(6000+i)*textvec.Dim : (6001+i)*textvec.Dim]
+			res, err := p.query.Search(ctx, query.SearchRequest{Vector: f64(q), K: ptr(20)})
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			compare(t, fmt.Sprintf("%s q%d", what, i), res.Results, m.truth(q, 20, nil), m, minRecall)
+			graph, exact, scans, dropped, keys := query.SearchStatsOf(res)
+			if dropped != 0 {
+				t.Fatalf("%s q%d: %d candidates dropped as stale versions: rows of dead files were returned", what, i, dropped)
+			}
+			if i == 0 {
+				st = stats{graph + exact, scans, keys}
+			}
+		}
+		res, err := p.query.Search(ctx, query.SearchRequest{Vector: f64(probe.Embedding), K: ptr(5)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Results) == 0 || res.Results[0].ID != probe.ID || res.Results[0].Score < 0.99 {
+			t.Fatalf("%s: probe %s/%s: %+v", what, probe.SystemID, probe.ID, res.Results)
+		}
+		for _, r := range res.Results[1:] {
+			if r.ID == probe.ID && r.SystemID == probe.SystemID {
+				t.Fatalf("%s: probe found twice", what)
+			}
+		}
+		sort.Strings(st.keys)
+		return st
+	}
+	index := func(what string, want indexer.Summary) {
+		t.Helper()
+		sum, err := indexer.Run(ctx, p.lake, indexer.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		sum.Vectors, sum.Failures = 0, nil
+		if fmt.Sprintf("%+v", sum) != fmt.Sprintf("%+v", want) {
+			t.Fatalf("%s: %+v, want %+v", what, sum, want)
+		}
+		// A second run builds nothing.
+		again, err := indexer.Run(ctx, p.lake, indexer.Options{})
+		if err != nil || again.Built != 0 || again.Current != want.Current+want.Built {
+			t.Fatalf("%s: second run: %+v %v", what, again, err)
+		}
+	}
+	manifests := func() map[string]*vecindex.Manifest {
+		t.Helper()
+		objs, err := vecindex.ListManifests(ctx, p.lake.Store(), schemas.TableMemories)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*vecindex.Manifest{}
+		for _, o := range objs {
+			mf, err := vecindex.ReadManifest(ctx, p.lake.Store(), o.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[o.Key] = mf
+		}
+		return out
+	}
+
+	// One index for a across its four days and two files of day 3, one
+	// for b.
+	index("first", indexer.Summary{Partitions: 2, Built: 2})
+	var aKey string
+	for key, mf := range manifests() {
+		if mf.SystemID != "a" {
+			continue
+		}
+		aKey = key
+		days := map[string]bool{}
+		sum := 0
+		for _, f := range mf.Files {
+			days[strings.Split(f.Path, "/")[2]] = true
+			sum += f.Vectors
+		}
+		if mf.Day != "" || len(mf.Files) != 5 || len(days) != 4 || mf.Vectors != 2600 || sum != 2600 {
+			t.Fatalf("a's index: day %q, %d files over %d days, %d vectors (%d by file)", mf.Day, len(mf.Files), len(days), mf.Vectors, sum)
+		}
+	}
+	st := search("indexed", 0.95, first[100])
+	if st.graph != 2 || st.scans != 0 || !slices.Contains(st.keys, aKey) {
+		t.Fatalf("indexed: %+v", st)
+	}
+
+	// Compaction merges a's two files of day 3 (800 of its 2,600
+	// vectors): the index stays in use without them, the merged file is
+	// scanned.
+	cs, err := compact.Run(ctx, p.lake, compact.Options{Tables: []string{schemas.TableMemories}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot := cs.Totals(); tot.Compacted != 1 || tot.FilesIn != 2 {
+		t.Fatalf("compaction: %+v", tot)
+	}
+	st = search("compacted", 0.95, day3Extra[7])
+	if st.graph != 2 || st.scans != 1 || !slices.Contains(st.keys, aKey) {
+		t.Fatalf("compacted: %+v", st)
+	}
+	// 31% of a's vectors are dead (> 20%): a is rebuilt, b left alone.
+	index("after compaction", indexer.Summary{Partitions: 2, Current: 1, Built: 1, Rebuilt: 1})
+	st = search("reindexed", 0.95, day3Extra[7])
+	if st.graph != 2 || st.scans != 0 || slices.Contains(st.keys, aKey) {
+		t.Fatalf("reindexed: %+v", st)
+	}
+
+	// New rows: 500 are left to exact scans (under max(1,000, 10% of
+	// 2,600)); 1,100 make a rebuild.
+	few := mk("a", 2, 500)
+	appendRecs(few)
+	index("500 new rows", indexer.Summary{Partitions: 2, Current: 2})
+	st = search("500 new rows", 0.95, few[3])
+	if st.graph != 2 || st.scans != 1 {
+		t.Fatalf("500 new rows: %+v", st)
+	}
+	appendRecs(mk("a", 2, 600))
+	index("1,100 new rows", indexer.Summary{Partitions: 2, Current: 1, Built: 1, Rebuilt: 1})
+	st = search("1,100 new rows", 0.95, few[3])
+	if st.graph != 2 || st.scans != 0 {
+		t.Fatalf("1,100 new rows: %+v", st)
+	}
+	var hotA string
+	for _, k := range st.keys {
+		if strings.Contains(k, "system_id=a/") {
+			hotA = k
+		}
+	}
+
+	// The age job moves days 0 and 1 to warm: a's hot index loses 1,200
+	// of its 3,700 vectors (still usable), b's loses half (no longer
+	// usable); the warm files are scanned.
+	as, err := age.Run(ctx, p.lake, age.Options{Tables: []string{schemas.TableMemories}, Now: day0.AddDate(0, 0, 9).Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, _ := p.lake.Table(schemas.TableMemories)
+	m.tiers = map[string]string{}
+	for f := range tbl.Cached().AllFiles() {
+		if pt, _ := lake.PartitionOf(f.PartitionValues); pt.Tier != schemas.TierHot {
+			m.tiers[pt.SystemID+"/"+pt.Day] = pt.Tier
+		}
+	}
+	if len(m.tiers) != 3 || m.tiers["a/"+schemas.Day(day0)] != schemas.TierWarm {
+		t.Fatalf("aged: %+v, tiers %v", as, m.tiers)
+	}
+	st = search("aged", 0.9, first[0])
+	if st.graph != 1 || st.scans != 3+1 || !slices.Equal(st.keys, []string{hotA}) {
+		t.Fatalf("aged: %+v", st)
+	}
+	res, err := p.query.Search(ctx, query.SearchRequest{Vector: f64(first[0].Embedding), K: ptr(30), Filter: &query.SearchFilter{Tier: query.StringList{"warm"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compare(t, "warm only", res.Results, m.truth(first[0].Embedding, 30, func(r schemas.Memory) bool {
+		return m.tier(r.SystemID+"/"+r.ID) == schemas.TierWarm
+	}), m, 0.9)
+	// a: hot rebuilt (32% dead), warm indexed (1,200); b: 750 hot and 750
+	// warm are too few.
+	index("after aging", indexer.Summary{Partitions: 4, Small: 2, Built: 2, Rebuilt: 1})
+	st = search("aged, reindexed", 0.9, first[0])
+	if st.graph != 2 || st.scans != 2 || slices.Contains(st.keys, hotA) || !strings.Contains(strings.Join(st.keys, " "), "tier=warm/system_id=a/") {
+		t.Fatalf("aged, reindexed: %+v", st)
+	}
+	used := st.keys
+
+	// Vacuum past the grace keeps exactly the indexes searches use: a's
+	// older hot indexes are superseded, b's is dead.
+	before := len(manifests())
+	if _, err := vacuum.Run(ctx, p.lake, vacuum.Options{Tables: []string{schemas.TableMemories}, Now: func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }}); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for k := range manifests() {
+		left = append(left, k)
+	}
+	sort.Strings(left)
+	if before != 6 || !slices.Equal(left, used) {
+		t.Fatalf("vacuum: %d indexes before, left %v, want %v", before, left, used)
+	}
+	st = search("vacuumed", 0.9, first[0])
+	if !slices.Equal(st.keys, used) {
+		t.Fatalf("vacuumed: %+v", st)
 	}
 }
