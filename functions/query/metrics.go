@@ -13,6 +13,9 @@ type metrics struct {
 	sqlDuration   prometheus.Histogram   // statements that ran (cache misses)
 	filesRead     prometheus.Counter     // data files statements needed after pruning
 	objectsServed prometheus.Counter     // objects a tier store served to other query processes
+	// tierStoreFallbacks counts tiers searched here because their store
+	// failed or timed out (fanout.go).
+	tierStoreFallbacks *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -30,8 +33,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		objectsServed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "akosha_tier_store_objects_served_total", Help: "Lake objects this tier store served to other query processes.",
 		}),
+		tierStoreFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "akosha_query_tier_store_fallbacks_total", Help: "Searches of a tier done here because its tier store failed or timed out.",
+		}, []string{"tier"}),
 	}
-	if err := errors.Join(httpx.Register(reg, &m.resultCache), httpx.Register(reg, &m.sqlDuration), httpx.Register(reg, &m.filesRead), httpx.Register(reg, &m.objectsServed)); err != nil {
+	if err := errors.Join(httpx.Register(reg, &m.resultCache), httpx.Register(reg, &m.sqlDuration), httpx.Register(reg, &m.filesRead), httpx.Register(reg, &m.objectsServed),
+		httpx.Register(reg, &m.tierStoreFallbacks)); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -46,7 +47,7 @@ var (
 	keyResultCache = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE_BYTES", Default: "268435456", Help: "in-process result cache budget"})
 	keyResultTTL   = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE_TTL", Default: "1h", Help: "Redis result cache entry lifetime"})
 	keyTier        = config.Register(config.Key{Name: "AKOSHA_TIER", Help: "pin this query process to one tier (hot, warm or cold) and serve its objects: a tier store"})
-	keyTierStores  = config.Register(config.Key{Name: "AKOSHA_TIER_STORES", Help: "tier stores to read through before S3: hot=http://...,warm=http://..."})
+	keyTierStores  = config.Register(config.Key{Name: "AKOSHA_TIER_STORES", Help: "tier stores to read through before S3 and to fan search out to: hot=http://...,warm=http://..."})
 )
 
 // Config configures the query function.
@@ -63,7 +64,9 @@ type Config struct {
 	// Tier pins the process to one tier: it serves that tier's objects on
 	// GET /v1/objects/{key} from its (persistent) cache. Empty: not a store.
 	Tier string
-	// TierStores are the stores to read each tier's objects through.
+	// TierStores are the stores to read each tier's objects through and to
+	// hand each tier's searches to (fanout.go). A store (Tier set) only
+	// reads through them: it always searches locally.
 	TierStores map[string]string
 }
 
@@ -126,6 +129,7 @@ type Function struct {
 	metrics *metrics
 	mux     *http.ServeMux
 	vectors *vectorState // vector search (search.go, vectors.go)
+	fanout  *fanout      // search through the tier stores (fanout.go); nil: search here
 
 	stopWarm  context.CancelFunc
 	warmDone  chan struct{}
@@ -175,6 +179,8 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	// any (each tier's from its own store, falling back to the lake); the
 	// log is always read from the lake itself.
 	objects := l.Store()
+	// A copy: the caller's map may configure other processes too.
+	cfg.TierStores = maps.Clone(cfg.TierStores)
 	delete(cfg.TierStores, cfg.Tier) // a store reads its own tier from the lake
 	if len(cfg.TierStores) > 0 {
 		objects = &storage.ReadThrough{Store: l.Store(), Tiers: cfg.TierStores}
@@ -195,6 +201,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	f.keys = newKeyIndex(objects)
 	f.l1 = newLRU(cfg.ResultCacheBytes)
 	f.vectors = newVectorState(f)
+	f.fanout = newFanout(cfg)
 	if cfg.RedisURL != "" {
 		if f.l2, err = newRedisCache(cfg.RedisURL, cfg.ResultTTL); err != nil {
 			return err
@@ -218,7 +225,8 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux.Handle("GET /v1/graph/entities/{system_id}/{id}", read(f.serveGraphEntity))
 	mux.Handle("GET /v1/graph/entities", read(f.serveGraphByName))
 	mux.Handle("GET /v1/graph/path", read(f.serveGraphPath))
-	mcpServer := a.Require(auth.Read, &mcp.Server{Name: "akosha-query", Tools: f.MCPTools(), MaxBody: maxSearchBody})
+	// search_all_systems may be handed on to the tier stores as the caller.
+	mcpServer := a.Require(auth.Read, keepCredentials(&mcp.Server{Name: "akosha-query", Tools: f.MCPTools(), MaxBody: maxSearchBody}))
 	mux.Handle("POST /mcp", mcpServer)
 	mux.Handle("POST /mcp/v1", mcpServer)
 	f.mux = mux

@@ -300,7 +300,14 @@ func (f *Function) serveSearch(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteErr(w, err)
 		return
 	}
-	resp, err := f.Search(r.Context(), req)
+	// A search a query process handed on to this tier store is marked, so
+	// it is answered here and never fanned out again (fanout.go).
+	ctx, err := f.searchContext(r, req)
+	if err != nil {
+		httpx.WriteErr(w, err)
+		return
+	}
+	resp, err := f.Search(ctx, req)
 	if err != nil {
 		httpx.WriteErr(w, err)
 		return
@@ -320,6 +327,23 @@ func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchRespon
 	if err != nil {
 		return nil, err
 	}
+	// With tier stores, their tiers are searched by them (fanout.go); a
+	// text query was embedded above, once, and the stores get its vector.
+	var resp *SearchResponse
+	if f.fansOut(ctx) {
+		resp, err = f.fanOut(ctx, req, p)
+	} else {
+		resp, err = f.searchLocal(ctx, p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp.ElapsedMS = float64(time.Since(start).Microseconds()) / 1000
+	return resp, nil
+}
+
+// searchLocal answers a validated search here, on the current snapshot.
+func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchResponse, error) {
 	if err := f.vectors.refreshIndexes(ctx, indexListTTL); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
@@ -353,7 +377,6 @@ func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchRespon
 	if err := f.fillContent(ctx, final, &resp.Results); err != nil {
 		return nil, err
 	}
-	resp.ElapsedMS = float64(time.Since(start).Microseconds()) / 1000
 	return resp, nil
 }
 
