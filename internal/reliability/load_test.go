@@ -53,8 +53,9 @@ type loadResult struct {
 	failures         int64
 	peakHeap         uint64        // runtime.MemStats.HeapInuse, sampled every 100 ms
 	peakRSS          uint64        // /proc/self/statm resident set, sampled every 100 ms
-	compactions      int64         // completed runs of the compaction beside
-	compactGroups    int64         // partitions they merged
+	compactStarts    int64         // runs of the compaction beside, started
+	compactions      int64         // and completed
+	compactGroups    int64         // partitions merged, by completed runs and the one the end stopped
 	compactTime      time.Duration // their time, in all
 	liveRows         int64         // rows the log's statistics count at the end
 }
@@ -139,6 +140,8 @@ func TestLoad(t *testing.T) {
 		nowG, nowFD = runtime.NumGoroutine(), openFDs()
 		return nowG <= baseG+slack && nowFD <= baseFD+slack
 	})
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
 	if !back {
 		var b bytes.Buffer
 		pprof.Lookup("goroutine").WriteTo(&b, 1)
@@ -166,14 +169,14 @@ func TestLoad(t *testing.T) {
 			ms(l.percentile(0.5)), ms(l.percentile(0.99)), ms(l.percentile(1)))
 	}
 	fig.add("queries in all", "%d (%.1f/s), %d failed or wrong", total, float64(total)/secs, r.failures)
+	perRun := "none completed"
 	if r.compactions > 0 {
-		fig.add("compaction beside", "every %v after the last run ended: %d runs completed, %d partitions merged, %v a run on average",
-			p.compactEvery, r.compactions, r.compactGroups, (r.compactTime / time.Duration(r.compactions)).Round(100*time.Millisecond))
-	} else {
-		fig.add("compaction beside", "no run completed during the load")
+		perRun = fmt.Sprintf("%v a completed run", (r.compactTime / time.Duration(r.compactions)).Round(100*time.Millisecond))
 	}
+	fig.add("compaction beside", "%v after the last run ended: %d runs started, %d completed (%s), %d partitions merged",
+		p.compactEvery, r.compactStarts, r.compactions, perRun, r.compactGroups)
 	fig.add("records in the lake at the end", "%d (= acknowledged)", r.liveRows)
-	fig.add("peak Go heap in use", "%s (bound %s)", mib(r.peakHeap), mib(maxHeap))
+	fig.add("peak Go heap in use", "%s (bound %s); %s after shutdown", mib(r.peakHeap), mib(maxHeap), mib(after.HeapInuse))
 	fig.add("peak resident set", "%s (bound %s)", mib(r.peakRSS), mib(maxRSS))
 	fig.add("goroutines", "%d before, %d after shutdown", baseG, nowG)
 	fig.add("open file descriptors", "%d before, %d after shutdown", baseFD, nowFD)
@@ -276,7 +279,7 @@ func runLoad(t *testing.T, p loadParams) *loadResult {
 	// The compaction job beside, on its own view of the lake, every
 	// compactEvery after its last run ended; the end of the load stops a
 	// run in progress as a job's deadline would.
-	var compactions, compactGroups atomic.Int64
+	var compactStarts, compactions, compactGroups atomic.Int64
 	var compactTime atomic.Int64 // nanoseconds in completed runs
 	cctx, stopCompact := context.WithCancel(ctx)
 	compactDone := make(chan struct{})
@@ -297,7 +300,12 @@ func runLoad(t *testing.T, p loadParams) *loadResult {
 			case <-time.After(p.compactEvery):
 			}
 			t0 := time.Now()
-			sum, err := compact.Run(cctx, jl, compact.Options{Tables: []string{schemas.TableMemories}})
+			compactStarts.Add(1)
+			_, err := compact.Run(cctx, jl, compact.Options{Tables: []string{schemas.TableMemories}, Progress: func(ev compact.Event) {
+				if ev.Phase == compact.PhaseGroup && ev.Result.Status == compact.StatusCompacted {
+					compactGroups.Add(1)
+				}
+			}})
 			if cctx.Err() != nil {
 				return
 			}
@@ -306,7 +314,6 @@ func runLoad(t *testing.T, p loadParams) *loadResult {
 				continue
 			}
 			compactions.Add(1)
-			compactGroups.Add(int64(sum.Totals().Compacted))
 			compactTime.Add(int64(time.Since(t0)))
 		}
 	}()
@@ -493,6 +500,7 @@ func runLoad(t *testing.T, p loadParams) *loadResult {
 	s3Transport.CloseIdleConnections()
 	r.peakHeap, r.peakRSS = peakHeap.Load(), peakRSS.Load()
 	r.failures = failures.Load()
+	r.compactStarts = compactStarts.Load()
 	r.compactions = compactions.Load()
 	r.compactGroups = compactGroups.Load()
 	r.compactTime = time.Duration(compactTime.Load())
