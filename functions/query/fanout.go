@@ -365,7 +365,7 @@ func (f *Function) runPart(ctx context.Context, pt *searchPart, p *searchParams,
 	return nil
 }
 
-// ask sends one tier's search to its store and reads the answer strictly.
+// ask sends one tier's search to its store and checks its answer.
 func (fo *fanout) ask(ctx context.Context, tier, base string, body []byte, minVersion int64, k int) (*SearchResponse, error) {
 	timeout := time.Duration(fo.timeout.Load())
 	if dl, ok := ctx.Deadline(); ok {
@@ -413,8 +413,11 @@ func (fo *fanout) ask(ctx context.Context, tier, base string, body []byte, minVe
 	return ans, nil
 }
 
-// decodeStoreAnswer reads a store's answer: exactly the fields of a search
-// answer, at most k results, all of the asked tier with finite scores.
+// decodeStoreAnswer reads a store's answer: one search answer, at most k
+// results, all of the asked tier with finite scores. Fields it does not
+// know are ignored, as clients of the public API ignore them: during a
+// rolling upgrade a newer store may answer with more, and refusing that
+// would send every search of the upgrade down the fallback path.
 func decodeStoreAnswer(b []byte, tier string, k int) (*SearchResponse, error) {
 	var ans struct {
 		Results   []SearchResult `json:"results"`
@@ -422,7 +425,6 @@ func decodeStoreAnswer(b []byte, tier string, k int) (*SearchResponse, error) {
 		Version   int64          `json:"version"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ans); err != nil {
 		return nil, fmt.Errorf("decode the answer: %w", err)
 	}
