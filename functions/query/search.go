@@ -366,6 +366,11 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 		if err != nil {
 			return nil, err
 		}
+		// Another round helps only when some source held more than kk
+		// matches, or when latestOnly cut the merged candidates at kk:
+		// many small sources can together hold more than kk while none
+		// alone is full.
+		full = full || len(cands) > kk
 		if len(final) >= p.k || !full || resp.stats.Dropped == 0 || round == 3 || kk >= 4*MaxSearchK {
 			break
 		}
