@@ -20,8 +20,9 @@ import (
 
 // BenchmarkSearch measures search latency (Function.Search, the handler of
 // POST /v1/search without HTTP) on a lake of AKOSHA_BENCH_VECTORS textvec
-// vectors (default 1,000,000) over 20 systems and 10 days (200 partitions)
-// on the S3 server, all indexed by the index job: cold (a fresh function
+// vectors (default 1,000,000) over 20 systems and 10 days (200 partitions,
+// 20 (tier, system) indexes across the days) on the S3 server, indexed by
+// the index job: cold (a fresh function
 // with an empty cache: indexes and data files fetched from S3) and warm
 // (p50/p99 over 200 queries), with recall@10 against an exact scan. It is
 // slow: it runs only with AKOSHA_BENCH_SEARCH=1.
@@ -69,7 +70,7 @@ func BenchmarkSearch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("index job: %d partitions indexed (%d vectors, %d small) in %v", sum.Built, sum.Vectors, sum.Small, time.Since(start).Round(time.Millisecond))
+	b.Logf("index job: %d (tier, system) indexes built (%d vectors, %d groups too small) in %v", sum.Built, sum.Vectors, sum.Small, time.Since(start).Round(time.Millisecond))
 
 	search := func(f *query.Function, i int) (*query.SearchResponse, time.Duration) {
 		q := vec(n + i%nq)

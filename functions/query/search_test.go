@@ -645,7 +645,8 @@ func TestSearchBadRequests(t *testing.T) {
 // dead indexes while search goes on.
 func TestSearchIndexLifecycle(t *testing.T) {
 	ctx := ctxT(t)
-	p := startProcess(t, testenv.S3(t), query.Config{})
+	store := testenv.S3(t)
+	p := startProcess(t, store, query.Config{})
 	const nq = 10
 	vecs, err := textvec.Vectors(6000+nq, 23)
 	if err != nil {
@@ -886,5 +887,30 @@ func TestSearchIndexLifecycle(t *testing.T) {
 	st = search("vacuumed", 0.9, first[0])
 	if !slices.Equal(st.keys, used) {
 		t.Fatalf("vacuumed: %+v", st)
+	}
+
+	// An index deleted after a process listed it (a vacuum it has not
+	// seen yet): its live files are scanned instead, still exact.
+	p2 := startProcess(t, store, query.Config{})
+	if err := p2.query.RefreshIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range used {
+		mf, err := vecindex.ReadManifest(ctx, store, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Delete(ctx, mf.Index.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := vecs[6000*textvec.Dim : 6001*textvec.Dim]
+	res, err = p2.query.Search(ctx, query.SearchRequest{Vector: f64(q), K: ptr(20)})
+	if err != nil {
+		t.Fatalf("search with deleted indexes: %v", err)
+	}
+	compare(t, "indexes deleted", res.Results, m.truth(q, 20, nil), m, 0.9)
+	if graph, exact, scans, _, _ := query.SearchStatsOf(res); graph+exact != 0 || scans < 4 {
+		t.Fatalf("indexes deleted: %d indexes searched, %d files scanned", graph+exact, scans)
 	}
 }
