@@ -58,6 +58,11 @@ func PartitionOf(values map[string]*string) (Partition, error) {
 	return p, nil
 }
 
+// String is the partition's path form. A Partition with no Day (the
+// (tier, system_id) group of an index across days) prints without it.
 func (p Partition) String() string {
+	if p.Day == "" {
+		return "tier=" + p.Tier + "/system_id=" + p.SystemID
+	}
 	return strings.Join([]string{"tier=" + p.Tier, "system_id=" + p.SystemID, "day=" + p.Day}, "/")
 }
