@@ -17,9 +17,11 @@ func newIndexCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "index",
 		Short: "Build HNSW vector indexes for the memories partitions that lack a current one",
-		Long: `index builds one HNSW index per partition (tier/system_id/day) of the memories table whose
-live data files no index covers exactly, and stores it under memories/_indexes/. It is idempotent:
-a second run builds nothing. Partitions with fewer than --min-vectors vectors are left to exact scans.
+		Long: `index builds one HNSW index per (tier, system_id) of the memories table, across days, and
+stores it under memories/_indexes/ naming the data files it covers. A (tier, system) is rebuilt when it
+has no usable index (and at least --min-vectors vectors), when files the index does not cover hold more
+than max(--min-vectors, 10% of the indexed vectors), or when over 20% of its vectors lie in files that
+are no longer live. It is idempotent: a second run builds nothing. Search scans what no index covers.
 
 Exit codes: 0 done, 1 failed, 2 usage, 3 some partitions failed, 4 another run holds the lease.`,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
@@ -91,7 +93,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some partitions failed, 4 another run h
 			return err
 		},
 	}
-	cmd.Flags().IntVar(&opts.MinVectors, "min-vectors", indexer.DefaultMinVectors, "partitions with fewer vectors get no index (exact scans are as fast)")
+	cmd.Flags().IntVar(&opts.MinVectors, "min-vectors", indexer.DefaultMinVectors, "a (tier, system) with fewer vectors gets no index (exact scans are as fast), and fewer unindexed rows trigger no rebuild")
 	cmd.Flags().IntVar(&opts.M, "m", 0, "HNSW M (default 16)")
 	cmd.Flags().IntVar(&opts.EfConstruction, "ef-construction", 0, "HNSW efConstruction (default 200)")
 	cmd.Flags().IntVar(&opts.Workers, "workers", 0, "insert goroutines (default: one per core)")
