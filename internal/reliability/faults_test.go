@@ -587,13 +587,19 @@ func TestHTTPUnderS3Faults(t *testing.T) {
 	fig.add("lookups of acknowledged records", "%d found, %d clean 5xx, 0 missing", lookOK.Load(), lookFailed.Load())
 	fig.add("compaction runs under faults", "%d: %d complete, %d with failed groups, %d failed; groups %d compacted, %d skipped, %d failed",
 		runs.Load(), runsOK.Load(), runsPartial.Load(), runsFailed.Load(), groupsCompacted.Load(), groupsSkipped.Load(), groupsFailed.Load())
-	cut := 0
+	cut, other := 0, ""
 	for _, e := range runErrs {
 		if strings.Contains(e, "unexpected EOF") || strings.Contains(e, "connection reset") {
 			cut++
+		} else if other == "" {
+			other = e
 		}
 	}
-	fig.add("why compaction runs failed", "%d of %d on a response body cut short (truncated or reset: the readers do not retry those, see RELIABILITY.md)", cut, len(runErrs))
+	why := fmt.Sprintf("%d of %d on a response body cut short (truncated or reset: the readers do not retry those, see RELIABILITY.md)", cut, len(runErrs))
+	if other != "" {
+		why += "; another: " + truncate([]byte(other))
+	}
+	fig.add("why compaction runs failed", "%s", why)
 	fig.add("after the faults stopped", "compaction resumed: %d groups compacted, none left; vacuum deleted %d objects; %d data objects = %d live files",
 		resumed.Compacted, vacuumed, dataObjects, au.LiveFiles)
 	fig.report(t)
