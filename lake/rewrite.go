@@ -32,7 +32,9 @@ type Rewritten struct {
 // with the given layout. Compaction rewrites a partition into itself; the
 // age job rewrites one into the next tier. The outputs are staged, not
 // committed: the caller commits them (with the inputs' removes) or
-// discards them; on error Rewrite has deleted what it wrote.
+// discards them; on error Rewrite has deleted what it wrote. An input that
+// another commit removed (and vacuum deleted) meanwhile is reported as
+// delta.ErrConflict, like a lost commit race.
 //
 // Latest means what the SQL views mean: the greatest ingested_at, then the
 // later input (inputs are in path order, and the lake's file names sort in
@@ -158,6 +160,15 @@ func rewrite[R any](ctx context.Context, t *Table, inputs []delta.Add, to Partit
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
+		if errors.Is(err, storage.ErrNotExist) {
+			// An input vanished: another commit removed it and vacuum
+			// deleted it after its grace, while this rewrite waited (a
+			// long job works from a snapshot taken at its start). That
+			// is a lost race, not a failure.
+			if gone, rerr := t.anyGone(ctx, inputs); rerr == nil && gone {
+				return out, fmt.Errorf("%w: an input was removed by another commit: %w", delta.ErrConflict, err)
+			}
+		}
 		return out, err
 	}
 	var rows []R
@@ -219,6 +230,21 @@ func rewrite[R any](ctx context.Context, t *Table, inputs []delta.Add, to Partit
 		out.Files = append(out.Files, f)
 	}
 	return out, nil
+}
+
+// anyGone refreshes the snapshot and reports whether some of inputs are no
+// longer live.
+func (t *Table) anyGone(ctx context.Context, inputs []delta.Add) (bool, error) {
+	snap, err := t.Refresh(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range inputs {
+		if _, ok := snap.File(a.Path); !ok {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // decodeRows decodes a whole Parquet file and hands its rows over in

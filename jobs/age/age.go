@@ -251,6 +251,10 @@ func RunMove(ctx context.Context, t *lake.Table, m Move, opts Options) MoveResul
 			return fail(fmt.Errorf("no layout for tier %q", m.To))
 		}
 		rw, err := t.Rewrite(ctx, inputs, to, layout, opts.MaxMoveBytes)
+		if errors.Is(err, delta.ErrConflict) {
+			res.Status, res.Err = StatusSkipped, err
+			return res
+		}
 		if err != nil {
 			return fail(fmt.Errorf("rewrite %s into %s: %w", res.From, m.To, err))
 		}

@@ -2,6 +2,7 @@ package age
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -349,6 +350,41 @@ func TestMoveAbortsWhenAnInputWasRemoved(t *testing.T) {
 		res := RunMove(ctx, tb, m, opts)
 		if res.Status != StatusSkipped {
 			t.Fatalf("move after losing the race: %+v", res)
+		}
+
+		// The same race, found later: the winner's removed files are
+		// already deleted by vacuum when the move reads them.
+		m2 := moves[1]
+		var inputs2 []delta.Add
+		for _, fi := range m2.Files {
+			a, _ := otb.Cached().File(fi.Path)
+			inputs2 = append(inputs2, a)
+		}
+		rw2, err := otb.Rewrite(ctx, inputs2, m2.From, lake.DefaultLayouts()[schemas.TierHot], 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acts = acts[:0]
+		for _, a := range inputs2 {
+			r := a.RemoveAt(time.Now().UnixMilli())
+			r.DataChange = false
+			acts = append(acts, delta.Action{Remove: &r})
+		}
+		for _, df := range rw2.Files {
+			a := df.Add(schemas.TableMemories, false)
+			acts = append(acts, delta.Action{Add: &a})
+		}
+		if _, err := otb.Commit(ctx, acts); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range inputs2 {
+			k, _ := otb.Log.DataKey(a.Path)
+			if err := s.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if res := RunMove(ctx, tb, m2, opts); res.Status != StatusSkipped || !errors.Is(res.Err, delta.ErrConflict) {
+			t.Fatalf("move whose inputs were deleted meanwhile: %+v", res)
 		}
 		warmDir := m.From
 		warmDir.Tier = schemas.TierWarm

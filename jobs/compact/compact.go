@@ -287,6 +287,10 @@ func CompactGroup(ctx context.Context, l *lake.Lake, table string, g Group, opts
 	layout := layouts[part.Tier]
 	layout.Encoding = g.Encoding
 	rw, err := t.Rewrite(ctx, inputs, part, layout, target)
+	if errors.Is(err, delta.ErrConflict) {
+		res.Status, res.Err = StatusSkipped, err
+		return res
+	}
 	if err != nil {
 		return fail(err)
 	}
