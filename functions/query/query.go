@@ -299,14 +299,19 @@ func (f *Function) snapshots() snapshots {
 	return out
 }
 
-// versions names the snapshots for result cache keys: "memories@12,entities@3,relations@0".
+// versions names the snapshots for result cache keys:
+// "memories@12#<table id>,entities@3#<id>,relations@0#<id>". Version
+// numbers alone would let two lakes sharing one Redis answer each other's
+// statements (every lake counts 0, 1, 2, ...); each table's metaData.id
+// tells tables apart, and cacheKeyOf adds the lake's location, since a
+// lake restored from a backup into a new prefix keeps the ids.
 func (s snapshots) versions() string {
 	var b strings.Builder
 	for i, name := range lake.Tables {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "%s@%d", name, s[name].Version)
+		fmt.Fprintf(&b, "%s@%d#%s", name, s[name].Version, s[name].Metadata.ID)
 	}
 	return b.String()
 }

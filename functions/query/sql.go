@@ -16,6 +16,7 @@ import (
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/cache"
 	"github.com/akosha/akosha/lake/delta"
+	"github.com/akosha/akosha/lake/storage"
 )
 
 // sqlRequest is the body of POST /v1/sql.
@@ -90,7 +91,7 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 // or computed (and then cached in both), with the tier that gave it.
 func (f *Function) answer(ctx context.Context, sql, format string, limit int, start time.Time) (cachedResult, string, error) {
 	snaps := f.snapshots()
-	key := resultKey(snaps.versions(), sql, format, limit)
+	key := resultKey(storage.Location(f.lake.Store())+"|"+snaps.versions(), sql, format, limit)
 	if res, ok := f.l1.Get(key); ok {
 		f.metrics.resultCache.WithLabelValues("l1").Inc()
 		return res, "l1", nil

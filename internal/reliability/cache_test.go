@@ -30,15 +30,13 @@ func knownBug(t *testing.T, format string, args ...any) {
 
 // Two lakes sharing one Redis must never answer each other's statements.
 //
-// Bug: functions/query/resultcache.go keys the shared (L2) result cache by
-// the tables' version numbers, the normalized statement, the format and the
-// limit; nothing names the lake. Every lake's versions count 0, 1, 2, ...,
-// so two lakes on one Redis (two deployments or a staging and a production
-// lake sharing it; a lake restored into a fresh prefix as README's runbook
-// does, whose versions go on from the backup's while the old lake's answers
-// for the same versions are still cached; a lake re-created at the same
-// URL) get each other's answers for up to AKOSHA_RESULT_CACHE_TTL (1 h).
-// Found by TestLoad: its warm-up lake's count answered for the main lake.
+// Found by TestLoad (its warm-up lake's count answered for the main lake):
+// the shared (L2) result cache was keyed by the tables' version numbers,
+// the statement, the format and the limit, and every lake counts versions
+// 0, 1, 2, ... Two deployments or a staging and a production lake sharing
+// Redis, or a lake restored into a fresh prefix, got each other's answers
+// for up to AKOSHA_RESULT_CACHE_TTL. The key now names the lake's location
+// and each table's metaData.id.
 func TestRedisResultCacheDoesNotCrossLakes(t *testing.T) {
 	redisURL := testenv.RedisURL(t)
 	ctx := context.Background()
@@ -73,7 +71,7 @@ func TestRedisResultCacheDoesNotCrossLakes(t *testing.T) {
 		t.Fatalf("lake A: %d records (from %s), want 3", n, tier)
 	}
 	if n, tier := answer(5); n != 5 {
-		knownBug(t, "lake B (5 records, its own memories@1) answered %d from the result cache tier %q: "+
-			"the Redis key names versions, not the lake, so lake A's answer at the same version came back", n, tier)
+		t.Fatalf("lake B (5 records, its own memories@1) answered %d from the result cache tier %q: "+
+			"lake A's answer at the same version came back", n, tier)
 	}
 }

@@ -39,6 +39,9 @@ func NewLocal(root string) (*Local, error) {
 // Root is the directory the store keeps its objects in.
 func (l *Local) Root() string { return l.root }
 
+// Location is the directory as a file URL.
+func (l *Local) Location() string { return "file://" + l.root }
+
 // Path is the file that holds key. Callers that read files directly (DuckDB)
 // use it; the key must already be valid.
 func (l *Local) Path(key string) string { return filepath.Join(l.root, filepath.FromSlash(key)) }

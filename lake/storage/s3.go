@@ -79,6 +79,11 @@ func (s *S3) Client() *s3.Client { return s.client }
 // Bucket is the bucket the store writes to.
 func (s *S3) Bucket() string { return s.cfg.Bucket }
 
+// Location names the bucket and prefix, and the endpoint when it is not AWS.
+func (s *S3) Location() string {
+	return "s3://" + s.cfg.Endpoint + "/" + s.cfg.Bucket + "/" + s.cfg.Prefix
+}
+
 func (s *S3) key(key string) (string, error) {
 	if err := CheckKey(key); err != nil {
 		return "", err

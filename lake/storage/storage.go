@@ -47,6 +47,21 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// Locator is a store that can name where it keeps its objects.
+type Locator interface {
+	// Location is a URL-like name of the store's root, unique per lake:
+	// s3://endpoint/bucket/prefix or file:///dir.
+	Location() string
+}
+
+// Location names store s's root, or "" when it cannot say.
+func Location(s Store) string {
+	if l, ok := s.(Locator); ok {
+		return l.Location()
+	}
+	return ""
+}
+
 // ClassPutter is a store whose objects have storage classes (S3).
 type ClassPutter interface {
 	PutClass(ctx context.Context, key string, r io.Reader, size int64, class string) error

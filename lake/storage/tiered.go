@@ -60,6 +60,9 @@ func ParseTierStores(s string) (map[string]string, error) {
 }
 
 // Get reads from the key's tier store when there is one, else from the lake.
+// Location is the lake's store's: the tier stores are caches of it.
+func (r *ReadThrough) Location() string { return Location(r.Store) }
+
 // PutClass passes the storage class on to the lake's store.
 func (r *ReadThrough) PutClass(ctx context.Context, key string, body io.Reader, size int64, class string) error {
 	return PutClass(ctx, r.Store, key, body, size, class)
