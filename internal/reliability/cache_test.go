@@ -3,7 +3,6 @@ package reliability
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
@@ -15,18 +14,6 @@ import (
 	"github.com/akosha/akosha/internal/testenv"
 	"github.com/akosha/akosha/lake"
 )
-
-// knownBug reports a bug this package found and the project has not fixed
-// yet: the test skips with the bug's description, so the suite stays green
-// while it names the bug, and passes on its own once the bug is fixed. With
-// AKOSHA_KNOWN_BUGS=fail it fails instead.
-func knownBug(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("AKOSHA_KNOWN_BUGS") == "fail" {
-		t.Fatalf("BUG: "+format, args...)
-	}
-	t.Skipf("KNOWN BUG (see RELIABILITY.md): "+format, args...)
-}
 
 // Two lakes sharing one Redis must never answer each other's statements.
 //

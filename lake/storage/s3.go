@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -65,6 +67,11 @@ func NewS3(ctx context.Context, c S3Config) (*S3, error) {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 		}
 		o.UsePathStyle = c.PathStyle
+		// No client-side retry budget: after a burst of faults the SDK's
+		// token bucket runs dry and stops retrying even single errors,
+		// which turned a short outage into minutes of failed reads.
+		// Retries stay bounded per request (3 attempts, backoff).
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.RateLimiter = ratelimit.None })
 		// Plain-http test servers cannot take streaming trailing checksums;
 		// ask for checksums only where the API requires them.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
@@ -122,7 +129,11 @@ func (s *S3) Get(ctx context.Context, key string, offset, length int64) (io.Read
 		}
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
-	return out.Body, nil
+	end := int64(-1)
+	if out.ContentLength != nil && *out.ContentLength >= 0 {
+		end = offset + *out.ContentLength
+	}
+	return &resumingBody{ctx: ctx, s: s, key: key, k: k, pos: offset, end: end, body: out.Body}, nil
 }
 
 // body returns a rewindable reader: the SDK signs and may retry the body, and
