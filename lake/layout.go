@@ -43,13 +43,15 @@ const (
 
 // DefaultLayouts are the tiers' layouts. Hot files are written fast, since
 // ingest waits for them; warm and cold files are written once by the age
-// job and read rarely, so they trade CPU for size: int8 embeddings (2.8x
-// smaller than float32) and stronger zstd.
+// job and read rarely, so they trade CPU for size: int8 embeddings and
+// stronger zstd. Measured on 10,000 memories (BenchmarkTierLayouts): hot
+// 1,699 bytes a record, warm 677 (zstd default), cold 659 (zstd "better");
+// zstd's best level would save 4% more at five times the encode time.
 func DefaultLayouts() map[string]Layout {
 	return map[string]Layout{
 		schemas.TierHot:  {Encoding: EncodingFloat32, Compression: zstd.SpeedFastest},
 		schemas.TierWarm: {Encoding: EncodingInt8, Compression: zstd.SpeedDefault, StorageClass: DefaultWarmStorageClass},
-		schemas.TierCold: {Encoding: EncodingInt8, Compression: zstd.SpeedBestCompression, StorageClass: DefaultColdStorageClass},
+		schemas.TierCold: {Encoding: EncodingInt8, Compression: zstd.SpeedBetterCompression, StorageClass: DefaultColdStorageClass},
 	}
 }
 

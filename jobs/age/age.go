@@ -146,34 +146,17 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 		if err != nil {
 			return sum, err
 		}
-		snap, err := t.Refresh(ctx)
-		if err != nil {
-			return sum, err
-		}
-		moves, err := PlanSnapshot(snap, opts)
-		if err != nil {
-			return sum, fmt.Errorf("plan %s: %w", name, err)
-		}
-		if opts.Progress != nil {
-			opts.Progress(Event{Phase: PhasePlanned, Table: name, Moves: moves})
-		}
-		for i, m := range moves {
-			var res MoveResult
-			if opts.DryRun {
-				res = MoveResult{Table: name, Kind: m.Kind(), From: m.From.String(), Status: StatusPlanned,
-					FilesIn: len(m.Files), BytesIn: m.Size, RowsIn: m.Rows}
-			} else {
-				res = RunMove(ctx, t, m, opts)
-			}
-			if err := ctx.Err(); err != nil {
+		// A move that lost a race (a compaction removed one of its
+		// inputs) is planned again from a fresh snapshot, a few passes at
+		// most: beside busy writers, a job that only ever gave up would
+		// never move anything.
+		for pass := 0; pass < planPasses; pass++ {
+			skipped, err := runPass(ctx, t, opts, sum)
+			if err != nil {
 				return sum, err
 			}
-			sum.add(res)
-			if res.Status == StatusFailed {
-				opts.Logger.Warn("age: move failed", "table", name, "move", res.Kind, "partition", res.From, "err", res.Err)
-			}
-			if opts.Progress != nil {
-				opts.Progress(Event{Phase: PhaseMove, Table: name, Result: &res, Index: i})
+			if skipped == 0 || opts.DryRun {
+				break
 			}
 		}
 	}
@@ -182,6 +165,49 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 		return sum, fmt.Errorf("%w: %d", ErrMovesFailed, sum.Failed)
 	}
 	return sum, nil
+}
+
+// planPasses bounds the plans of one table in one run.
+const planPasses = 3
+
+// runPass plans a table's moves on a fresh snapshot and runs them; it
+// returns how many were skipped for a lost race.
+func runPass(ctx context.Context, t *lake.Table, opts Options, sum *Summary) (int, error) {
+	snap, err := t.Refresh(ctx)
+	if err != nil {
+		return 0, err
+	}
+	moves, err := PlanSnapshot(snap, opts)
+	if err != nil {
+		return 0, fmt.Errorf("plan %s: %w", t.Name, err)
+	}
+	if opts.Progress != nil {
+		opts.Progress(Event{Phase: PhasePlanned, Table: t.Name, Moves: moves})
+	}
+	skipped := 0
+	for i, m := range moves {
+		var res MoveResult
+		if opts.DryRun {
+			res = MoveResult{Table: t.Name, Kind: m.Kind(), From: m.From.String(), Status: StatusPlanned,
+				FilesIn: len(m.Files), BytesIn: m.Size, RowsIn: m.Rows}
+		} else {
+			res = RunMove(ctx, t, m, opts)
+		}
+		if err := ctx.Err(); err != nil {
+			return skipped, err
+		}
+		sum.add(res)
+		switch res.Status {
+		case StatusSkipped:
+			skipped++
+		case StatusFailed:
+			opts.Logger.Warn("age: move failed", "table", t.Name, "move", res.Kind, "partition", res.From, "err", res.Err)
+		}
+		if opts.Progress != nil {
+			opts.Progress(Event{Phase: PhaseMove, Table: t.Name, Result: &res, Index: i})
+		}
+	}
+	return skipped, nil
 }
 
 // PlanSnapshot plans the moves of a snapshot's live files.

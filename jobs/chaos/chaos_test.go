@@ -177,7 +177,7 @@ func TestChaosIngestAndJobs(t *testing.T) {
 	}
 	for c := range 2 {
 		l := open(t, s)
-		loop(fmt.Sprint("compact ", c), 300*time.Millisecond, func() error {
+		loop(fmt.Sprint("compact ", c), time.Second, func() error {
 			sum, err := compact.Run(ctx, l, compact.Options{Tables: []string{schemas.TableMemories}})
 			if errors.Is(err, context.Canceled) {
 				return nil
@@ -203,12 +203,12 @@ func TestChaosIngestAndJobs(t *testing.T) {
 			policy.ColdAfter = 8
 		}
 		sum, err := age.Run(ctx, al, age.Options{Policy: policy, Tables: []string{schemas.TableMemories}})
-		if errors.Is(err, context.Canceled) {
-			return nil
-		}
-		if sum != nil {
+		if sum != nil { // a run cut short by the test's end has moved what it moved
 			moved.Add(int64(sum.Moved))
 			ageSkipped.Add(int64(sum.Skipped))
+		}
+		if errors.Is(err, context.Canceled) {
+			return nil
 		}
 		return err
 	})
