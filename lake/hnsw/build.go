@@ -65,6 +65,7 @@ func Build(ctx context.Context, vectors []float32, dim int, cfg Config) (*Index,
 	if err := b.run(ctx, min(cfg.Workers, n)); err != nil {
 		return nil, err
 	}
+	ix.clearTails()
 	return ix, nil
 }
 
@@ -227,10 +228,26 @@ func (b *builder) link(s *searcher, node int32, x item, l, mMax int) {
 		atomic.StoreInt32(&blk[1+j], it.id)
 	}
 	atomic.StoreInt32(&blk[0], int32(len(sel)))
-	// Clear the slots past the new count: never read, but zeros make the
-	// serialized form independent of what a list once held.
-	for j := 1 + len(sel); j <= c; j++ {
-		atomic.StoreInt32(&blk[j], 0)
+	// The slots past the new count keep their old ids until the build
+	// ends (clearTails): a search that read the old count a moment ago may
+	// still read them, and an old id is a node of this level, while a
+	// zero would be node 0, which may not be (and linking it at this
+	// level would write into another node's upper list).
+}
+
+// clearTails zeroes every list's slots past its count, once the build is
+// done: never read, but zeros make the serialized form independent of what
+// a list once held.
+func (ix *Index) clearTails() {
+	zeroTail := func(blk []int32) {
+		for j := 1 + int(blk[0]); j < len(blk); j++ {
+			blk[j] = 0
+		}
+	}
+	for id := range ix.n {
+		for l := 0; l <= ix.level(int32(id)); l++ {
+			zeroTail(ix.list(int32(id), l))
+		}
 	}
 }
 
