@@ -349,30 +349,14 @@ func (e *Engine) exec(ctx context.Context, req Request, limit int) (*Result, err
 	// prepared statement is what runs: binding views over thousands of
 	// files is most of a warm query's cost, and preparing a second,
 	// wrapped statement doubled it. fetch stops after limit+1 rows.
-	var cols []Column
-	var types []*dtype
-	res := &Result{Rows: [][]any{}}
-	ran := false
-	if err := withStmt(conn, req.SQL, func(s *duckdb.Stmt) error {
-		cols, types, err = describe(s)
-		if err != nil {
-			return err
-		}
-		for _, t := range types {
-			if t.needsCast() {
-				return nil
-			}
-		}
-		ran = true
-		res.Columns = cols
-		return fetch(ctx, s, types, limit, res)
-	}); err != nil {
+	d, err := runText(ctx, conn, req.SQL, limit)
+	if err != nil {
 		return nil, err
 	}
-	if ran {
-		res.RowCount = len(res.Rows)
-		return res, nil
+	if d.ran {
+		return d.res, nil
 	}
+	res, cols, types := d.res, d.cols, d.types
 
 	wrapped := wrap(canonical, types, limit+1)
 	// What runs is checked, not just what the user wrote.
@@ -397,35 +381,52 @@ func (e *Engine) exec(ctx context.Context, req Request, limit int) (*Result, err
 // then reports the user's own error as before), or a column needs the
 // casting wrapper.
 func (e *Engine) runInline(ctx context.Context, conn *sql.Conn, text string, limit int) (*Result, bool, error) {
-	res := &Result{Rows: [][]any{}}
-	ran := false
-	var prepared bool
+	d, err := runText(ctx, conn, text, limit)
+	switch {
+	case !d.prepared:
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	case !d.ran:
+		return nil, false, nil
+	}
+	e.inlined.Add(1)
+	return d.res, true, nil
+}
+
+// direct is what runText did with a statement.
+type direct struct {
+	res      *Result  // the answer, when ran
+	cols     []Column // the statement's columns, once prepared
+	types    []*dtype // their types
+	prepared bool     // text prepared as one SELECT
+	ran      bool     // and ran: no column needed the casting wrapper
+}
+
+// runText prepares text and, when every column comes through the driver
+// faithfully, runs it; fetch stops after limit+1 rows.
+func runText(ctx context.Context, conn *sql.Conn, text string, limit int) (direct, error) {
+	d := direct{res: &Result{Rows: [][]any{}}}
 	err := withStmt(conn, text, func(s *duckdb.Stmt) error {
-		prepared = true
-		cols, types, err := describe(s)
+		d.prepared = true
+		var err error
+		d.cols, d.types, err = describe(s)
 		if err != nil {
 			return err
 		}
-		for _, t := range types {
+		for _, t := range d.types {
 			if t.needsCast() {
 				return nil
 			}
 		}
-		ran = true
-		res.Columns = cols
-		return fetch(ctx, s, types, limit, res)
+		d.ran = true
+		d.res.Columns = d.cols
+		return fetch(ctx, s, d.types, limit, d.res)
 	})
-	switch {
-	case !prepared:
-		return nil, false, nil
-	case err != nil:
-		return nil, false, err
-	case !ran:
-		return nil, false, nil
+	if err == nil && d.ran {
+		d.res.RowCount = len(d.res.Rows)
 	}
-	res.RowCount = len(res.Rows)
-	e.inlined.Add(1)
-	return res, true, nil
+	return d, err
 }
 
 // withStmt prepares text on conn's driver connection and checks that it is
