@@ -150,3 +150,54 @@ func newImportCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringSliceVar(&opts.Systems, "system", nil, "only these system ids")
 	return cmd
 }
+
+// progress shows a job's progress: a bar per phase on a terminal, JSON log
+// lines otherwise.
+type progress struct {
+	terminal bool
+	bar      *progressbar.ProgressBar
+}
+
+func newProgress() *progress { return &progress{terminal: isTerminal(os.Stderr)} }
+
+// start begins a bar of n steps on a terminal, ending the previous one.
+func (p *progress) start(desc string, n int) {
+	if !p.terminal || n == 0 {
+		return
+	}
+	p.finish()
+	p.bar = progressbar.NewOptions(n, progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetDescription(desc), progressbar.OptionShowCount())
+}
+
+// step advances the bar.
+func (p *progress) step() {
+	if p.bar != nil {
+		p.bar.Add(1)
+	}
+}
+
+// finish ends the bar.
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		fmt.Fprintln(os.Stderr)
+		p.bar = nil
+	}
+}
+
+// log writes a JSON log line when not on a terminal (a bar shows it there).
+func (p *progress) log(msg string, attrs ...any) {
+	if !p.terminal {
+		slog.Info(msg, attrs...)
+	}
+}
+
+// withCause adds why a job's context ended (its lease was lost) to err,
+// unless the caller's own context ended.
+func withCause(cmd *cobra.Command, ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); err != nil && cause != nil && cmd.Context().Err() == nil {
+		return fmt.Errorf("%w (%v)", err, cause)
+	}
+	return err
+}

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/akosha/akosha/internal/config"
@@ -83,8 +79,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some moves failed, 4 another run holds 
 			defer release()
 
 			out := cmd.OutOrStdout()
-			terminal := isTerminal(os.Stderr)
-			var bar *progressbar.ProgressBar
+			pr := newProgress()
 			opts.Progress = func(ev age.Event) {
 				switch ev.Phase {
 				case age.PhasePlanned:
@@ -97,41 +92,28 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some moves failed, 4 another run holds 
 						for _, m := range ev.Moves {
 							fmt.Fprintf(out, "  %-10s %s: %d files, %s, %d rows\n", m.Kind(), m.From, len(m.Files), mb(m.Size), m.Rows)
 						}
+						return
 					}
-					if terminal && !dryRun && len(ev.Moves) > 0 {
-						if bar != nil {
-							bar.Finish()
-							fmt.Fprintln(os.Stderr)
-						}
-						bar = progressbar.NewOptions(len(ev.Moves), progressbar.OptionSetWriter(os.Stderr),
-							progressbar.OptionSetDescription("aging "+ev.Table), progressbar.OptionShowCount())
-					} else if !terminal {
-						slog.Info("age plan", "table", ev.Table, "moves", len(ev.Moves), "bytes", bytes, "dry_run", dryRun)
-					}
+					pr.start("aging "+ev.Table, len(ev.Moves))
+					pr.log("age plan", "table", ev.Table, "moves", len(ev.Moves), "bytes", bytes)
 				case age.PhaseMove:
 					r := ev.Result
-					if bar != nil {
-						bar.Add(1)
+					pr.step()
+					if dryRun {
+						return
 					}
-					if !terminal && !dryRun {
-						attrs := []any{"table", r.Table, "move", r.Kind, "partition", r.From, "status", r.Status,
-							"files_in", r.FilesIn, "files_out", r.FilesOut, "bytes_in", r.BytesIn, "bytes_out", r.BytesOut,
-							"rows_in", r.RowsIn, "rows_out", r.RowsOut, "index", ev.Index}
-						if r.Err != nil {
-							attrs = append(attrs, "err", r.Err.Error())
-						}
-						slog.Info("age move", attrs...)
+					attrs := []any{"table", r.Table, "move", r.Kind, "partition", r.From, "status", r.Status,
+						"files_in", r.FilesIn, "files_out", r.FilesOut, "bytes_in", r.BytesIn, "bytes_out", r.BytesOut,
+						"rows_in", r.RowsIn, "rows_out", r.RowsOut, "index", ev.Index}
+					if r.Err != nil {
+						attrs = append(attrs, "err", r.Err.Error())
 					}
+					pr.log("age move", attrs...)
 				}
 			}
 			sum, err := age.Run(ctx, l, opts)
-			if bar != nil {
-				bar.Finish()
-				fmt.Fprintln(os.Stderr)
-			}
-			if cause := context.Cause(ctx); err != nil && cause != nil && cmd.Context().Err() == nil {
-				err = fmt.Errorf("%w (%v)", err, cause)
-			}
+			pr.finish()
+			err = withCause(cmd, ctx, err)
 			if sum != nil && !dryRun {
 				fmt.Fprintf(out, "age: %d moved, %d deleted, %d skipped (lost a race; next run retries), %d failed in %s; %s -> %s\n",
 					sum.Moved, sum.Deleted, sum.Skipped, sum.Failed, sum.Elapsed.Round(time.Millisecond), mb(sum.BytesIn), mb(sum.BytesOut))

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/akosha/akosha/internal/lease"
@@ -126,8 +124,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds
 			defer release()
 
 			out := cmd.OutOrStdout()
-			var bar *progressbar.ProgressBar
-			terminal := isTerminal(os.Stderr)
+			pr := newProgress()
 			opts.Progress = func(ev compact.Event) {
 				switch ev.Phase {
 				case compact.PhasePlanned:
@@ -140,41 +137,28 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds
 						for _, gr := range ev.Groups {
 							fmt.Fprintf(out, "  %s: %d files, %s, %d rows\n", gr.Partition, len(gr.Files), mb(gr.Size), gr.Rows)
 						}
+						return
 					}
-					if terminal && !dryRun && len(ev.Groups) > 0 {
-						if bar != nil {
-							bar.Finish()
-							fmt.Fprintln(os.Stderr)
-						}
-						bar = progressbar.NewOptions(len(ev.Groups), progressbar.OptionSetWriter(os.Stderr),
-							progressbar.OptionSetDescription("compacting "+ev.Table), progressbar.OptionShowCount())
-					} else if !terminal {
-						slog.Info("compact plan", "table", ev.Table, "groups", len(ev.Groups), "bytes", bytes, "dry_run", dryRun)
-					}
+					pr.start("compacting "+ev.Table, len(ev.Groups))
+					pr.log("compact plan", "table", ev.Table, "groups", len(ev.Groups), "bytes", bytes)
 				case compact.PhaseGroup:
 					r := ev.Result
-					if bar != nil {
-						bar.Add(1)
+					pr.step()
+					if dryRun {
+						return
 					}
-					if !terminal && !dryRun {
-						attrs := []any{"table", r.Table, "partition", r.Partition, "status", r.Status,
-							"files_in", r.FilesIn, "files_out", r.FilesOut, "bytes_in", r.BytesIn, "bytes_out", r.BytesOut,
-							"rows_in", r.RowsIn, "rows_out", r.RowsOut, "index", ev.Index}
-						if r.Err != nil {
-							attrs = append(attrs, "err", r.Err.Error())
-						}
-						slog.Info("compact group", attrs...)
+					attrs := []any{"table", r.Table, "partition", r.Partition, "status", r.Status,
+						"files_in", r.FilesIn, "files_out", r.FilesOut, "bytes_in", r.BytesIn, "bytes_out", r.BytesOut,
+						"rows_in", r.RowsIn, "rows_out", r.RowsOut, "index", ev.Index}
+					if r.Err != nil {
+						attrs = append(attrs, "err", r.Err.Error())
 					}
+					pr.log("compact group", attrs...)
 				}
 			}
 			sum, err := compact.Run(ctx, l, opts)
-			if bar != nil {
-				bar.Finish()
-				fmt.Fprintln(os.Stderr)
-			}
-			if cause := context.Cause(ctx); err != nil && cause != nil && cmd.Context().Err() == nil {
-				err = fmt.Errorf("%w (%v)", err, cause)
-			}
+			pr.finish()
+			err = withCause(cmd, ctx, err)
 			if sum != nil && !dryRun {
 				tot := sum.Totals()
 				run.Items("compacted", tot.Compacted)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,9 +89,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some deletes failed, 4 another run hold
 				bar.Finish()
 				fmt.Fprintln(os.Stderr)
 			}
-			if cause := context.Cause(ctx); err != nil && cause != nil && cmd.Context().Err() == nil {
-				err = fmt.Errorf("%w (%v)", err, cause)
-			}
+			err = withCause(cmd, ctx, err)
 			if sum != nil {
 				verb := "deleted"
 				if opts.DryRun {
