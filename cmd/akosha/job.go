@@ -89,40 +89,33 @@ func newImportCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			var bar *progressbar.ProgressBar
-			if isTerminal(os.Stderr) {
-				opts.Progress = func(ev importer.Event) {
-					if ev.Phase == importer.PhaseFound && bar == nil {
-						bar = progressbar.NewOptions(ev.Total, progressbar.OptionSetWriter(os.Stderr),
-							progressbar.OptionSetDescription("importing uploads"), progressbar.OptionShowCount())
+			pr := newProgress()
+			started := false
+			opts.Progress = func(ev importer.Event) {
+				switch ev.Phase {
+				case importer.PhaseFound: // once per upload listed, each with the total
+					if !started {
+						pr.start("importing uploads", ev.Total)
+						started = true
 					}
-					if ev.Phase == importer.PhaseDone && bar != nil {
-						bar.Add(1)
+					return
+				case importer.PhaseDone:
+					pr.step()
+				}
+				attrs := []any{"phase", ev.Phase, "upload", ev.Upload, "index", ev.Index, "total", ev.Total}
+				if ev.Phase == importer.PhaseBatch {
+					attrs = append(attrs, "table", ev.Table, "batch", ev.Batch, "rows", ev.Rows, "committed", ev.Committed)
+				}
+				if ev.Phase == importer.PhaseDone {
+					attrs = append(attrs, "status", ev.Status)
+					if ev.Err != nil {
+						attrs = append(attrs, "err", ev.Err.Error())
 					}
 				}
-			} else {
-				opts.Progress = func(ev importer.Event) {
-					if ev.Phase == importer.PhaseFound {
-						return
-					}
-					attrs := []any{"phase", ev.Phase, "upload", ev.Upload, "index", ev.Index, "total", ev.Total}
-					if ev.Phase == importer.PhaseBatch {
-						attrs = append(attrs, "table", ev.Table, "batch", ev.Batch, "rows", ev.Rows, "committed", ev.Committed)
-					}
-					if ev.Phase == importer.PhaseDone {
-						attrs = append(attrs, "status", ev.Status)
-						if ev.Err != nil {
-							attrs = append(attrs, "err", ev.Err.Error())
-						}
-					}
-					slog.Info("import", attrs...)
-				}
+				pr.log("import", attrs...)
 			}
 			sum, err := importer.Run(ctx, src, l, opts)
-			if bar != nil {
-				bar.Finish()
-				fmt.Fprintln(os.Stderr)
-			}
+			pr.finish()
 			if !opts.DryRun {
 				run.Items("imported", sum.Imported)
 				run.Items("skipped", sum.Skipped)

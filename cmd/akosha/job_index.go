@@ -3,10 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/akosha/akosha/jobs/indexer"
@@ -36,42 +33,28 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some partitions failed, 4 another run h
 				return err
 			}
 			defer release()
-			var bar *progressbar.ProgressBar
-			if isTerminal(os.Stderr) {
-				opts.Progress = func(ev indexer.Event) {
-					if ev.Phase == indexer.PhasePlan {
-						bar = progressbar.NewOptions(ev.Total, progressbar.OptionSetWriter(os.Stderr),
-							progressbar.OptionSetDescription("indexing partitions"), progressbar.OptionShowCount())
-						return
-					}
-					if bar != nil {
-						bar.Add(1)
-					}
+			pr := newProgress()
+			opts.Progress = func(ev indexer.Event) {
+				if ev.Phase == indexer.PhasePlan {
+					pr.start("indexing partitions", ev.Total)
+					pr.log("index", "phase", ev.Phase, "total", ev.Total)
+					return
 				}
-			} else {
-				opts.Progress = func(ev indexer.Event) {
-					if ev.Phase == indexer.PhasePlan {
-						slog.Info("index", "phase", ev.Phase, "total", ev.Total)
-						return
-					}
-					attrs := []any{"phase", ev.Phase, "partition", ev.Partition.String(), "index", ev.Index, "total", ev.Total}
-					if ev.Phase == indexer.PhaseBuilt || ev.Phase == indexer.PhaseSmall {
-						attrs = append(attrs, "vectors", ev.Vectors)
-					}
-					if ev.Phase == indexer.PhaseBuilt {
-						attrs = append(attrs, "manifest", ev.Key, "elapsed_ms", ev.Elapsed.Milliseconds())
-					}
-					if ev.Err != nil {
-						attrs = append(attrs, "err", ev.Err.Error())
-					}
-					slog.Info("index", attrs...)
+				pr.step()
+				attrs := []any{"phase", ev.Phase, "partition", ev.Partition.String(), "index", ev.Index, "total", ev.Total}
+				if ev.Phase == indexer.PhaseBuilt || ev.Phase == indexer.PhaseSmall {
+					attrs = append(attrs, "vectors", ev.Vectors)
 				}
+				if ev.Phase == indexer.PhaseBuilt {
+					attrs = append(attrs, "manifest", ev.Key, "elapsed_ms", ev.Elapsed.Milliseconds())
+				}
+				if ev.Err != nil {
+					attrs = append(attrs, "err", ev.Err.Error())
+				}
+				pr.log("index", attrs...)
 			}
 			sum, err := indexer.Run(ctx, l, opts)
-			if bar != nil {
-				bar.Finish()
-				fmt.Fprintln(os.Stderr)
-			}
+			pr.finish()
 			verb := "built"
 			if opts.DryRun {
 				verb = "to build"

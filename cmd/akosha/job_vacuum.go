@@ -3,11 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/akosha/akosha/jobs/vacuum"
@@ -49,8 +46,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some deletes failed, 4 another run hold
 			defer release()
 
 			out := cmd.OutOrStdout()
-			terminal := isTerminal(os.Stderr)
-			var bar *progressbar.ProgressBar
+			pr := newProgress()
 			opts.Progress = func(ev vacuum.Event) {
 				switch ev.Phase {
 				case vacuum.PhasePlanned:
@@ -61,34 +57,19 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some deletes failed, 4 another run hold
 						}
 						return
 					}
-					if terminal && len(ev.Candidates) > 0 {
-						if bar != nil {
-							bar.Finish()
-							fmt.Fprintln(os.Stderr)
-						}
-						bar = progressbar.NewOptions(len(ev.Candidates), progressbar.OptionSetWriter(os.Stderr),
-							progressbar.OptionSetDescription("vacuuming "+ev.Table), progressbar.OptionShowCount())
-					} else if !terminal {
-						slog.Info("vacuum plan", "table", ev.Table, "candidates", len(ev.Candidates))
-					}
+					pr.start("vacuuming "+ev.Table, len(ev.Candidates))
+					pr.log("vacuum plan", "table", ev.Table, "candidates", len(ev.Candidates))
 				case vacuum.PhaseDeleted:
-					if bar != nil {
-						bar.Add(1)
+					pr.step()
+					attrs := []any{"table", ev.Table, "kind", ev.Candidate.Kind, "key", ev.Candidate.Key, "bytes", ev.Candidate.Size}
+					if ev.Err != nil {
+						attrs = append(attrs, "err", ev.Err.Error())
 					}
-					if !terminal {
-						attrs := []any{"table", ev.Table, "kind", ev.Candidate.Kind, "key", ev.Candidate.Key, "bytes", ev.Candidate.Size}
-						if ev.Err != nil {
-							attrs = append(attrs, "err", ev.Err.Error())
-						}
-						slog.Info("vacuum delete", attrs...)
-					}
+					pr.log("vacuum delete", attrs...)
 				}
 			}
 			sum, err := vacuum.Run(ctx, l, opts)
-			if bar != nil {
-				bar.Finish()
-				fmt.Fprintln(os.Stderr)
-			}
+			pr.finish()
 			err = withCause(cmd, ctx, err)
 			if sum != nil {
 				verb := "deleted"
