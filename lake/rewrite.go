@@ -53,6 +53,48 @@ func (t *Table) Rewrite(ctx context.Context, inputs []delta.Add, to Partition, l
 	return Rewritten{}, fmt.Errorf("no row type for table %q", t.Name)
 }
 
+// LiveInputs returns the add actions of paths from the newest snapshot
+// this process has, or an error wrapping delta.ErrConflict when one is no
+// longer live: another rewrite (a compaction, a move) won it.
+func (t *Table) LiveInputs(paths []string) ([]delta.Add, error) {
+	snap := t.Cached()
+	inputs := make([]delta.Add, 0, len(paths))
+	for _, p := range paths {
+		a, ok := snap.File(p)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s is no longer live", delta.ErrConflict, p)
+		}
+		inputs = append(inputs, a)
+	}
+	return inputs, nil
+}
+
+// Replace commits a rewrite: removes of inputs and adds of outs, both with
+// dataChange=false (the rows are the same, only their files changed), after
+// commitInfo. On a definite refusal (a lost race, delta.ErrConflict; an
+// unsupported table) it deletes outs, which no commit names; when the
+// outcome is unknown they stay for vacuum, since deleting a file a landed
+// commit names would lose data.
+func (t *Table) Replace(ctx context.Context, inputs []delta.Add, outs []DataFile, commitInfo map[string]any, log *slog.Logger) (*delta.CommitResult, error) {
+	now := time.Now().UnixMilli()
+	actions := make([]delta.Action, 0, 1+len(inputs)+len(outs))
+	actions = append(actions, delta.Action{CommitInfo: commitInfo})
+	for _, a := range inputs {
+		r := a.RemoveAt(now)
+		r.DataChange = false
+		actions = append(actions, delta.Action{Remove: &r})
+	}
+	for _, f := range outs {
+		a := f.Add(t.Name, false)
+		actions = append(actions, delta.Action{Add: &a})
+	}
+	cr, err := t.Commit(ctx, actions)
+	if errors.Is(err, delta.ErrConflict) || errors.Is(err, delta.ErrUnsupported) {
+		Discard(t.Log.Store(), outs, log)
+	}
+	return cr, err
+}
+
 // Discard deletes staged files that will never be committed, on its own
 // deadline: the caller's context may be what failed.
 func Discard(store storage.Store, files []DataFile, log *slog.Logger) {

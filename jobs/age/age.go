@@ -228,10 +228,9 @@ func PlanSnapshot(snap *delta.Snapshot, opts Options) ([]Move, error) {
 	return Plan(files, opts.Now, opts.Policy, opts.MaxMoveBytes), nil
 }
 
-// RunMove runs one move as one commit. It never leaves half a move: on a
-// lost race or a definite refusal its outputs are deleted; when the
-// commit's outcome is unknown they stay for vacuum, since deleting a file a
-// landed commit names would lose data.
+// RunMove runs one move as one commit (a rewrite committed with
+// lake.Table.Replace, or removes for a deletion). It never leaves half a
+// move; one that loses a race is skipped and planned again.
 func RunMove(ctx context.Context, t *lake.Table, m Move, opts Options) MoveResult {
 	opts = opts.withDefaults()
 	res := MoveResult{Table: t.Name, Kind: m.Kind(), From: m.From.String(), FilesIn: len(m.Files), BytesIn: m.Size}
@@ -239,29 +238,27 @@ func RunMove(ctx context.Context, t *lake.Table, m Move, opts Options) MoveResul
 		res.Status, res.Err = StatusFailed, err
 		return res
 	}
-	snap := t.Cached()
-	inputs := make([]delta.Add, 0, len(m.Files))
-	for _, f := range m.Files {
-		a, ok := snap.File(f.Path)
-		if !ok {
-			res.Status, res.Err = StatusSkipped, fmt.Errorf("%w: %s is no longer live", delta.ErrConflict, f.Path)
-			return res
-		}
-		inputs = append(inputs, a)
+	paths := make([]string, len(m.Files))
+	for i, f := range m.Files {
+		paths[i] = f.Path
+	}
+	inputs, err := t.LiveInputs(paths)
+	if err != nil {
+		res.Status, res.Err = StatusSkipped, err
+		return res
 	}
 
-	now := time.Now().UnixMilli()
-	var outs []lake.DataFile
-	var actions []delta.Action
+	var cr *delta.CommitResult
 	if m.Delete {
 		// Past retention: the rows are gone for readers, so the removes
 		// are data changes. The files stay until vacuum's grace period
 		// ends, so queries running now finish.
-		actions = append(actions, delta.Action{CommitInfo: map[string]any{
+		now := time.Now().UnixMilli()
+		actions := []delta.Action{{CommitInfo: map[string]any{
 			"operation": "DELETE", "engineInfo": "akosha-age",
 			"operationParameters": map[string]any{"partition": res.From, "reason": "retention",
 				"deleteAfterDays": opts.Policy.DeleteAfter},
-		}})
+		}}}
 		for _, a := range inputs {
 			r := a.RemoveAt(now)
 			actions = append(actions, delta.Action{Remove: &r})
@@ -269,6 +266,7 @@ func RunMove(ctx context.Context, t *lake.Table, m Move, opts Options) MoveResul
 				res.RowsIn += st.NumRecords
 			}
 		}
+		cr, err = t.Commit(ctx, actions)
 	} else {
 		to := m.From
 		to.Tier = m.To
@@ -276,47 +274,31 @@ func RunMove(ctx context.Context, t *lake.Table, m Move, opts Options) MoveResul
 		if !ok {
 			return fail(fmt.Errorf("no layout for tier %q", m.To))
 		}
-		rw, err := t.Rewrite(ctx, inputs, to, layout, opts.MaxMoveBytes)
-		if errors.Is(err, delta.ErrConflict) {
-			res.Status, res.Err = StatusSkipped, err
-			return res
-		}
-		if err != nil {
-			return fail(fmt.Errorf("rewrite %s into %s: %w", res.From, m.To, err))
-		}
-		outs = rw.Files
-		res.RowsIn, res.RowsOut, res.FilesOut = rw.RowsIn, rw.RowsOut, len(outs)
-		for _, f := range outs {
-			res.BytesOut += f.Size
-		}
-		// A move only changes where and how rows are stored: dataChange
-		// is false on both sides, so a Delta stream does not see the rows
-		// again (the tier column is the placement, not the record).
-		actions = append(actions, delta.Action{CommitInfo: map[string]any{
-			"operation": "OPTIMIZE", "engineInfo": "akosha-age",
-			"operationParameters": map[string]any{"partition": res.From, "toTier": m.To,
-				"encoding": layout.For(t.Name).Encoding, "storageClass": layout.StorageClass},
-		}})
-		for _, a := range inputs {
-			r := a.RemoveAt(now)
-			r.DataChange = false
-			actions = append(actions, delta.Action{Remove: &r})
-		}
-		for _, f := range outs {
-			a := f.Add(t.Name, false)
-			actions = append(actions, delta.Action{Add: &a})
+		var rw lake.Rewritten
+		rw, err = t.Rewrite(ctx, inputs, to, layout, opts.MaxMoveBytes)
+		if err == nil {
+			res.RowsIn, res.RowsOut, res.FilesOut = rw.RowsIn, rw.RowsOut, len(rw.Files)
+			for _, f := range rw.Files {
+				res.BytesOut += f.Size
+			}
+			// A move only changes where and how rows are stored:
+			// dataChange is false on both sides (Replace), so a Delta
+			// stream does not see the rows again (the tier column is the
+			// placement, not the record).
+			cr, err = t.Replace(ctx, inputs, rw.Files, map[string]any{
+				"operation": "OPTIMIZE", "engineInfo": "akosha-age",
+				"operationParameters": map[string]any{"partition": res.From, "toTier": m.To,
+					"encoding": layout.For(t.Name).Encoding, "storageClass": layout.StorageClass},
+			}, opts.Logger)
+		} else if !errors.Is(err, delta.ErrConflict) {
+			err = fmt.Errorf("rewrite %s into %s: %w", res.From, m.To, err)
 		}
 	}
-	cr, err := t.Commit(ctx, actions)
-	if err != nil {
-		switch {
-		case errors.Is(err, delta.ErrConflict):
-			lake.Discard(t.Log.Store(), outs, opts.Logger)
-			res.Status, res.Err = StatusSkipped, err
-			return res
-		case errors.Is(err, delta.ErrUnsupported):
-			lake.Discard(t.Log.Store(), outs, opts.Logger)
-		}
+	switch {
+	case errors.Is(err, delta.ErrConflict):
+		res.Status, res.Err = StatusSkipped, err
+		return res
+	case err != nil:
 		return fail(err)
 	}
 	res.Version = cr.Version

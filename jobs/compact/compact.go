@@ -98,6 +98,24 @@ type Summary struct {
 	Elapsed time.Duration
 }
 
+// add counts one group's result.
+func (t *TableSummary) add(r GroupResult) {
+	switch r.Status {
+	case StatusCompacted:
+		t.Compacted++
+		t.FilesIn += r.FilesIn
+		t.FilesOut += r.FilesOut
+		t.BytesIn += r.BytesIn
+		t.BytesOut += r.BytesOut
+		t.RowsIn += r.RowsIn
+		t.RowsOut += r.RowsOut
+	case StatusSkipped:
+		t.Skipped++
+	case StatusFailed:
+		t.Failed++
+	}
+}
+
 // Totals adds up every table.
 func (s *Summary) Totals() TableSummary {
 	var t TableSummary
@@ -157,24 +175,11 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 		if err := ctx.Err(); err != nil {
 			return sum, err
 		}
-		for i, res := range results {
-			switch res.Status {
-			case StatusCompacted:
-				ts.Compacted++
-				ts.FilesIn += res.FilesIn
-				ts.FilesOut += res.FilesOut
-				ts.BytesIn += res.BytesIn
-				ts.BytesOut += res.BytesOut
-				ts.RowsIn += res.RowsIn
-				ts.RowsOut += res.RowsOut
-			case StatusSkipped:
-				ts.Skipped++
-			case StatusFailed:
-				ts.Failed++
-				failed++
-			}
-			sum.Results = append(sum.Results, results[i])
+		for _, res := range results {
+			ts.add(res)
 		}
+		failed += ts.Failed
+		sum.Results = append(sum.Results, results...)
 	}
 	sum.Elapsed = time.Since(start)
 	if failed > 0 {
@@ -245,11 +250,9 @@ func PlanSnapshot(snap *delta.Snapshot, opts PlanOptions) ([]Group, error) {
 	return Plan(files, opts), nil
 }
 
-// CompactGroup merges one group and commits the result. It never returns
-// half a merge: on a lost race (delta.ErrConflict) or any definite refusal
-// its outputs are deleted and the group is reported skipped or failed; when
-// the commit's outcome is unknown the outputs stay for vacuum, since
-// deleting a file a landed commit names would lose data.
+// CompactGroup merges one group and commits the result (lake.Table.Replace).
+// It never returns half a merge: on a lost race (delta.ErrConflict) the
+// group is skipped, and the next run plans afresh.
 func CompactGroup(ctx context.Context, l *lake.Lake, table string, g Group, opts Options) GroupResult {
 	res := GroupResult{Table: table, Partition: g.Partition, FilesIn: len(g.Files), BytesIn: g.Size}
 	fail := func(err error) GroupResult {
@@ -260,17 +263,16 @@ func CompactGroup(ctx context.Context, l *lake.Lake, table string, g Group, opts
 	if err != nil {
 		return fail(err)
 	}
-	// The inputs as the log names them, from the newest snapshot this
-	// process has: if one is gone already, another compaction won.
-	snap := t.Cached()
-	inputs := make([]delta.Add, 0, len(g.Files))
-	for _, f := range g.Files {
-		a, ok := snap.File(f.Path)
-		if !ok {
-			res.Status, res.Err = StatusSkipped, fmt.Errorf("%w: %s is no longer live", delta.ErrConflict, f.Path)
-			return res
-		}
-		inputs = append(inputs, a)
+	// The inputs as the log names them: if one is gone already, another
+	// compaction won.
+	paths := make([]string, len(g.Files))
+	for i, f := range g.Files {
+		paths[i] = f.Path
+	}
+	inputs, err := t.LiveInputs(paths)
+	if err != nil {
+		res.Status, res.Err = StatusSkipped, err
+		return res
 	}
 	part, err := lake.PartitionOf(inputs[0].PartitionValues)
 	if err != nil {
@@ -302,34 +304,18 @@ func CompactGroup(ctx context.Context, l *lake.Lake, table string, g Group, opts
 		res.BytesOut += f.Size
 	}
 
-	now := time.Now().UnixMilli()
-	actions := make([]delta.Action, 0, 1+len(inputs)+len(outs))
-	actions = append(actions, delta.Action{CommitInfo: map[string]any{
+	cr, err := t.Replace(ctx, inputs, outs, map[string]any{
 		"operation": "OPTIMIZE",
 		"operationParameters": map[string]any{
 			"partition": g.Partition, "targetSize": target, "collapsedVersions": res.Collapsed,
 		},
 		"engineInfo": "akosha-compact",
-	}})
-	for _, a := range inputs {
-		r := a.RemoveAt(now)
-		r.DataChange = false
-		actions = append(actions, delta.Action{Remove: &r})
+	}, opts.logger())
+	if errors.Is(err, delta.ErrConflict) {
+		res.Status, res.Err = StatusSkipped, err
+		return res
 	}
-	for _, f := range outs {
-		a := f.Add(table, false)
-		actions = append(actions, delta.Action{Add: &a})
-	}
-	cr, err := t.Commit(ctx, actions)
 	if err != nil {
-		switch {
-		case errors.Is(err, delta.ErrConflict):
-			lake.Discard(l.Store(), outs, opts.logger())
-			res.Status, res.Err = StatusSkipped, err
-			return res
-		case errors.Is(err, delta.ErrUnsupported):
-			lake.Discard(l.Store(), outs, opts.logger())
-		}
 		return fail(err)
 	}
 	res.Status, res.Version = StatusCompacted, cr.Version
