@@ -86,21 +86,7 @@ func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 		return nil
 	})
 
-	var h [headerSize]byte
-	copy(h[:], magic[:])
-	le := binary.LittleEndian
-	le.PutUint32(h[8:], formatVersion)
-	le.PutUint32(h[12:], uint32(ix.dim))
-	le.PutUint32(h[16:], uint32(ix.m))
-	le.PutUint32(h[20:], uint32(ix.efConstruction))
-	le.PutUint32(h[24:], uint32(ix.efSearch))
-	le.PutUint32(h[28:], uint32(ix.n))
-	le.PutUint32(h[32:], uint32(ix.entry))
-	le.PutUint32(h[36:], uint32(ix.maxLevel))
-	le.PutUint64(h[40:], uint64(len(ix.upper)))
-	le.PutUint64(h[48:], uint64(ix.seed))
-	le.PutUint32(h[56:], crc)
-	le.PutUint32(h[60:], crc32.Checksum(h[:60], castagnoli))
+	h := ix.header(formatVersion, crc)
 
 	cw := &countWriter{w: bufio.NewWriterSize(w, 1<<20)}
 	if _, err := cw.Write(h[:]); err != nil {
@@ -113,6 +99,27 @@ func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 		return cw.n, fmt.Errorf("hnsw: write index: %w", err)
 	}
 	return cw.n, nil
+}
+
+// header is the 64-byte header of a serialized form of the index with the
+// given version and body checksum.
+func (ix *Index) header(version, crc uint32) [headerSize]byte {
+	var h [headerSize]byte
+	copy(h[:], magic[:])
+	le := binary.LittleEndian
+	le.PutUint32(h[8:], version)
+	le.PutUint32(h[12:], uint32(ix.dim))
+	le.PutUint32(h[16:], uint32(ix.m))
+	le.PutUint32(h[20:], uint32(ix.efConstruction))
+	le.PutUint32(h[24:], uint32(ix.efSearch))
+	le.PutUint32(h[28:], uint32(ix.n))
+	le.PutUint32(h[32:], uint32(ix.entry))
+	le.PutUint32(h[36:], uint32(ix.maxLevel))
+	le.PutUint64(h[40:], uint64(len(ix.upper)))
+	le.PutUint64(h[48:], uint64(ix.seed))
+	le.PutUint32(h[56:], crc)
+	le.PutUint32(h[60:], crc32.Checksum(h[:60], castagnoli))
+	return h
 }
 
 type countWriter struct {
@@ -213,77 +220,116 @@ func Load(b []byte) (*Index, error) {
 // load is Load with the body checksum optional: the fuzz test turns it off
 // so that mutated inputs reach the structural checks behind it.
 func load(b []byte, verifyCRC bool) (*Index, error) {
-	if len(b) < headerSize {
-		return nil, corrupt("%d bytes is shorter than the %d-byte header", len(b), headerSize)
+	h, err := parseHeader(b)
+	if err != nil {
+		return nil, err
 	}
-	le := binary.LittleEndian
-	if [8]byte(b[:8]) != magic {
-		return nil, corrupt("bad magic %q", b[:8])
+	if h.version == formatInt8 {
+		return load8(b, h, verifyCRC)
 	}
-	if got, want := le.Uint32(b[60:]), crc32.Checksum(b[:60], castagnoli); got != want {
-		return nil, corrupt("header checksum %08x, computed %08x", got, want)
-	}
-	if v := le.Uint32(b[8:]); v != formatVersion {
-		return nil, fmt.Errorf("hnsw: index format version %d, this build reads %d", v, formatVersion)
-	}
-	dim, m := le.Uint32(b[12:]), le.Uint32(b[16:])
-	efc, efs := le.Uint32(b[20:]), le.Uint32(b[24:])
-	n, entry, top := le.Uint32(b[28:]), int32(le.Uint32(b[32:])), le.Uint32(b[36:])
-	upperLen := le.Uint64(b[40:])
-	switch {
-	case dim < 1 || dim > maxDim:
-		return nil, corrupt("dimension %d", dim)
-	case m < 2 || m > maxM:
-		return nil, corrupt("M %d", m)
-	case efc < 1 || efc > maxEf || efs < 1 || efs > maxEf:
-		return nil, corrupt("ef %d/%d", efc, efs)
-	case n >= math.MaxInt32:
-		return nil, corrupt("count %d", n)
-	case top > maxLevel:
-		return nil, corrupt("max level %d", top)
-	case upperLen > math.MaxUint32:
-		return nil, corrupt("upper length %d", upperLen)
-	}
-	lay := layoutOf(uint64(n), uint64(dim), uint64(m), upperLen)
+	n, dim, m := uint64(h.n), uint64(h.dim), uint64(h.m)
+	lay := layoutOf(n, dim, m, h.upperLen)
 	if uint64(len(b)) != lay.end {
 		return nil, corrupt("%d bytes, the header implies %d", len(b), lay.end)
 	}
-	if verifyCRC {
-		if got, want := le.Uint32(b[56:]), crc32.Checksum(b[headerSize:], castagnoli); got != want {
-			return nil, corrupt("body checksum %08x, computed %08x", got, want)
-		}
+	if err := h.checkBody(b, verifyCRC, [][2]uint64{
+		{lay.upperOff + 4*(n+1), lay.vectors},
+		{lay.vectors + 4*n*dim, lay.level0},
+		{lay.level0 + 4*n*(1+2*m), lay.upper},
+	}); err != nil {
+		return nil, err
 	}
-	for _, gap := range [][2]uint64{
-		{lay.upperOff + 4*(uint64(n)+1), lay.vectors},
-		{lay.vectors + 4*uint64(n)*uint64(dim), lay.level0},
-		{lay.level0 + 4*uint64(n)*(1+2*uint64(m)), lay.upper},
-	} {
-		for _, c := range b[gap[0]:gap[1]] {
-			if c != 0 {
-				return nil, corrupt("nonzero padding")
-			}
-		}
-	}
-
-	ix := &Index{
-		dim:            int(dim),
-		m:              int(m),
-		efConstruction: int(efc),
-		efSearch:       int(efs),
-		seed:           int64(le.Uint64(b[48:])),
-		n:              int(n),
-		entry:          entry,
-		maxLevel:       int(top),
-	}
-	ix.vecLines = (4*ix.dim + 63) / 64
-	ix.upperOff = view[uint32](b, lay.upperOff, uint64(n)+1)
-	ix.vectors = view[float32](b, lay.vectors, uint64(n)*uint64(dim))
-	ix.level0 = view[int32](b, lay.level0, uint64(n)*(1+2*uint64(m)))
-	ix.upper = view[int32](b, lay.upper, upperLen)
+	ix := h.index()
+	ix.upperOff = view[uint32](b, lay.upperOff, n+1)
+	ix.vectors = view[float32](b, lay.vectors, n*dim)
+	ix.level0 = view[int32](b, lay.level0, n*(1+2*m))
+	ix.upper = view[int32](b, lay.upper, h.upperLen)
 	if err := ix.validate(); err != nil {
 		return nil, err
 	}
 	return ix, nil
+}
+
+// header is the parsed header of either serialized form.
+type header struct {
+	version, dim, m, efc, efs, n, top uint32
+	entry                             int32
+	upperLen                          uint64
+	seed                              int64
+	crc                               uint32
+}
+
+// parseHeader reads and checks the header: magic, checksum, a version this
+// build reads, and every field within its bounds.
+func parseHeader(b []byte) (header, error) {
+	var h header
+	if len(b) < headerSize {
+		return h, corrupt("%d bytes is shorter than the %d-byte header", len(b), headerSize)
+	}
+	le := binary.LittleEndian
+	if [8]byte(b[:8]) != magic {
+		return h, corrupt("bad magic %q", b[:8])
+	}
+	if got, want := le.Uint32(b[60:]), crc32.Checksum(b[:60], castagnoli); got != want {
+		return h, corrupt("header checksum %08x, computed %08x", got, want)
+	}
+	h = header{
+		version: le.Uint32(b[8:]), dim: le.Uint32(b[12:]), m: le.Uint32(b[16:]),
+		efc: le.Uint32(b[20:]), efs: le.Uint32(b[24:]),
+		n: le.Uint32(b[28:]), entry: int32(le.Uint32(b[32:])), top: le.Uint32(b[36:]),
+		upperLen: le.Uint64(b[40:]), seed: int64(le.Uint64(b[48:])), crc: le.Uint32(b[56:]),
+	}
+	switch {
+	case h.version != formatVersion && h.version != formatInt8:
+		return h, fmt.Errorf("hnsw: index format version %d, this build reads %d and %d", h.version, formatVersion, formatInt8)
+	case h.dim < 1 || h.dim > maxDim:
+		return h, corrupt("dimension %d", h.dim)
+	case h.m < 2 || h.m > maxM:
+		return h, corrupt("M %d", h.m)
+	case h.efc < 1 || h.efc > maxEf || h.efs < 1 || h.efs > maxEf:
+		return h, corrupt("ef %d/%d", h.efc, h.efs)
+	case h.n >= math.MaxInt32:
+		return h, corrupt("count %d", h.n)
+	case h.top > maxLevel:
+		return h, corrupt("max level %d", h.top)
+	case h.upperLen > math.MaxUint32:
+		return h, corrupt("upper length %d", h.upperLen)
+	}
+	return h, nil
+}
+
+// checkBody verifies the body checksum (when asked) and that the padding
+// gaps [from, to) hold only zeros.
+func (h header) checkBody(b []byte, verifyCRC bool, gaps [][2]uint64) error {
+	if verifyCRC {
+		if got := crc32.Checksum(b[headerSize:], castagnoli); got != h.crc {
+			return corrupt("body checksum %08x, computed %08x", h.crc, got)
+		}
+	}
+	for _, gap := range gaps {
+		for _, c := range b[gap[0]:gap[1]] {
+			if c != 0 {
+				return corrupt("nonzero padding")
+			}
+		}
+	}
+	return nil
+}
+
+// index is an Index with the header's fields and no arrays yet.
+func (h header) index() *Index {
+	ix := &Index{
+		dim:            int(h.dim),
+		m:              int(h.m),
+		efConstruction: int(h.efc),
+		efSearch:       int(h.efs),
+		seed:           h.seed,
+		n:              int(h.n),
+		entry:          h.entry,
+		maxLevel:       int(h.top),
+	}
+	ix.vecLines = (4*ix.dim + 63) / 64
+	return ix
 }
 
 // view is count elements of b from off: the bytes themselves when the host
