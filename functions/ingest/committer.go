@@ -19,9 +19,12 @@ import (
 //
 // Bounded wait: the first request of a group waits at most maxWait for
 // company. Bounded size: a group closes at maxRecords. Encoding and upload of
-// a group overlap with the collection of the next; log commits are made one
-// at a time, in order, because concurrent commits from one process would only
-// race each other for versions.
+// a group overlap with the collection of the next; at most flushes groups are
+// staged or committed at once, and a group whose wait is over keeps growing
+// until one of them is done (adaptive batching: under load, groups grow
+// instead of queueing). Log commits are made one at a time, in order,
+// because concurrent commits from one process would only race each other for
+// versions.
 type committer[R any] struct {
 	table      string
 	lake       *lake.Lake
@@ -55,11 +58,11 @@ type commitResult struct {
 	Err       error
 }
 
-func newCommitter[R any](table string, l *lake.Lake, stage func(context.Context, storage.Store, []R) (*lake.Staged, error), maxWait time.Duration, maxRecords int) *committer[R] {
+func newCommitter[R any](table string, l *lake.Lake, stage func(context.Context, storage.Store, []R) (*lake.Staged, error), maxWait time.Duration, maxRecords, flushes int) *committer[R] {
 	c := &committer[R]{
 		table: table, lake: l, stage: stage, maxWait: maxWait, maxRecords: maxRecords,
 		in: make(chan *request[R]), stop: make(chan struct{}),
-		flushing: make(chan struct{}, 4),
+		flushing: make(chan struct{}, flushes),
 	}
 	c.wg.Add(1)
 	go c.loop()
@@ -102,6 +105,8 @@ func (c *committer[R]) loop() {
 		group := []*request[R]{first}
 		n := len(first.recs)
 		timer := time.NewTimer(c.maxWait)
+		var free chan<- struct{} // nil until the bounded wait is over
+		slot := false
 	collect:
 		for n < c.maxRecords {
 			select {
@@ -109,13 +114,22 @@ func (c *committer[R]) loop() {
 				group = append(group, r)
 				n += len(r.recs)
 			case <-timer.C:
+				// The wait is over: the group closes as soon as it can be
+				// flushed. While every flush slot is busy it keeps growing,
+				// since its requests would wait for a slot anyway; under
+				// load that makes fewer, larger commits and files.
+				free = c.flushing
+			case free <- struct{}{}:
+				slot = true
 				break collect
 			case <-c.stop:
 				break collect
 			}
 		}
 		timer.Stop()
-		c.flushing <- struct{}{}
+		if !slot {
+			c.flushing <- struct{}{}
+		}
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()

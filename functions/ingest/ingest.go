@@ -33,6 +33,7 @@ var (
 	keyTimeout    = config.Register(config.Key{Name: "AKOSHA_INGEST_TIMEOUT", Default: "30s", Help: "deadline of one ingest request"})
 	keyGroupWait  = config.Register(config.Key{Name: "AKOSHA_INGEST_GROUP_WAIT", Default: "5ms", Help: "longest a request waits for others to share its commit"})
 	keyGroupMax   = config.Register(config.Key{Name: "AKOSHA_INGEST_GROUP_RECORDS", Default: "20000", Help: "most records in one group commit"})
+	keyFlushes    = config.Register(config.Key{Name: "AKOSHA_INGEST_GROUP_FLUSHES", Default: "1", Help: "most group commits of one table being written at once; a waiting group grows meanwhile"})
 )
 
 // Config sets the function's limits.
@@ -42,6 +43,7 @@ type Config struct {
 	Timeout      time.Duration // deadline of a request (default 30 s)
 	GroupWait    time.Duration // group commit: longest wait for company (default 5 ms)
 	GroupRecords int           // group commit: most records per commit (default 20,000)
+	GroupFlushes int           // group commit: most groups of a table staged or committed at once (default 1)
 }
 
 // ConfigFromEnv reads the configuration from AKOSHA_INGEST_* variables.
@@ -55,6 +57,7 @@ func ConfigFromEnv() (Config, error) {
 	c.Timeout = dur(keyTimeout)
 	c.GroupWait = dur(keyGroupWait)
 	c.GroupRecords = int(get(keyGroupMax))
+	c.GroupFlushes = int(get(keyFlushes))
 	return c.withDefaults(), errors.Join(errs...)
 }
 
@@ -73,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.GroupRecords <= 0 {
 		c.GroupRecords = 20000
+	}
+	if c.GroupFlushes <= 0 {
+		c.GroupFlushes = 1
 	}
 	return c
 }
@@ -136,9 +142,9 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 		return err
 	}
 	f.cfg, f.lake, f.auth, f.metrics = cfg, l, a, m
-	f.memories = newCommitter(schemas.TableMemories, l, lake.StageMemories, cfg.GroupWait, cfg.GroupRecords)
-	f.entities = newCommitter(schemas.TableEntities, l, lake.StageEntities, cfg.GroupWait, cfg.GroupRecords)
-	f.relations = newCommitter(schemas.TableRelations, l, lake.StageRelations, cfg.GroupWait, cfg.GroupRecords)
+	f.memories = newCommitter(schemas.TableMemories, l, lake.StageMemories, cfg.GroupWait, cfg.GroupRecords, cfg.GroupFlushes)
+	f.entities = newCommitter(schemas.TableEntities, l, lake.StageEntities, cfg.GroupWait, cfg.GroupRecords, cfg.GroupFlushes)
+	f.relations = newCommitter(schemas.TableRelations, l, lake.StageRelations, cfg.GroupWait, cfg.GroupRecords, cfg.GroupFlushes)
 	for _, c := range []interface {
 		setObserve(func(string, int, int, time.Duration, error))
 	}{f.memories, f.entities, f.relations} {
