@@ -37,8 +37,7 @@ func relationKey(r *schemas.Relation) (*string, string) { return &r.SystemID, r.
 // {"system_id", "records": [...]}, or NDJSON, one record per line (the batch
 // system_id then comes from the system_id query parameter, if any).
 func splitBody(r *http.Request, body []byte) (schemas.Batch, error) {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch ct {
+	switch ct := mediaType(r); ct {
 	case "application/x-ndjson", "application/ndjson", "application/jsonl":
 		b := schemas.Batch{SystemID: r.URL.Query().Get("system_id")}
 		for len(body) > 0 {
@@ -67,24 +66,60 @@ func splitBody(r *http.Request, body []byte) (schemas.Batch, error) {
 	}
 }
 
+func mediaType(r *http.Request) string {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return ct
+}
+
+// decodeBody splits a request body and decodes its records (see splitBody
+// and decodeRecords); total is the number of records in the batch. A JSON
+// batch of the usual shape is cut by fastSplit, which leaves checking each
+// record to its decoding. When any record then fails to decode (it may be
+// malformed, which makes the whole request malformed), the body goes the
+// reference way, schemas.SplitBatch then decodeRecords, so that every answer
+// is the one that way gives.
+func decodeBody[R any, P record[R]](r *http.Request, body []byte, key keyOf[R], now time.Time, maxRecords int) (total int, recs []R, errs []recordError, err error) {
+	if ct := mediaType(r); ct == "" || ct == "application/json" {
+		if b, ok := fastSplit(body); ok && len(b.Records) <= maxRecords {
+			recs, errs, undecodable, err := decodeChecked[R, P](b, key, now, maxRecords)
+			if !undecodable {
+				return len(b.Records), recs, errs, err
+			}
+		}
+	}
+	b, err := splitBody(r, body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	recs, errs, err = decodeRecords[R, P](b, key, now, maxRecords)
+	return len(b.Records), recs, errs, err
+}
+
 // decodeRecords decodes and validates every record on its own: valid ones are
 // returned, invalid ones reported by index. A record that names a system
 // other than the batch's is invalid.
 func decodeRecords[R any, P record[R]](b schemas.Batch, key keyOf[R], now time.Time, maxRecords int) ([]R, []recordError, error) {
+	recs, errs, _, err := decodeChecked[R, P](b, key, now, maxRecords)
+	return recs, errs, err
+}
+
+// decodeChecked is decodeRecords that also reports whether any record failed
+// to decode (as opposed to decoding and failing validation).
+func decodeChecked[R any, P record[R]](b schemas.Batch, key keyOf[R], now time.Time, maxRecords int) (valid []R, errs []recordError, undecodable bool, err error) {
 	if len(b.Records) == 0 {
-		return nil, nil, httpx.Errorf(http.StatusBadRequest, "empty_batch", "the batch has no records")
+		return nil, nil, false, httpx.Errorf(http.StatusBadRequest, "empty_batch", "the batch has no records")
 	}
 	if len(b.Records) > maxRecords {
-		return nil, nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "too_many_records",
+		return nil, nil, false, httpx.Errorf(http.StatusRequestEntityTooLarge, "too_many_records",
 			"the batch has %d records; the limit is %d", len(b.Records), maxRecords)
 	}
-	valid := make([]R, 0, len(b.Records))
-	var errs []recordError
+	valid = make([]R, 0, len(b.Records))
 	for i, raw := range b.Records {
 		var rec R
 		p := P(&rec)
 		if err := p.UnmarshalJSON(raw); err != nil {
 			errs = append(errs, recordError{Index: i, Error: err.Error()})
+			undecodable = true
 			continue
 		}
 		sys, id := key(&rec)
@@ -103,5 +138,5 @@ func decodeRecords[R any, P record[R]](b schemas.Batch, key keyOf[R], now time.T
 		}
 		valid = append(valid, rec)
 	}
-	return valid, errs, nil
+	return valid, errs, undecodable, nil
 }

@@ -1,8 +1,10 @@
 package ingest
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 
@@ -76,6 +78,44 @@ func FuzzMCPToolMapping(f *testing.F) {
 			if err := recs[i].Validate(now); err != nil {
 				t.Fatalf("accepted an invalid record: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzFastSplit: decodeBody, which cuts the usual batch shape without the
+// full first pass, answers every body exactly as the reference way does
+// (schemas.SplitBatch, then decodeRecords).
+func FuzzFastSplit(f *testing.F) {
+	f.Add([]byte(`{"system_id":"s","records":[{"id":"a","content":"c","created_at":"2026-11-01T00:00:00Z"}]}`))
+	f.Add([]byte(` {"records" : [ {"system_id":"s","id":"a","content":"c","created_at":"2026-11-01T00:00:00","embedding_b64":"AAAA"} , {"id":"b"} ] , "system_id" : null } `))
+	f.Add([]byte(`{"records":[{"id":5,"content":]}]}`))
+	f.Add([]byte(`{"records":[{"id":"a","embedding":[1e400,-0,1.5e-45,01]}]}`))
+	f.Add([]byte(`{"records":[{"id":"a}","metadata":{"k":["\"}",{"x":[]}]}}],"records":[]}`))
+	f.Add([]byte(`{"system_id":"s\u0041","records":[{"id":"a"}]}`))
+	f.Add([]byte(`{"records":[{"id":"a"},]}`))
+	f.Add([]byte(`{"records":[{"id":"a"}]}x`))
+	f.Add([]byte(`{"records":[]}`))
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest("POST", "/v1/memories", nil)
+		req.Header.Set("Content-Type", "application/json")
+		total, recs, errs, err := decodeBody[schemas.Memory](req, body, memoryKey, now, 5)
+		var wantTotal int
+		var wantRecs []schemas.Memory
+		var wantErrs []recordError
+		b, wantErr := splitBody(req, body)
+		if wantErr == nil {
+			wantTotal = len(b.Records)
+			wantRecs, wantErrs, wantErr = decodeRecords[schemas.Memory](b, memoryKey, now, 5)
+		}
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("error %v, want %v", err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if total != wantTotal || !reflect.DeepEqual(recs, wantRecs) || !reflect.DeepEqual(errs, wantErrs) {
+			t.Fatalf("total %d, records %+v, errors %+v; want %d, %+v, %+v", total, recs, errs, wantTotal, wantRecs, wantErrs)
 		}
 	})
 }

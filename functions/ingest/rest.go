@@ -71,23 +71,20 @@ func ingestHandler[R any, P record[R]](f *Function, table string, key keyOf[R], 
 			httpx.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
 			return
 		}
-		body, err := httpx.ReadBody(w, r, f.cfg.MaxBodyBytes)
+		buf, err := readBody(w, r, f.cfg.MaxBodyBytes)
 		if err != nil {
 			httpx.WriteErr(w, err)
 			return
 		}
+		defer releaseBody(buf) // records copy what they keep of it
+		body := buf.Bytes()
 		f.metrics.bytes.WithLabelValues(table).Add(float64(len(body)))
 		txn, err := idempotencyTxn(r, body)
 		if err != nil {
 			httpx.WriteErr(w, err)
 			return
 		}
-		batch, err := splitBody(r, body)
-		if err != nil {
-			httpx.WriteErr(w, err)
-			return
-		}
-		recs, errs, err := decodeRecords[R, P](batch, key, time.Now(), f.cfg.MaxRecords)
+		total, recs, errs, err := decodeBody[R, P](r, body, key, time.Now(), f.cfg.MaxRecords)
 		if err != nil {
 			httpx.WriteErr(w, err)
 			return
@@ -96,7 +93,7 @@ func ingestHandler[R any, P record[R]](f *Function, table string, key keyOf[R], 
 			httpx.WriteErr(w, err)
 			return
 		}
-		resp, status, err := store(r, f, table, c, recs, errs, len(batch.Records), txn)
+		resp, status, err := store(r, f, table, c, recs, errs, total, txn)
 		if err != nil {
 			httpx.WriteErr(w, err)
 			return
