@@ -59,6 +59,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/viterin/vek/vek32"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/akosha/akosha/internal/httpx"
@@ -354,7 +355,9 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 	}
 	plan := f.planSearch(snap, p)
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
-	kk := p.k
+	// A margin past k: finish re-scores from the data files, and a hit just
+	// past the kth by an int8 index's score may overtake it.
+	kk := p.k + p.k/2 + 2
 	var final []candidate
 	for round := 0; ; round++ {
 		resp.stats.Rounds = round + 1
@@ -376,10 +379,7 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 		}
 		kk *= 4
 	}
-	if len(final) > p.k {
-		final = final[:p.k]
-	}
-	if err := f.fillContent(ctx, final, &resp.Results); err != nil {
+	if err := f.finish(ctx, final, p, &resp.Results); err != nil {
 		return nil, err
 	}
 	return resp, nil
@@ -781,9 +781,16 @@ func quoteList(set map[string]bool) string {
 	return strings.Join(vals, ", ")
 }
 
-// fillContent reads the content of each final candidate from its data file
-// and appends the results.
-func (f *Function) fillContent(ctx context.Context, final []candidate, out *[]SearchResult) error {
+// finish reads the content and stored vector of each final candidate from
+// its data file, scores it exactly against that vector (an int8 index's
+// scores are within about 1e-3; a score shown is always the data's), and
+// appends the best p.k that still pass the threshold.
+func (f *Function) finish(ctx context.Context, final []candidate, p *searchParams, out *[]SearchResult) error {
+	// A margin past k: candidates within an int8 index's error of the kth
+	// may overtake it once re-scored.
+	if n := p.k + p.k/2 + 2; len(final) > n {
+		final = final[:n]
+	}
 	byFile := map[*plannedData][]int{}
 	for i, c := range final {
 		byFile[c.file] = append(byFile[c.file], i)
@@ -793,26 +800,19 @@ func (f *Function) fillContent(ctx context.Context, final []candidate, out *[]Se
 	g.SetLimit(8)
 	for pd, idx := range byFile {
 		g.Go(func() error {
-			path, release, err := f.cache.Path(gctx, pd.key, pd.size)
-			if err != nil {
-				return err
-			}
-			defer release()
-			fh, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			defer fh.Close()
 			rows := make([]uint32, len(idx))
 			for j, i := range idx {
 				rows[j] = final[i].pos
 			}
-			got, err := vecindex.ContentAt(fh, pd.size, rows)
+			hits, err := f.hitsAt(gctx, pd, rows)
 			if err != nil {
 				return fmt.Errorf("%s: %w", pd.key, err)
 			}
 			for j, i := range idx {
-				contents[i] = got[j]
+				contents[i] = hits[j].Content
+				if hits[j].Vec != nil {
+					final[i].score = vek32.Dot(p.q, hits[j].Vec)
+				}
 			}
 			return nil
 		})
@@ -820,11 +820,47 @@ func (f *Function) fillContent(ctx context.Context, final []candidate, out *[]Se
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("search: read content: %w", err)
 	}
+	order := make([]int, 0, len(final))
 	for i, c := range final {
+		if !p.hasThresh || c.score >= p.threshold {
+			order = append(order, i)
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return better(&final[order[a]], &final[order[b]]) })
+	if len(order) > p.k {
+		order = order[:p.k]
+	}
+	for _, i := range order {
+		c := final[i]
 		*out = append(*out, SearchResult{
 			SystemID: c.file.part.SystemID, ID: c.id, Kind: c.kind, Content: contents[i], Score: c.score,
 			CreatedAt: schemas.FormatTime(time.UnixMicro(c.created)), Tier: c.file.part.Tier, Project: c.project,
 		})
 	}
 	return nil
+}
+
+// hitsAt reads rows of one data file: from its cached file when the NVMe
+// cache holds it (a few pages read), else from the store into memory, the
+// cache keeping a copy in the background (a cold search does not wait for
+// the fsync).
+func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) ([]vecindex.Hit, error) {
+	if !f.cache.Has(pd.key) {
+		b, err := f.cache.ReadAll(ctx, pd.key, pd.size)
+		if err != nil {
+			return nil, err
+		}
+		return vecindex.HitsAt(bytes.NewReader(b), pd.size, rows)
+	}
+	path, release, err := f.cache.Path(ctx, pd.key, pd.size)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	return vecindex.HitsAt(fh, pd.size, rows)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	"github.com/akosha/akosha/jobs/indexer"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/hnsw"
+	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/lake/vecindex"
 	"github.com/akosha/akosha/schemas"
 	"github.com/akosha/akosha/testdata/textvec"
 )
@@ -34,7 +37,7 @@ func BenchmarkSearch(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("AKOSHA_BENCH_VECTORS")); err == nil && v > 0 {
 		n = v
 	}
-	const systems, days, nq = 20, 10, 200
+	const nq = 200
 	ctx := context.Background()
 	start := time.Now()
 	vecs, err := textvec.Vectors(n+nq, 1)
@@ -43,35 +46,13 @@ func BenchmarkSearch(b *testing.B) {
 	}
 	b.Logf("%d textvec vectors in %v", n+nq, time.Since(start).Round(time.Millisecond))
 	vec := func(i int) []float32 { return vecs[i*textvec.Dim : (i+1)*textvec.Dim] }
-	store := testenv.S3(b)
-	l, err := lake.Open(ctx, store)
-	if err != nil {
-		b.Fatal(err)
+	store, built := benchSearchStore(b, n)
+	switch {
+	case !built:
+		buildSearchLake(b, store, n, vec)
+	case os.Getenv("AKOSHA_BENCH_SEARCH_KEEP") == "reindex":
+		reindexSearchLake(b, store)
 	}
-	start = time.Now()
-	base := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -days)
-	kinds := []string{schemas.KindConversation, schemas.KindReflection, schemas.KindMemory}
-	for d := range days {
-		var recs []schemas.Memory
-		for i := d; i < n; i += days {
-			recs = append(recs, schemas.Memory{
-				SystemID: fmt.Sprintf("sys-%02d", i/days%systems), ID: fmt.Sprintf("m%07d", i), Kind: kinds[i%3],
-				Content: fmt.Sprintf("memory %d", i), Embedding: vec(i),
-				CreatedAt: base.Add(time.Duration(d)*24*time.Hour + time.Duration(i%86400)*time.Second),
-			})
-		}
-		if _, err := l.AppendMemories(ctx, recs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.Logf("lake of %d memories in %d partitions written in %v", n, systems*days, time.Since(start).Round(time.Millisecond))
-	start = time.Now()
-	sum, err := indexer.Run(ctx, l, indexer.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("index job: %d (tier, system) indexes built (%d vectors, %d groups too small) in %v", sum.Built, sum.Vectors, sum.Small, time.Since(start).Round(time.Millisecond))
-
 	search := func(f *query.Function, i int) (*query.SearchResponse, time.Duration) {
 		q := vec(n + i%nq)
 		t0 := time.Now()
@@ -125,4 +106,90 @@ func BenchmarkSearch(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		search(f, i)
 	}
+}
+
+// benchSearchStore is the benchmark's store: a fresh prefix, or with
+// AKOSHA_BENCH_SEARCH_KEEP=1 a fixed one per lake size, so that profiling
+// runs reuse a lake an earlier run built and indexed (built reports that;
+// AKOSHA_BENCH_SEARCH_KEEP=reindex also replaces its indexes).
+func benchSearchStore(b *testing.B, n int) (store *storage.S3, built bool) {
+	if os.Getenv("AKOSHA_BENCH_SEARCH_KEEP") == "" {
+		return testenv.S3(b), false
+	}
+	ctx := context.Background()
+	cfg := testenv.S3Config(b)
+	cfg.Prefix = fmt.Sprintf("bench/search-%d", n)
+	store, err := storage.NewS3(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := store.EnsureBucket(ctx); err != nil {
+		b.Fatal(err)
+	}
+	_, err = store.Head(ctx, benchReadyKey)
+	return store, err == nil
+}
+
+const benchReadyKey = "bench-ready"
+
+// buildSearchLake writes n textvec memories over 20 systems and 10 days
+// and runs the index job.
+func buildSearchLake(b *testing.B, store *storage.S3, n int, vec func(int) []float32) {
+	const systems, days = 20, 10
+	ctx := context.Background()
+	l, err := lake.Open(ctx, store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	base := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -days)
+	kinds := []string{schemas.KindConversation, schemas.KindReflection, schemas.KindMemory}
+	for d := range days {
+		var recs []schemas.Memory
+		for i := d; i < n; i += days {
+			recs = append(recs, schemas.Memory{
+				SystemID: fmt.Sprintf("sys-%02d", i/days%systems), ID: fmt.Sprintf("m%07d", i), Kind: kinds[i%3],
+				Content: fmt.Sprintf("memory %d", i), Embedding: vec(i),
+				CreatedAt: base.Add(time.Duration(d)*24*time.Hour + time.Duration(i%86400)*time.Second),
+			})
+		}
+		if _, err := l.AppendMemories(ctx, recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("lake of %d memories in %d partitions written in %v", n, systems*days, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	sum, err := indexer.Run(ctx, l, indexer.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("index job: %d (tier, system) indexes built (%d vectors, %d groups too small) in %v", sum.Built, sum.Vectors, sum.Small, time.Since(start).Round(time.Millisecond))
+
+	if err := store.Put(ctx, benchReadyKey, strings.NewReader("ok"), 2); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// reindexSearchLake deletes the lake's indexes and runs the index job again.
+func reindexSearchLake(b *testing.B, store *storage.S3) {
+	ctx := context.Background()
+	objs, err := store.List(ctx, vecindex.Prefix(schemas.TableMemories))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, o := range objs {
+		if err := store.Delete(ctx, o.Key); err != nil {
+			b.Fatal(err)
+		}
+	}
+	l, err := lake.Open(ctx, store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	sum, err := indexer.Run(ctx, l, indexer.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("index job: %d (tier, system) indexes rebuilt (%d vectors) in %v", sum.Built, sum.Vectors, time.Since(start).Round(time.Millisecond))
 }

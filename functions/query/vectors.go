@@ -1,6 +1,7 @@
 package query
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/akosha/akosha/lake"
@@ -21,12 +23,12 @@ import (
 // Vector search state: which indexes exist (listed from the store, cached
 // for indexListTTL; manifests are immutable and read once; only the current
 // format's, one index per tier and system across days), the indexes
-// loaded (memory-mapped from the NVMe cache, an LRU bounded in bytes), and
+// loaded (read through the NVMe cache into memory, an LRU bounded in bytes), and
 // the decoded vectors of data files not covered by an index (an LRU bounded
 // in bytes; data files are immutable, so nothing is ever invalidated).
 const (
 	indexListTTL      = 5 * time.Second
-	defaultIndexBytes = 8 << 30 // mapped: the page cache holds them, not the heap
+	defaultIndexBytes = 8 << 30 // in memory as float32: about 1.6 KB per vector
 	defaultFileBytes  = 1 << 30
 )
 
@@ -147,23 +149,45 @@ func (v *vectorState) usableIndex(g lake.Partition, live map[string]int64) *veci
 	return vecindex.Newest(ms, live)
 }
 
-// index returns the loaded index of m, loading it through the NVMe cache.
+// index returns the loaded index of m. Its objects are read into memory
+// through the NVMe cache (cache.ReadAll): a cold search waits for the S3
+// server, not for the cache's fsync. An index is held in memory as float32
+// (the int8 form is dequantized on load), so it is charged at that size.
 func (v *vectorState) index(ctx context.Context, m *vecindex.Manifest) (*loadedIndex, func(), error) {
 	return v.indexes.get(ctx, m.Key, func(ctx context.Context) (*loadedIndex, int64, func(), error) {
-		path, release, err := v.f.cache.Path(ctx, m.Index.Key, m.Index.Size)
-		if err != nil {
-			return nil, 0, nil, err
-		}
-		ix, err := hnsw.LoadFile(path)
-		if err != nil {
-			release()
-			return nil, 0, nil, err
-		}
-		rows, err := v.readRows(ctx, m)
+		var (
+			ix   *hnsw.Index
+			rows *vecindex.Rows
+		)
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error {
+			b, err := v.f.cache.ReadAll(gctx, m.Index.Key, m.Index.Size)
+			if err != nil {
+				return err
+			}
+			if ix, err = hnsw.Load(b); err != nil {
+				return fmt.Errorf("%s: %w", m.Index.Key, err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			b, err := v.f.cache.ReadAll(gctx, m.Rows.Key, m.Rows.Size)
+			if err != nil {
+				return err
+			}
+			if rows, err = vecindex.DecodeRows(bytes.NewReader(b)); err != nil {
+				return fmt.Errorf("%s: %w", m.Rows.Key, err)
+			}
+			return nil
+		})
+		err := g.Wait()
 		if err == nil && (rows.Len() != ix.Len() || ix.Dim() != vecindex.Dim) {
 			err = fmt.Errorf("index %s: %d rows for %d vectors of dimension %d", m.Key, rows.Len(), ix.Len(), ix.Dim())
 		}
-		perFile := make([]int, len(m.Files))
+		var perFile []int
+		if err == nil {
+			perFile = make([]int, len(m.Files))
+		}
 		for i := 0; err == nil && i < rows.Len(); i++ {
 			if f := rows.File[i]; int(f) < len(perFile) {
 				perFile[f]++
@@ -172,27 +196,11 @@ func (v *vectorState) index(ctx context.Context, m *vecindex.Manifest) (*loadedI
 			}
 		}
 		if err != nil {
-			ix.Close()
-			release()
 			return nil, 0, nil, err
 		}
-		closer := func() { ix.Close(); release() }
-		return &loadedIndex{m: m, ix: ix, rows: rows, perFile: perFile}, m.Index.Size + m.Rows.Size*2, closer, nil
+		size := int64(ix.Len())*int64(ix.Dim())*4 + m.Index.Size + m.Rows.Size*2
+		return &loadedIndex{m: m, ix: ix, rows: rows, perFile: perFile}, size, func() { ix.Close() }, nil
 	})
-}
-
-func (v *vectorState) readRows(ctx context.Context, m *vecindex.Manifest) (*vecindex.Rows, error) {
-	path, release, err := v.f.cache.Path(ctx, m.Rows.Key, m.Rows.Size)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	return vecindex.DecodeRows(fh)
 }
 
 // fileData returns the decoded vectors of one data file.

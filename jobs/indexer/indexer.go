@@ -383,9 +383,12 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	defer ix.Close()
 	id := ulid.Make().String()
 	keys := vecindex.KeysFor(schemas.TableMemories, p, id)
+	// The int8 form: a third of the bytes for a cold reader to fetch. The
+	// graph is the float32 build's; readers re-score their final hits from
+	// the data files.
 	var ib bytes.Buffer
-	ib.Grow(int(ix.Size()))
-	if _, err := ix.WriteTo(&ib); err != nil {
+	ib.Grow(int(ix.Int8Size()))
+	if _, err := ix.WriteInt8To(&ib); err != nil {
 		return "", n, fmt.Errorf("serialize the graph: %w", err)
 	}
 	if err := store.Put(ctx, keys.Index, bytes.NewReader(ib.Bytes()), int64(ib.Len())); err != nil {

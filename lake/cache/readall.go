@@ -53,6 +53,14 @@ func (c *Cache) ReadAll(ctx context.Context, key string, size int64) ([]byte, er
 	return data, nil
 }
 
+// Has reports whether the cache holds key's file now.
+func (c *Cache) Has(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.entries[key]
+	return ok
+}
+
 // readCached reads the file of a cached (or downloading) object.
 func (c *Cache) readCached(ctx context.Context, key string, size int64) ([]byte, error) {
 	e, err := c.acquire(ctx, key, size)

@@ -127,24 +127,36 @@ func appendVec(rows []uint32, vecs []float32, row uint32, e []float32) ([]uint32
 	return append(rows, row), vecs
 }
 
-// ContentAt reads the content column of the given rows (ascending or not) of
-// one data file.
-func ContentAt(r io.ReaderAt, size int64, rows []uint32) ([]string, error) {
+// Hit is what a search shows of one of its final rows: the content, and the
+// stored embedding as a unit vector (nil when the row has none), from which
+// the final score is computed exactly whatever form the index held.
+type Hit struct {
+	Content string
+	Vec     []float32
+}
+
+// HitsAt reads the content and embedding of the given rows (ascending or
+// not) of one data file.
+func HitsAt(r io.ReaderAt, size int64, rows []uint32) ([]Hit, error) {
 	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return nil, err
 	}
-	type contentRow struct {
-		Content string `parquet:"content"`
+	type hitRow struct {
+		Content   string    `parquet:"content"`
+		Embedding []float32 `parquet:"embedding,optional,list"`
+		EmbI8     []int8    `parquet:"embedding_i8,optional,list"`
+		EmbScale  float32   `parquet:"embedding_scale,optional"`
 	}
-	rd := parquet.NewGenericReader[contentRow](f)
+	rd := parquet.NewGenericReader[hitRow](f)
 	defer rd.Close()
-	out := make([]string, len(rows))
-	buf := make([]contentRow, 1)
+	out := make([]Hit, len(rows))
+	buf := make([]hitRow, 1)
 	for i, pos := range rows {
 		if err := rd.SeekToRow(int64(pos)); err != nil {
 			return nil, fmt.Errorf("seek to row %d: %w", pos, err)
 		}
+		buf[0] = hitRow{}
 		n, err := rd.Read(buf)
 		if n != 1 {
 			if err == nil || errors.Is(err, io.EOF) {
@@ -152,7 +164,15 @@ func ContentAt(r io.ReaderAt, size int64, rows []uint32) ([]string, error) {
 			}
 			return nil, fmt.Errorf("read row %d: %w", pos, err)
 		}
-		out[i] = buf[0].Content
+		row := &buf[0]
+		e := row.Embedding
+		if len(e) == 0 && len(row.EmbI8) > 0 {
+			e = dequantizeInto(nil, row.EmbI8, row.EmbScale)
+		}
+		out[i].Content = row.Content
+		if _, vec := appendVec(nil, nil, 0, e); len(vec) == Dim {
+			out[i].Vec = vec
+		}
 	}
 	return out, nil
 }
