@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"bytes"
+
 	"github.com/akosha/akosha/schemas"
 )
 
@@ -132,31 +134,34 @@ func plainString(b []byte, i int) (string, int, bool) {
 	return "", 0, false
 }
 
+// structural marks the bytes matchObject stops at outside strings.
+var structural = [256]bool{'"': true, '{': true, '}': true, '[': true, ']': true}
+
 // matchObject returns the index after the brace that closes the object
-// starting at b[i], skipping strings (and the character after each
-// backslash in them). It does not check what it skips.
+// starting at b[i], skipping strings. It does not check what it skips.
 func matchObject(b []byte, i int) (int, bool) {
 	if i >= len(b) || b[i] != '{' {
 		return 0, false
 	}
 	depth := 0
 	for j := i; j < len(b); j++ {
-		switch b[j] {
+		c := b[j]
+		if !structural[c] {
+			continue
+		}
+		switch c {
 		case '"':
-			for j++; j < len(b) && b[j] != '"'; j++ {
-				if b[j] == '\\' {
-					j++
-				}
-			}
-			if j >= len(b) {
+			end, ok := stringEnd(b, j+1)
+			if !ok {
 				return 0, false
 			}
+			j = end
 		case '{', '[':
 			depth++
 			if depth > fastSplitMaxDepth {
 				return 0, false
 			}
-		case '}', ']':
+		default: // '}', ']'
 			depth--
 			if depth == 0 {
 				return j + 1, true
@@ -164,4 +169,26 @@ func matchObject(b []byte, i int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// stringEnd returns the index of the quote that closes the string whose
+// contents start at b[i]: the first quote not escaped, that is not preceded
+// by an odd run of backslashes. Embeddings in base64 are 2 KB strings, so
+// it jumps from quote to quote.
+func stringEnd(b []byte, i int) (int, bool) {
+	for k := i; ; {
+		q := bytes.IndexByte(b[k:], '"')
+		if q < 0 {
+			return 0, false
+		}
+		q += k
+		n := 0
+		for p := q - 1; p >= i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q, true
+		}
+		k = q + 1
+	}
 }
