@@ -77,8 +77,11 @@ type Cache struct {
 	// base is the parent of every download's context: Close cancels it.
 	base   context.Context
 	cancel context.CancelFunc
-	// wg counts download goroutines, so Close can wait for them.
+	// wg counts download and write-back goroutines, so Close can wait for
+	// them.
 	wg sync.WaitGroup
+	// writeSlot lets one ReadAll write-back at a time write its file.
+	writeSlot chan struct{}
 
 	mu       sync.Mutex
 	closed   bool
@@ -129,14 +132,15 @@ func Open(dir string, budget int64, store storage.Store, reg prometheus.Register
 		return nil, fmt.Errorf("open cache %s: %w", dir, err)
 	}
 	c := &Cache{
-		dir:      abs,
-		tmp:      tmp,
-		budget:   budget,
-		store:    store,
-		m:        newMetrics(budget),
-		entries:  make(map[string]*entry),
-		lru:      list.New(),
-		inflight: make(map[string]*call),
+		dir:       abs,
+		tmp:       tmp,
+		budget:    budget,
+		store:     store,
+		m:         newMetrics(budget),
+		entries:   make(map[string]*entry),
+		lru:       list.New(),
+		inflight:  make(map[string]*call),
+		writeSlot: make(chan struct{}, 1),
 	}
 	c.stats.Budget = budget
 	if err := c.scan(); err != nil {

@@ -125,7 +125,11 @@ func (c *Cache) readStore(ctx context.Context, key string, size int64) (data []b
 // later miss.
 func (c *Cache) writeBack(key string, data []byte) {
 	defer c.wg.Done()
+	// One at a time: a cold search reads many objects at once, and their
+	// copies into the page cache would take the cores it is decoding on.
+	c.writeSlot <- struct{}{}
 	tmp, err := c.writeTemp(data)
+	<-c.writeSlot
 	if err != nil {
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"unsafe"
+
+	"github.com/viterin/vek/vek32"
 )
 
 // The int8 serialized form, version 2: the same header and graph as version
@@ -159,27 +161,21 @@ func load8(b []byte, h header, verifyCRC bool) (*Index, error) {
 	}
 	ix.level0 = view[int32](b, lay.level0, n*(1+2*uint64(h.m)))
 	ix.upper = view[int32](b, lay.upper, h.upperLen)
-	if err := ix.validate(); err != nil {
+	// Vectors dequantized from int8 codes are finite by construction.
+	if err := ix.validate(false); err != nil {
 		return nil, err
 	}
 	return ix, nil
 }
 
-// dequantize writes the unit vector of codes to v. Normalizing makes the
-// scale irrelevant: the vector is codes/|codes|, and the integer sum of
-// squares is exact (384 * 127^2 fits an int32 many times over), so this
-// is one pass over the codes to add and one to scale.
+// dequantize writes the unit vector of codes to v: codes/|codes|, the
+// stored scale cancelling out. Three SIMD passes (convert, sum of squares,
+// scale); the sum of squares is exact in float32 (384 * 127^2 < 2^24).
 func dequantize(v []float32, codes []int8) {
-	var sum int64
-	for _, c := range codes {
-		sum += int64(c) * int64(c)
-	}
-	if sum == 0 {
-		clear(v)
+	int8ToFloat32(v, codes)
+	n := dot(v, v)
+	if n == 0 {
 		return
 	}
-	inv := float32(1 / math.Sqrt(float64(sum)))
-	for j, c := range codes {
-		v[j] = float32(c) * inv
-	}
+	vek32.MulNumber_Inplace(v, float32(1/math.Sqrt(float64(n))))
 }

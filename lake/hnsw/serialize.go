@@ -244,7 +244,7 @@ func load(b []byte, verifyCRC bool) (*Index, error) {
 	ix.vectors = view[float32](b, lay.vectors, n*dim)
 	ix.level0 = view[int32](b, lay.level0, n*(1+2*m))
 	ix.upper = view[int32](b, lay.upper, h.upperLen)
-	if err := ix.validate(); err != nil {
+	if err := ix.validate(true); err != nil {
 		return nil, err
 	}
 	return ix, nil
@@ -353,8 +353,8 @@ func view[T word](b []byte, off, count uint64) []T {
 // validate checks everything a search relies on: offsets in bounds and
 // consistent with levels, the entry point at the top level, neighbour counts
 // within their blocks, neighbour ids naming nodes that have the level they
-// are linked on, and finite vectors.
-func (ix *Index) validate() error {
+// are linked on, and (checkVectors) finite vectors.
+func (ix *Index) validate(checkVectors bool) error {
 	n := ix.n
 	if n == 0 {
 		if ix.entry != -1 || ix.maxLevel != 0 || len(ix.upper) != 0 || ix.upperOff[0] != 0 {
@@ -391,7 +391,7 @@ func (ix *Index) validate() error {
 			}
 		}
 	}
-	if !finite(ix.vectors) {
+	if checkVectors && !finite(ix.vectors) {
 		return corrupt("a vector has a NaN or infinite component")
 	}
 	return nil
