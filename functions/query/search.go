@@ -350,9 +350,14 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 	}
 	snaps := f.snapshots()
 	snap := snaps[schemas.TableMemories]
-	if err := f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems); err != nil {
-		return nil, err
-	}
+	// The key index (which files share record keys) is needed only once
+	// the candidates are merged; a cold function reads it from every data
+	// file, so that runs beside the index searches.
+	keysSynced := make(chan error, 1)
+	go func() { keysSynced <- f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems) }()
+	var keysErr error
+	waitKeys := sync.OnceFunc(func() { keysErr = <-keysSynced })
+	defer waitKeys()
 	plan := f.planSearch(snap, p)
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
 	// A margin past k: finish re-scores from the data files, and a hit just
@@ -364,6 +369,9 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 		cands, full, err := f.collect(ctx, plan, p, kk, &resp.stats)
 		if err != nil {
 			return nil, err
+		}
+		if waitKeys(); keysErr != nil {
+			return nil, keysErr
 		}
 		final, err = f.latestOnly(ctx, snaps, cands, kk, &resp.stats)
 		if err != nil {

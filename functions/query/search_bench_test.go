@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,14 +65,28 @@ func BenchmarkSearch(b *testing.B) {
 		return res, time.Since(t0)
 	}
 	// Cold: each query on a fresh function with an empty cache.
+	// AKOSHA_BENCH_SEARCH_PROFILE=<file> writes a CPU profile of the cold
+	// queries alone.
+	if path := os.Getenv("AKOSHA_BENCH_SEARCH_PROFILE"); path != "" {
+		fh, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(fh); err != nil {
+			b.Fatal(err)
+		}
+	}
 	var cold []time.Duration
 	for i := range 3 {
+		runtime.GC() // the previous function's indexes are gone, as in a new process
 		f, _ := openBenchFunction(b, store, b.TempDir())
 		_, d := search(f, i)
 		cold = append(cold, d)
 		st := f.CacheStats()
 		b.Logf("cold query %d: %v, fetched %s in %d downloads", i, d.Round(time.Millisecond), mb(st.FetchedBytes), st.Downloads)
+		f.Stop(ctx)
 	}
+	pprof.StopCPUProfile()
 	// Warm.
 	f, _ := openBenchFunction(b, store, b.TempDir())
 	for i := range nq {
