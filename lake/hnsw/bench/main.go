@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,9 @@ import (
 )
 
 const k = 10
+
+// cpuProfile, when set, is where runOurs writes a CPU profile of the build.
+var cpuProfile string
 
 type searchRow struct {
 	Ef     int     `json:"ef"`
@@ -66,8 +70,10 @@ func main() {
 		python  = flag.String("python", "/usr/bin/python3", "interpreter with hnswlib and numpy")
 		peer    = flag.String("peer", filepath.Join(filepath.Dir(self), "hnswlib_peer.py"), "peer script; empty to skip")
 		data    = flag.String("data", "", "data file for the peer (default: in the temp dir)")
+		cpuprof = flag.String("cpuprofile", "", "write a CPU profile of our build to this file")
 	)
 	flag.Parse()
+	cpuProfile = *cpuprof
 	if err := run(*n, *nq, *seed, *m, *efc, *workers, *efs, *reps, *python, *peer, *data); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -129,8 +135,21 @@ func run(n, nq int, seed int64, m, efc, workers int, efList string, reps int, py
 func runOurs(base, queries []float32, truth [][]hnsw.Result, m, efc, workers int, efs []int, reps int) (*report, error) {
 	const dim = textvec.Dim
 	n, nq := len(base)/dim, len(queries)/dim
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+	}
 	start, cpu := time.Now(), processCPU()
 	ix, err := hnsw.Build(context.Background(), base, dim, hnsw.Config{M: m, EfConstruction: efc, Workers: workers})
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return nil, err
 	}
