@@ -44,9 +44,11 @@ func Build(ctx context.Context, vectors []float32, dim int, cfg Config) (*Index,
 		efSearch:       cfg.EfSearch,
 		seed:           cfg.Seed,
 		n:              n,
-		vectors:        slices.Clone(vectors),
+		vectors:        make([]float32, len(vectors)),
 		entry:          -1,
 	}
+	adviseHuge(ix.vectors)
+	copy(ix.vectors, vectors)
 	ix.vecLines = (4*ix.dim + 63) / 64
 	for i := range n {
 		v := ix.vectors[i*dim : (i+1)*dim]
@@ -91,6 +93,7 @@ func drawLevels(n, m int, seed int64) []uint8 {
 func (ix *Index) allocate(levels []uint8) error {
 	n := ix.n
 	ix.level0 = make([]int32, n*(1+2*ix.m))
+	adviseHuge(ix.level0)
 	ix.upperOff = make([]uint32, n+1)
 	var off uint64
 	for i, l := range levels {
