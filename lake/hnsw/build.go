@@ -21,6 +21,17 @@ const dupDot = 1e-6
 // or infinite component is an error.
 //
 // Up to cfg.Workers goroutines insert in parallel; ctx cancels the build.
+//
+// Where the CPU converts float16 (amd64 with F16C) and dim is a multiple of
+// 32, the inserts' graph searches read a float16 copy of the vectors: the
+// searches are bound by memory, not arithmetic, and half the bytes per
+// vector made a 100k build take about a quarter fewer CPU-seconds. Float16
+// moves a dot product of unit vectors by about 1e-5, which only reorders
+// near-ties among the candidates; the neighbour selection recomputes every
+// distance it uses in float32, so the lists are chosen on exact distances
+// (choosing them on float16 distances too cost 0.005 of recall@10 on
+// textvec). The copy, 2 bytes a component, is dropped when Build returns;
+// searches of the built index use float32 only.
 func Build(ctx context.Context, vectors []float32, dim int, cfg Config) (*Index, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -63,8 +74,16 @@ func Build(ctx context.Context, vectors []float32, dim int, cfg Config) (*Index,
 	if n == 0 {
 		return ix, nil
 	}
+	if canHalf(dim) {
+		ix.half = make([]uint16, len(ix.vectors))
+		adviseHuge(ix.half)
+		toHalfSlice(ix.half, ix.vectors)
+		ix.halfLines = (2*dim + 63) / 64
+	}
 	b := &builder{ix: ix, locks: make([]sync.Mutex, n)}
-	if err := b.run(ctx, min(cfg.Workers, n)); err != nil {
+	err := b.run(ctx, min(cfg.Workers, n))
+	ix.half = nil
+	if err != nil {
 		return nil, err
 	}
 	ix.clearTails()
@@ -170,7 +189,7 @@ func (b *builder) insert(s *searcher, id int32) {
 	top := ix.level(id)
 
 	ep := ix.entry
-	epDist := -dot(q, ix.vec(ep))
+	epDist := ix.dist(q, ep)
 	for l := ix.maxLevel; l > top; l-- {
 		ep, epDist = ix.greedy(s, q, ep, epDist, l)
 	}
@@ -178,7 +197,7 @@ func (b *builder) insert(s *searcher, id int32) {
 		ix.searchLayer(s, q, item{epDist, ep}, ix.efConstruction, l, nil)
 		ep, epDist = s.out[0].id, s.out[0].dist
 		// Copy: link reuses s.sel when it prunes.
-		s.links = append(s.links[:0], ix.selectNeighbours(s, s.out, ix.m)...)
+		s.links = append(s.links[:0], ix.selectNeighbours(s, s.out, ix.m, q)...)
 
 		blk := ix.list(id, l)
 		b.locks[id].Lock()
@@ -219,12 +238,18 @@ func (b *builder) link(s *searcher, node int32, x item, l, mMax int) {
 	}
 	nv := ix.vec(node)
 	s.prune = append(s.prune[:0], x)
+	for j := 1; j <= min(c, prefetchAhead); j++ {
+		ix.prefetchExact(blk[j])
+	}
 	for j := 1; j <= c; j++ {
+		if j+prefetchAhead <= c {
+			ix.prefetchExact(blk[j+prefetchAhead])
+		}
 		id := blk[j]
 		s.prune = append(s.prune, item{-dot(nv, ix.vec(id)), id})
 	}
 	slices.SortFunc(s.prune, compareItems)
-	sel := ix.selectNeighbours(s, s.prune, mMax)
+	sel := ix.selectNeighbours(s, s.prune, mMax, nil)
 	// Write ids before the count: a reader that sees the new count finds
 	// only valid ids below it, old or new.
 	for j, it := range sel {
@@ -254,6 +279,10 @@ func (ix *Index) clearTails() {
 	}
 }
 
+// selectAhead is how many candidates ahead of the heuristic's walk their
+// float32 vectors are prefetched during an insert.
+const selectAhead = 2
+
 // selectNeighbours is the paper's heuristic (algorithm 4, without
 // extendCandidates or keepPrunedConnections): walking the candidates closest
 // first, keep one only if it is closer to the base than to every one kept so
@@ -269,15 +298,32 @@ func (ix *Index) clearTails() {
 // unreachable from each other (a query for the copied vector found 3 of
 // them); half the list keeps both properties.
 //
-// cands must be sorted closest first; the result aliases s.sel.
-func (ix *Index) selectNeighbours(s *searcher, cands []item, m int) []item {
+// cands must be sorted closest first; the result aliases s.sel. With base
+// not nil, the candidates' distances are approximate (the float16 search of
+// an insert): each one examined gets its exact distance to base first, so
+// the rule and the lists see exact distances only; the walk keeps the
+// approximate order, whose swaps are only between near-equal distances.
+func (ix *Index) selectNeighbours(s *searcher, cands []item, m int, base []float32) []item {
 	s.sel = s.sel[:0]
 	dups := 0
-	for _, c := range cands {
+	if base != nil {
+		// The float16 search did not bring these float32 vectors into the
+		// cache: fetch them ahead of the walk.
+		for _, c := range cands[:min(selectAhead, len(cands))] {
+			ix.prefetchExact(c.id)
+		}
+	}
+	for i, c := range cands {
 		if len(s.sel) >= m {
 			break
 		}
 		cv := ix.vec(c.id)
+		if base != nil {
+			if i+selectAhead < len(cands) {
+				ix.prefetchExact(cands[i+selectAhead].id)
+			}
+			c.dist = -dot(base, cv)
+		}
 		keep, dup := true, false
 		for _, r := range s.sel {
 			d := -dot(cv, ix.vec(r.id))

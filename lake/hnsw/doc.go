@@ -13,7 +13,9 @@
 // index can come from one read or one mmap (LoadFile).
 //
 // Determinism: levels come from Config.Seed alone. With Workers == 1 the graph
-// and its serialized bytes are identical for the same vectors and seed. With
+// and its serialized bytes are identical for the same vectors and seed on
+// the same kind of CPU (the SIMD kernels, which differ between CPUs, may
+// round differently). With
 // more workers the insertion interleaving depends on scheduling, so the graph
 // (not its levels or entry point level) may differ between runs; its recall
 // does not, measurably.

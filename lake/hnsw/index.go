@@ -39,6 +39,12 @@ type Index struct {
 
 	vecLines int // cache lines of one vector, for prefetch
 
+	// half, during a build only, is the vectors rounded to float16 (row i
+	// at [i*dim, (i+1)*dim)): the graph searches of the inserts compute
+	// their distances from it, reading half the memory (see Build).
+	half      []uint16
+	halfLines int
+
 	entry    int32 // -1 when empty
 	maxLevel int
 
@@ -88,6 +94,16 @@ func (ix *Index) Close() error {
 func (ix *Index) vec(id int32) []float32 {
 	o := int(id) * ix.dim
 	return ix.vectors[o : o+ix.dim : o+ix.dim]
+}
+
+// dist is the distance from the unit query q to node id: from the float16
+// copy during a build that has one, else exact.
+func (ix *Index) dist(q []float32, id int32) float32 {
+	if ix.half != nil {
+		o := int(id) * ix.dim
+		return -dotHalf(q, ix.half[o:o+ix.dim:o+ix.dim])
+	}
+	return -dot(q, ix.vec(id))
 }
 
 // level is node id's top level.

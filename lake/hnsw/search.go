@@ -52,8 +52,18 @@ func (s *searcher) visit(id int32) bool {
 // low ef; prefetching only the first lines of each vector loses most of it.
 const prefetchAhead = 3
 
-// prefetchVec starts loading node id's vector into the cache.
+// prefetchVec starts loading the vector that dist reads for node id into the
+// cache.
 func (ix *Index) prefetchVec(id int32) {
+	if ix.half != nil {
+		prefetch(unsafe.Pointer(&ix.half[int(id)*ix.dim]), ix.halfLines)
+		return
+	}
+	ix.prefetchExact(id)
+}
+
+// prefetchExact starts loading node id's float32 vector into the cache.
+func (ix *Index) prefetchExact(id int32) {
 	prefetch(unsafe.Pointer(&ix.vectors[int(id)*ix.dim]), ix.vecLines)
 }
 
@@ -64,7 +74,7 @@ func (ix *Index) greedy(s *searcher, q []float32, cur int32, curDist float32, l 
 		moved := false
 		s.nbuf = ix.neighbours(s.nbuf[:0], cur, l)
 		for _, nb := range s.nbuf {
-			if d := -dot(q, ix.vec(nb)); d < curDist || (d == curDist && nb < cur) {
+			if d := ix.dist(q, nb); d < curDist || (d == curDist && nb < cur) {
 				cur, curDist, moved = nb, d, true
 			}
 		}
@@ -112,7 +122,7 @@ func (ix *Index) searchLayer(s *searcher, q []float32, ep item, ef, l int, filte
 			if j+prefetchAhead < len(fresh) {
 				ix.prefetchVec(fresh[j+prefetchAhead])
 			}
-			d := -dot(q, ix.vec(nb))
+			d := ix.dist(q, nb)
 			if len(s.res) < ef || d < s.res[0].dist {
 				s.cand.push(item{d, nb})
 				if filter != nil && !filter(nb) {
