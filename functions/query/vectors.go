@@ -28,7 +28,7 @@ import (
 // in bytes; data files are immutable, so nothing is ever invalidated).
 const (
 	indexListTTL      = 5 * time.Second
-	defaultIndexBytes = 8 << 30 // in memory as float32: about 1.6 KB per vector
+	defaultIndexBytes = 8 << 30 // int8 indexes: about 0.6 KB per vector with their rows
 	defaultFileBytes  = 1 << 30
 )
 
@@ -151,8 +151,8 @@ func (v *vectorState) usableIndex(g lake.Partition, live map[string]int64) *veci
 
 // index returns the loaded index of m. Its objects are read into memory
 // through the NVMe cache (cache.ReadAll): a cold search waits for the S3
-// server, not for the cache's fsync. An index is held in memory as float32
-// (the int8 form is dequantized on load), so it is charged at that size.
+// server, not for the cache's fsync, and an int8 index is searched in the
+// bytes read.
 func (v *vectorState) index(ctx context.Context, m *vecindex.Manifest) (*loadedIndex, func(), error) {
 	return v.indexes.get(ctx, m.Key, func(ctx context.Context) (*loadedIndex, int64, func(), error) {
 		var (
@@ -198,7 +198,7 @@ func (v *vectorState) index(ctx context.Context, m *vecindex.Manifest) (*loadedI
 		if err != nil {
 			return nil, 0, nil, err
 		}
-		size := int64(ix.Len())*int64(ix.Dim())*4 + m.Index.Size + m.Rows.Size*2
+		size := m.Index.Size + m.Rows.Size*2
 		return &loadedIndex{m: m, ix: ix, rows: rows, perFile: perFile}, size, func() { ix.Close() }, nil
 	})
 }

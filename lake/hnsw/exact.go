@@ -66,6 +66,9 @@ func (ix *Index) Exact(q []float32, k int, filter func(id int32) bool) ([]Result
 	if len(q) != ix.dim {
 		return nil, fmt.Errorf("hnsw: query has dimension %d, index %d", len(q), ix.dim)
 	}
+	if ix.codes != nil {
+		return ix.exactInt8(q, k, filter), nil
+	}
 	return Exact(ix.vectors, ix.dim, q, k, filter)
 }
 

@@ -32,12 +32,18 @@ type Index struct {
 	seed           int64
 	n              int
 
-	vectors  []float32
+	vectors []float32
+	// codes and scales replace vectors in an index loaded from the int8
+	// form: node i is codes[i*dim:(i+1)*dim] times scales[i], a unit
+	// vector, scored in place by dotInt8 (see int8.go).
+	codes    []int8
+	scales   []float32
 	level0   []int32
 	upperOff []uint32
 	upper    []int32
 
-	vecLines int // cache lines of one vector, for prefetch
+	vecLines  int // cache lines of one vector, for prefetch
+	codeLines int // cache lines of one node's int8 codes
 
 	// half, during a build only, is the vectors rounded to float16 (row i
 	// at [i*dim, (i+1)*dim)): the graph searches of the inserts compute
@@ -66,17 +72,32 @@ func (ix *Index) Config() Config {
 }
 
 // Vector is node id's stored (normalized) vector. It aliases the index: do
-// not modify it, and do not use it after Close.
+// not modify it, and do not use it after Close. For an index loaded from
+// the int8 form it is a dequantized copy.
 func (ix *Index) Vector(id int32) []float32 {
 	if id < 0 || int(id) >= ix.n {
 		return nil
+	}
+	if ix.codes != nil {
+		v := make([]float32, ix.dim)
+		ix.dequantizeInto(v, id)
+		return v
 	}
 	return ix.vec(id)
 }
 
 // Vectors is the flat array of all stored vectors, row i at [i*Dim, (i+1)*Dim).
-// It aliases the index like Vector.
-func (ix *Index) Vectors() []float32 { return ix.vectors }
+// It aliases the index like Vector (a dequantized copy for an int8 index).
+func (ix *Index) Vectors() []float32 {
+	if ix.codes != nil {
+		v := make([]float32, ix.n*ix.dim)
+		for i := range int32(ix.n) {
+			ix.dequantizeInto(v[int(i)*ix.dim:(int(i)+1)*ix.dim], i)
+		}
+		return v
+	}
+	return ix.vectors
+}
 
 // Close releases the memory map of an index opened by LoadFile. It is a no-op
 // for other indexes. The index and every slice it returned must not be used
@@ -97,11 +118,16 @@ func (ix *Index) vec(id int32) []float32 {
 }
 
 // dist is the distance from the unit query q to node id: from the float16
-// copy during a build that has one, else exact.
+// copy during a build that has one, the int8 kernel for an index loaded
+// from the int8 form, else exact float32.
 func (ix *Index) dist(q []float32, id int32) float32 {
 	if ix.half != nil {
 		o := int(id) * ix.dim
 		return -dotHalf(q, ix.half[o:o+ix.dim:o+ix.dim])
+	}
+	if ix.codes != nil {
+		o := int(id) * ix.dim
+		return -dotInt8(q, ix.codes[o:o+ix.dim:o+ix.dim]) * ix.scales[id]
 	}
 	return -dot(q, ix.vec(id))
 }

@@ -6,22 +6,25 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/viterin/vek/vek32"
 )
 
 // The int8 serialized form, version 2: the same header and graph as version
-// 1, but each vector stored as dim signed bytes and one float32 scale
-// (component i is code[i]*scale, scale = max|x|/127). A 384-d node then
-// takes about 520 bytes instead of 1,670, and a reader that starts cold
-// fetches a third of the bytes: at 1M vectors, 0.5 GB instead of 1.7 GB.
+// 1, but each vector stored as dim signed bytes and one float32 scale, the
+// vector being code*scale at unit length (the codes are round(x*127/max|x|)
+// of the unit vector; the scale is 1/|codes|). A 384-d node then takes about
+// 520 bytes instead of 1,670, and a reader that starts cold fetches a third
+// of the bytes: at 1M vectors, 0.5 GB instead of 1.7 GB.
 //
-// Loading dequantizes the vectors into memory as unit vectors, so
-// searches run on float32 as with version 1. Scores are the cosine with the
-// dequantized vector: within about 1e-3 of the original's on unit 384-d
-// vectors (TestInt8Scores); callers that show scores re-score their final
-// hits from the exact vectors.
+// A loaded int8 index is searched in place: a distance is dotInt8(q, codes)
+// times the scale, with no float32 copy (which at 1M vectors would be 1.5 GB
+// of fresh memory to fault in, slower here than fetching the index). Scores
+// are the cosine with the dequantized vector: within about 1e-3 of the
+// original's on unit 384-d vectors (TestInt8RoundTrip); callers that show
+// scores re-score their final hits from the exact vectors.
 //
 //	upperOff  (n+1) uint32
 //	scales    n float32
@@ -52,8 +55,9 @@ func (ix *Index) Int8Size() int64 {
 	return int64(layoutOf8(uint64(ix.n), uint64(ix.dim), uint64(ix.m), uint64(len(ix.upper))).end)
 }
 
-// quantize returns the int8 codes and scale of v: the largest component maps
-// to ±127. A zero vector has scale 0 and zero codes.
+// quantize sets dst to the int8 codes of v, the largest component mapping
+// to ±127, and returns the scale that makes codes*scale unit length (0 for
+// a zero vector, whose codes are zero).
 func quantize(dst []int8, v []float32) float32 {
 	var mx float32
 	for _, x := range v {
@@ -63,22 +67,27 @@ func quantize(dst []int8, v []float32) float32 {
 		clear(dst)
 		return 0
 	}
-	s := mx / 127
-	inv := 1 / s
+	inv := 127 / mx
+	var sum int64
 	for i, x := range v {
-		dst[i] = int8(max(-127, min(127, math.Round(float64(x*inv)))))
+		c := int8(max(-127, min(127, math.Round(float64(x*inv)))))
+		dst[i] = c
+		sum += int64(c) * int64(c)
 	}
-	return s
+	return float32(1 / math.Sqrt(float64(sum)))
 }
 
 // WriteInt8To writes the index in the int8 form (version 2) to w. Like
 // WriteTo, the output depends only on the index.
 func (ix *Index) WriteInt8To(w io.Writer) (int64, error) {
 	lay := layoutOf8(uint64(ix.n), uint64(ix.dim), uint64(ix.m), uint64(len(ix.upper)))
-	codes := make([]int8, ix.n*ix.dim)
-	scales := make([]float32, ix.n)
-	for i := range ix.n {
-		scales[i] = quantize(codes[i*ix.dim:(i+1)*ix.dim], ix.vec(int32(i)))
+	codes, scales := ix.codes, ix.scales
+	if codes == nil {
+		codes = make([]int8, ix.n*ix.dim)
+		scales = make([]float32, ix.n)
+		for i := range ix.n {
+			scales[i] = quantize(codes[i*ix.dim:(i+1)*ix.dim], ix.vec(int32(i)))
+		}
 	}
 	body := func(emit func([]byte) error) error {
 		var zero [sectionAlign]byte
@@ -149,33 +158,59 @@ func load8(b []byte, h header, verifyCRC bool) (*Index, error) {
 	}
 	ix := h.index()
 	ix.upperOff = view[uint32](b, lay.upperOff, n+1)
-	scales := view[float32](b, lay.scales, n)
-	codes := unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(b[lay.codes:]))), n*dim)
-	ix.vectors = make([]float32, n*dim)
-	for i := range int(n) {
-		s := scales[i]
+	ix.scales = view[float32](b, lay.scales, n)
+	ix.codes = unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(b[lay.codes:]))), n*dim)
+	if n == 0 {
+		ix.codes = []int8{}
+	}
+	for i, s := range ix.scales {
 		if !(s >= 0) || math.IsInf(float64(s), 0) {
 			return nil, corrupt("node %d: scale %v", i, s)
 		}
-		dequantize(ix.vectors[i*int(dim):(i+1)*int(dim)], codes[i*int(dim):(i+1)*int(dim)])
 	}
 	ix.level0 = view[int32](b, lay.level0, n*(1+2*uint64(h.m)))
 	ix.upper = view[int32](b, lay.upper, h.upperLen)
-	// Vectors dequantized from int8 codes are finite by construction.
+	// Scores from int8 codes and finite scales are finite by construction.
 	if err := ix.validate(false); err != nil {
 		return nil, err
 	}
 	return ix, nil
 }
 
-// dequantize writes the unit vector of codes to v: codes/|codes|, the
-// stored scale cancelling out. Three SIMD passes (convert, sum of squares,
-// scale); the sum of squares is exact in float32 (384 * 127^2 < 2^24).
-func dequantize(v []float32, codes []int8) {
-	int8ToFloat32(v, codes)
-	n := dot(v, v)
-	if n == 0 {
-		return
+// dequantizeInto writes node id's unit vector of an int8 index to v.
+func (ix *Index) dequantizeInto(v []float32, id int32) {
+	o := int(id) * ix.dim
+	int8ToFloat32(v, ix.codes[o:o+ix.dim])
+	vek32.MulNumber_Inplace(v, ix.scales[id])
+}
+
+// floatVectors is the float32 vectors: the index's own, or dequantized
+// copies for an int8 index.
+func (ix *Index) floatVectors() []float32 {
+	if ix.codes != nil {
+		return ix.Vectors()
 	}
-	vek32.MulNumber_Inplace(v, float32(1/math.Sqrt(float64(n))))
+	return ix.vectors
+}
+
+// exactInt8 is Index.Exact for an int8 index: every node scored in place.
+func (ix *Index) exactInt8(q []float32, k int, filter func(id int32) bool) []Result {
+	qn := slices.Clone(q)
+	Normalize(qn)
+	k = min(k, ix.n)
+	if k <= 0 {
+		return []Result{}
+	}
+	h := make(maxHeap, 0, k)
+	for i := range int32(ix.n) {
+		if filter != nil && !filter(i) {
+			continue
+		}
+		d := ix.dist(qn, i)
+		if len(h) == k && d >= h[0].dist {
+			continue
+		}
+		offer(&h, item{d, i}, k)
+	}
+	return drain(h)
 }

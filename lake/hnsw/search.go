@@ -59,6 +59,10 @@ func (ix *Index) prefetchVec(id int32) {
 		prefetch(unsafe.Pointer(&ix.half[int(id)*ix.dim]), ix.halfLines)
 		return
 	}
+	if ix.codes != nil {
+		prefetch(unsafe.Pointer(&ix.codes[int(id)*ix.dim]), ix.codeLines)
+		return
+	}
 	ix.prefetchExact(id)
 }
 
@@ -181,7 +185,7 @@ func (ix *Index) Search(q []float32, k, ef int, filter func(id int32) bool) ([]R
 	qv := s.q
 
 	cur := ix.entry
-	curDist := -dot(qv, ix.vec(cur))
+	curDist := ix.dist(qv, cur)
 	for l := ix.maxLevel; l > 0; l-- {
 		cur, curDist = ix.greedy(s, qv, cur, curDist, l)
 	}
@@ -204,7 +208,7 @@ func (ix *Index) SearchFiltered(q []float32, k, ef int, filter func(id int32) bo
 		ef = ix.efSearch
 	}
 	if filter != nil && ShouldScanExactly(matching, ix.n, max(ef, k)) {
-		return Exact(ix.vectors, ix.dim, q, k, filter)
+		return ix.Exact(q, k, filter)
 	}
 	return ix.Search(q, k, ef, filter)
 }

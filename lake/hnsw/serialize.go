@@ -148,7 +148,7 @@ func (ix *Index) writeBody(lay layout, emit func([]byte) error) error {
 		len uint64
 	}{
 		{lay.upperOff, func() error { return emitLE(ix.upperOff, emit) }, uint64(len(ix.upperOff))},
-		{lay.vectors, func() error { return emitLE(ix.vectors, emit) }, uint64(len(ix.vectors))},
+		{lay.vectors, func() error { return emitLE(ix.floatVectors(), emit) }, uint64(ix.n * ix.dim)},
 		{lay.level0, func() error { return emitLE(ix.level0, emit) }, uint64(len(ix.level0))},
 		{lay.upper, func() error { return emitLE(ix.upper, emit) }, uint64(len(ix.upper))},
 	} {
@@ -329,6 +329,7 @@ func (h header) index() *Index {
 		maxLevel:       int(h.top),
 	}
 	ix.vecLines = (4*ix.dim + 63) / 64
+	ix.codeLines = (ix.dim + 63) / 64
 	return ix
 }
 

@@ -7,7 +7,6 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
-	"slices"
 	"testing"
 )
 
@@ -161,15 +160,8 @@ func FuzzLoad(f *testing.F) {
 				checkResults(t, res, 5, ix.Len())
 			}
 			if verify && binary.LittleEndian.Uint32(b[8:]) == formatInt8 {
-				// The vectors were normalized on load, so the scales
-				// change, but the codes and the graph come back.
-				out := serializeInt8(t, ix)
-				again, err := Load(out)
-				if err != nil {
-					t.Fatalf("re-serialized int8 index: %v", err)
-				}
-				if !bytes.Equal(codesOf(t, out), codesOf(t, b)) || !slices.Equal(again.level0, ix.level0) {
-					t.Fatal("accepted int8 input does not serialize back to its codes and graph")
+				if out := serializeInt8(t, ix); !bytes.Equal(out, b) {
+					t.Fatal("accepted int8 input does not serialize back to itself")
 				}
 			} else if verify {
 				var out []byte
