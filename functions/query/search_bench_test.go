@@ -65,10 +65,14 @@ func BenchmarkSearch(b *testing.B) {
 		return res, time.Since(t0)
 	}
 	// Cold: each query on a fresh function with an empty cache.
-	// AKOSHA_BENCH_SEARCH_PROFILE=<file> writes a CPU profile of the cold
-	// queries alone.
-	if path := os.Getenv("AKOSHA_BENCH_SEARCH_PROFILE"); path != "" {
-		fh, err := os.Create(path)
+	// AKOSHA_BENCH_SEARCH_PROFILE=<file> writes CPU profiles of the cold
+	// queries alone (<file>.cold) and of the timed warm ones (<file>.warm).
+	profile := func(phase string) {
+		path := os.Getenv("AKOSHA_BENCH_SEARCH_PROFILE")
+		if path == "" {
+			return
+		}
+		fh, err := os.Create(path + "." + phase)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -76,6 +80,7 @@ func BenchmarkSearch(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	profile("cold")
 	var cold []time.Duration
 	for i := range 3 {
 		runtime.GC() // the previous function's indexes are gone, as in a new process
@@ -93,10 +98,12 @@ func BenchmarkSearch(b *testing.B) {
 		search(f, i)
 	}
 	var warm []time.Duration
+	profile("warm")
 	for i := range nq {
 		_, d := search(f, i)
 		warm = append(warm, d)
 	}
+	pprof.StopCPUProfile()
 	// Recall apart from the timings: an exact scan of the whole lake
 	// between two timed searches would time its wake (caches, GC) too.
 	var hits, total int
