@@ -61,6 +61,22 @@ func (c *Cache) Has(key string) bool {
 	return ok
 }
 
+// Prefetch starts downloading key into the cache in the background, unless
+// the cache holds it or a download of it is running, and returns at once.
+// A reader that can do with a few ranged reads now uses it so the next
+// reader finds the whole object. size is as for Path.
+func (c *Cache) Prefetch(key string, size int64) {
+	if checkKey(key) != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.entries[key] != nil || c.inflight[key] != nil {
+		return
+	}
+	c.startLocked(key, size)
+}
+
 // readCached reads the file of a cached (or downloading) object.
 func (c *Cache) readCached(ctx context.Context, key string, size int64) ([]byte, error) {
 	e, err := c.acquire(ctx, key, size)

@@ -113,3 +113,25 @@ func TestReadAllCloseWaitsForWriteBack(t *testing.T) {
 		t.Errorf("reopened cache holds %d objects, want %d", st.Objects, len(keys))
 	}
 }
+
+// Prefetch downloads in the background once: a second Prefetch, or one of an
+// object already held, starts nothing, and the next Path is a hit.
+func TestPrefetch(t *testing.T) {
+	cs := counting(testenv.Local(t))
+	k := key("a", "data")
+	want := putObj(t, cs, k, 3000)
+	dir := t.TempDir()
+	c := openCache(t, dir, 1<<20, cs)
+
+	c.Prefetch(k, 3000)
+	c.Prefetch(k, 3000)
+	c.Prefetch("../bad", 10) // refused quietly
+	waitFor(t, "the prefetch", func() bool { return c.Has(k) })
+	c.Prefetch(k, 3000)
+	if p := getReleased(t, c, k, 3000); !bytes.Equal(fileContent(t, p), want) {
+		t.Error("prefetched file differs from the object")
+	}
+	if st := c.Stats(); st.Downloads != 1 || st.Hits != 1 || st.Pinned != 0 || cs.totalGets() != 1 {
+		t.Errorf("after a prefetch and a hit: %+v, store gets %d", st, cs.totalGets())
+	}
+}

@@ -137,8 +137,11 @@ type Hit struct {
 
 // HitsAt reads the content and embedding of the given rows (ascending or
 // not) of one data file.
+//
+// Reads go through a 64 KB buffer: about a page of each column (the lake
+// writes 32 KB pages), so over ranged GETs a hit costs a few requests.
 func HitsAt(r io.ReaderAt, size int64, rows []uint32) ([]Hit, error) {
-	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(64<<10))
 	if err != nil {
 		return nil, err
 	}
