@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // EmbeddingDim is the number of dimensions of every embedding Akosha stores:
@@ -24,17 +25,23 @@ var strictB64 = base64.StdEncoding.Strict()
 // decoding error. Non-finite values are decoded as they are; Validate rejects
 // them.
 func DecodeEmbeddingB64(s string) ([]float32, error) {
-	n := base64.StdEncoding.DecodedLen(len(s))
-	// A full vector decodes into a stack buffer, so the only allocation is the
-	// result.
-	var stack [EmbeddingDim*4 + 3]byte
-	var buf []byte
-	if n <= len(stack) {
-		buf = stack[:n]
-	} else {
-		buf = make([]byte, n)
+	// The decoder only reads its input, so the string's bytes are used in
+	// place rather than copied.
+	return decodeEmbeddingB64(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// decodeEmbeddingB64 is DecodeEmbeddingB64 on bytes: the JSON decoder hands it
+// the string's bytes where they lie in the request. It decodes straight into
+// the memory of the result, so a vector is never held as a string or as bytes
+// on the way: the only allocation is the result.
+func decodeEmbeddingB64(src []byte) ([]float32, error) {
+	size := base64.StdEncoding.DecodedLen(len(src)) // exact unless padding or line breaks
+	v := make([]float32, (size+3)/4)
+	var dst []byte
+	if len(v) > 0 {
+		dst = unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
 	}
-	n, err := strictB64.Decode(buf, []byte(s))
+	n, err := strictB64.Decode(dst, src)
 	if err != nil {
 		var ce base64.CorruptInputError
 		if errors.As(err, &ce) {
@@ -45,12 +52,22 @@ func DecodeEmbeddingB64(s string) ([]float32, error) {
 	if n%4 != 0 {
 		return nil, fmt.Errorf("decodes to %d bytes, not a whole number of float32 values", n)
 	}
-	v := make([]float32, n/4)
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
+	v = v[: n/4 : n/4]
+	if !littleEndian {
+		// The bytes are little-endian floats; put them in the machine's order.
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(dst[4*i:]))
+		}
 	}
 	return v, nil
 }
+
+// littleEndian reports whether float32 values are stored little-endian, so
+// that decoded bytes are already the values.
+var littleEndian = func() bool {
+	x := uint32(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
 
 // EncodeEmbeddingB64 is the inverse of DecodeEmbeddingB64.
 func EncodeEmbeddingB64(v []float32) string {

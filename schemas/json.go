@@ -540,10 +540,14 @@ func (d *decoder) raw() ([]byte, error) {
 }
 
 // embeddings tracks the two spellings of an embedding while a record is
-// decoded: a JSON array ("embedding") or base64 ("embedding_b64").
+// decoded: a JSON array ("embedding") or base64 ("embedding_b64"). The base64
+// form is decoded as soon as it is read, straight from the request's bytes;
+// an error in it is kept until the whole record has been read, since a
+// syntax error later in the record, or both spellings, is reported instead.
 type embeddings struct {
 	vec    []float32
-	b64    string
+	b64    []float32
+	b64Err error
 	hasVec bool
 	hasB64 bool
 }
@@ -557,7 +561,7 @@ func (e *embeddings) member(d *decoder, key []byte) (ok bool, err error) {
 	case "embedding_b64":
 		e.hasB64 = !d.null()
 		if e.hasB64 {
-			e.b64, err = d.str("embedding_b64")
+			e.b64, e.b64Err, err = d.embeddingB64("embedding_b64")
 		}
 	default:
 		return false, nil
@@ -565,7 +569,21 @@ func (e *embeddings) member(d *decoder, key []byte) (ok bool, err error) {
 	return true, err
 }
 
-// result returns the embedding, decoding the base64 form if it was given.
+// embeddingB64 reads a base64 embedding string and decodes it in place. The
+// first error is the value's decoding error, the second a JSON one.
+func (d *decoder) embeddingB64(field string) ([]float32, error, error) {
+	if d.peek() != '"' {
+		return nil, nil, d.typeMismatch(field, "a string")
+	}
+	b, err := d.stringBytes()
+	if err != nil {
+		return nil, nil, err
+	}
+	v, verr := decodeEmbeddingB64(b)
+	return v, verr, nil
+}
+
+// result returns the embedding, decoded from base64 if it was given so.
 func (e *embeddings) result() ([]float32, error) {
 	if !e.hasB64 {
 		return e.vec, nil
@@ -573,11 +591,10 @@ func (e *embeddings) result() ([]float32, error) {
 	if e.hasVec {
 		return nil, &ValidationError{Field: "embedding_b64", Message: "cannot be combined with embedding (send one or the other)"}
 	}
-	v, err := DecodeEmbeddingB64(e.b64)
-	if err != nil {
-		return nil, &ValidationError{Field: "embedding_b64", Message: err.Error()}
+	if e.b64Err != nil {
+		return nil, &ValidationError{Field: "embedding_b64", Message: e.b64Err.Error()}
 	}
-	return v, nil
+	return e.b64, nil
 }
 
 // decodeRecord runs the common part of a record's UnmarshalJSON: it reads the
