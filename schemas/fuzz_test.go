@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -31,6 +32,10 @@ func FuzzDecodeMemory(f *testing.F) {
 		}
 		if err != nil {
 			return // a field of the wrong type or an undecodable embedding
+		}
+		// The hand-written tag rules agree with the validator.
+		if got, want := m.tagRulesHold(), validate.Struct(&m) == nil; got != want {
+			t.Fatalf("tagRulesHold = %v, the validator says %v for %+v", got, want, m)
 		}
 		// We must not accept anything encoding/json rejects...
 		if !json.Valid(data) {
@@ -94,6 +99,10 @@ func FuzzDecodeEmbeddingB64(f *testing.F) {
 		v, err := DecodeEmbeddingB64(s)
 		raw, stdErr := base64.StdEncoding.Strict().DecodeString(s)
 		if err != nil {
+			var ce base64.CorruptInputError
+			if errors.As(stdErr, &ce) && err.Error() != fmt.Sprintf("invalid base64 at byte %d", int64(ce)) {
+				t.Fatalf("error %q for %q, encoding/base64 says %v", err, s, stdErr)
+			}
 			if stdErr == nil && len(raw)%4 == 0 {
 				t.Fatalf("rejected %q, which encoding/base64 decodes to %d bytes: %v", s, len(raw), err)
 			}

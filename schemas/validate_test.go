@@ -348,3 +348,106 @@ func TestValidateConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryTagRulesHold checks the hand-written tag rules against the
+// validator: on every field's boundary values, and on random mixes of them,
+// tagRulesHold must say yes exactly when validate.Struct finds nothing.
+func TestMemoryTagRulesHold(t *testing.T) {
+	runes := func(n int, r string) string { return strings.Repeat(r, n) }
+	nan, inf := math.NaN(), math.Inf(1)
+	tags := func(n int, tag string) []string {
+		list := make([]string, n)
+		fill(list, tag)
+		return list
+	}
+	type field struct {
+		name   string
+		values []func(*Memory)
+	}
+	str := func(set func(*Memory, string), vals ...string) []func(*Memory) {
+		var fs []func(*Memory)
+		for _, v := range vals {
+			fs = append(fs, func(m *Memory) { set(m, v) })
+		}
+		return fs
+	}
+	labels := []string{"", "a", runes(200, "a"), runes(201, "a"), runes(200, "é"), runes(201, "é"), runes(199, "a") + "\xff", runes(200, "a") + "\xff"}
+	fields := []field{
+		{"system_id", str(func(m *Memory, s string) { m.SystemID = s }, "", "s", runes(101, "a"), "a/b")},
+		{"id", str(func(m *Memory, s string) { m.ID = s }, "", "i", runes(200, "x"), runes(201, "x"), runes(200, "世"), runes(201, "世"), "\xff\xfe")},
+		{"kind", str(func(m *Memory, s string) { m.Kind = s }, "", KindConversation, KindReflection, KindMemory, "Memory", "memory ", "other")},
+		{"content", str(func(m *Memory, s string) { m.Content = s }, "", "c", "\xff")},
+		{"created_at", []func(*Memory){
+			func(m *Memory) { m.CreatedAt = time.Time{} },
+			func(m *Memory) { m.CreatedAt = time.Time{}.In(time.FixedZone("x", 3600)) },
+			func(m *Memory) { m.CreatedAt = time.Unix(0, 0) },
+			func(m *Memory) { m.CreatedAt = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC) },
+		}},
+		{"project", str(func(m *Memory, s string) { m.Project = s }, labels...)},
+		{"namespace", str(func(m *Memory, s string) { m.Namespace = s }, labels...)},
+		{"session_id", str(func(m *Memory, s string) { m.SessionID = s }, labels...)},
+		{"user_id", str(func(m *Memory, s string) { m.UserID = s }, labels...)},
+		{"category", str(func(m *Memory, s string) { m.Category = s }, labels...)},
+		{"subcategory", str(func(m *Memory, s string) { m.Subcategory = s }, labels...)},
+		{"source_type", str(func(m *Memory, s string) { m.SourceType = s }, labels...)},
+		{"tags", []func(*Memory){
+			func(m *Memory) { m.Tags = nil },
+			func(m *Memory) { m.Tags = []string{} },
+			func(m *Memory) { m.Tags = tags(100, "t") },
+			func(m *Memory) { m.Tags = tags(101, "t") },
+			func(m *Memory) { m.Tags = []string{"a", ""} },
+			func(m *Memory) { m.Tags = []string{runes(200, "é")} },
+			func(m *Memory) { m.Tags = []string{"a", runes(201, "a")} },
+			func(m *Memory) { m.Tags = append(tags(101, "t"), "") },
+		}},
+		{"importance", []func(*Memory){
+			func(m *Memory) { m.Importance = nil },
+			func(m *Memory) { m.Importance = ptr(0.0) },
+			func(m *Memory) { m.Importance = ptr(math.Copysign(0, -1)) },
+			func(m *Memory) { m.Importance = ptr(1.0) },
+			func(m *Memory) { m.Importance = ptr(math.Nextafter(1, 2)) },
+			func(m *Memory) { m.Importance = ptr(-1e-300) },
+			func(m *Memory) { m.Importance = &nan },
+			func(m *Memory) { m.Importance = &inf },
+		}},
+	}
+	check := func(t *testing.T, m *Memory, what string) {
+		t.Helper()
+		want := validate.Struct(m) == nil
+		if got := m.tagRulesHold(); got != want {
+			t.Fatalf("%s: tagRulesHold = %v, the validator says %v (%v)", what, got, want, validate.Struct(m))
+		}
+	}
+	// Each value of each field on an otherwise valid record.
+	for _, f := range fields {
+		for i, set := range f.values {
+			m := sampleMemory()
+			set(&m)
+			check(t, &m, fmt.Sprintf("%s value %d", f.name, i))
+		}
+	}
+	// Random mixes, mostly of valid values so that both answers occur.
+	seed := uint64(1)
+	next := func(n int) int {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		return int(seed>>33) % n
+	}
+	var yes, no int
+	for iter := range 20000 {
+		m := sampleMemory()
+		for _, f := range fields {
+			if next(len(fields)) == 0 {
+				f.values[next(len(f.values))](&m)
+			}
+		}
+		check(t, &m, fmt.Sprintf("mix %d", iter))
+		if m.tagRulesHold() {
+			yes++
+		} else {
+			no++
+		}
+	}
+	if yes == 0 || no == 0 {
+		t.Fatalf("the mixes did not cover both answers: %d valid, %d invalid", yes, no)
+	}
+}
