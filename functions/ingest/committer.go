@@ -158,16 +158,20 @@ func (c *committer[R]) flush(group []*request[R]) {
 	for len(leaders) > 0 {
 		res, dupKey, dupTxn := c.commit(leaders)
 		if dupKey == "" {
-			total := 0
+			// Metrics first: once a request is answered, its caller may read
+			// them and must find this group counted.
+			if c.observe != nil {
+				total := 0
+				for _, r := range leaders {
+					total += len(r.recs)
+				}
+				c.observe(c.table, total, res.Attempts, time.Since(start), res.Err)
+			}
 			for _, r := range leaders {
-				total += len(r.recs)
 				r.done <- res
 			}
 			for _, f := range followers {
 				f.req.done <- commitResult{Version: res.Version, Duplicate: res.Err == nil, Err: res.Err}
-			}
-			if c.observe != nil {
-				c.observe(c.table, total, res.Attempts, time.Since(start), res.Err)
 			}
 			return
 		}
