@@ -74,7 +74,30 @@ func (c *Cache) Prefetch(key string, size int64) {
 	if c.closed || c.entries[key] != nil || c.inflight[key] != nil {
 		return
 	}
-	c.startLocked(key, size)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.idle()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.closed && c.entries[key] == nil && c.inflight[key] == nil {
+			c.startLocked(key, size)
+		}
+	}()
+}
+
+// backgroundDelay is how long work nobody waits for (write-backs,
+// prefetches) holds off: a cold search is over in about that time.
+const backgroundDelay = time.Second
+
+// idle waits backgroundDelay, or until the cache closes.
+func (c *Cache) idle() {
+	t := time.NewTimer(backgroundDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.base.Done():
+	}
 }
 
 // readCached reads the file of a cached (or downloading) object.
@@ -141,8 +164,10 @@ func (c *Cache) readStore(ctx context.Context, key string, size int64) (data []b
 // later miss.
 func (c *Cache) writeBack(key string, data []byte) {
 	defer c.wg.Done()
-	// One at a time: a cold search reads many objects at once, and their
-	// copies into the page cache would take the cores it is decoding on.
+	// Later and one at a time: a cold search reads many objects at once,
+	// and their copies into the page cache would take the cores it is
+	// decoding on. Close ends the wait (the file is still written).
+	c.idle()
 	c.writeSlot <- struct{}{}
 	tmp, err := c.writeTemp(data)
 	<-c.writeSlot
