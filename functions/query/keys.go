@@ -11,6 +11,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
@@ -37,6 +38,9 @@ type keyIndex struct {
 	// asks about every file it reads (3,000 at the sizing target), and
 	// walking each file's hashes every time cost 50-90 ms a statement.
 	shared map[string]bool
+	// reads shares one file's read between the warmer and the statements
+	// that want it at the same time (a cold function starts both at once).
+	reads singleflight.Group
 }
 
 func newKeyIndex(store storage.Store) *keyIndex {
@@ -196,7 +200,13 @@ func (k *keyIndex) hash(systemID, id string) uint64 {
 // readKeys reads the id column of one data file. A key repeated inside the
 // file counts twice, so the file is marked shared and deduplicated too.
 func (k *keyIndex) readKeys(ctx context.Context, key string, size int64, systemID string) ([]uint64, error) {
-	return k.readKeysFrom(&rangeReader{ctx: ctx, store: k.store, key: key}, key, size, systemID)
+	v, err, _ := k.reads.Do(key, func() (any, error) {
+		return k.readKeysFrom(&rangeReader{ctx: ctx, store: k.store, key: key}, key, size, systemID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]uint64), nil
 }
 
 func (k *keyIndex) readKeysFrom(ra io.ReaderAt, key string, size int64, systemID string) ([]uint64, error) {
