@@ -3,6 +3,7 @@ package hnsw
 import (
 	"bytes"
 	"context"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -61,13 +62,25 @@ func mustBuild(t testing.TB, v []float32, d int, cfg Config) *Index {
 
 func serialize(t testing.TB, ix *Index) []byte {
 	t.Helper()
+	return serializeAs(t, "WriteTo", ix.WriteTo, ix.Size())
+}
+
+func serializeInt8(t testing.TB, ix *Index) []byte {
+	t.Helper()
+	return serializeAs(t, "WriteInt8To", ix.WriteInt8To, ix.Int8Size())
+}
+
+// serializeAs writes an index with write, checking the count it reports
+// against the bytes written and the size the index predicts.
+func serializeAs(t testing.TB, name string, write func(io.Writer) (int64, error), size int64) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	n, err := ix.WriteTo(&buf)
+	n, err := write(&buf)
 	if err != nil {
-		t.Fatalf("WriteTo: %v", err)
+		t.Fatalf("%s: %v", name, err)
 	}
-	if n != int64(buf.Len()) || n != ix.Size() {
-		t.Fatalf("WriteTo reported %d bytes, wrote %d, Size %d", n, buf.Len(), ix.Size())
+	if n != int64(buf.Len()) || n != size {
+		t.Fatalf("%s reported %d bytes, wrote %d, predicted size %d", name, n, buf.Len(), size)
 	}
 	return buf.Bytes()
 }

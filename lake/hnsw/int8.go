@@ -1,15 +1,10 @@
 package hnsw
 
 import (
-	"bufio"
-	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
 	"slices"
 	"unsafe"
-
-	"github.com/viterin/vek/vek32"
 )
 
 // The int8 serialized form, version 2: the same header and graph as version
@@ -89,47 +84,13 @@ func (ix *Index) WriteInt8To(w io.Writer) (int64, error) {
 			scales[i] = quantize(codes[i*ix.dim:(i+1)*ix.dim], ix.vec(int32(i)))
 		}
 	}
-	body := func(emit func([]byte) error) error {
-		var zero [sectionAlign]byte
-		pos := uint64(headerSize)
-		for _, sec := range []struct {
-			at  uint64
-			out func() error
-			len uint64
-		}{
-			{lay.upperOff, func() error { return emitLE(ix.upperOff, emit) }, 4 * uint64(len(ix.upperOff))},
-			{lay.scales, func() error { return emitLE(scales, emit) }, 4 * uint64(len(scales))},
-			{lay.codes, func() error { return emitBytes(codes, emit) }, uint64(len(codes))},
-			{lay.level0, func() error { return emitLE(ix.level0, emit) }, 4 * uint64(len(ix.level0))},
-			{lay.upper, func() error { return emitLE(ix.upper, emit) }, 4 * uint64(len(ix.upper))},
-		} {
-			if err := emit(zero[:sec.at-pos]); err != nil {
-				return err
-			}
-			if err := sec.out(); err != nil {
-				return err
-			}
-			pos = sec.at + sec.len
-		}
-		return nil
-	}
-	crc := uint32(0)
-	_ = body(func(b []byte) error {
-		crc = crc32.Update(crc, castagnoli, b)
-		return nil
+	return ix.writeForm(w, formatInt8, []section{
+		wordSection(lay.upperOff, ix.upperOff),
+		wordSection(lay.scales, scales),
+		{lay.codes, uint64(len(codes)), func(emit func([]byte) error) error { return emitBytes(codes, emit) }},
+		wordSection(lay.level0, ix.level0),
+		wordSection(lay.upper, ix.upper),
 	})
-	h := ix.header(formatInt8, crc)
-	cw := &countWriter{w: bufio.NewWriterSize(w, 1<<20)}
-	if _, err := cw.Write(h[:]); err != nil {
-		return cw.n, fmt.Errorf("hnsw: write header: %w", err)
-	}
-	if err := body(func(b []byte) error { _, err := cw.Write(b); return err }); err != nil {
-		return cw.n, fmt.Errorf("hnsw: write index: %w", err)
-	}
-	if err := cw.w.Flush(); err != nil {
-		return cw.n, fmt.Errorf("hnsw: write index: %w", err)
-	}
-	return cw.n, nil
 }
 
 func emitBytes(codes []int8, emit func([]byte) error) error {
@@ -180,17 +141,10 @@ func load8(b []byte, h header, verifyCRC bool) (*Index, error) {
 // dequantizeInto writes node id's unit vector of an int8 index to v.
 func (ix *Index) dequantizeInto(v []float32, id int32) {
 	o := int(id) * ix.dim
-	int8ToFloat32(v, ix.codes[o:o+ix.dim])
-	vek32.MulNumber_Inplace(v, ix.scales[id])
-}
-
-// floatVectors is the float32 vectors: the index's own, or dequantized
-// copies for an int8 index.
-func (ix *Index) floatVectors() []float32 {
-	if ix.codes != nil {
-		return ix.Vectors()
+	s := ix.scales[id]
+	for j, c := range ix.codes[o : o+ix.dim] {
+		v[j] = float32(c) * s
 	}
-	return ix.vectors
 }
 
 // exactInt8 is Index.Exact for an int8 index: every node scored in place.

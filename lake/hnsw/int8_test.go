@@ -10,19 +10,6 @@ import (
 	"testing"
 )
 
-func serializeInt8(t testing.TB, ix *Index) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	n, err := ix.WriteInt8To(&buf)
-	if err != nil {
-		t.Fatalf("WriteInt8To: %v", err)
-	}
-	if n != int64(buf.Len()) || n != ix.Int8Size() {
-		t.Fatalf("WriteInt8To reported %d bytes, wrote %d, Int8Size %d", n, buf.Len(), ix.Int8Size())
-	}
-	return buf.Bytes()
-}
-
 // The int8 form keeps the graph exactly and the vectors to about 1e-3 in
 // cosine, at under a third of the bytes; searches over it find the same
 // neighbours.
@@ -135,28 +122,5 @@ func TestInt8LoadRejectsCorruption(t *testing.T) {
 	}
 	if _, err := Load(good); err != nil {
 		t.Fatalf("good int8 index: %v", err)
-	}
-}
-
-// The SIMD conversion agrees with the plain one for every int8 value and
-// every length, including the tails past a multiple of eight.
-func TestInt8ToFloat32(t *testing.T) {
-	src := make([]int8, 0, 300)
-	for v := -128; v < 128; v++ {
-		src = append(src, int8(v))
-	}
-	src = append(src, 1, -2, 3, 127, -128, 0, 5)
-	for n := 0; n <= len(src); n++ {
-		dst := make([]float32, n+1)
-		dst[n] = 42 // must stay untouched
-		int8ToFloat32(dst[:n], src[:n])
-		for i := range n {
-			if dst[i] != float32(src[i]) {
-				t.Fatalf("n=%d: dst[%d] = %v, want %v", n, i, dst[i], src[i])
-			}
-		}
-		if dst[n] != 42 {
-			t.Fatalf("n=%d: wrote past the end", n)
-		}
 	}
 }

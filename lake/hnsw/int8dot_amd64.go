@@ -8,7 +8,7 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func dotInt8AVX2(q *float32, c *int8, n int) float32
 
-var hasFMA = hasAVX2 && cpu.X86.HasFMA
+var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // dotInt8 is the dot product of a float32 query with int8 codes: the
 // distance kernel of an int8 index. A 384-d node is then six cache lines

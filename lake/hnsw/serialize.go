@@ -77,28 +77,64 @@ func (ix *Index) Size() int64 {
 // the same vectors and seed.
 func (ix *Index) WriteTo(w io.Writer) (int64, error) {
 	lay := layoutOf(uint64(ix.n), uint64(ix.dim), uint64(ix.m), uint64(len(ix.upper)))
+	vectors := ix.Vectors() // an int8 index's, dequantized once
+	return ix.writeForm(w, formatVersion, []section{
+		wordSection(lay.upperOff, ix.upperOff),
+		wordSection(lay.vectors, vectors),
+		wordSection(lay.level0, ix.level0),
+		wordSection(lay.upper, ix.upper),
+	})
+}
 
-	// The body's checksum goes in the header, so hash the body first. That is
-	// a second pass over memory, not a second write.
+// section is one part of a serialized form: where it starts, its length in
+// bytes, and how to emit them.
+type section struct {
+	at, len uint64
+	out     func(emit func([]byte) error) error
+}
+
+func wordSection[T word](at uint64, s []T) section {
+	return section{at, 4 * uint64(len(s)), func(emit func([]byte) error) error { return emitLE(s, emit) }}
+}
+
+// writeForm writes the header of the given version and then the sections,
+// in order, with zero padding up to each one's start. The body's checksum
+// goes in the header, so the body is hashed first: a second pass over
+// memory, not a second write.
+func (ix *Index) writeForm(w io.Writer, version uint32, secs []section) (int64, error) {
 	crc := uint32(0)
-	_ = ix.writeBody(lay, func(b []byte) error {
+	_ = writeSections(secs, func(b []byte) error {
 		crc = crc32.Update(crc, castagnoli, b)
 		return nil
 	})
-
-	h := ix.header(formatVersion, crc)
-
+	h := ix.header(version, crc)
 	cw := &countWriter{w: bufio.NewWriterSize(w, 1<<20)}
 	if _, err := cw.Write(h[:]); err != nil {
 		return cw.n, fmt.Errorf("hnsw: write header: %w", err)
 	}
-	if err := ix.writeBody(lay, func(b []byte) error { _, err := cw.Write(b); return err }); err != nil {
+	if err := writeSections(secs, func(b []byte) error { _, err := cw.Write(b); return err }); err != nil {
 		return cw.n, fmt.Errorf("hnsw: write index: %w", err)
 	}
 	if err := cw.w.Flush(); err != nil {
 		return cw.n, fmt.Errorf("hnsw: write index: %w", err)
 	}
 	return cw.n, nil
+}
+
+// writeSections emits everything after the header, in order, to emit.
+func writeSections(secs []section, emit func([]byte) error) error {
+	var zero [sectionAlign]byte
+	pos := uint64(headerSize)
+	for _, sec := range secs {
+		if err := emit(zero[:sec.at-pos]); err != nil {
+			return err
+		}
+		if err := sec.out(emit); err != nil {
+			return err
+		}
+		pos = sec.at + sec.len
+	}
+	return nil
 }
 
 // header is the 64-byte header of a serialized form of the index with the
@@ -131,36 +167,6 @@ func (c *countWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	c.n += int64(n)
 	return n, err
-}
-
-// writeBody emits everything after the header, in order, to emit.
-func (ix *Index) writeBody(lay layout, emit func([]byte) error) error {
-	var zero [sectionAlign]byte
-	pos := uint64(headerSize)
-	pad := func(to uint64) error {
-		err := emit(zero[:to-pos])
-		pos = to
-		return err
-	}
-	for _, sec := range []struct {
-		at  uint64
-		out func() error
-		len uint64
-	}{
-		{lay.upperOff, func() error { return emitLE(ix.upperOff, emit) }, uint64(len(ix.upperOff))},
-		{lay.vectors, func() error { return emitLE(ix.floatVectors(), emit) }, uint64(ix.n * ix.dim)},
-		{lay.level0, func() error { return emitLE(ix.level0, emit) }, uint64(len(ix.level0))},
-		{lay.upper, func() error { return emitLE(ix.upper, emit) }, uint64(len(ix.upper))},
-	} {
-		if err := pad(sec.at); err != nil {
-			return err
-		}
-		if err := sec.out(); err != nil {
-			return err
-		}
-		pos += 4 * sec.len
-	}
-	return nil
 }
 
 // word is the element type of every section: four bytes.
