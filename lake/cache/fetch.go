@@ -235,14 +235,7 @@ func (c *Cache) download(cl *call) {
 // fetchToTemp copies the object into a fresh temporary file and verifies its
 // size, returning the file (synced) and the bytes read from the store.
 func (c *Cache) fetchToTemp(ctx context.Context, key string, size int64) (tmp string, n int64, err error) {
-	if size < 0 {
-		info, err := c.store.Head(ctx, key)
-		if err != nil {
-			return "", 0, err
-		}
-		size = info.Size
-	}
-	rc, err := c.store.Get(ctx, key, 0, -1)
+	rc, size, err := c.openObject(ctx, key, size)
 	if err != nil {
 		return "", 0, err
 	}
@@ -255,13 +248,10 @@ func (c *Cache) fetchToTemp(ctx context.Context, key string, size int64) (tmp st
 	// without downloading all of it.
 	src := io.LimitReader(ctxReader{ctx, rc}, size+1)
 	n, err = io.CopyBuffer(writerOnly{f}, src, make([]byte, copyBufferSize))
-	switch {
-	case err != nil:
-	case n > size:
-		err = fmt.Errorf("object is larger than the expected %d bytes: %w", size, ErrSizeMismatch)
-	case n < size:
-		err = fmt.Errorf("object has %d bytes, expected %d: %w", n, size, ErrSizeMismatch)
-	default:
+	if err == nil {
+		err = sizeMismatch(n, size)
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -272,6 +262,36 @@ func (c *Cache) fetchToTemp(ctx context.Context, key string, size int64) (tmp st
 		return "", n, err
 	}
 	return f.Name(), n, nil
+}
+
+// openObject opens the whole object at key, asking the store for its size
+// first when the caller does not know it (size < 0).
+func (c *Cache) openObject(ctx context.Context, key string, size int64) (io.ReadCloser, int64, error) {
+	if size < 0 {
+		info, err := c.store.Head(ctx, key)
+		if err != nil {
+			return nil, 0, err
+		}
+		size = info.Size
+	}
+	rc, err := c.store.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, 0, err
+	}
+	return rc, size, nil
+}
+
+// sizeMismatch is the error for an object of which n bytes were read, at
+// most size+1 (one more tells a longer object without reading all of it),
+// when size were expected; nil when they match.
+func sizeMismatch(n, size int64) error {
+	switch {
+	case n > size:
+		return fmt.Errorf("object is larger than the expected %d bytes: %w", size, ErrSizeMismatch)
+	case n < size:
+		return fmt.Errorf("object has %d bytes, expected %d: %w", n, size, ErrSizeMismatch)
+	}
+	return nil
 }
 
 // ctxReader ends a copy when its context ends, for stores whose readers do

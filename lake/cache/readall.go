@@ -128,34 +128,21 @@ func (c *Cache) readStore(ctx context.Context, key string, size int64) (data []b
 		c.stats.FetchedBytes += n
 		c.mu.Unlock()
 	}()
-	if size < 0 {
-		info, err := c.store.Head(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		size = info.Size
-	}
-	rc, err := c.store.Get(ctx, key, 0, -1)
+	rc, size, err := c.openObject(ctx, key, size)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	data = make([]byte, size)
-	k, err := io.ReadFull(ctxReader{ctx, rc}, data)
+	data = make([]byte, size+1)
+	k, err := io.ReadFull(io.LimitReader(ctxReader{ctx, rc}, size+1), data)
 	n = int64(k)
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		return nil, fmt.Errorf("object has %d bytes, expected %d: %w", n, size, ErrSizeMismatch)
-	case err != nil:
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
-	// One byte more tells a longer object without reading all of it.
-	var extra [1]byte
-	if m, _ := io.ReadFull(ctxReader{ctx, rc}, extra[:]); m > 0 {
-		n++
-		return nil, fmt.Errorf("object is larger than the expected %d bytes: %w", size, ErrSizeMismatch)
+	if err := sizeMismatch(n, size); err != nil {
+		return nil, err
 	}
-	return data, nil
+	return data[:size], nil
 }
 
 // writeBack puts data into the cache as key's file, unless another download
