@@ -353,16 +353,12 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 	// The key index (which files share record keys) is needed only once
 	// the candidates are merged; a cold function reads it from every data
 	// file, so that runs beside the index searches.
-	keysSynced := make(chan error, 1)
-	go func() { keysSynced <- f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems) }()
-	var keysErr error
-	waitKeys := sync.OnceFunc(func() { keysErr = <-keysSynced })
-	defer waitKeys()
+	var keys errgroup.Group
+	keys.Go(func() error { return f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems) })
+	defer keys.Wait()
 	plan := f.planSearch(snap, p)
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
-	// A margin past k: finish re-scores from the data files, and a hit just
-	// past the kth by an int8 index's score may overtake it.
-	kk := p.k + p.k/2 + 2
+	kk := rescored(p.k)
 	var final []candidate
 	for round := 0; ; round++ {
 		resp.stats.Rounds = round + 1
@@ -370,8 +366,8 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 		if err != nil {
 			return nil, err
 		}
-		if waitKeys(); keysErr != nil {
-			return nil, keysErr
+		if err := keys.Wait(); err != nil {
+			return nil, err
 		}
 		final, err = f.latestOnly(ctx, snaps, cands, kk, &resp.stats)
 		if err != nil {
@@ -789,14 +785,17 @@ func quoteList(set map[string]bool) string {
 	return strings.Join(vals, ", ")
 }
 
+// rescored is how many candidates a search of k collects and finish
+// re-scores: a margin past k, since a hit just past the kth by an int8
+// index's score may overtake it once re-scored from the data.
+func rescored(k int) int { return k + k/2 + 2 }
+
 // finish reads the content and stored vector of each final candidate from
 // its data file, scores it exactly against that vector (an int8 index's
 // scores are within about 1e-3; a score shown is always the data's), and
 // appends the best p.k that still pass the threshold.
 func (f *Function) finish(ctx context.Context, final []candidate, p *searchParams, out *[]SearchResult) error {
-	// A margin past k: candidates within an int8 index's error of the kth
-	// may overtake it once re-scored.
-	if n := p.k + p.k/2 + 2; len(final) > n {
+	if n := rescored(p.k); len(final) > n {
 		final = final[:n]
 	}
 	byFile := map[*plannedData][]int{}
