@@ -240,17 +240,29 @@ func (c *Cache) fetchToTemp(ctx context.Context, key string, size int64) (tmp st
 		return "", 0, err
 	}
 	defer rc.Close()
-	f, err := os.CreateTemp(c.tmp, "fetch-*")
-	if err != nil {
-		return "", 0, err
-	}
 	// Read one byte past the expected size: enough to tell a longer object
 	// without downloading all of it.
 	src := io.LimitReader(ctxReader{ctx, rc}, size+1)
-	n, err = io.CopyBuffer(writerOnly{f}, src, make([]byte, copyBufferSize))
-	if err == nil {
-		err = sizeMismatch(n, size)
+	tmp, err = c.writeTemp("fetch-*", func(f *os.File) error {
+		var err error
+		n, err = io.CopyBuffer(writerOnly{f}, src, make([]byte, copyBufferSize))
+		if err == nil {
+			err = sizeMismatch(n, size)
+		}
+		return err
+	})
+	return tmp, n, err
+}
+
+// writeTemp creates a temporary file named by pattern in the cache's
+// temporary directory, fills it, and syncs it. On any error the file is
+// removed.
+func (c *Cache) writeTemp(pattern string, fill func(*os.File) error) (string, error) {
+	f, err := os.CreateTemp(c.tmp, pattern)
+	if err != nil {
+		return "", err
 	}
+	err = fill(f)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -259,9 +271,9 @@ func (c *Cache) fetchToTemp(ctx context.Context, key string, size int64) (tmp st
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", n, err
+		return "", err
 	}
-	return f.Name(), n, nil
+	return f.Name(), nil
 }
 
 // openObject opens the whole object at key, asking the store for its size

@@ -156,7 +156,10 @@ func (c *Cache) writeBack(key string, data []byte) {
 	// decoding on. Close ends the wait (the file is still written).
 	c.idle()
 	c.writeSlot <- struct{}{}
-	tmp, err := c.writeTemp(data)
+	tmp, err := c.writeTemp("write-*", func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
 	<-c.writeSlot
 	if err != nil {
 		return
@@ -172,24 +175,4 @@ func (c *Cache) writeBack(key string, data []byte) {
 		return
 	}
 	c.evictLocked()
-}
-
-// writeTemp writes data to a fresh synced temporary file.
-func (c *Cache) writeTemp(data []byte) (string, error) {
-	f, err := os.CreateTemp(c.tmp, "write-*")
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
 }
