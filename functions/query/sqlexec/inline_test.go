@@ -17,7 +17,8 @@ func TestInlinedViewsAnswerAsViews(t *testing.T) {
 		{"FROM memories SELECT count(*) AS n", true},
 		{"WITH d AS (SELECT id FROM memories WHERE id = 'dup') SELECT count(*) FROM d", true},
 		{"SELECT (SELECT count(*) FROM entities), count(*) FROM memories m WHERE EXISTS (SELECT 1 FROM memories x WHERE x.id = m.id AND x.system_id <> m.system_id)", true},
-		{"SELECT id, content FROM memories ORDER BY id LIMIT 2 -- a trailing comment", true},
+		// id is unique only within a system: order by both so the answer is one.
+		{"SELECT id, content FROM memories ORDER BY id, system_id LIMIT 2 -- a trailing comment", true},
 		// The view path: a leading comment, WITH RECURSIVE, a CTE of a
 		// view's name, a column that needs the casting wrapper.
 		{"-- lead\nSELECT count(*) FROM memories", false},
