@@ -16,6 +16,7 @@ import (
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/lake/vecindex"
 )
 
 // keyIndex answers one question cheaply: does this live file share a record
@@ -49,11 +50,12 @@ func newKeyIndex(store storage.Store) *keyIndex {
 }
 
 // Sync makes the index cover the live files of snap that belong to systems
-// (nil: every system) and forget files that are no longer live. Keys are
-// per system, so a statement over some systems needs only their files
-// indexed; the function's warmer keeps every system indexed in the
-// background, so statements rarely wait here.
-func (k *keyIndex) Sync(ctx context.Context, table string, snap *delta.Snapshot, systems map[string]bool) error {
+// (nil: every system), except those in skip, and forget files that are no
+// longer live. Keys are per system, so a statement over some systems needs
+// only their files indexed; the function's warmer keeps every system
+// indexed in the background, so statements rarely wait here. A search
+// skips the files its vector indexes name every key of (LearnIndexed).
+func (k *keyIndex) Sync(ctx context.Context, table string, snap *delta.Snapshot, systems, skip map[string]bool) error {
 	live := map[string]delta.Add{}
 	for f := range snap.AllFiles() {
 		live[table+"/"+f.Path] = f
@@ -61,7 +63,7 @@ func (k *keyIndex) Sync(ctx context.Context, table string, snap *delta.Snapshot,
 	k.mu.Lock()
 	var missing []string
 	for key, f := range live {
-		if _, ok := k.files[key]; ok {
+		if _, ok := k.files[key]; ok || skip[key] {
 			continue
 		}
 		if systems != nil {
@@ -146,6 +148,54 @@ func (k *keyIndex) AddLocal(files []localFile) error {
 	}
 	k.add(todo, results)
 	return nil
+}
+
+// LearnIndexed learns the keys of the files a vector index covers from its
+// rows, which name every covered row's id (vecindex.Manifest.RowKeys):
+// fileKeys[i] is the store key of the index's file i, or "" for a file that
+// is not live (its keys must not count). Files already known are left as
+// they are.
+func (k *keyIndex) LearnIndexed(systemID string, fileKeys []string, rows *vecindex.Rows) {
+	k.mu.Lock()
+	todo := make([]bool, len(fileKeys))
+	n := 0
+	for i, key := range fileKeys {
+		if _, ok := k.files[key]; key != "" && !ok {
+			todo[i] = true
+			n++
+		}
+	}
+	k.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	hashes := make([][]uint64, len(fileKeys))
+	rows.Keys(func(file uint32, id string) {
+		if int(file) < len(todo) && todo[file] {
+			hashes[file] = append(hashes[file], k.hash(systemID, id))
+		}
+	})
+	var files []localFile
+	var results [][]uint64
+	for i, key := range fileKeys {
+		if todo[i] {
+			files = append(files, localFile{key: key})
+			results = append(results, hashes[i])
+		}
+	}
+	k.add(files, results)
+}
+
+// Knows reports whether the index holds the keys of every file in keys.
+func (k *keyIndex) Knows(keys map[string]bool) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for key := range keys {
+		if _, ok := k.files[key]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // localFile is a live data file with its cached copy.

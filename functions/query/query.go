@@ -267,15 +267,27 @@ func (f *Function) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// keyWarmDelay is how long a new function leaves its key index to the
+// requests before warming it. A function scaled from zero starts because a
+// request came: that request learns the keys it needs (from the files it
+// reads, or a search from its vector indexes), and reading every file's id
+// column beside it would only take the two cores from it.
+const keyWarmDelay = 2 * time.Second
+
 // warmKeys keeps the key index current with the snapshots in the
 // background, so that statements find every file's keys already known.
 func (f *Function) warmKeys(ctx context.Context, every time.Duration) {
 	defer close(f.warmDone)
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(keyWarmDelay):
+	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		for name, snap := range f.snapshots() {
-			if err := f.keys.Sync(ctx, name, snap, nil); err != nil && ctx.Err() == nil {
+			if err := f.keys.Sync(ctx, name, snap, nil, nil); err != nil && ctx.Err() == nil {
 				slog.Warn("key index", "table", name, "err", err)
 			}
 		}

@@ -351,12 +351,21 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 	snaps := f.snapshots()
 	snap := snaps[schemas.TableMemories]
 	// The key index (which files share record keys) is needed only once
-	// the candidates are merged; a cold function reads it from every data
-	// file, so that runs beside the index searches.
-	var keys errgroup.Group
-	keys.Go(func() error { return f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems) })
-	defer keys.Wait()
+	// the candidates are merged. A cold function learns the keys of the
+	// files an index covers from the index's rows as it loads them, and
+	// reads the others' id columns beside the index searches.
 	plan := f.planSearch(snap, p)
+	fromIndexes := map[string]bool{}
+	for _, pp := range plan {
+		for _, key := range pp.learn {
+			if key != "" {
+				fromIndexes[key] = true
+			}
+		}
+	}
+	var keys errgroup.Group
+	keys.Go(func() error { return f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems, fromIndexes) })
+	defer keys.Wait()
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
 	kk := rescored(p.k)
 	var final []candidate
@@ -368,6 +377,13 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 		}
 		if err := keys.Wait(); err != nil {
 			return nil, err
+		}
+		// The files an index was to name but did not (vacuum deleted it
+		// under this search) are read now.
+		if !f.keys.Knows(fromIndexes) {
+			if err := f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems, nil); err != nil {
+				return nil, err
+			}
 		}
 		final, err = f.latestOnly(ctx, snaps, cands, kk, &resp.stats)
 		if err != nil {
@@ -417,6 +433,10 @@ type plannedPart struct {
 	// is not live (its rows are skipped) or that pruning dropped (none of
 	// its rows can match the filter).
 	files []*plannedData
+	// learn names, in manifest order, the index's live files whose keys the
+	// key index learns from its rows ("" for the others); nil unless the
+	// index has vecindex.Manifest.RowKeys.
+	learn []string
 	dead  float64 // the index's dead fraction on this snapshot
 	scan  []*plannedData
 }
@@ -475,9 +495,15 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		if m := f.vectors.usableIndex(part, ac.live); m != nil {
 			used := false
 			pp.files = make([]*plannedData, len(m.Files))
+			if m.RowKeys {
+				pp.learn = make([]string, len(m.Files))
+			}
 			for i, fr := range m.Files {
 				if sz, ok := ac.live[fr.Path]; ok && sz == fr.Size {
 					covered[fr.Path] = true
+					if pp.learn != nil {
+						pp.learn[i] = schemas.TableMemories + "/" + fr.Path
+					}
 					if kept[fr.Path] {
 						pp.files[i], used = data(fr.Path), true
 					}
@@ -486,7 +512,7 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 			if used {
 				pp.index, pp.dead = m, m.DeadFraction(ac.live)
 			} else {
-				pp.files, covered = nil, nil
+				pp.files, pp.learn, covered = nil, nil, nil
 			}
 		}
 		for _, path := range ac.kept {
@@ -608,6 +634,9 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 	}
 	defer release()
 	rows := li.rows
+	if pp.learn != nil {
+		f.keys.LearnIndexed(pp.part.SystemID, pp.learn, rows)
+	}
 	n := rows.Len()
 	// Rows of files that are dead or pruned are skipped during the walk,
 	// like rows the filter rejects: the walk goes through them and still

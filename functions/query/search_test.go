@@ -446,6 +446,46 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 		t.Fatalf("moved record after reindex: %+v", a.Results)
 	}
 
+	// A function started cold learns the record keys of the files an index
+	// covers from the index's rows instead of reading those files: a search
+	// of s1 (all its files indexed) whose threshold keeps nothing reads no
+	// data file of s1. The search runs before the key warmer's first pass.
+	t.Run("cold keys from indexes", func(t *testing.T) {
+		cold := startProcess(t, store, query.Config{})
+		cold.store.reset()
+		st, a, body := searchHTTP(t, cold, map[string]any{"vector": f64(queries(1)), "k": 10, "threshold": 0.99,
+			"filter": map[string]any{"system_id": "s1"}})
+		if st != 200 || len(a.Results) != 0 {
+			t.Fatalf("s1 above 0.99: %d %s", st, body)
+		}
+		for key := range cold.store.reset() {
+			if strings.HasPrefix(key, schemas.TableMemories+"/tier=") && strings.Contains(key, "/system_id=s1/") {
+				t.Errorf("read data file %s", key)
+			}
+		}
+		// The moved record's old version sits in a file s0's index
+		// covers, its new one in a file after it: the learned keys still
+		// make the old version give way.
+		st, a, body = searchHTTP(t, cold, map[string]any{"vector": f64(moved.Embedding), "k": 5})
+		if st != 200 || len(a.Results) == 0 || a.Results[0].ID != "m00010" || a.Results[0].Content != "moved and rewritten" {
+			t.Fatalf("moved record, cold: %d %s", st, body)
+		}
+		for _, r := range a.Results[1:] {
+			if r.ID == "m00010" && r.SystemID == "s0" {
+				t.Fatal("re-sent record found twice by a cold function")
+			}
+		}
+		// The stripped record's old version (with its vector) sits in a
+		// covered file; only the learned keys tell that it is not the
+		// latest.
+		st, a, _ = searchHTTP(t, cold, map[string]any{"vector": f64(old), "k": 10})
+		for _, r := range a.Results {
+			if st != 200 || r.SystemID == "s0" && r.ID == "m00012" {
+				t.Fatalf("%d: a record whose latest version has no embedding was found by a cold function", st)
+			}
+		}
+	})
+
 	t.Run("text", func(t *testing.T) {
 		var got []string
 		emb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

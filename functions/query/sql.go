@@ -207,7 +207,7 @@ func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit i
 		if err := f.keys.AddLocal(local); err != nil {
 			return nil, err
 		}
-		if err := f.keys.Sync(ctx, table, snaps[table], systems); err != nil {
+		if err := f.keys.Sync(ctx, table, snaps[table], systems, nil); err != nil {
 			return nil, err
 		}
 		partners := f.sharingPartners(table, snaps[table], kept)

@@ -195,6 +195,11 @@ func (v *vectorState) index(ctx context.Context, m *vecindex.Manifest) (*loadedI
 				err = fmt.Errorf("index %s: row %d names file %d of %d", m.Key, i, f, len(perFile))
 			}
 		}
+		for i := 0; err == nil && i < len(rows.OtherFile); i++ {
+			if f := rows.OtherFile[i]; int(f) >= len(perFile) {
+				err = fmt.Errorf("index %s: other row %d names file %d of %d", m.Key, i, f, len(perFile))
+			}
+		}
 		if err != nil {
 			return nil, 0, nil, err
 		}

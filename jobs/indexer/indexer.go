@@ -409,6 +409,7 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 		Index:   vecindex.ObjRef{Key: keys.Index, Size: int64(ib.Len())},
 		Rows:    vecindex.ObjRef{Key: keys.Rows, Size: int64(len(rb))},
 		BuiltAt: time.Now().UTC(),
+		RowKeys: true,
 	}
 	// Per-file vector counts let readers weigh dead files by what they
 	// held (vecindex.Manifest.DeadFraction).
@@ -432,6 +433,8 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 // latest keeps, per id, the latest version among the group's rows
 // (greatest ingested_at; ties: the later file, then the later row) and
 // returns those with a vector, in file and row order, with their vectors.
+// Every other row is named in the rows' OtherFile and OtherID, so that the
+// index knows every covered row's key (vecindex.Manifest.RowKeys).
 func latest(datas []*vecindex.FileData) (*vecindex.Rows, []float32) {
 	type ver struct {
 		file, row int
@@ -450,11 +453,13 @@ func latest(datas []*vecindex.FileData) (*vecindex.Rows, []float32) {
 	projects := map[string]uint32{"": 0}
 	var flat []float32
 	for fi, d := range datas {
+		node := make([]bool, d.Rows())
 		for v, r32 := range d.VecRow {
 			r := int(r32)
 			if b := best[d.ID[r]]; b.file != fi || b.row != r {
 				continue
 			}
+			node[r] = true
 			k, ok := kinds[d.Kind[r]]
 			if !ok {
 				k = uint8(len(rows.Kinds))
@@ -475,6 +480,12 @@ func latest(datas []*vecindex.FileData) (*vecindex.Rows, []float32) {
 			rows.Created = append(rows.Created, d.Created[r])
 			rows.Ingested = append(rows.Ingested, d.Ingested[r])
 			flat = append(flat, d.Vecs[v*vecindex.Dim:(v+1)*vecindex.Dim]...)
+		}
+		for r, id := range d.ID {
+			if !node[r] {
+				rows.OtherFile = append(rows.OtherFile, uint32(fi))
+				rows.OtherID = append(rows.OtherID, id)
+			}
 		}
 	}
 	return rows, flat

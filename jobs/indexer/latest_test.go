@@ -36,12 +36,26 @@ func TestLatestKeepsOneVersionWithAVector(t *testing.T) {
 	if rows.ID[1] != "a" || rows.File[1] != 1 || rows.Pos[1] != 0 || flat[vecindex.Dim] != 4 || rows.Ingested[1] != 2 || rows.Created[1] != 20 || rows.Projects[rows.Project[1]] != "q" {
 		t.Fatalf("row 1: %+v", rows)
 	}
+	// The rows that are not nodes are named too: with the nodes, every
+	// row of every covered file, a repeated key once per row.
+	got := map[[2]any]int{}
+	rows.Keys(func(file uint32, id string) { got[[2]any{file, id}]++ })
+	for fi, d := range []*vecindex.FileData{f0, f1} {
+		for _, id := range d.ID {
+			if got[[2]any{uint32(fi), id}] != 1 {
+				t.Errorf("file %d key %s named %d times", fi, id, got[[2]any{uint32(fi), id}])
+			}
+		}
+	}
+	if len(rows.OtherID) != 4 {
+		t.Errorf("other rows %v in %v, want a and b of file 0, b and c of file 1", rows.OtherID, rows.OtherFile)
+	}
 	b, err := rows.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
 	back, err := vecindex.DecodeRows(bytesReader(b))
-	if err != nil || back.Len() != 2 || back.ID[1] != "a" {
+	if err != nil || back.Len() != 2 || back.ID[1] != "a" || len(back.OtherID) != 4 {
 		t.Fatalf("round trip: %v %+v", err, back)
 	}
 }

@@ -10,7 +10,7 @@
 // ULID:
 //
 //	memories/_indexes/tier=<t>/system_id=<s>/<ulid>.hnsw  the HNSW graph (lake/hnsw serialized form)
-//	memories/_indexes/tier=<t>/system_id=<s>/<ulid>.rows  per vector: file, row, id, kind, project, created_at, ingested_at
+//	memories/_indexes/tier=<t>/system_id=<s>/<ulid>.rows  per vector: file, row, id, kind, project, created_at, ingested_at; the ids of the other rows
 //	memories/_indexes/tier=<t>/system_id=<s>/<ulid>.json  the manifest: the data files covered (paths, sizes, vectors per file) and the two objects
 //
 // One index per (tier, system) rather than per day keeps the number of
@@ -139,6 +139,10 @@ type Manifest struct {
 	Index          ObjRef    `json:"index"`
 	Rows           ObjRef    `json:"rows"`
 	BuiltAt        time.Time `json:"built_at"`
+	// RowKeys: the .rows object names every row of every covered file
+	// (Rows.Keys). Indexes built before it are false and readers learn
+	// their files' keys from the files.
+	RowKeys bool `json:"row_keys,omitempty"`
 
 	// Key is the manifest's own key (not serialized).
 	Key string `json:"-"`
@@ -261,6 +265,23 @@ type Rows struct {
 	Ingested []int64  // ingested_at, Unix microseconds
 	Kinds    []string
 	Projects []string
+	// The covered files' rows that are not nodes (older versions of a
+	// record, rows without an embedding): their file and id. Written with
+	// Manifest.RowKeys.
+	OtherFile []uint32
+	OtherID   []string
+}
+
+// Keys calls fn with the id of every row r names of covered file i (both
+// nodes and other rows; a key repeated in a file is named each time), for
+// an index whose manifest has RowKeys.
+func (r *Rows) Keys(fn func(file uint32, id string)) {
+	for i, f := range r.File {
+		fn(f, r.ID[i])
+	}
+	for i, f := range r.OtherFile {
+		fn(f, r.OtherID[i])
+	}
 }
 
 // Len is the number of rows.
@@ -282,7 +303,8 @@ func DecodeRows(rd io.Reader) (*Rows, error) {
 		return nil, fmt.Errorf("index rows: %w", err)
 	}
 	n := len(r.ID)
-	if len(r.File) != n || len(r.Pos) != n || len(r.Kind) != n || len(r.Project) != n || len(r.Created) != n || len(r.Ingested) != n {
+	if len(r.File) != n || len(r.Pos) != n || len(r.Kind) != n || len(r.Project) != n || len(r.Created) != n || len(r.Ingested) != n ||
+		len(r.OtherFile) != len(r.OtherID) {
 		return nil, errors.New("index rows: arrays of different lengths")
 	}
 	for i := range n {
