@@ -16,7 +16,9 @@
 //     scanned exactly by searches, which is cheap while they are few), or
 //   - more than RebuildDead of its vectors are in files that are no longer
 //     live (compacted, aged to another tier): searches walk past those nodes,
-//     and the files that replaced them are scanned exactly.
+//     and the files that replaced them are scanned exactly, or
+//   - it was built before indexes named every covered row's key
+//     (vecindex.Manifest.RowKeys), once.
 //
 // Otherwise the group is left alone ("current"). Row counts come from the
 // Delta statistics (an upper bound of the vectors: rows without an
@@ -111,6 +113,7 @@ const (
 	ReasonNew       = "new"       // no usable index
 	ReasonUncovered = "uncovered" // too many rows in files the index does not cover
 	ReasonDead      = "dead"      // too many of the index's vectors in files no longer live
+	ReasonRowKeys   = "row_keys"  // built before indexes named every covered row's key
 )
 
 // Event reports progress.
@@ -301,6 +304,12 @@ func plan(files []delta.Add, existing []*vecindex.Manifest, minVectors int) (rea
 	}
 	if best.DeadFraction(live) > RebuildDead {
 		return ReasonDead, upper
+	}
+	// Without every row's key, a cold reader reads each covered file's
+	// id column before it can answer (vecindex, "Record keys"): one
+	// rebuild saves every cold search after it.
+	if !best.RowKeys {
+		return ReasonRowKeys, upper
 	}
 	return "", upper
 }

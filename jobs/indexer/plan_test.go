@@ -19,7 +19,7 @@ func TestPlanRebuildRule(t *testing.T) {
 		return a
 	}
 	index := func(id string, files ...delta.Add) *vecindex.Manifest {
-		m := &vecindex.Manifest{Version: vecindex.FormatVersion, Dim: vecindex.Dim, Key: "memories/_indexes/tier=hot/system_id=s/" + id + ".json"}
+		m := &vecindex.Manifest{Version: vecindex.FormatVersion, Dim: vecindex.Dim, Key: "memories/_indexes/tier=hot/system_id=s/" + id + ".json", RowKeys: true}
 		for _, f := range files {
 			var n int
 			fmt.Sscanf(f.Stats, `{"numRecords":%d}`, &n)
@@ -59,6 +59,8 @@ func TestPlanRebuildRule(t *testing.T) {
 		// The newest usable index decides: 01D covers d too.
 		{"newest wins", []delta.Add{a, b, c, d}, []*vecindex.Manifest{idx, index("01D", a, b, c, d)}, "", 11500},
 		// Version 1 indexes are not used.
+		// Built before row keys: rebuilt once, even when otherwise current.
+		{"no row keys", []delta.Add{a, b, c}, []*vecindex.Manifest{func() *vecindex.Manifest { m := index("01F", a, b, c); m.RowKeys = false; return m }()}, ReasonRowKeys, 10000},
 		{"old format", []delta.Add{a, b, c}, []*vecindex.Manifest{func() *vecindex.Manifest { m := index("01E", a, b, c); m.Version = 1; return m }()}, ReasonNew, 10000},
 	}
 	for _, c := range cases {
