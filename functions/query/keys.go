@@ -251,7 +251,11 @@ func (k *keyIndex) hash(systemID, id string) uint64 {
 // file counts twice, so the file is marked shared and deduplicated too.
 func (k *keyIndex) readKeys(ctx context.Context, key string, size int64, systemID string) ([]uint64, error) {
 	v, err, _ := k.reads.Do(key, func() (any, error) {
-		return k.readKeysFrom(&rangeReader{ctx: ctx, store: k.store, key: key}, key, size, systemID)
+		rr, err := newRangeReader(ctx, k.store, key, size)
+		if err != nil {
+			return nil, err
+		}
+		return k.readKeysFrom(rr, key, size, systemID)
 	})
 	if err != nil {
 		return nil, err
@@ -301,26 +305,6 @@ func (k *keyIndex) readKeysFrom(ra io.ReaderAt, key string, size int64, systemID
 		pages.Close()
 	}
 	return out, nil
-}
-
-// rangeReader is an io.ReaderAt over ranged GETs of one object.
-type rangeReader struct {
-	ctx   context.Context
-	store storage.Store
-	key   string
-}
-
-func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
-	rc, err := r.store.Get(r.ctx, r.key, off, int64(len(p)))
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	n, err := io.ReadFull(rc, p)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
-	}
-	return n, err
 }
 
 func (k *keyIndex) covers(table string, snap *delta.Snapshot) bool {

@@ -832,8 +832,9 @@ func (f *Function) finish(ctx context.Context, final []candidate, p *searchParam
 		byFile[c.file] = append(byFile[c.file], i)
 	}
 	contents := make([]string, len(final))
+	// Each file is a few requests one after another, mostly waiting for
+	// the store: all of them at once.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
 	for pd, idx := range byFile {
 		g.Go(func() error {
 			rows := make([]uint32, len(idx))
@@ -884,7 +885,11 @@ func (f *Function) finish(ctx context.Context, final []candidate, p *searchParam
 func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) ([]vecindex.Hit, error) {
 	if !f.cache.Has(pd.key) {
 		f.cache.Prefetch(pd.key, pd.size)
-		return vecindex.HitsAt(&rangeReader{ctx: ctx, store: f.lake.Store(), key: pd.key}, pd.size, rows)
+		rr, err := newRangeReader(ctx, f.lake.Store(), pd.key, pd.size)
+		if err != nil {
+			return nil, err
+		}
+		return vecindex.HitsAt(rr, pd.size, rows)
 	}
 	path, release, err := f.cache.Path(ctx, pd.key, pd.size)
 	if err != nil {
