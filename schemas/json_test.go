@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -139,6 +140,7 @@ func TestDecodeEmbeddingForms(t *testing.T) {
 		{"empty array", `"embedding":[]`, []float32{}, ""},
 		{"both", `"embedding":` + arr + `,"embedding_b64":` + b64, nil, "embedding_b64"},
 		{"both, empty array", `"embedding":[],"embedding_b64":` + b64, nil, "embedding_b64"},
+		{"base64 with an escape", `"embedding_b64":"` + fmt.Sprintf(`\u%04x`, b64[1]) + b64[2:], vec, ""},
 		{"bad base64", `"embedding_b64":"@@@@"`, nil, "embedding_b64"},
 		{"base64 not a string", `"embedding_b64":[1]`, nil, "embedding_b64"},
 		{"string element", `"embedding":[1,"2"]`, nil, "embedding[1]"},
@@ -165,6 +167,21 @@ func TestDecodeEmbeddingForms(t *testing.T) {
 				t.Fatalf("embedding = %v, want %v", truncate(fmtFloats(m.Embedding), 80), truncate(fmtFloats(tt.want), 80))
 			}
 		})
+	}
+}
+
+// A raw line break inside a JSON string is malformed JSON, even where
+// base64 decoding would skip it: the request is refused as a whole, not
+// reported as a bad embedding.
+func TestBase64WithARawLineBreakIsMalformed(t *testing.T) {
+	b64 := EncodeEmbeddingB64(unitVector(5))
+	for _, brk := range []string{"\n", "\r"} {
+		var m Memory
+		err := m.UnmarshalJSON([]byte(`{"embedding_b64":"` + b64[:8] + brk + b64[8:] + `"}`))
+		var ve *ValidationError
+		if err == nil || errors.As(err, &ve) {
+			t.Errorf("%q inside: %v, want a JSON syntax error", brk, err)
+		}
 	}
 }
 
