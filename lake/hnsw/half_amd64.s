@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "sum_amd64.h"
 
 // func dotHalfAVX2(q *float32, h *uint16, n int) float32
 // n > 0 and a multiple of 32.
@@ -26,11 +27,7 @@ loop:
 	VADDPS Y1, Y0, Y0
 	VADDPS Y3, Y2, Y2
 	VADDPS Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0
-	VHADDPS X0, X0, X0
-	VHADDPS X0, X0, X0
-	VZEROUPPER
+	SUM_Y0
 	MOVSS X0, ret+24(FP)
 	RET
 
@@ -54,11 +51,7 @@ loop:
 	VADDPS Z1, Z0, Z0
 	VEXTRACTF64X4 $1, Z0, Y1
 	VADDPS Y1, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0
-	VHADDPS X0, X0, X0
-	VHADDPS X0, X0, X0
-	VZEROUPPER
+	SUM_Y0
 	MOVSS X0, ret+24(FP)
 	RET
 

@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "sum_amd64.h"
 
 // func dotInt8AVX2(q *float32, c *int8, n int) float32
 // n is a positive multiple of 8. Four accumulators hide the FMA latency.
@@ -43,10 +44,6 @@ done:
 	VADDPS Y1, Y0, Y0
 	VADDPS Y3, Y2, Y2
 	VADDPS Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS X1, X0, X0
-	VHADDPS X0, X0, X0
-	VHADDPS X0, X0, X0
-	VZEROUPPER
+	SUM_Y0
 	MOVSS X0, ret+24(FP)
 	RET
