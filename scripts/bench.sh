@@ -13,7 +13,15 @@ out="bench-out/$(date -u +%Y%m%dT%H%M%SZ).txt"
 	echo "## commits against the S3 server"
 	go test -run '^$' -bench 'Commit' -benchtime 400x -count 2 ./lake/
 	echo "## ingest over HTTP into the S3 server, beside the lake writer alone"
-	go test -run '^$' -bench 'IngestHTTP|LakeWriterAlone' -benchtime 300x ./functions/ingest/
+	go test -run '^$' -bench 'IngestHTTP|LakeWriterAlone' -benchtime 3000x -timeout 30m ./functions/ingest/
+	if [ -n "${AKOSHA_BENCH_HNSW:-}" ]; then
+		echo "## HNSW beside hnswlib and the exact scan (AKOSHA_BENCH_HNSW vectors, e.g. 100000)"
+		go run ./lake/hnsw/bench -n "$AKOSHA_BENCH_HNSW"
+	fi
+	if [ -n "${AKOSHA_BENCH_SEARCH:-}" ]; then
+		echo "## /v1/search over 1M vectors: cold (p50 of 7) and warm"
+		go test -v -run '^$' -bench 'BenchmarkSearch' -benchtime 1x -timeout 60m ./functions/query/
+	fi
 	if [ -n "${AKOSHA_BENCH_SMALLFILES:-}" ]; then
 		echo "## compaction: 10,000 small files, the six queries before and after"
 		go test -run '^$' -bench 'SmallFilesCompaction' -benchtime 1x -timeout 60m ./functions/query/
