@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -211,17 +210,14 @@ func (v *vectorState) index(ctx context.Context, m *vecindex.Manifest) (*loadedI
 // fileData returns the decoded vectors of one data file.
 func (v *vectorState) fileData(ctx context.Context, key string, size int64) (*vecindex.FileData, func(), error) {
 	return v.files.get(ctx, key, func(ctx context.Context) (*vecindex.FileData, int64, func(), error) {
-		path, release, err := v.f.cache.Path(ctx, key, size)
+		// In memory, as indexes are (cache.ReadAll): a cold search waits
+		// for the store, not for the cache's fsync of its copy. The
+		// embedding is most of a file, so reading all of it costs little.
+		b, err := v.f.cache.ReadAll(ctx, key, size)
 		if err != nil {
 			return nil, 0, nil, err
 		}
-		defer release()
-		fh, err := os.Open(path)
-		if err != nil {
-			return nil, 0, nil, err
-		}
-		defer fh.Close()
-		d, err := vecindex.ReadFile(fh, size)
+		d, err := vecindex.ReadFile(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
 			return nil, 0, nil, fmt.Errorf("%s: %w", key, err)
 		}
