@@ -68,6 +68,10 @@ type Config struct {
 	// hand each tier's searches to (fanout.go). A store (Tier set) only
 	// reads through them: it always searches locally.
 	TierStores map[string]string
+	// KeyWarmDelay is how long a new function leaves its key index to the
+	// requests before warming it in the background (0: 2 s; see
+	// keyWarmDelay).
+	KeyWarmDelay time.Duration
 }
 
 // ConfigFromEnv reads AKOSHA_* variables.
@@ -111,6 +115,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ResultTTL <= 0 {
 		c.ResultTTL = time.Hour
+	}
+	if c.KeyWarmDelay <= 0 {
+		c.KeyWarmDelay = keyWarmDelay
 	}
 	return c
 }
@@ -267,8 +274,8 @@ func (f *Function) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// keyWarmDelay is how long a new function leaves its key index to the
-// requests before warming it. A function scaled from zero starts because a
+// keyWarmDelay is how long, by default, a new function leaves its key
+// index to the requests before warming it. A function scaled from zero starts because a
 // request came: that request learns the keys it needs (from the files it
 // reads, or a search from its vector indexes), and reading every file's id
 // column beside it would only take the two cores from it.
@@ -281,7 +288,7 @@ func (f *Function) warmKeys(ctx context.Context, every time.Duration) {
 	select {
 	case <-ctx.Done():
 		return
-	case <-time.After(keyWarmDelay):
+	case <-time.After(f.cfg.KeyWarmDelay):
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
