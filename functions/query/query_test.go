@@ -341,6 +341,11 @@ func TestPartitionPruningReadsOnlyThePartition(t *testing.T) {
 		t.Fatal("no object was read")
 	}
 	for key := range gets {
+		// The lake's poller reads the logs every 200 ms here, whatever
+		// the statement does: only data objects are the statement's.
+		if strings.Contains(key, "/_delta_log/") {
+			continue
+		}
 		if !strings.Contains(key, target.Dir("")) {
 			t.Errorf("read %s, outside the partition %s", key, target)
 		}
