@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
@@ -273,36 +272,13 @@ func (k *keyIndex) readKeysFrom(ra io.ReaderAt, key string, size int64, systemID
 		return nil, fmt.Errorf("%s: no id column", key)
 	}
 	var out []uint64
-	buf := make([]parquet.Value, 1024)
 	for _, rg := range f.RowGroups() {
-		pages := rg.ColumnChunks()[col.ColumnIndex].Pages()
-		for {
-			page, err := pages.ReadPage()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				pages.Close()
-				return nil, fmt.Errorf("read ids of %s: %w", key, err)
-			}
-			vals := page.Values()
-			for {
-				n, err := vals.ReadValues(buf)
-				for _, v := range buf[:n] {
-					out = append(out, k.hash(systemID, v.String()))
-				}
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					parquet.Release(page)
-					pages.Close()
-					return nil, fmt.Errorf("read ids of %s: %w", key, err)
-				}
-			}
-			parquet.Release(page)
+		err := lake.EachValue(rg.ColumnChunks()[col.ColumnIndex], func(v parquet.Value) {
+			out = append(out, k.hash(systemID, v.String()))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read ids of %s: %w", key, err)
 		}
-		pages.Close()
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/hnsw"
 )
 
@@ -87,12 +88,12 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 		chunks := rg.ColumnChunks()
 		rows := int(rg.NumRows())
 		base := len(d.ID)
-		err := readFlat(chunks[cols["id"].ColumnIndex], func(v parquet.Value) { d.ID = append(d.ID, v.String()) })
+		err := lake.EachValue(chunks[cols["id"].ColumnIndex], func(v parquet.Value) { d.ID = append(d.ID, v.String()) })
 		if err == nil {
-			err = readFlat(chunks[cols["kind"].ColumnIndex], func(v parquet.Value) { d.Kind = append(d.Kind, in(v.String())) })
+			err = lake.EachValue(chunks[cols["kind"].ColumnIndex], func(v parquet.Value) { d.Kind = append(d.Kind, in(v.String())) })
 		}
 		if err == nil {
-			err = readFlat(chunks[cols["project"].ColumnIndex], func(v parquet.Value) {
+			err = lake.EachValue(chunks[cols["project"].ColumnIndex], func(v parquet.Value) {
 				p := ""
 				if !v.IsNull() {
 					p = in(v.String())
@@ -101,10 +102,10 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 			})
 		}
 		if err == nil {
-			err = readFlat(chunks[cols["created_at"].ColumnIndex], func(v parquet.Value) { d.Created = append(d.Created, v.Int64()) })
+			err = lake.EachValue(chunks[cols["created_at"].ColumnIndex], func(v parquet.Value) { d.Created = append(d.Created, v.Int64()) })
 		}
 		if err == nil {
-			err = readFlat(chunks[cols["ingested_at"].ColumnIndex], func(v parquet.Value) { d.Ingested = append(d.Ingested, v.Int64()) })
+			err = lake.EachValue(chunks[cols["ingested_at"].ColumnIndex], func(v parquet.Value) { d.Ingested = append(d.Ingested, v.Int64()) })
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read rows: %w", err)
@@ -129,7 +130,7 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 			}
 			scales := make([]float32, 0, rows) // 0 where null
 			if hasScale {
-				err = readFlat(chunks[scale.ColumnIndex], func(v parquet.Value) {
+				err = lake.EachValue(chunks[scale.ColumnIndex], func(v parquet.Value) {
 					s := float32(0)
 					if !v.IsNull() {
 						s = v.Float()
@@ -158,38 +159,6 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 		d.Vecs = slices.Clone(d.Vecs)
 	}
 	return d, nil
-}
-
-// readFlat calls fn with each value of a column chunk without repetition,
-// in row order (a null is a null Value).
-func readFlat(cc parquet.ColumnChunk, fn func(parquet.Value)) error {
-	pages := cc.Pages()
-	defer pages.Close()
-	buf := make([]parquet.Value, 1024)
-	for {
-		page, err := pages.ReadPage()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		vals := page.Values()
-		for {
-			k, err := vals.ReadValues(buf)
-			for _, v := range buf[:k] {
-				fn(v)
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				parquet.Release(page)
-				return err
-			}
-		}
-		parquet.Release(page)
-	}
 }
 
 // Reading a page's values as one typed slice, for readList.
