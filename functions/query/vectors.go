@@ -185,18 +185,8 @@ func (v *vectorState) index(ctx context.Context, m *vecindex.Manifest) (*loadedI
 		}
 		var perFile []int
 		if err == nil {
-			perFile = make([]int, len(m.Files))
-		}
-		for i := 0; err == nil && i < rows.Len(); i++ {
-			if f := rows.File[i]; int(f) < len(perFile) {
-				perFile[f]++
-			} else {
-				err = fmt.Errorf("index %s: row %d names file %d of %d", m.Key, i, f, len(perFile))
-			}
-		}
-		for i := 0; err == nil && i < len(rows.OtherFile); i++ {
-			if f := rows.OtherFile[i]; int(f) >= len(perFile) {
-				err = fmt.Errorf("index %s: other row %d names file %d of %d", m.Key, i, f, len(perFile))
+			if perFile, err = rows.PerFile(len(m.Files)); err != nil {
+				err = fmt.Errorf("index %s: %w", m.Key, err)
 			}
 		}
 		if err != nil {

@@ -422,9 +422,9 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	}
 	// Per-file vector counts let readers weigh dead files by what they
 	// held (vecindex.Manifest.DeadFraction).
-	perFile := make([]int, len(files))
-	for _, fi := range rows.File {
-		perFile[fi]++
+	perFile, err := rows.PerFile(len(files))
+	if err != nil {
+		return "", n, err
 	}
 	for i, a := range files {
 		m.Files = append(m.Files, vecindex.FileRef{Path: a.Path, Size: a.Size, Vectors: perFile[i]})

@@ -296,6 +296,25 @@ func (r *Rows) Encode() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// PerFile counts the nodes in each of the index's covered files (the
+// manifest's Files), checking that every row, node or other, names one of
+// them.
+func (r *Rows) PerFile(files int) ([]int, error) {
+	counts := make([]int, files)
+	for i, f := range r.File {
+		if int(f) >= files {
+			return nil, fmt.Errorf("index rows: row %d names file %d of %d", i, f, files)
+		}
+		counts[f]++
+	}
+	for i, f := range r.OtherFile {
+		if int(f) >= files {
+			return nil, fmt.Errorf("index rows: other row %d names file %d of %d", i, f, files)
+		}
+	}
+	return counts, nil
+}
+
 // DecodeRows reads what Encode wrote and checks its arrays agree.
 func DecodeRows(rd io.Reader) (*Rows, error) {
 	var r Rows

@@ -65,3 +65,19 @@ func TestDeadFractionAndNewest(t *testing.T) {
 		t.Errorf("nothing live: %v", got.Key)
 	}
 }
+
+// PerFile counts nodes per covered file and refuses a row, node or other,
+// naming a file the manifest does not have.
+func TestRowsPerFile(t *testing.T) {
+	r := &Rows{File: []uint32{0, 2, 2}, OtherFile: []uint32{1}}
+	if got, err := r.PerFile(3); err != nil || len(got) != 3 || got[0] != 1 || got[1] != 0 || got[2] != 2 {
+		t.Fatalf("PerFile(3) = %v, %v", got, err)
+	}
+	if _, err := r.PerFile(2); err == nil {
+		t.Error("a node naming file 2 of 2 accepted")
+	}
+	r.OtherFile = []uint32{3}
+	if _, err := r.PerFile(3); err == nil {
+		t.Error("another row naming file 3 of 3 accepted")
+	}
+}
