@@ -585,15 +585,13 @@ func (d *decoder) embeddingB64(field string) ([]float32, error, error) {
 	start := d.pos + 1
 	if q := bytes.IndexByte(d.data[start:], '"'); q >= 0 {
 		raw := d.data[start : start+q]
-		if bytes.IndexByte(raw, '\n') >= 0 || bytes.IndexByte(raw, '\r') >= 0 {
-			goto general
-		}
-		if v, err := decodeEmbeddingB64(raw); err == nil {
-			d.pos = start + q + 1
-			return v, nil, nil
+		if bytes.IndexByte(raw, '\n') < 0 && bytes.IndexByte(raw, '\r') < 0 {
+			if v, err := decodeEmbeddingB64(raw); err == nil {
+				d.pos = start + q + 1
+				return v, nil, nil
+			}
 		}
 	}
-general:
 	b, err := d.stringBytes()
 	if err != nil {
 		return nil, nil, err

@@ -39,12 +39,12 @@ func newRangeReader(ctx context.Context, store storage.Store, key string, size i
 	}
 	n := min(size, rangeEnds)
 	r.head = make([]byte, n)
-	r.tailOff = size - min(size, rangeEnds)
+	r.tailOff = size - n
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return r.get(gctx, r.head, 0) })
+	g.Go(func() error { return r.fill(gctx, r.head, 0) })
 	if r.tailOff >= n {
 		r.tail = make([]byte, size-r.tailOff)
-		g.Go(func() error { return r.get(gctx, r.tail, r.tailOff) })
+		g.Go(func() error { return r.fill(gctx, r.tail, r.tailOff) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
@@ -60,7 +60,12 @@ func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
 	case r.tail != nil && off >= r.tailOff && end <= r.tailOff+int64(len(r.tail)):
 		return copy(p, r.tail[off-r.tailOff:]), nil
 	}
-	rc, err := r.store.Get(r.ctx, r.key, off, int64(len(p)))
+	return r.readAt(r.ctx, p, off)
+}
+
+// readAt is one ranged GET of len(p) bytes at off, as io.ReaderAt answers.
+func (r *rangeReader) readAt(ctx context.Context, p []byte, off int64) (int, error) {
+	rc, err := r.store.Get(ctx, r.key, off, int64(len(p)))
 	if err != nil {
 		return 0, err
 	}
@@ -72,15 +77,11 @@ func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// get fills p with the bytes at off.
-func (r *rangeReader) get(ctx context.Context, p []byte, off int64) error {
-	rc, err := r.store.Get(ctx, r.key, off, int64(len(p)))
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	if _, err := io.ReadFull(rc, p); err != nil {
-		return fmt.Errorf("read %d bytes at %d: %w", len(p), off, err)
+// fill reads exactly len(p) bytes at off: an end of the object, which must
+// be there.
+func (r *rangeReader) fill(ctx context.Context, p []byte, off int64) error {
+	if n, err := r.readAt(ctx, p, off); err != nil {
+		return fmt.Errorf("read %d bytes at %d: got %d: %w", len(p), off, n, err)
 	}
 	return nil
 }

@@ -134,8 +134,8 @@ func unsignedPayload(o *s3.Options) {
 	o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 }
 
-// putObject uploads one object in a single request with a CRC32C checksum
-// and an unsigned payload (see unsignedPayload).
+// putObject uploads rs, n bytes, as the body of in in a single request,
+// with a CRC32C checksum and an unsigned payload (see unsignedPayload).
 func (s *S3) putObject(ctx context.Context, in *s3.PutObjectInput, rs io.ReadSeeker, n int64) error {
 	sum, err := checksumCRC32C(rs, n)
 	if err != nil {
@@ -241,7 +241,7 @@ func (s *S3) PutClass(ctx context.Context, key string, r io.Reader, size int64, 
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	in := &s3.PutObjectInput{Bucket: &s.cfg.Bucket, Key: &k, Body: rs, ContentLength: aws.Int64(n)}
+	in := &s3.PutObjectInput{Bucket: &s.cfg.Bucket, Key: &k}
 	if class != "" {
 		in.StorageClass = types.StorageClass(class)
 	}
@@ -277,7 +277,7 @@ func (s *S3) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int6
 	if err != nil {
 		return fmt.Errorf("put-if-absent %s: %w", key, err)
 	}
-	in := &s3.PutObjectInput{Bucket: &s.cfg.Bucket, Key: &k, Body: rs, ContentLength: aws.Int64(n), IfNoneMatch: aws.String("*")}
+	in := &s3.PutObjectInput{Bucket: &s.cfg.Bucket, Key: &k, IfNoneMatch: aws.String("*")}
 	if err := s.putObject(ctx, in, rs, n); err != nil {
 		if isStatus(err, http.StatusPreconditionFailed) || isStatus(err, http.StatusConflict) {
 			return fmt.Errorf("put-if-absent %s: %w", key, ErrExists)

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/akosha/akosha/internal/gen"
-	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/vecindex"
 	"github.com/akosha/akosha/schemas"
 )
@@ -21,11 +20,7 @@ func BenchmarkReadFile(b *testing.B) {
 	for i := range recs {
 		rows[i] = recs[i].Row()
 	}
-	var buf bytes.Buffer
-	if err := lake.EncodeParquet(&buf, rows); err != nil {
-		b.Fatal(err)
-	}
-	data := buf.Bytes()
+	data := encode(b, rows)
 	for _, bb := range []struct {
 		name string
 		read func(io.ReaderAt, int64) (*vecindex.FileData, error)

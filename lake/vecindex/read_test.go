@@ -89,7 +89,7 @@ func TestReadFileMatchesARowRead(t *testing.T) {
 	}
 }
 
-func encode[Row any](t *testing.T, rows []Row) []byte {
+func encode[Row any](t testing.TB, rows []Row) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := lake.EncodeParquet(&buf, rows); err != nil {
