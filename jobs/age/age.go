@@ -24,6 +24,9 @@ type Options struct {
 	Layouts map[string]lake.Layout
 	// MaxMoveBytes bounds one move's input (default DefaultMaxMoveBytes).
 	MaxMoveBytes int64
+	// Retry bounds the tries of a partition whose move lost a race
+	// (default lake.DefaultRetry).
+	Retry lake.Retry
 	// Now is the time ages are counted at (default time.Now()).
 	Now time.Time
 	// DryRun plans and reports, and changes nothing.
@@ -57,8 +60,9 @@ type Status string
 const (
 	StatusMoved   Status = "moved"
 	StatusDeleted Status = "deleted"
-	// StatusSkipped: a concurrent commit removed one of the inputs; the
-	// outputs were deleted and the next run plans again.
+	// StatusSkipped: a concurrent commit removed one of the inputs on every
+	// try (Options.Retry); the outputs were deleted and the next run plans
+	// again.
 	StatusSkipped Status = "skipped"
 	StatusFailed  Status = "failed"
 	StatusPlanned Status = "planned" // dry run
@@ -77,6 +81,7 @@ type MoveResult struct {
 	RowsIn   int64
 	RowsOut  int64
 	Version  int64
+	Attempts int // tries of its partition, this one included
 	Err      error
 }
 
@@ -123,6 +128,7 @@ func (o Options) withDefaults() Options {
 	if o.MaxMoveBytes <= 0 {
 		o.MaxMoveBytes = DefaultMaxMoveBytes
 	}
+	o.Retry = o.Retry.WithDefaults()
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
@@ -133,7 +139,10 @@ func (o Options) withDefaults() Options {
 }
 
 // Run ages the lake's tables: for each, it refreshes the snapshot, plans
-// and runs the moves one commit each.
+// and runs the moves one commit each. A partition whose move lost a race
+// (a compaction removed one of its inputs) is planned again from a fresh
+// snapshot and retried within the run (opts.Retry); only a partition that
+// lost every try is reported skipped.
 func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 	opts = opts.withDefaults()
 	if err := opts.Policy.Validate(); err != nil {
@@ -146,18 +155,8 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 		if err != nil {
 			return sum, err
 		}
-		// A move that lost a race (a compaction removed one of its
-		// inputs) is planned again from a fresh snapshot, a few passes at
-		// most: beside busy writers, a job that only ever gave up would
-		// never move anything.
-		for pass := 0; pass < planPasses; pass++ {
-			skipped, err := runPass(ctx, t, opts, sum)
-			if err != nil {
-				return sum, err
-			}
-			if skipped == 0 || opts.DryRun {
-				break
-			}
+		if err := runTable(ctx, t, opts, sum); err != nil {
+			return sum, err
 		}
 	}
 	sum.Elapsed = time.Since(start)
@@ -167,47 +166,109 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 	return sum, nil
 }
 
-// planPasses bounds the plans of one table in one run.
-const planPasses = 3
-
-// runPass plans a table's moves on a fresh snapshot and runs them; it
-// returns how many were skipped for a lost race.
-func runPass(ctx context.Context, t *lake.Table, opts Options, sum *Summary) (int, error) {
+// runTable plans a table's moves on a fresh snapshot and runs them
+// partition by partition.
+func runTable(ctx context.Context, t *lake.Table, opts Options, sum *Summary) error {
 	snap, err := t.Refresh(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	moves, err := PlanSnapshot(snap, opts)
 	if err != nil {
-		return 0, fmt.Errorf("plan %s: %w", t.Name, err)
+		return fmt.Errorf("plan %s: %w", t.Name, err)
 	}
 	if opts.Progress != nil {
 		opts.Progress(Event{Phase: PhasePlanned, Table: t.Name, Moves: moves})
 	}
-	skipped := 0
-	for i, m := range moves {
-		var res MoveResult
-		if opts.DryRun {
-			res = MoveResult{Table: t.Name, Kind: m.Kind(), From: m.From.String(), Status: StatusPlanned,
-				FilesIn: len(m.Files), BytesIn: m.Size, RowsIn: m.Rows}
-		} else {
-			res = RunMove(ctx, t, m, opts)
-		}
-		if err := ctx.Err(); err != nil {
-			return skipped, err
-		}
+	index := 0
+	report := func(res MoveResult) {
 		sum.add(res)
-		switch res.Status {
-		case StatusSkipped:
-			skipped++
-		case StatusFailed:
+		if res.Status == StatusFailed {
 			opts.Logger.Warn("age: move failed", "table", t.Name, "move", res.Kind, "partition", res.From, "err", res.Err)
 		}
 		if opts.Progress != nil {
-			opts.Progress(Event{Phase: PhaseMove, Table: t.Name, Result: &res, Index: i})
+			opts.Progress(Event{Phase: PhaseMove, Table: t.Name, Result: &res, Index: index})
+		}
+		index++
+	}
+	for len(moves) > 0 {
+		n := 1
+		for n < len(moves) && moves[n].From == moves[0].From {
+			n++
+		}
+		if err := runPartition(ctx, t, moves[:n], opts, report); err != nil {
+			return err
+		}
+		moves = moves[n:]
+	}
+	return nil
+}
+
+// runPartition runs the moves planned for one partition. When some lost a
+// race, it waits, plans the partition again on a fresh snapshot (the moves
+// that landed are gone from it, the winner's files are in it) and runs
+// what is left, up to opts.Retry.Attempts tries; the skips of the last try
+// are what it reports.
+func runPartition(ctx context.Context, t *lake.Table, moves []Move, opts Options, report func(MoveResult)) error {
+	from := moves[0].From
+	for attempt := 1; ; attempt++ {
+		var lost []MoveResult
+		report := func(res MoveResult) {
+			res.Attempts = attempt
+			report(res)
+		}
+		for _, m := range moves {
+			var res MoveResult
+			if opts.DryRun {
+				res = MoveResult{Table: t.Name, Kind: m.Kind(), From: m.From.String(), Status: StatusPlanned,
+					FilesIn: len(m.Files), BytesIn: m.Size, RowsIn: m.Rows}
+			} else {
+				res = RunMove(ctx, t, m, opts)
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if res.Status == StatusSkipped {
+				lost = append(lost, res)
+				continue
+			}
+			report(res)
+		}
+		if len(lost) == 0 || attempt >= opts.Retry.Attempts {
+			for _, res := range lost {
+				report(res)
+			}
+			return nil
+		}
+		if attempt == 1 {
+			// Claim the partition from compaction (lake.Table.Reserve):
+			// once the merges already under way have committed, nothing
+			// else rewrites it and a retry wins.
+			release, err := t.Reserve(ctx, from, lake.DefaultReserveTTL)
+			if err != nil {
+				opts.Logger.Warn("age: reserve partition", "table", t.Name, "partition", from, "err", err)
+			} else {
+				defer release()
+			}
+		}
+		if err := opts.Retry.Wait(ctx, attempt); err != nil {
+			return err
+		}
+		snap, err := t.Refresh(ctx)
+		if err != nil {
+			return err
+		}
+		all, err := PlanSnapshot(snap, opts)
+		if err != nil {
+			return fmt.Errorf("plan %s again: %w", t.Name, err)
+		}
+		moves = moves[:0:0]
+		for _, m := range all {
+			if m.From == from {
+				moves = append(moves, m)
+			}
 		}
 	}
-	return skipped, nil
 }
 
 // PlanSnapshot plans the moves of a snapshot's live files.

@@ -36,6 +36,9 @@ type Options struct {
 	// (default lake.DefaultLayouts()); the encoding of a group's inputs is
 	// kept whatever the layout says.
 	Layouts map[string]lake.Layout
+	// Retry bounds the tries of a partition whose merge lost a race
+	// (default lake.DefaultRetry).
+	Retry lake.Retry
 }
 
 // Phase says what an Event reports.
@@ -60,8 +63,9 @@ type Status string
 
 const (
 	StatusCompacted Status = "compacted"
-	// StatusSkipped: a concurrent commit removed one of the inputs; the
-	// outputs were deleted and the next run retries with a fresh plan.
+	// StatusSkipped: a concurrent commit removed one of the inputs on every
+	// try (Options.Retry); the outputs were deleted and the next run plans
+	// afresh.
 	StatusSkipped Status = "skipped"
 	StatusFailed  Status = "failed"
 	StatusPlanned Status = "planned" // dry run
@@ -80,6 +84,7 @@ type GroupResult struct {
 	RowsOut   int64
 	Collapsed int64 // older versions dropped (RowsIn - RowsOut)
 	Version   int64 // the commit, when compacted
+	Attempts  int   // tries of its partition, this one included
 	Err       error
 }
 
@@ -143,7 +148,7 @@ var ErrGroupsFailed = errors.New("some compaction groups failed")
 
 // Run compacts the lake's tables: for each, it refreshes the snapshot, plans
 // and merges group by group. A group that loses a race with another commit
-// is skipped (not an error); the run returns ErrGroupsFailed when a group
+// is planned again and retried (Options.Retry), then skipped (not an error); the run returns ErrGroupsFailed when a group
 // failed otherwise, and stops at the first error when ctx ends.
 func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 	start := time.Now()
@@ -158,13 +163,9 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 		if err != nil {
 			return sum, err
 		}
-		snap, err := t.Refresh(ctx)
+		groups, err := planTable(ctx, t, opts)
 		if err != nil {
 			return sum, err
-		}
-		groups, err := PlanSnapshot(snap, PlanOptions{TargetSize: opts.TargetSize})
-		if err != nil {
-			return sum, fmt.Errorf("plan %s: %w", name, err)
 		}
 		ts := &TableSummary{Groups: len(groups)}
 		sum.Tables[name] = ts
@@ -188,40 +189,50 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 	return sum, nil
 }
 
-// runGroups merges a table's groups, opts.Workers at once, and returns
-// their results in plan order. Progress is reported from one goroutine at
-// a time, as each group finishes.
+// runGroups merges a table's groups, opts.Workers partitions at once, and
+// returns their results in plan order. The groups of one partition run one
+// after another in one worker, so a partition's retry (its groups planned
+// again after a lost race) never races its own other groups. Progress is
+// reported from one goroutine at a time, as each group finishes.
 func runGroups(ctx context.Context, l *lake.Lake, table string, groups []Group, opts Options) []GroupResult {
-	results := make([]GroupResult, len(groups))
+	var units [][]Group
+	for len(groups) > 0 {
+		n := 1
+		for n < len(groups) && groups[n].Partition == groups[0].Partition && groups[n].Encoding == groups[0].Encoding {
+			n++
+		}
+		units = append(units, groups[:n])
+		groups = groups[n:]
+	}
+	results := make([][]GroupResult, len(units))
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = DefaultWorkers
 	}
-	var mu sync.Mutex // serializes Progress
+	var mu sync.Mutex // serializes Progress and counts its index
+	index := 0
+	report := func(res GroupResult) {
+		if opts.Progress == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		opts.Progress(Event{Phase: PhaseGroup, Table: table, Result: &res, Index: index})
+		index++
+	}
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(workers, len(groups)) {
+	for range min(workers, len(units)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				g := groups[i]
-				if opts.DryRun {
-					results[i] = GroupResult{Table: table, Partition: g.Partition, Status: StatusPlanned,
-						FilesIn: len(g.Files), BytesIn: g.Size, RowsIn: g.Rows}
-				} else {
-					results[i] = CompactGroup(ctx, l, table, g, opts)
-				}
-				if opts.Progress != nil {
-					mu.Lock()
-					opts.Progress(Event{Phase: PhaseGroup, Table: table, Result: &results[i], Index: i})
-					mu.Unlock()
-				}
+				results[i] = runPartition(ctx, l, table, units[i], opts, report)
 			}
 		}()
 	}
 feed:
-	for i := range groups {
+	for i := range units {
 		select {
 		case next <- i:
 		case <-ctx.Done():
@@ -230,7 +241,97 @@ feed:
 	}
 	close(next)
 	wg.Wait()
-	return results
+	var out []GroupResult
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out
+}
+
+// runPartition merges the groups planned for one partition and encoding.
+// When some lost a race, it waits, plans the partition again on a fresh
+// snapshot (merged groups are gone from it, the winner's files are in it)
+// and merges what is left, up to opts.Retry.Attempts tries; the skips of
+// the last try are what it returns.
+func runPartition(ctx context.Context, l *lake.Lake, table string, groups []Group, opts Options, report func(GroupResult)) []GroupResult {
+	var out []GroupResult
+	part, enc := groups[0].Partition, groups[0].Encoding
+	retry := opts.Retry.WithDefaults()
+	for attempt := 1; ; attempt++ {
+		var lost []GroupResult
+		report := func(res GroupResult) {
+			res.Attempts = attempt
+			out = append(out, res)
+			report(res)
+		}
+		for _, g := range groups {
+			var res GroupResult
+			if opts.DryRun {
+				res = GroupResult{Table: table, Partition: g.Partition, Status: StatusPlanned,
+					FilesIn: len(g.Files), BytesIn: g.Size, RowsIn: g.Rows}
+			} else {
+				res = CompactGroup(ctx, l, table, g, opts)
+			}
+			if res.Status == StatusSkipped && ctx.Err() == nil {
+				lost = append(lost, res)
+				continue
+			}
+			report(res)
+		}
+		if len(lost) == 0 || attempt >= retry.Attempts || retry.Wait(ctx, attempt) != nil {
+			for _, res := range lost {
+				report(res)
+			}
+			return out
+		}
+		groups = groups[:0:0]
+		again, err := replan(ctx, l, table, opts)
+		if err != nil {
+			res := lost[0]
+			res.Status, res.Err = StatusFailed, fmt.Errorf("plan %s again: %w", part, err)
+			report(res)
+			return out
+		}
+		for _, g := range again {
+			if g.Partition == part && g.Encoding == enc {
+				groups = append(groups, g)
+			}
+		}
+	}
+}
+
+// replan plans a table's compaction on a fresh snapshot.
+func replan(ctx context.Context, l *lake.Lake, table string, opts Options) ([]Group, error) {
+	t, err := l.Table(table)
+	if err != nil {
+		return nil, err
+	}
+	return planTable(ctx, t, opts)
+}
+
+// planTable plans a table's compaction on a fresh snapshot, leaving out the
+// partitions a tier move has reserved (lake.Table.Reserve): the move is
+// rewriting them, and merging them now would only make it lose its race.
+func planTable(ctx context.Context, t *lake.Table, opts Options) ([]Group, error) {
+	reserved, err := t.Reserved(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := t.Refresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := PlanSnapshot(snap, PlanOptions{TargetSize: opts.TargetSize})
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", t.Name, err)
+	}
+	kept := groups[:0]
+	for _, g := range groups {
+		if !reserved[g.Partition] {
+			kept = append(kept, g)
+		}
+	}
+	return kept, nil
 }
 
 // PlanSnapshot plans the compaction of a snapshot's live files.
