@@ -10,7 +10,7 @@ BIN       := bin/akosha
 RACE ?= -race
 TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: all build run test test-unit deploy-check image bench fuzz tools clean
+.PHONY: all build run test test-long test-unit deploy-check image bench fuzz tools clean
 
 all: build
 
@@ -30,10 +30,18 @@ $(VERSITYGW):
 test: tools
 	$(GO) vet ./...
 	./scripts/with-services.sh $(GO) test $(TEST_FLAGS) $(RACE) ./...
-	# ./... never matches testdata folders; the vector generator is pure
-	# arithmetic, so it runs without the race detector (80 s with it, 20 s without).
-	$(GO) test $(TEST_FLAGS) ./testdata/textvec
+	# Without the race detector: the vector generator (./... never matches
+	# testdata folders) and the HNSW package, whose compute-bound,
+	# single-goroutine tests skip under -race (fifteen times slower there)
+	# and run here in full; its concurrent ones ran above.
+	$(GO) test $(TEST_FLAGS) -short ./testdata/textvec ./lake/hnsw
 	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# The longer forms, run in addition to make test, never instead: HNSW
+# recall at 100,000 vectors, and three minutes of the chaos test.
+test-long: tools
+	$(GO) test $(TEST_FLAGS) ./lake/hnsw
+	AKOSHA_CHAOS_LONG=1 ./scripts/with-services.sh $(GO) test -count=1 -timeout 30m $(RACE) -run 'TestChaos|TestAgeProgresses' ./jobs/chaos
 
 # The manifests (Dockerfile, knative/, kubernetes/, func.yaml) against the
 # upstream API types, Knative's validation, kustomize and the code's config

@@ -81,6 +81,7 @@ func TestHalfKernels(t *testing.T) {
 // a parallel build (float16 or not) can leave a node or two without
 // in-links, so the test asks for 190 of 200.
 func TestHalfBuild(t *testing.T) {
+	skipUnderRace(t)
 	if !canHalf(64) {
 		t.Skip("no float16 kernels on this CPU")
 	}

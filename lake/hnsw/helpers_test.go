@@ -51,6 +51,16 @@ func gaussian(n, d int, seed uint64) []float32 {
 	return v
 }
 
+// skipUnderRace skips a compute-bound test that has no concurrency for
+// the race detector to check; make test runs the package again without
+// -race, where it runs in full.
+func skipUnderRace(t testing.TB) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("single-goroutine and compute-bound: runs in make test's pass without -race")
+	}
+}
+
 func mustBuild(t testing.TB, v []float32, d int, cfg Config) *Index {
 	t.Helper()
 	ix, err := Build(context.Background(), v, d, cfg)

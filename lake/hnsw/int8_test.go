@@ -14,6 +14,7 @@ import (
 // cosine, at under a third of the bytes; searches over it find the same
 // neighbours.
 func TestInt8RoundTrip(t *testing.T) {
+	skipUnderRace(t)
 	base, queries := textData(t, 5000, 100)
 	ix := mustBuild(t, base, dim, Config{Seed: 3, Workers: 1})
 	b := serializeInt8(t, ix)

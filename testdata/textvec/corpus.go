@@ -100,7 +100,11 @@ func sourceFiles(s Source) ([]string, error) {
 		}
 	case WordNet:
 		for _, f := range []string{"data.noun", "data.verb", "data.adj", "data.adv"} {
-			files = append(files, filepath.Join(wordnetDir, f))
+			p := filepath.Join(wordnetDir, f)
+			if _, err := os.Stat(p); err != nil {
+				return nil, fmt.Errorf("textvec: source %q: %w (Debian package wordnet-base)", s, err)
+			}
+			files = append(files, p)
 		}
 	default:
 		return nil, fmt.Errorf("textvec: unknown source %q", s)
