@@ -24,9 +24,7 @@ import (
 )
 
 func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
+	return testenv.Context(t)
 }
 
 func openLake(t *testing.T, s storage.Store) *lake.Lake {

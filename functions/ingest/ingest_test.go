@@ -36,9 +36,7 @@ type server struct {
 }
 
 func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
+	return testenv.Context(t)
 }
 
 func startOn(t testing.TB, store storage.Store, authCfg auth.Config, cfg ingest.Config) *server {

@@ -62,9 +62,7 @@ type process struct {
 }
 
 func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
+	return testenv.Context(t)
 }
 
 func startProcess(t testing.TB, s storage.Store, cfg query.Config) *process {

@@ -134,3 +134,22 @@ func sanitize(name string) string {
 	}
 	return name
 }
+
+// Context returns a context for a test's I/O that ends a little before the
+// test binary's deadline (go test -timeout), or after ten minutes when it
+// has none. A fixed per-test deadline of a minute or two failed whole
+// lifecycle tests on a loaded machine (under the race detector, beside
+// other packages) though nothing was stuck; the binary's deadline still
+// bounds a test that hangs, and ending first gives it a clear failure
+// instead of the timeout's goroutine dump.
+func Context(t testing.TB) context.Context {
+	deadline := time.Now().Add(10 * time.Minute)
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if end, ok := d.Deadline(); ok {
+			deadline = end.Add(-time.Until(end) / 20) // 5% of what is left, for the failure report
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	t.Cleanup(cancel)
+	return ctx
+}

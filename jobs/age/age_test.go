@@ -18,9 +18,7 @@ import (
 )
 
 func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
+	return testenv.Context(t)
 }
 
 func openLake(t testing.TB, s storage.Store) *lake.Lake {

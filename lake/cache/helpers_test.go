@@ -11,14 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/akosha/akosha/internal/testenv"
 	"github.com/akosha/akosha/lake/cache"
 	"github.com/akosha/akosha/lake/storage"
 )
 
 func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
+	return testenv.Context(t)
 }
 
 // body is the deterministic content of a test object of n bytes.
