@@ -45,6 +45,7 @@ var (
 	keySQLMemory   = config.Register(config.Key{Name: "AKOSHA_SQL_MEMORY_LIMIT", Default: "2GB", Help: "DuckDB memory_limit"})
 	keySQLThreads  = config.Register(config.Key{Name: "AKOSHA_SQL_THREADS", Default: "0", Help: "DuckDB threads (0: one per core)"})
 	keyResultCache = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE_BYTES", Default: "268435456", Help: "in-process result cache budget"})
+	keyResultOff   = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE", Default: "on", Help: "on or off: off answers every statement afresh, bypassing the L1 and L2 result caches (for measurement, or when answers must never be served from a cache)"})
 	keyResultTTL   = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE_TTL", Default: "1h", Help: "Redis result cache entry lifetime"})
 	keyTier        = config.Register(config.Key{Name: "AKOSHA_TIER", Help: "pin this query process to one tier (hot, warm or cold) and serve its objects: a tier store"})
 	keyTierStores  = config.Register(config.Key{Name: "AKOSHA_TIER_STORES", Help: "tier stores to read through before S3 and to fan search out to: hot=http://...,warm=http://..."})
@@ -61,6 +62,9 @@ type Config struct {
 	Threads          int
 	ResultCacheBytes int64
 	ResultTTL        time.Duration
+	// NoResultCache turns the L1 and L2 result caches off: every statement
+	// is computed afresh and nothing is stored.
+	NoResultCache bool
 	// Tier pins the process to one tier: it serves that tier's objects on
 	// GET /v1/objects/{key} from its (persistent) cache. Empty: not a store.
 	Tier string
@@ -90,6 +94,13 @@ func ConfigFromEnv() (Config, error) {
 		ResultCacheBytes: num(keyResultCache),
 		ResultTTL:        dur(keyResultTTL),
 		Tier:             keyTier.String(),
+	}
+	switch v := strings.ToLower(keyResultOff.String()); v {
+	case "", "on":
+	case "off":
+		c.NoResultCache = true
+	default:
+		errs = append(errs, fmt.Errorf("%s=%q: want on or off", keyResultOff.Name, v))
 	}
 	stores, err := storage.ParseTierStores(keyTierStores.String())
 	errs = append(errs, err)
@@ -383,7 +394,7 @@ func (f *Function) ServeSQL(ctx context.Context, sql string, limit int) ([]byte,
 	if limit <= 0 || limit > f.cfg.MaxRows {
 		limit = f.cfg.MaxRows
 	}
-	out, tier, err := f.answer(ctx, sql, fmtJSON, limit, time.Now())
+	out, tier, err := f.answer(ctx, sql, fmtJSON, limit, true, time.Now())
 	return out.Body, tier, err
 }
 

@@ -428,3 +428,47 @@ func waitVersion(t *testing.T, p, src *process) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The result caches can be bypassed per statement ("cache": false) or
+// turned off for the process: the answer is computed afresh each time,
+// says so in X-Akosha-Cache, and leaves nothing behind for the next one.
+func TestResultCacheCanBeBypassed(t *testing.T) {
+	store := testenv.Local(t)
+	p := startProcess(t, store, query.Config{})
+	push(t, p, records(2, 2, 40, 5))
+	const stmt = "SELECT count(*) FROM memories"
+	fresh := func(p *process) string {
+		t.Helper()
+		st, hdr, body := do(t, "POST", p.url+"/v1/sql", map[string]any{"sql": stmt, "cache": false}, nil)
+		if st != 200 || !strings.Contains(string(body), "40") {
+			t.Fatalf("cache false: %d %s", st, body)
+		}
+		return hdr.Get("X-Akosha-Cache")
+	}
+	for i := range 2 {
+		if tier := fresh(p); tier != "off" {
+			t.Fatalf("cache false, run %d: answered from %q", i, tier)
+		}
+	}
+	// Nothing was stored: the first cached request still misses.
+	if _, tier := sqlQuery(t, p, stmt, 0); tier != "miss" {
+		t.Fatalf("first cached request after bypasses: %q, want miss", tier)
+	}
+	if _, tier := sqlQuery(t, p, stmt, 0); tier != "l1" {
+		t.Fatalf("second cached request: %q, want l1", tier)
+	}
+	if tier := fresh(p); tier != "off" {
+		t.Fatalf("cache false with the answer cached: %q", tier)
+	}
+
+	off := startProcess(t, store, query.Config{NoResultCache: true})
+	for i := range 2 {
+		if _, tier := sqlQuery(t, off, stmt, 0); tier != "off" {
+			t.Fatalf("caches configured off, run %d: %q", i, tier)
+		}
+	}
+	st, _, body := do(t, "POST", p.url+"/v1/search", map[string]any{"vector": make([]float64, 384), "cache": false}, nil)
+	if st == http.StatusBadRequest && strings.Contains(string(body), "cache") {
+		t.Fatalf("search refuses the cache field: %s", body)
+	}
+}

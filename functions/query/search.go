@@ -86,6 +86,10 @@ type SearchRequest struct {
 	K         *int          `json:"k,omitempty"`
 	Threshold *float64      `json:"threshold,omitempty"`
 	Filter    *SearchFilter `json:"filter,omitempty"`
+	// Cache is accepted for symmetry with /v1/sql: search keeps no result
+	// cache (every search reads the newest snapshot), so false changes
+	// nothing.
+	Cache *bool `json:"cache,omitempty"`
 }
 
 // SearchFilter narrows a search. Every field that is set must match.

@@ -23,6 +23,9 @@ import (
 type sqlRequest struct {
 	SQL   string `json:"sql"`
 	Limit int    `json:"limit"`
+	// Cache false computes the answer afresh: no result cache is read or
+	// written (for measurement, or an answer that must be fresh).
+	Cache *bool `json:"cache"`
 }
 
 // Answer formats, chosen by Accept.
@@ -79,7 +82,7 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteErr(w, err)
 		return
 	}
-	out, tier, err := f.answer(r.Context(), req.SQL, format, limit, start)
+	out, tier, err := f.answer(r.Context(), req.SQL, format, limit, req.Cache == nil || *req.Cache, start)
 	if err != nil {
 		httpx.WriteErr(w, err)
 		return
@@ -88,10 +91,17 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 }
 
 // answer is a statement's encoded answer, from the in-process cache, Redis
-// or computed (and then cached in both), with the tier that gave it.
-func (f *Function) answer(ctx context.Context, sql, format string, limit int, start time.Time) (cachedResult, string, error) {
+// or computed (and then cached in both), with the tier that gave it. With
+// useCache false, or the caches configured off, it is computed afresh and
+// stored nowhere; the tier is then "off".
+func (f *Function) answer(ctx context.Context, sql, format string, limit int, useCache bool, start time.Time) (cachedResult, string, error) {
 	snaps := f.snapshots()
 	key := resultKey(storage.Location(f.lake.Store())+"|"+snaps.versions(), sql, format, limit)
+	if !useCache || f.cfg.NoResultCache {
+		f.metrics.resultCache.WithLabelValues("off").Inc()
+		out, err := f.compute(ctx, snaps, "", sql, format, limit, start)
+		return out, "off", err
+	}
 	if res, ok := f.l1.Get(key); ok {
 		f.metrics.resultCache.WithLabelValues("l1").Inc()
 		return res, "l1", nil
@@ -132,9 +142,11 @@ func (f *Function) compute(ctx context.Context, snaps snapshots, key, sql, forma
 		return cachedResult{}, fmt.Errorf("encode the answer: %w", err)
 	}
 	out := cachedResult{ContentType: format, Body: body.Bytes()}
-	f.l1.Put(key, out)
-	if f.l2 != nil {
-		f.l2.Put(ctx, key, out)
+	if key != "" { // "": the caches are bypassed
+		f.l1.Put(key, out)
+		if f.l2 != nil {
+			f.l2.Put(ctx, key, out)
+		}
 	}
 	f.metrics.sqlDuration.Observe(time.Since(start).Seconds())
 	return out, nil
