@@ -59,6 +59,9 @@ func TestChaosIngestAndJobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos test: not in -short")
 	}
+	// Most of its time is paced waiting (ingest every 100 ms, job loops,
+	// vacuum's grace): it runs beside the other chaos test.
+	t.Parallel()
 	dur, grace := 20*time.Second, 8*time.Second
 	if os.Getenv("AKOSHA_CHAOS_LONG") == "1" {
 		dur = 3 * time.Minute

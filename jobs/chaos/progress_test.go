@@ -27,6 +27,7 @@ func TestAgeProgressesBesideCompaction(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos test: not in -short")
 	}
+	t.Parallel()
 	s := testenv.S3(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
