@@ -41,14 +41,8 @@ type plainMemory struct {
 // store_memory's result: 200 when stored, 422 with the same body (and a
 // top-level error) when not, since sync.py only looks at the status code.
 func (f *Function) serveStoreMemory(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		httpx.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
-		return
-	}
-	buf, err := readBody(w, r, f.cfg.MaxBodyBytes)
-	if err != nil {
-		httpx.WriteErr(w, err)
+	buf, ok := readPost(w, r, f.cfg.MaxBodyBytes)
+	if !ok {
 		return
 	}
 	defer releaseBody(buf)

@@ -26,15 +26,22 @@ import (
 // them; cmd/akosha's TestSessionBuddyAgainstServe replays a whole sync
 // against akosha serve and compares it with akosha job import.
 
-// memoryRows reads every memory row of the lake, by id, with its system.
-func memoryRows(t *testing.T, l *lake.Lake) map[string]schemas.Memory {
+// storedRow is a memories row as stored, with its partition's system.
+type storedRow struct {
+	system string
+	schemas.MemoryRow
+}
+
+// storedRows reads every memory row of the lake, by id, as stored: its
+// optional strings are nil for NULL, so that ” and NULL differ.
+func storedRows(t *testing.T, l *lake.Lake) map[string]storedRow {
 	t.Helper()
 	tbl, _ := l.Table(schemas.TableMemories)
 	snap, err := tbl.Refresh(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]schemas.Memory{}
+	out := map[string]storedRow{}
 	for f := range snap.AllFiles() {
 		b, err := storage.ReadAll(ctxT(t), l.Store(), schemas.TableMemories+"/"+f.Path)
 		if err != nil {
@@ -48,35 +55,19 @@ func memoryRows(t *testing.T, l *lake.Lake) map[string]schemas.Memory {
 		if v := f.PartitionValues["system_id"]; v != nil {
 			sys = *v
 		}
-		for i := range rows {
-			out[rows[i].ID] = rows[i].Memory(sys)
+		for _, r := range rows {
+			out[r.ID] = storedRow{sys, r}
 		}
 	}
 	return out
 }
 
-// nullableRows reads the optional string columns back as they are stored:
-// nil for NULL, so that ” and NULL differ.
-func nullableRows(t *testing.T, l *lake.Lake) map[string]schemas.MemoryRow {
+// memoryRows reads every memory of the lake, by id, as records.
+func memoryRows(t *testing.T, l *lake.Lake) map[string]schemas.Memory {
 	t.Helper()
-	tbl, _ := l.Table(schemas.TableMemories)
-	snap, err := tbl.Refresh(ctxT(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]schemas.MemoryRow{}
-	for f := range snap.AllFiles() {
-		b, err := storage.ReadAll(ctxT(t), l.Store(), schemas.TableMemories+"/"+f.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, err := parquet.Read[schemas.MemoryRow](bytes.NewReader(b), int64(len(b)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rows {
-			out[r.ID] = r
-		}
+	out := map[string]schemas.Memory{}
+	for id, r := range storedRows(t, l) {
+		out[id] = r.Memory(r.system)
 	}
 	return out
 }
@@ -122,7 +113,7 @@ func TestAbsentOptionalStringsStayNull(t *testing.T) {
 			t.Fatalf("MCP %s: %v", pattern, res)
 		}
 	}
-	got := nullableRows(t, s.lake)
+	got := storedRows(t, s.lake)
 	for _, path := range []string{"rest", "mcp"} {
 		for _, pattern := range patterns {
 			for i, p := range pattern {
@@ -131,7 +122,7 @@ func TestAbsentOptionalStringsStayNull(t *testing.T) {
 					t.Fatalf("%s missing", id(path, pattern, i))
 				}
 				for col, get := range optionalColumns {
-					v := get(&r)
+					v := get(&r.MemoryRow)
 					if p == 'N' && v != nil {
 						t.Errorf("%s %s row %d: %s = %q, want NULL", path, pattern, i, col, *v)
 					}
