@@ -56,16 +56,16 @@ type MemoryRow struct {
 	Content     string    `parquet:"content,plain"`
 	Embedding   []float32 `parquet:"embedding,optional,list,uncompressed"` // null when absent
 	CreatedAt   time.Time `parquet:"created_at,timestamp(microsecond)"`
-	Project     string    `parquet:"project,optional,dict"` // optional strings: null when ""
-	Namespace   string    `parquet:"namespace,optional,dict"`
-	SessionID   string    `parquet:"session_id,optional,dict"`
-	UserID      string    `parquet:"user_id,optional,dict"`
-	Category    string    `parquet:"category,optional,dict"`
-	Subcategory string    `parquet:"subcategory,optional,dict"`
+	Project     *string   `parquet:"project,optional,dict"` // optional strings: nil is null (optString)
+	Namespace   *string   `parquet:"namespace,optional,dict"`
+	SessionID   *string   `parquet:"session_id,optional,dict"`
+	UserID      *string   `parquet:"user_id,optional,dict"`
+	Category    *string   `parquet:"category,optional,dict"`
+	Subcategory *string   `parquet:"subcategory,optional,dict"`
 	Tags        []string  `parquet:"tags,optional,list" parquet-element:",dict"`
 	Importance  *float64  `parquet:"importance,optional"`
-	SourceType  string    `parquet:"source_type,optional,dict"`
-	Metadata    string    `parquet:"metadata,optional,plain"` // JSON object text
+	SourceType  *string   `parquet:"source_type,optional,dict"`
+	Metadata    *string   `parquet:"metadata,optional,plain"` // JSON object text
 	IngestedAt  time.Time `parquet:"ingested_at,timestamp(microsecond)"`
 }
 
@@ -83,16 +83,16 @@ func (m *Memory) Row() MemoryRow {
 		Content:     m.Content,
 		Embedding:   nilIfEmpty(m.Embedding),
 		CreatedAt:   normalizeTime(m.CreatedAt),
-		Project:     m.Project,
-		Namespace:   m.Namespace,
-		SessionID:   m.SessionID,
-		UserID:      m.UserID,
-		Category:    m.Category,
-		Subcategory: m.Subcategory,
+		Project:     optString(m.Project),
+		Namespace:   optString(m.Namespace),
+		SessionID:   optString(m.SessionID),
+		UserID:      optString(m.UserID),
+		Category:    optString(m.Category),
+		Subcategory: optString(m.Subcategory),
 		Tags:        m.Tags,
 		Importance:  copyPtr(m.Importance),
-		SourceType:  m.SourceType,
-		Metadata:    objectString(m.Metadata),
+		SourceType:  optString(m.SourceType),
+		Metadata:    optString(objectString(m.Metadata)),
 	}
 }
 
@@ -106,16 +106,16 @@ func (r *MemoryRow) Memory(systemID string) Memory {
 		Content:     r.Content,
 		Embedding:   nilIfEmpty(r.Embedding),
 		CreatedAt:   r.CreatedAt.UTC(),
-		Project:     r.Project,
-		Namespace:   r.Namespace,
-		SessionID:   r.SessionID,
-		UserID:      r.UserID,
-		Category:    r.Category,
-		Subcategory: r.Subcategory,
+		Project:     deref(r.Project),
+		Namespace:   deref(r.Namespace),
+		SessionID:   deref(r.SessionID),
+		UserID:      deref(r.UserID),
+		Category:    deref(r.Category),
+		Subcategory: deref(r.Subcategory),
 		Tags:        r.Tags,
 		Importance:  copyPtr(r.Importance),
-		SourceType:  r.SourceType,
-		Metadata:    objectRaw(r.Metadata),
+		SourceType:  deref(r.SourceType),
+		Metadata:    objectRaw(deref(r.Metadata)),
 	}
 }
 
@@ -125,7 +125,7 @@ type EntityRow struct {
 	Name         string    `parquet:"name,plain"`
 	EntityType   string    `parquet:"entity_type,dict"`
 	Observations []string  `parquet:"observations,optional,list" parquet-element:",plain"`
-	Properties   string    `parquet:"properties,optional,plain"` // JSON object text
+	Properties   *string   `parquet:"properties,optional,plain"` // JSON object text
 	CreatedAt    time.Time `parquet:"created_at,timestamp(microsecond)"`
 	UpdatedAt    time.Time `parquet:"updated_at,timestamp(microsecond)"`
 	Embedding    []float32 `parquet:"embedding,optional,list,uncompressed"`
@@ -144,7 +144,7 @@ func (e *Entity) Row() EntityRow {
 		Name:         e.Name,
 		EntityType:   e.EntityType,
 		Observations: e.Observations,
-		Properties:   objectString(e.Properties),
+		Properties:   optString(objectString(e.Properties)),
 		CreatedAt:    normalizeTime(e.CreatedAt),
 		UpdatedAt:    normalizeTime(updated),
 		Embedding:    nilIfEmpty(e.Embedding),
@@ -159,7 +159,7 @@ func (r *EntityRow) Entity(systemID string) Entity {
 		Name:         r.Name,
 		EntityType:   r.EntityType,
 		Observations: r.Observations,
-		Properties:   objectRaw(r.Properties),
+		Properties:   objectRaw(deref(r.Properties)),
 		CreatedAt:    r.CreatedAt.UTC(),
 		UpdatedAt:    r.UpdatedAt.UTC(),
 		Embedding:    nilIfEmpty(r.Embedding),
@@ -172,7 +172,7 @@ type RelationRow struct {
 	FromEntity   string    `parquet:"from_entity,plain"`
 	ToEntity     string    `parquet:"to_entity,plain"`
 	RelationType string    `parquet:"relation_type,dict"`
-	Properties   string    `parquet:"properties,optional,plain"` // JSON object text
+	Properties   *string   `parquet:"properties,optional,plain"` // JSON object text
 	CreatedAt    time.Time `parquet:"created_at,timestamp(microsecond)"`
 	IngestedAt   time.Time `parquet:"ingested_at,timestamp(microsecond)"`
 }
@@ -184,7 +184,7 @@ func (r *Relation) Row() RelationRow {
 		FromEntity:   r.FromEntity,
 		ToEntity:     r.ToEntity,
 		RelationType: r.RelationType,
-		Properties:   objectString(r.Properties),
+		Properties:   optString(objectString(r.Properties)),
 		CreatedAt:    normalizeTime(r.CreatedAt),
 	}
 }
@@ -197,7 +197,7 @@ func (r *RelationRow) Relation(systemID string) Relation {
 		FromEntity:   r.FromEntity,
 		ToEntity:     r.ToEntity,
 		RelationType: r.RelationType,
-		Properties:   objectRaw(r.Properties),
+		Properties:   objectRaw(deref(r.Properties)),
 		CreatedAt:    r.CreatedAt.UTC(),
 	}
 }
@@ -217,6 +217,27 @@ func objectRaw(s string) json.RawMessage {
 		return nil
 	}
 	return json.RawMessage(s)
+}
+
+// optString is an optional string column's value: nil (null) for "".
+// The row types hold optional strings as pointers because parquet-go
+// v0.32.0 writes a batch's zero strings after a non-empty one as ” instead
+// of null (its bitmap walk in writeRowsFuncOfOptional), and upstream has
+// flip-flopped on whether a value type's zero is null at all (PRs 480, 523);
+// a nil pointer is null in every version.
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// deref is the inverse of optString.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 func nilIfEmpty(v []float32) []float32 {

@@ -26,18 +26,18 @@ type QuantizedMemoryRow struct {
 	Kind           string    `parquet:"kind,dict"`
 	Content        string    `parquet:"content,plain"`
 	EmbeddingI8    []int8    `parquet:"embedding_i8,optional,list"` // null when absent
-	EmbeddingScale float32   `parquet:"embedding_scale,optional"`   // null when absent
+	EmbeddingScale *float32  `parquet:"embedding_scale,optional"`   // null when absent (a pointer: see optString)
 	CreatedAt      time.Time `parquet:"created_at,timestamp(microsecond)"`
-	Project        string    `parquet:"project,optional,dict"`
-	Namespace      string    `parquet:"namespace,optional,dict"`
-	SessionID      string    `parquet:"session_id,optional,dict"`
-	UserID         string    `parquet:"user_id,optional,dict"`
-	Category       string    `parquet:"category,optional,dict"`
-	Subcategory    string    `parquet:"subcategory,optional,dict"`
+	Project        *string   `parquet:"project,optional,dict"`
+	Namespace      *string   `parquet:"namespace,optional,dict"`
+	SessionID      *string   `parquet:"session_id,optional,dict"`
+	UserID         *string   `parquet:"user_id,optional,dict"`
+	Category       *string   `parquet:"category,optional,dict"`
+	Subcategory    *string   `parquet:"subcategory,optional,dict"`
 	Tags           []string  `parquet:"tags,optional,list" parquet-element:",dict"`
 	Importance     *float64  `parquet:"importance,optional"`
-	SourceType     string    `parquet:"source_type,optional,dict"`
-	Metadata       string    `parquet:"metadata,optional,plain"`
+	SourceType     *string   `parquet:"source_type,optional,dict"`
+	Metadata       *string   `parquet:"metadata,optional,plain"`
 	IngestedAt     time.Time `parquet:"ingested_at,timestamp(microsecond)"`
 }
 
@@ -45,9 +45,13 @@ type QuantizedMemoryRow struct {
 // slices.
 func (r *MemoryRow) Quantized() QuantizedMemoryRow {
 	q, s := QuantizeEmbedding(r.Embedding)
+	var scale *float32
+	if q != nil {
+		scale = &s
+	}
 	return QuantizedMemoryRow{
 		ID: r.ID, Kind: r.Kind, Content: r.Content,
-		EmbeddingI8: q, EmbeddingScale: s,
+		EmbeddingI8: q, EmbeddingScale: scale,
 		CreatedAt: r.CreatedAt, Project: r.Project, Namespace: r.Namespace,
 		SessionID: r.SessionID, UserID: r.UserID, Category: r.Category,
 		Subcategory: r.Subcategory, Tags: r.Tags, Importance: r.Importance,
@@ -58,9 +62,13 @@ func (r *MemoryRow) Quantized() QuantizedMemoryRow {
 // MemoryRow returns q with its embedding dequantized. It shares q's other
 // slices.
 func (q *QuantizedMemoryRow) MemoryRow() MemoryRow {
+	var scale float32
+	if q.EmbeddingScale != nil {
+		scale = *q.EmbeddingScale
+	}
 	return MemoryRow{
 		ID: q.ID, Kind: q.Kind, Content: q.Content,
-		Embedding: DequantizeEmbedding(q.EmbeddingI8, q.EmbeddingScale),
+		Embedding: DequantizeEmbedding(q.EmbeddingI8, scale),
 		CreatedAt: q.CreatedAt, Project: q.Project, Namespace: q.Namespace,
 		SessionID: q.SessionID, UserID: q.UserID, Category: q.Category,
 		Subcategory: q.Subcategory, Tags: q.Tags, Importance: q.Importance,

@@ -96,10 +96,10 @@ func TestQuantizeIsIdempotent(t *testing.T) {
 func TestQuantizedRowRoundTrip(t *testing.T) {
 	imp := 0.5
 	m := MemoryRow{ID: "a", Kind: "memory", Content: "c", Embedding: []float32{0.5, -1, 0},
-		Project: "p", Tags: []string{"x"}, Importance: &imp, Metadata: `{"k":1}`}
+		Project: optString("p"), Tags: []string{"x"}, Importance: &imp, Metadata: optString(`{"k":1}`)}
 	q := m.Quantized()
 	back := q.MemoryRow()
-	if back.ID != "a" || back.Project != "p" || *back.Importance != 0.5 || back.Metadata != `{"k":1}` ||
+	if back.ID != "a" || deref(back.Project) != "p" || *back.Importance != 0.5 || deref(back.Metadata) != `{"k":1}` ||
 		!slices.Equal(back.Tags, []string{"x"}) || len(back.Embedding) != 3 {
 		t.Fatalf("round trip lost fields: %+v", back)
 	}

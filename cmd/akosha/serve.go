@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,12 +101,17 @@ func (rt *runtime) queryMount() (fnrun.Mount, *query.Function, error) {
 	return fnrun.Mount{Name: "query", Fn: wrapped{f, rt.http.Wrap("query", http.HandlerFunc(f.Handle))}, Routes: routes}, f, nil
 }
 
-// withoutMCP drops the MCP paths from a function's routes: in akosha serve
-// one /mcp answers with both functions' tools.
+// withoutMCP drops the MCP JSON-RPC paths from a function's routes: in
+// akosha serve one /mcp answers with both functions' tools. Session-Buddy's
+// other paths under /mcp (/mcp/status, /mcp/store_memory) stay ingest's.
 func withoutMCP(m fnrun.Mount) fnrun.Mount {
 	var routes []string
 	for _, r := range m.Routes {
-		if !strings.Contains(r, "/mcp") {
+		_, path, _ := strings.Cut(r, " ")
+		if path == "" {
+			path = r
+		}
+		if !slices.Contains(ingest.MCPPaths(), path) {
 			routes = append(routes, r)
 		}
 	}
@@ -158,7 +164,9 @@ everything a laptop needs, nothing to install.`,
 			handlers := rt.sharedHandlers()
 			tools := &mcp.Server{Name: "akosha", Tools: append(in.MCPTools(), q.MCPTools()...)}
 			both := rt.http.Wrap("mcp", rt.auth.Require(auth.Read, tools))
-			handlers["POST /mcp"], handlers["POST /mcp/v1"] = both, both
+			for _, p := range ingest.MCPPaths() {
+				handlers["POST "+p] = both
+			}
 			srv := &fnrun.Server{Addr: addr, Mounts: []fnrun.Mount{withoutMCP(im), withoutMCP(qm)}, Handlers: handlers}
 			slog.Info("akosha serving", "addr", fnrun.ListenAddress(addr), "lake", g.lakeURL, "dev", dev)
 			return srv.Run(ctx)

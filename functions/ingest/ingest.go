@@ -161,9 +161,15 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	// The MCP endpoint needs only Read: each tool checks its own permission
 	// (all of ingest's need Write).
 	mcpServer := a.Require(auth.Read, &mcp.Server{Name: "akosha-ingest", Tools: f.MCPTools(), MaxBody: cfg.MaxBodyBytes})
-	mux.Handle("/mcp", mcpServer)
-	mux.Handle("/mcp/v1", mcpServer)
-	mux.HandleFunc("GET /status", f.serveStatus)
+	for _, p := range mcpPaths {
+		mux.Handle(p, mcpServer)
+	}
+	for _, p := range statusPaths {
+		mux.HandleFunc(p, f.serveStatus)
+	}
+	for _, p := range storeMemoryPaths {
+		mux.Handle(p, write(http.HandlerFunc(f.serveStoreMemory)))
+	}
 	f.mux = mux
 	return nil
 }
@@ -181,7 +187,10 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { f.mux.ServeH
 
 // Routes are the paths this function owns when it shares a server.
 func Routes() []string {
-	return []string{"/v1/memories", "/v1/entities", "/v1/relations", "/mcp", "/mcp/v1", "/status"}
+	routes := []string{"/v1/memories", "/v1/entities", "/v1/relations"}
+	routes = append(routes, mcpPaths...)
+	routes = append(routes, "/status", "/mcp/status")
+	return append(routes, storeMemoryPaths...)
 }
 
 // Stop drains the group committers: requests already queued are committed.

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/akosha/akosha/internal/auth"
@@ -56,6 +59,16 @@ var memoryFields = map[string]string{
 // toRecord maps Session-Buddy's arguments onto a memory record's JSON.
 // Metadata keys that are record fields become fields; the rest stay in
 // metadata. An unknown type is kept in metadata and the kind defaults.
+//
+// This is the one Session-Buddy mapping (README, "Connect Session-Buddy");
+// the import job's toConversation and toReflection give the same rows:
+//   - a value that is null, "" or [] is absent: Session-Buddy sends None for
+//     a NULL column (store_reflection keeps it, batch_store_memories drops it)
+//     and [] for NULL tags, and a known field sent as null must not come
+//     back as metadata.<field>: null;
+//   - importance_score is read back from Session-Buddy's REAL column, so
+//     0.9 arrives as 0.8999999761581421: a value that is exactly a float32
+//     is stored as that float32's shortest decimal (0.9), as import reads it.
 func (m sbMemory) toRecord(kind string) json.RawMessage {
 	rec := map[string]any{"id": m.MemoryID, "content": m.Text}
 	if len(m.Embedding) > 0 && string(m.Embedding) != "null" {
@@ -63,23 +76,24 @@ func (m sbMemory) toRecord(kind string) json.RawMessage {
 	}
 	rest := map[string]any{}
 	for k, v := range m.Metadata {
-		field, ok := memoryFields[k]
-		if !ok || v == nil {
-			rest[k] = v
+		if absent(v) {
 			continue
 		}
-		if field == "kind" {
+		field, ok := memoryFields[k]
+		switch {
+		case !ok:
+			rest[k] = v
+		case field == "kind":
 			if s, _ := v.(string); s == schemas.KindConversation || s == schemas.KindReflection || s == schemas.KindMemory {
 				rec["kind"] = s
 			} else {
 				rest[k] = v
 			}
-			continue
+		case field == "importance":
+			rec[field] = shortestFloat32(v)
+		default:
+			rec[field] = v
 		}
-		if field == "id" && v == "" {
-			continue
-		}
-		rec[field] = v
 	}
 	if kind != "" {
 		rec["kind"] = kind
@@ -89,6 +103,36 @@ func (m sbMemory) toRecord(kind string) json.RawMessage {
 	}
 	b, _ := json.Marshal(rec)
 	return b
+}
+
+// absent says whether a Session-Buddy value means "no value".
+func absent(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// shortestFloat32 undoes a float32 read widened to float64: a number that is
+// exactly a float32 becomes the shortest decimal of that float32. Others
+// (0.9 as a float64 is not a float32) are kept as they are.
+func shortestFloat32(v any) any {
+	f, ok := v.(float64)
+	if !ok || float64(float32(f)) != f {
+		return v
+	}
+	g, err := strconv.ParseFloat(strconv.FormatFloat(f, 'g', -1, 32), 64)
+	if err != nil {
+		return v
+	}
+	return g
 }
 
 func (f *Function) storeMemories(r *http.Request, raws [][]byte) (Response, error) {
@@ -117,11 +161,27 @@ func mcpBody(raws [][]byte) []byte {
 	return []byte(hex.EncodeToString(h.Sum(nil)))
 }
 
+// batchAnswer is batch_store_memories' answer. When no record was stored it
+// carries a top-level error listing each record's: Session-Buddy logs
+// result["error"] for a failed batch and "Unknown error" without it.
 func batchAnswer(resp Response) map[string]any {
-	return map[string]any{
+	a := map[string]any{
 		"status": resp.Status, "total": resp.Total, "stored": resp.Stored, "failed": resp.Failed,
 		"errors": resp.Errors, "stored_at": time.Now().UTC().Format(time.RFC3339Nano), "version": resp.Version,
 	}
+	if resp.Stored == 0 && len(resp.Errors) > 0 {
+		a["error"] = recordErrors(resp.Errors)
+	}
+	return a
+}
+
+// recordErrors is one message naming every failed record.
+func recordErrors(errs []recordError) string {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = fmt.Sprintf("record %d (id %q): %s", e.Index, e.ID, e.Error)
+	}
+	return fmt.Sprintf("no record stored: %s", strings.Join(msgs, "; "))
 }
 
 func (f *Function) toolStoreMemory(r *http.Request, args json.RawMessage) (map[string]any, error) {
@@ -208,13 +268,55 @@ func graphSystem(props, meta map[string]any) string {
 	return ""
 }
 
+// graphTime is a timestamp Session-Buddy put in properties (or metadata);
+// nil when it sent none.
 func graphTime(props, meta map[string]any, key string) any {
 	for _, m := range []map[string]any{props, meta} {
-		if v, ok := m[key]; ok {
+		if v, ok := m[key]; ok && !absent(v) {
 			return v
 		}
 	}
-	return time.Now().UTC().Format(time.RFC3339Nano)
+	return nil
+}
+
+// graphFields are the property keys create_entity and create_relation turn
+// into fields of the record; they do not stay in properties.
+var graphFields = []string{"source_system", "original_id", "created_at", "updated_at"}
+
+// graphProperties is a graph record's properties: Session-Buddy's properties
+// without the keys that became fields and without absent values, and its
+// metadata, when it sent any, under "metadata" (the import job's mapping of
+// kg_entities and kg_relationships, whose rows have both columns).
+func graphProperties(props, meta map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range props {
+		if !absent(v) && !slices.Contains(graphFields, k) {
+			out[k] = v
+		}
+	}
+	if _, taken := out["metadata"]; !taken && !absent(meta) {
+		out["metadata"] = meta
+	}
+	return out
+}
+
+// graphRecord is the fields every graph record shares. created_at defaults
+// to now; updated_at, which Session-Buddy's push does not send, to
+// created_at (left out, so the record's own default applies).
+func graphRecord(props, meta map[string]any, idParts ...string) map[string]any {
+	sys := graphSystem(props, meta)
+	rec := map[string]any{
+		"system_id": sys, "id": graphID(props, append([]string{sys}, idParts...)...),
+		"properties": graphProperties(props, meta),
+	}
+	rec["created_at"] = graphTime(props, meta, "created_at")
+	if rec["created_at"] == nil {
+		rec["created_at"] = time.Now().UTC().Format(time.RFC3339Nano)
+	}
+	if t := graphTime(props, meta, "updated_at"); t != nil {
+		rec["updated_at"] = t
+	}
+	return rec
 }
 
 func (f *Function) toolCreateEntity(r *http.Request, args json.RawMessage) (map[string]any, error) {
@@ -229,13 +331,8 @@ func (f *Function) toolCreateEntity(r *http.Request, args json.RawMessage) (map[
 	if err := json.Unmarshal(args, &a); err != nil {
 		return nil, fmt.Errorf("create_entity arguments: %w", err)
 	}
-	sys := graphSystem(a.Properties, a.Metadata)
-	rec := map[string]any{
-		"system_id": sys, "id": graphID(a.Properties, sys, a.Name, a.EntityType), "name": a.Name,
-		"entity_type": a.EntityType, "observations": a.Observations, "properties": nonNil(a.Properties),
-		"created_at": graphTime(a.Properties, a.Metadata, "created_at"),
-		"updated_at": graphTime(a.Properties, a.Metadata, "updated_at"),
-	}
+	rec := graphRecord(a.Properties, a.Metadata, a.Name, a.EntityType)
+	rec["name"], rec["entity_type"], rec["observations"] = a.Name, a.EntityType, a.Observations
 	if len(a.Embedding) > 0 && string(a.Embedding) != "null" {
 		rec["embedding"] = a.Embedding
 	}
@@ -253,20 +350,10 @@ func (f *Function) toolCreateRelation(r *http.Request, args json.RawMessage) (ma
 	if err := json.Unmarshal(args, &a); err != nil {
 		return nil, fmt.Errorf("create_relation arguments: %w", err)
 	}
-	sys := graphSystem(a.Properties, a.Metadata)
-	rec := map[string]any{
-		"system_id": sys, "id": graphID(a.Properties, sys, a.From, a.Type, a.To),
-		"from_entity": a.From, "to_entity": a.To, "relation_type": a.Type, "properties": nonNil(a.Properties),
-		"created_at": graphTime(a.Properties, a.Metadata, "created_at"),
-	}
+	rec := graphRecord(a.Properties, a.Metadata, a.From, a.Type, a.To)
+	delete(rec, "updated_at") // relations have no updated_at
+	rec["from_entity"], rec["to_entity"], rec["relation_type"] = a.From, a.To, a.Type
 	return f.storeGraph(r, schemas.TableRelations, rec)
-}
-
-func nonNil(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
-	}
-	return m
 }
 
 func (f *Function) storeGraph(r *http.Request, table string, rec map[string]any) (map[string]any, error) {

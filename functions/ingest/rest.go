@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"net/http"
@@ -63,17 +64,27 @@ func idempotencyTxn(r *http.Request, body []byte) (*delta.Txn, error) {
 	}, nil
 }
 
+// readPost reads the body of a POST, answering any other method with 405
+// and a body it cannot read with its error; ok is false when it answered.
+func readPost(w http.ResponseWriter, r *http.Request, limit int64) (buf *bytes.Buffer, ok bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		httpx.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+		return nil, false
+	}
+	buf, err := readBody(w, r, limit)
+	if err != nil {
+		httpx.WriteErr(w, err)
+		return nil, false
+	}
+	return buf, true
+}
+
 // ingestHandler serves POST /v1/{memories,entities,relations} for one table.
 func ingestHandler[R any, P record[R]](f *Function, table string, key keyOf[R], c *committer[R]) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			httpx.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
-			return
-		}
-		buf, err := readBody(w, r, f.cfg.MaxBodyBytes)
-		if err != nil {
-			httpx.WriteErr(w, err)
+		buf, ok := readPost(w, r, f.cfg.MaxBodyBytes)
+		if !ok {
 			return
 		}
 		defer releaseBody(buf) // records copy what they keep of it

@@ -586,7 +586,7 @@ func rewriteOneFile(t *testing.T, l *lake.Lake, system string) {
 	recs := make([]schemas.Memory, len(rows))
 	for i, r := range rows {
 		recs[i] = schemas.Memory{SystemID: pt.SystemID, ID: r.ID, Kind: r.Kind, Content: r.Content, Embedding: r.Embedding,
-			CreatedAt: r.CreatedAt.UTC(), Project: r.Project}
+			CreatedAt: r.CreatedAt.UTC(), Project: derefString(r.Project)}
 	}
 	st, err := lake.StageMemories(ctx, l.Store(), recs)
 	if err != nil {
@@ -958,4 +958,11 @@ func TestSearchIndexLifecycle(t *testing.T) {
 	if graph, exact, scans, _, _ := query.SearchStatsOf(res); graph+exact != 0 || scans < 4 {
 		t.Fatalf("indexes deleted: %d indexes searched, %d files scanned", graph+exact, scans)
 	}
+}
+
+func derefString(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

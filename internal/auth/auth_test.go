@@ -3,6 +3,7 @@ package auth_test
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -40,6 +41,11 @@ func newAuthenticator(t *testing.T) *auth.Authenticator {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// basic is the Authorization header of HTTP Basic credentials.
+func basic(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
 // sign makes a JWT with any algorithm and claims, as an attacker or a
@@ -125,7 +131,21 @@ func TestAuthenticate(t *testing.T) {
 		{name: "unknown API key", value: "Bearer not-a-key-0123456789", wantErr: auth.ErrInvalidCredentials},
 		{name: "unknown X-API-Key", header: "X-API-Key", value: "not-a-key-0123456789", wantErr: auth.ErrInvalidCredentials},
 		{name: "a JWT is not an API key", header: "X-API-Key", value: hs256(claims(nil)), wantErr: auth.ErrInvalidCredentials},
-		{name: "Basic auth", value: "Basic Z3JhZmFuYTp4", wantErr: auth.ErrInvalidCredentials},
+		// Basic credentials are an API key's name and the key (Session-Buddy
+		// puts them in its endpoint URL; httpx sends them as Basic auth).
+		{name: "Basic: key name and key", value: basic("sb-laptop", scopedKey),
+			want: auth.Principal{Name: "sb-laptop", Role: "operator", SystemIDs: []string{"sb-laptop", "sb-desk"}}},
+		{name: "Basic: the scheme is case-insensitive", value: "basic " + basic("sb-fleet", operatorKey)[len("Basic "):],
+			want: auth.Principal{Name: "sb-fleet", Role: "operator"}},
+		{name: "Basic: a key under another key's name", value: basic("sb-fleet", scopedKey),
+			wantErr: auth.ErrInvalidCredentials, wantMsg: "unknown API key name or key"},
+		{name: "Basic: a name with a wrong key", value: basic("sb-laptop", "not-a-key-0123456789"),
+			wantErr: auth.ErrInvalidCredentials, wantMsg: "unknown API key name or key"},
+		{name: "Basic: a JWT as the password", value: basic("ci", hs256(claims(nil))),
+			wantErr: auth.ErrInvalidCredentials},
+		{name: "Basic: no name", value: basic("", scopedKey), wantErr: auth.ErrInvalidCredentials, wantMsg: "<key name>:<key>"},
+		{name: "Basic: no colon", value: "Basic Z3JhZmFuYQ==", wantErr: auth.ErrInvalidCredentials, wantMsg: "<key name>:<key>"},
+		{name: "Basic: not base64", value: "Basic %%%", wantErr: auth.ErrInvalidCredentials, wantMsg: "not base64"},
 		{name: "Bearer without a token", value: "Bearer ", wantErr: auth.ErrInvalidCredentials},
 	}
 	for _, tt := range tests {
@@ -217,6 +237,11 @@ func TestRequire(t *testing.T) {
 			challenge := rec.Header().Get("WWW-Authenticate")
 			if tt.wantStatus == 401 && !strings.HasPrefix(challenge, "Bearer") {
 				t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", challenge)
+			}
+			if all := rec.Header().Values("WWW-Authenticate"); tt.wantStatus == 401 && !slices.ContainsFunc(all, func(c string) bool {
+				return strings.HasPrefix(c, "Basic ")
+			}) {
+				t.Errorf("WWW-Authenticate = %q, want a Basic challenge too", all)
 			}
 			if tt.wantStatus == 403 && challenge != "" {
 				t.Errorf("WWW-Authenticate = %q on a 403; credentials were fine", challenge)

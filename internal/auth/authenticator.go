@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,8 +81,11 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, token, _ := strings.Cut(h, " ")
 		token = strings.TrimSpace(token)
+		if strings.EqualFold(scheme, "Basic") && token != "" {
+			return a.basic(token)
+		}
 		if !strings.EqualFold(scheme, "Bearer") || token == "" {
-			return Principal{}, fmt.Errorf("%w: Authorization must be \"Bearer <token>\"", ErrInvalidCredentials)
+			return Principal{}, fmt.Errorf("%w: Authorization must be \"Bearer <token>\" or \"Basic <name:key>\"", ErrInvalidCredentials)
 		}
 		if p, ok := a.lookupKey(token); ok {
 			return p, nil
@@ -98,6 +102,29 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 		return Principal{}, fmt.Errorf("%w: unknown API key", ErrInvalidCredentials)
 	}
 	return Principal{}, ErrNoCredentials
+}
+
+// basic checks HTTP Basic credentials (RFC 7617): the user is an API key's
+// name and the password the key. Session-Buddy has no setting for a token,
+// only an endpoint URL, and its HTTP client (httpx) sends a URL's userinfo
+// as Basic auth, so https://NAME:KEY@host/mcp gets it in over TLS. Both
+// halves must match one key: the key alone is not enough under another
+// name, so a log line showing the user names the key that was used. JWTs
+// are not accepted this way.
+func (a *Authenticator) basic(token string) (Principal, error) {
+	raw, err := base64.StdEncoding.DecodeString(token)
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: Basic credentials are not base64", ErrInvalidCredentials)
+	}
+	name, key, ok := strings.Cut(string(raw), ":")
+	if !ok || name == "" || key == "" {
+		return Principal{}, fmt.Errorf("%w: Basic credentials must be \"<key name>:<key>\"", ErrInvalidCredentials)
+	}
+	p, found := a.lookupKey(key)
+	if !found || subtle.ConstantTimeCompare([]byte(p.Name), []byte(name)) != 1 {
+		return Principal{}, fmt.Errorf("%w: unknown API key name or key", ErrInvalidCredentials)
+	}
+	return p, nil
 }
 
 // lookupKey finds the API key whose hash matches token's. It compares with
@@ -149,7 +176,7 @@ func (a *Authenticator) Require(perm Permission, next http.Handler) http.Handler
 
 func unauthorized(w http.ResponseWriter, r *http.Request, err error) {
 	challenge := `Bearer realm="akosha"`
-	msg := "authentication required: send Authorization: Bearer <token> or X-API-Key"
+	msg := "authentication required: send Authorization: Bearer <token>, X-API-Key, or Basic credentials (API key name and key)"
 	if errors.Is(err, ErrInvalidCredentials) {
 		// The description is our own text, never the credential's; RFC 6750
 		// still forbids '"' and '\' in it.
@@ -160,5 +187,6 @@ func unauthorized(w http.ResponseWriter, r *http.Request, err error) {
 			"method", r.Method, "path", r.URL.Path)
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
+	w.Header().Add("WWW-Authenticate", `Basic realm="akosha", charset="UTF-8"`)
 	httpx.WriteError(w, http.StatusUnauthorized, httpx.CodeUnauthorized, msg)
 }

@@ -3,10 +3,15 @@
 //
 // # Credentials
 //
-// A request carries one credential, in either header:
+// A request carries one credential, in one of these headers:
 //
 //	Authorization: Bearer <JWT or API key>
 //	X-API-Key: <API key>
+//	Authorization: Basic base64(<API key name>:<API key>)
+//
+// Basic credentials exist for clients that can only be given a URL:
+// Session-Buddy's HTTP client sends https://NAME:KEY@host/... as Basic auth.
+// The name must be the key's own; a JWT is not accepted this way.
 //
 // JWTs are HS256 only, signed with AKOSHA_JWT_SECRET (at least 32 bytes).
 // Their claims are sub (the principal's name, required), role (required),

@@ -46,21 +46,31 @@
 //	kg_relationships (id, from_entity, to_entity, relation_type, properties JSON,
 //	  created_at, updated_at, metadata JSON)  -> relations
 //
-// Columns that are record fields become fields (importance_score ->
-// importance); the other Session-Buddy columns are kept in the record's
-// metadata (memories) or properties (entities, relations) under their own
-// names, never overriding a key Session-Buddy put there itself, together with
-// "ingestion_method": "s3_import" and "upload_id" (the push path writes
-// "ingestion_method": "http_push"). Dropped: fingerprint (a local MinHash
-// dedupe signature) and searchable_content when it equals content. A
-// knowledge-graph row's metadata goes into its properties under "metadata".
+// The mapping is Session-Buddy's own push (HttpSyncMethod in
+// storage/akosha_sync.py; ingest's MCP tools are its other half), so that a
+// record pushed and the same record imported are equal rows: columns that
+// are record fields become fields (importance_score -> importance, exactly
+// as its REAL holds it); a conversation's reasoning is appended to its
+// content as "\n\nReasoning: ..."; memory_tier (and a reflection's
+// related_entities) go to metadata; a knowledge-graph row's metadata goes
+// into its properties under "metadata". Columns the push does not send
+// (access_count, last_accessed, searchable_content, the tables' own metadata
+// column, a reflection's subcategory, ...) are not imported either. NULL,
+// "" and [] are absent. Metadata and properties get "ingestion_method":
+// "s3_import" (the push sends "http_push"). Beyond the push, an entity keeps
+// its updated_at and embedding, which the push does not carry.
 // from_entity and to_entity are kept as stored; Session-Buddy's
 // create_relation stores entity ids there, which are also the lake's entity
 // ids. The system id is the upload folder's (a manifest claiming another one
 // is refused). Timestamps without a zone are read as UTC, as everywhere in
-// Akosha. Older installs lack some columns (Session-Buddy adds them with
-// ALTER TABLE ... ADD COLUMN IF NOT EXISTS): only the ids, content and the
-// graph's names and types are required; a missing column reads as NULL.
+// Akosha: Session-Buddy writes datetime.now(UTC) into plain TIMESTAMP
+// columns, which DuckDB converts to the writing machine's local time, so an
+// upload from a machine outside UTC holds local wall-clock times; they are
+// read as they stand, as the push (which sends the same values' isoformat()
+// without a zone) does, and both paths give the same created_at. Older
+// installs lack some columns (Session-Buddy adds them with ALTER TABLE ...
+// ADD COLUMN IF NOT EXISTS): only the ids, content and the graph's names and
+// types are required; a missing column reads as NULL.
 //
 // # Exactly once
 //

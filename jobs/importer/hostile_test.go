@@ -250,7 +250,9 @@ func TestHostileRows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ReflectionDB)
 	db := openDuck(t, path)
 	// A hand-made conversations_v2 with looser types than Session-Buddy's:
-	// an unbounded embedding list and text timestamps.
+	// an unbounded embedding list and text timestamps. Its metadata column
+	// is not imported (the push does not send it), so bad JSON there is no
+	// harm; an oversized reasoning is.
 	execAll(t, db, []string{
 		`CREATE TABLE conversations_v2 (id TEXT, content TEXT, embedding FLOAT[], category TEXT,
 			importance_score DOUBLE, timestamp VARCHAR, metadata VARCHAR, project TEXT)`,
@@ -263,6 +265,7 @@ func TestHostileRows(t *testing.T) {
 			('array-metadata', 'c', NULL, 'facts', 0.5, '2026-06-01T10:00:00', '[1, 2]', 'p'),
 			('broken-metadata', 'c', NULL, 'facts', 0.5, '2026-06-01T10:00:00', '{"a": ', 'p'),
 			('huge-metadata', 'c', NULL, 'facts', 0.5, '2026-06-01T10:00:00', '{"a": "' || repeat('y', 300000) || '"}', 'p'),
+			('huge-reasoning', 'c', NULL, 'facts', 0.5, '2026-06-01T10:00:00', NULL, 'p'),
 			('no-time', 'c', NULL, 'facts', 0.5, NULL, NULL, 'p'),
 			('bad-time', 'c', NULL, 'facts', 0.5, 'yesterday', NULL, 'p'),
 			('ancient', 'c', NULL, 'facts', 0.5, '1970-01-01T00:00:00', NULL, 'p'),
@@ -274,6 +277,10 @@ func TestHostileRows(t *testing.T) {
 			('zoned-time', 'zoned', NULL, 'facts', NULL, '2026-06-01T12:00:00+02:00', NULL, 'p'),
 			('ok-2', 'fine too', [0.5 for x in range(384)], 'facts', 1, '2026-06-01 10:00:00', '{}', 'p')`,
 	})
+	execAll(t, db, []string{
+		`ALTER TABLE conversations_v2 ADD COLUMN reasoning TEXT`,
+		`UPDATE conversations_v2 SET reasoning = repeat('r', 300000) WHERE id = 'huge-reasoning'`,
+	})
 	closeDuck(t, db)
 	up := upload{sid: "fuzzy", uid: "20260601_100000_fuzzy", files: map[string][]byte{ReflectionDB: gzipBytes(t, readFile(t, path))}}
 	up.put(t, src)
@@ -282,12 +289,12 @@ func TestHostileRows(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	wantStats(t, sum.Tables["conversations_v2"], TableStats{Rows: 18, Imported: 3, Invalid: 15, Batches: 5}, "conversations_v2")
-	if got := numRecords(t, l, "memories"); got != 3 {
-		t.Errorf("lake holds %d memories, want 3", got)
+	wantStats(t, sum.Tables["conversations_v2"], TableStats{Rows: 19, Imported: 6, Invalid: 13, Batches: 5}, "conversations_v2")
+	if got := numRecords(t, l, "memories"); got != 6 {
+		t.Errorf("lake holds %d memories, want 6", got)
 	}
-	if n := len(sum.Uploads[0].Invalid); n != 15 {
-		t.Errorf("%d invalid rows reported, want 15", n)
+	if n := len(sum.Uploads[0].Invalid); n != 13 {
+		t.Errorf("%d invalid rows reported, want 13", n)
 	}
 	for _, r := range sum.Uploads[0].Invalid {
 		t.Logf("%s: %v", r.ID, r.Err)

@@ -90,19 +90,6 @@ func (r *row) float(name string) *float64 {
 	return &f
 }
 
-func (r *row) int(name string) *int64 {
-	val, _ := r.slot(name)
-	if val == nil {
-		return nil
-	}
-	n, ok := val.(int64)
-	if !ok {
-		r.fail(name, "is a %T, not an integer", val)
-		return nil
-	}
-	return &n
-}
-
 // time reads a timestamp. DuckDB hands a TIMESTAMP (no zone) back as that
 // wall-clock time in UTC, which is what Session-Buddy means by it (API.md);
 // a TIMESTAMPTZ comes back as its instant. Text is parsed as the ingest path
@@ -214,11 +201,6 @@ func (o obj) add(key string, v any) {
 		if x == "" {
 			return
 		}
-	case *int64:
-		if x == nil {
-			return
-		}
-		v = *x
 	case *float64:
 		if x == nil {
 			return
@@ -234,6 +216,14 @@ func (o obj) add(key string, v any) {
 			return
 		}
 	case obj:
+		if len(x) == 0 {
+			return
+		}
+	case map[string]any:
+		if len(x) == 0 {
+			return
+		}
+	case []any:
 		if len(x) == 0 {
 			return
 		}

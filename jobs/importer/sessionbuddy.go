@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +24,6 @@ type kind int
 const (
 	kText      kind = iota // VARCHAR, NULL when larger than max bytes
 	kFloat                 // DOUBLE
-	kInt                   // BIGINT
 	kTime                  // TIMESTAMP (read as UTC), TIMESTAMPTZ, DATE or ISO 8601 text
 	kTextList              // VARCHAR[], NULL when its text is larger than max bytes
 	kFloatList             // FLOAT[], NULL when longer than max elements
@@ -78,32 +78,28 @@ type tableSpec struct {
 // lake does not care.
 var sourceTables = []*tableSpec{
 	{
-		// schema_v2.py SCHEMA_V2_SQL, plus fingerprint BLOB, which the
-		// reflection adapter writes (skipped: a local dedupe signature).
+		// schema_v2.py SCHEMA_V2_SQL: the columns HttpSyncMethod's
+		// _fetch_conversations reads and pushes.
 		name: "conversations_v2", file: ReflectionDB, lake: schemas.TableMemories,
 		required: []string{"id", "content"},
 		columns: []column{
 			idColumn, contentColumn, embeddingColumn,
 			text("category"), text("subcategory"), {"importance_score", kFloat, 0},
-			text("memory_tier"), {"access_count", kInt, 0}, stamp("last_accessed"),
-			text("project"), text("namespace"), stamp("timestamp"), text("session_id"), text("user_id"),
-			{"searchable_content", kText, schemas.MaxContentBytes}, object("reasoning"),
-			object("metadata"), text("source_type"), text("turn_parent_id"), text("causal_parent_id"),
+			text("memory_tier"), text("project"), text("namespace"), stamp("timestamp"),
+			text("session_id"), text("user_id"), object("reasoning"), text("source_type"),
 		},
 		memory: toConversation,
 	},
 	{
-		// schema_v2.py SCHEMA_V2_SQL with its legacy-compatibility columns.
+		// schema_v2.py SCHEMA_V2_SQL: the columns _fetch_reflections pushes,
+		// and the legacy created_at when timestamp is NULL.
 		name: "reflections_v2", file: ReflectionDB, lake: schemas.TableMemories,
 		required: []string{"id", "content"},
 		columns: []column{
 			idColumn, contentColumn, embeddingColumn,
-			text("category"), text("subcategory"), {"importance_score", kFloat, 0}, text("memory_tier"),
+			text("category"), {"importance_score", kFloat, 0}, text("memory_tier"),
 			{"tags", kTextList, maxTagsBytes}, {"related_entities", kTextList, schemas.MaxObjectBytes},
-			stamp("timestamp"), text("project"), text("namespace"),
-			{"access_count", kInt, 0}, stamp("last_accessed"),
-			stamp("created_at"), stamp("updated_at"), text("insight_type"), {"usage_count", kInt, 0},
-			stamp("last_used_at"), {"confidence_score", kFloat, 0}, object("metadata"),
+			stamp("timestamp"), text("project"), text("namespace"), stamp("created_at"),
 		},
 		memory: toReflection,
 	},
@@ -173,8 +169,6 @@ func (c column) sql(typ string) []string {
 			return []string{"TRY_CAST(TRY_CAST(" + id + " AS VARCHAR) AS DOUBLE)", "NULL"}
 		}
 		return []string{"TRY_CAST(" + id + " AS DOUBLE)", "NULL"}
-	case kInt:
-		return []string{"TRY_CAST(" + id + " AS BIGINT)", "NULL"}
 	case kTime:
 		switch {
 		case strings.HasPrefix(typ, "TIMESTAMP") || typ == "DATE":
@@ -192,11 +186,20 @@ func (c column) sql(typ string) []string {
 	return []string{"NULL", "NULL"}
 }
 
+// The mapping below is the one Session-Buddy's own push makes
+// (storage/akosha_sync.py, HttpSyncMethod._serialize_*), so that a record
+// pushed over MCP and the same record imported from an upload are equal
+// rows (README, "Connect Session-Buddy"; ingest's toRecord is the push
+// side). Only the columns the push sends are mapped: the local bookkeeping
+// it leaves out (access_count, last_accessed, searchable_content, the
+// tables' own metadata column, ...) is left out here too. An empty value
+// (NULL, "", []) is absent. The only difference is the truthful
+// metadata.ingestion_method: "http_push" there, "s3_import" here.
+
 // provenance says where a record came from, as the push path's
 // "ingestion_method": "http_push" does.
-func provenance(o obj, m *Manifest) {
+func provenance(o obj) {
 	o.add("ingestion_method", "s3_import")
-	o.add("upload_id", m.UploadID)
 }
 
 func firstTime(ts ...time.Time) time.Time {
@@ -208,12 +211,31 @@ func firstTime(ts ...time.Time) time.Time {
 	return time.Time{}
 }
 
+// pushText is a conversation's content as the push builds it: reasoning,
+// when there is any, appended after a blank line as "Reasoning: ...".
+func pushText(content, reasoning string) string {
+	if reasoning == "" {
+		return content
+	}
+	if content == "" {
+		return "Reasoning: " + reasoning
+	}
+	return content + "\n\nReasoning: " + reasoning
+}
+
+func nilIfNone(list []string) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	return list
+}
+
 func toConversation(r *row, m *Manifest) schemas.Memory {
 	rec := schemas.Memory{
 		SystemID:    m.SystemID,
 		ID:          r.text("id"),
 		Kind:        schemas.KindConversation,
-		Content:     r.text("content"),
+		Content:     pushText(r.text("content"), r.text("reasoning")),
 		Embedding:   r.floats("embedding"),
 		CreatedAt:   r.time("timestamp"),
 		Project:     r.text("project"),
@@ -225,23 +247,15 @@ func toConversation(r *row, m *Manifest) schemas.Memory {
 		Importance:  r.float("importance_score"),
 		SourceType:  r.text("source_type"),
 	}
-	meta := r.object("metadata")
+	meta := obj{}
 	meta.add("memory_tier", r.text("memory_tier"))
-	meta.add("access_count", r.int("access_count"))
-	meta.add("last_accessed", r.time("last_accessed"))
-	meta.add("reasoning", r.text("reasoning"))
-	// searchable_content is normally a copy of content for full-text search;
-	// kept only when it says something else.
-	if s := r.text("searchable_content"); s != rec.Content {
-		meta.add("searchable_content", s)
-	}
-	meta.add("turn_parent_id", r.text("turn_parent_id"))
-	meta.add("causal_parent_id", r.text("causal_parent_id"))
-	provenance(meta, m)
+	provenance(meta)
 	rec.Metadata = meta.raw(r, "metadata")
 	return rec
 }
 
+// toReflection: the push sends no subcategory, session_id, user_id or
+// source_type for a reflection.
 func toReflection(r *row, m *Manifest) schemas.Memory {
 	rec := schemas.Memory{
 		SystemID:  m.SystemID,
@@ -251,39 +265,43 @@ func toReflection(r *row, m *Manifest) schemas.Memory {
 		Embedding: r.floats("embedding"),
 		// timestamp is the v2 column; created_at the legacy one, written
 		// alongside it.
-		CreatedAt:   firstTime(r.time("timestamp"), r.time("created_at")),
-		Project:     r.text("project"),
-		Namespace:   r.text("namespace"),
-		Category:    r.text("category"),
-		Subcategory: r.text("subcategory"),
-		Tags:        r.texts("tags"),
-		Importance:  r.float("importance_score"),
+		CreatedAt:  firstTime(r.time("timestamp"), r.time("created_at")),
+		Project:    r.text("project"),
+		Namespace:  r.text("namespace"),
+		Category:   r.text("category"),
+		Tags:       nilIfNone(r.texts("tags")),
+		Importance: r.float("importance_score"),
 	}
-	meta := r.object("metadata")
+	meta := obj{}
 	meta.add("memory_tier", r.text("memory_tier"))
 	meta.add("related_entities", r.texts("related_entities"))
-	meta.add("access_count", r.int("access_count"))
-	meta.add("last_accessed", r.time("last_accessed"))
-	meta.add("updated_at", r.time("updated_at"))
-	meta.add("insight_type", r.text("insight_type"))
-	meta.add("usage_count", r.int("usage_count"))
-	meta.add("last_used_at", r.time("last_used_at"))
-	meta.add("confidence_score", r.float("confidence_score"))
-	provenance(meta, m)
+	provenance(meta)
 	rec.Metadata = meta.raw(r, "metadata")
 	return rec
 }
 
-// graphProperties merges a knowledge-graph row's properties and metadata
-// (the lake's entities and relations have properties only): metadata goes
-// under "metadata" unless the properties already use that key.
-func graphProperties(r *row, m *Manifest) obj {
-	props := r.object("properties")
+// graphProperties is a knowledge-graph row's properties as create_entity and
+// create_relation store them: the row's properties without empty values and
+// without the keys the push turns into fields, and the row's metadata under
+// "metadata" unless the properties already use that key.
+func graphProperties(r *row) obj {
+	props := obj{}
+	for k, v := range r.object("properties") {
+		if !slices.Contains(pushedAsFields, k) {
+			props.add(k, v)
+		}
+	}
 	props.add("metadata", r.object("metadata"))
-	provenance(props, m)
+	provenance(props)
 	return props
 }
 
+// pushedAsFields are the property keys the push sets from the row
+// (source_system, original_id, created_at) and ingest turns into fields.
+var pushedAsFields = []string{"source_system", "original_id", "created_at", "updated_at"}
+
+// toEntity: the push sends neither updated_at nor the embedding; import
+// keeps both (README says so), everything else is the push's.
 func toEntity(r *row, m *Manifest) schemas.Entity {
 	created, updated := r.time("created_at"), r.time("updated_at")
 	rec := schemas.Entity{
@@ -296,7 +314,7 @@ func toEntity(r *row, m *Manifest) schemas.Entity {
 		UpdatedAt:    updated,
 		Embedding:    r.floats("embedding"),
 	}
-	rec.Properties = graphProperties(r, m).raw(r, "properties")
+	rec.Properties = graphProperties(r).raw(r, "properties")
 	return rec
 }
 
@@ -313,10 +331,6 @@ func toRelation(r *row, m *Manifest) schemas.Relation {
 		RelationType: r.text("relation_type"),
 		CreatedAt:    firstTime(created, updated),
 	}
-	props := graphProperties(r, m)
-	if !updated.Equal(rec.CreatedAt) {
-		props.add("updated_at", updated)
-	}
-	rec.Properties = props.raw(r, "properties")
+	rec.Properties = graphProperties(r).raw(r, "properties")
 	return rec
 }

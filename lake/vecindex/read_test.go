@@ -41,14 +41,14 @@ func TestReadFileMatchesARowRead(t *testing.T) {
 		case 5:
 			rows[i].Embedding = make([]float32, vecindex.Dim) // zero: kept, stays zero
 		case 6:
-			rows[i].Project = "" // null project
+			rows[i].Project = nil // null project
 		}
 	}
 	quantized := make([]schemas.QuantizedMemoryRow, len(rows))
 	for i := range rows {
 		quantized[i] = rows[i].Quantized()
 		if i%13 == 7 {
-			quantized[i].EmbeddingScale = 0
+			quantized[i].EmbeddingScale = nil
 		}
 	}
 	for _, tt := range []struct {

@@ -59,7 +59,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 
 	hotA := f.write(t, "memories/tier=hot/system_id=sys-a/day=2026-11-01/a.parquet", []schemas.MemoryRow{
 		{ID: "m1", Kind: "memory", Content: "first", Embedding: embedding(0.5), CreatedAt: t0,
-			Project: "akosha", Tags: []string{"x", "y"}, Importance: &imp, Metadata: meta},
+			Project: strPtr("akosha"), Tags: []string{"x", "y"}, Importance: &imp, Metadata: &meta},
 		{ID: "m2", Kind: "reflection", Content: "second", CreatedAt: t0.Add(time.Hour)},
 		{ID: "m3", Kind: "conversation", Content: "third", CreatedAt: t0.Add(2 * time.Hour), Tags: []string{}},
 	})
@@ -86,7 +86,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	})
 	ent := f.write(t, "entities/tier=hot/system_id=sys-a/day=2026-11-01/e.parquet", []schemas.EntityRow{
 		{ID: "e1", Name: "Go", EntityType: "language", Observations: []string{"fast"},
-			Properties: `{"k":"v"}`, CreatedAt: t0, UpdatedAt: t0, Embedding: embedding(1)},
+			Properties: strPtr(`{"k":"v"}`), CreatedAt: t0, UpdatedAt: t0, Embedding: embedding(1)},
 	})
 	f.views = map[string]View{
 		ViewMemories: {Files: []File{
@@ -179,3 +179,5 @@ func jsonOf(t testing.TB, v any) string {
 	}
 	return string(b)
 }
+
+func strPtr(s string) *string { return &s }
