@@ -69,23 +69,26 @@ func (t *Table) LiveInputs(paths []string) ([]delta.Add, error) {
 	return inputs, nil
 }
 
-// Replace commits a rewrite: removes of inputs and adds of outs, both with
-// dataChange=false (the rows are the same, only their files changed), after
-// commitInfo. On a definite refusal (a lost race, delta.ErrConflict; an
+// Replace commits a rewrite: removes of inputs and adds of outs after
+// commitInfo. dataChange says whether readers of the table's changes must
+// see them: the Delta protocol allows false only when the outs hold exactly
+// the rows the inputs held (a pure rearrangement, such as a compaction that
+// collapsed no versions); a rewrite that drops superseded versions or
+// changes a column (a tier move) is a data change. On a definite refusal (a lost race, delta.ErrConflict; an
 // unsupported table) it deletes outs, which no commit names; when the
 // outcome is unknown they stay for vacuum, since deleting a file a landed
 // commit names would lose data.
-func (t *Table) Replace(ctx context.Context, inputs []delta.Add, outs []DataFile, commitInfo map[string]any, log *slog.Logger) (*delta.CommitResult, error) {
+func (t *Table) Replace(ctx context.Context, inputs []delta.Add, outs []DataFile, dataChange bool, commitInfo map[string]any, log *slog.Logger) (*delta.CommitResult, error) {
 	now := time.Now().UnixMilli()
 	actions := make([]delta.Action, 0, 1+len(inputs)+len(outs))
 	actions = append(actions, delta.Action{CommitInfo: commitInfo})
 	for _, a := range inputs {
 		r := a.RemoveAt(now)
-		r.DataChange = false
+		r.DataChange = dataChange
 		actions = append(actions, delta.Action{Remove: &r})
 	}
 	for _, f := range outs {
-		a := f.Add(t.Name, false)
+		a := f.Add(t.Name, dataChange)
 		actions = append(actions, delta.Action{Add: &a})
 	}
 	cr, err := t.Commit(ctx, actions)

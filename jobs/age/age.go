@@ -342,12 +342,13 @@ func RunMove(ctx context.Context, t *lake.Table, m Move, opts Options) MoveResul
 			for _, f := range rw.Files {
 				res.BytesOut += f.Size
 			}
-			// A move only changes where and how rows are stored:
-			// dataChange is false on both sides (Replace), so a Delta
-			// stream does not see the rows again (the tier column is the
-			// placement, not the record).
-			cr, err = t.Replace(ctx, inputs, rw.Files, map[string]any{
-				"operation": "OPTIMIZE", "engineInfo": "akosha-age",
+			// A move changes rows, not only files: the tier column, the
+			// embedding's encoding (warm and cold keep int8 codes, and
+			// embedding is NULL to other engines), and versions collapsed
+			// to the latest. The Delta protocol allows dataChange=false
+			// only for a pure rearrangement, so a move is a data change.
+			cr, err = t.Replace(ctx, inputs, rw.Files, true, map[string]any{
+				"operation": "AKOSHA TIER MOVE", "engineInfo": "akosha-age",
 				"operationParameters": map[string]any{"partition": res.From, "toTier": m.To,
 					"encoding": layout.For(t.Name).Encoding, "storageClass": layout.StorageClass},
 			}, opts.Logger)

@@ -193,8 +193,9 @@ func TestAgeMovesThroughTiersAndDeletes(t *testing.T) {
 			return schemas.TierHot
 		})
 
-		// The move commits: removes and adds with dataChange=false, the adds
-		// tagged int8 and in the warm partition.
+		// The move commits: removes and adds with dataChange=true (the tier
+		// column and the embedding's encoding change), the adds tagged int8
+		// and in the warm partition, under an operation of its own.
 		tb, _ := f.l.Table(schemas.TableMemories)
 		snap := tb.Cached()
 		acts, err := tb.Log.ReadCommit(ctx, snap.Version)
@@ -206,14 +207,19 @@ func TestAgeMovesThroughTiersAndDeletes(t *testing.T) {
 			switch {
 			case a.Add != nil:
 				adds++
-				if a.Add.DataChange || a.Add.Tags[lake.EncodingTag] != lake.EncodingInt8 || *a.Add.PartitionValues["tier"] != "warm" {
+				if !a.Add.DataChange || a.Add.Tags[lake.EncodingTag] != lake.EncodingInt8 || *a.Add.PartitionValues["tier"] != "warm" {
 					t.Errorf("move add: %+v", a.Add)
 				}
 			case a.Remove != nil:
 				removes++
-				if a.Remove.DataChange || *a.Remove.PartitionValues["tier"] != "hot" {
+				if !a.Remove.DataChange || *a.Remove.PartitionValues["tier"] != "hot" {
 					t.Errorf("move remove: %+v", a.Remove)
 				}
+			}
+		}
+		for _, a := range acts {
+			if a.CommitInfo != nil && a.CommitInfo["operation"] != "AKOSHA TIER MOVE" {
+				t.Errorf("last move's operation %v", a.CommitInfo["operation"])
 			}
 		}
 		if adds != 1 || removes < 2 {

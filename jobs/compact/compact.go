@@ -405,7 +405,11 @@ func CompactGroup(ctx context.Context, l *lake.Lake, table string, g Group, opts
 		res.BytesOut += f.Size
 	}
 
-	cr, err := t.Replace(ctx, inputs, outs, map[string]any{
+	// Only a merge that dropped nothing rearranges the same rows; one that
+	// collapsed versions removed rows, a data change for readers of the
+	// table's changes (PROTOCOL.md: dataChange=false only when the same
+	// rows are removed and re-added).
+	cr, err := t.Replace(ctx, inputs, outs, res.Collapsed > 0, map[string]any{
 		"operation": "OPTIMIZE",
 		"operationParameters": map[string]any{
 			"partition": g.Partition, "targetSize": target, "collapsedVersions": res.Collapsed,

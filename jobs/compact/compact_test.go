@@ -106,7 +106,9 @@ func TestCompactMergesAndCollapses(t *testing.T) {
 				t.Fatalf("%s: content %q, want the re-sent %q", m.ID, got, m.Content)
 			}
 		}
-		// The commit is a rearrangement: every action dataChange=false.
+		// Every merge here collapsed versions (each partition got re-sent
+		// records), so its commit changes data: dataChange=true on every
+		// action, as the Delta protocol requires when rows are dropped.
 		tb, _ := l.Table(schemas.TableMemories)
 		acts, err := tb.Log.ReadCommit(ctx, snap.Version)
 		if err != nil {
@@ -117,16 +119,16 @@ func TestCompactMergesAndCollapses(t *testing.T) {
 			switch {
 			case a.Add != nil:
 				adds++
-				if a.Add.DataChange {
-					t.Fatal("compaction add with dataChange=true")
+				if !a.Add.DataChange {
+					t.Fatal("a merge that dropped versions: add with dataChange=false")
 				}
 				if st, err := a.Add.ParsedStats(); err != nil || st.NumRecords <= 0 {
 					t.Fatalf("add stats: %+v %v", st, err)
 				}
 			case a.Remove != nil:
 				removes++
-				if a.Remove.DataChange {
-					t.Fatal("compaction remove with dataChange=true")
+				if !a.Remove.DataChange {
+					t.Fatal("a merge that dropped versions: remove with dataChange=false")
 				}
 			case a.CommitInfo != nil:
 				if a.CommitInfo["operation"] != "OPTIMIZE" {
@@ -335,6 +337,17 @@ func TestCompactLeavesReservedPartitions(t *testing.T) {
 		sum, err = Run(ctx, l, Options{Tables: []string{schemas.TableMemories}})
 		if err != nil || sum.Totals().Compacted != 1 {
 			t.Fatalf("after release: %+v (%v), want one group compacted", sum.Totals(), err)
+		}
+		// No record was re-sent, so that merge is a pure rearrangement of
+		// the same rows: the one case where dataChange=false is allowed.
+		acts, err := tb.Log.ReadCommit(ctx, sum.Results[0].Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range acts {
+			if a.Add != nil && a.Add.DataChange || a.Remove != nil && a.Remove.DataChange {
+				t.Fatalf("a merge that dropped nothing changed data: %+v %+v", a.Add, a.Remove)
+			}
 		}
 		// An expired claim holds nothing off, and the next claim clears it.
 		if _, err := tb.Reserve(ctx, part, -time.Second); err != nil {
