@@ -9,11 +9,12 @@
 //     tombstone retention), whose object is older than OrphanGrace (default:
 //     Grace). OrphanGrace must be longer than any writer takes from staging a
 //     file to committing it.
-//   - Log entries: JSON commits and checkpoints older than LogRetention
-//     (default 30 days) and below the newest checkpoint (the one
-//     _last_checkpoint names). The newest checkpoint and everything after it
-//     are never touched, so the latest snapshot always loads; time travel
-//     before it is given up.
+//   - Log entries, as the Delta protocol's metadata cleanup says: the
+//     commits and checkpoints below the newest checkpoint written before
+//     LogRetention (default 30 days) ago. Every version committed within
+//     the retention still loads (from that checkpoint and the commits after
+//     it), and so does the latest; time travel to older versions is given
+//     up.
 //   - Indexes under <table>/_indexes/ (lake/vecindex: a manifest and its
 //     .hnsw and .rows objects) one of whose covered files was removed longer
 //     ago than Grace: no reader can still be using such an index, since no
@@ -278,9 +279,14 @@ func hidden(rel string) bool {
 	return false
 }
 
-// planLog picks log entries to delete: versions strictly below the newest
-// checkpoint (as _last_checkpoint names it, and only if that checkpoint is
-// in the listing), older than the retention.
+// planLog picks log entries to delete, as the Delta protocol's metadata
+// cleanup says: find the newest checkpoint written before the retention
+// cutoff (and no newer than the one _last_checkpoint names, so it is
+// complete), and delete the commits and checkpoints of versions below it.
+// Every version whose commit is within the retention is at or above that
+// checkpoint, so it can still be rebuilt from it and the commits after it.
+// Deleting each entry older than the cutoff one by one, as this did
+// before, could delete the checkpoint and commits a retained version needs.
 func planLog(t *lake.Table, objs []storage.ObjectInfo, before time.Time, ts *TableSummary) []Candidate {
 	logDir := t.Log.Prefix() + "/_delta_log/"
 	type entry struct {
@@ -289,7 +295,6 @@ func planLog(t *lake.Table, objs []storage.ObjectInfo, before time.Time, ts *Tab
 		checkpoint bool
 	}
 	var entries []entry
-	newestCheckpoint := int64(-1)
 	for _, o := range objs {
 		name := strings.TrimPrefix(o.Key, logDir)
 		if strings.Contains(name, "/") || len(name) < 21 {
@@ -305,29 +310,24 @@ func planLog(t *lake.Table, objs []storage.ObjectInfo, before time.Time, ts *Tab
 			entries = append(entries, entry{o, v, false})
 		case strings.HasPrefix(rest, ".checkpoint.") && strings.HasSuffix(rest, ".parquet"):
 			entries = append(entries, entry{o, v, true})
-			newestCheckpoint = max(newestCheckpoint, v)
 		}
 	}
-	// The hint must agree: a checkpoint newer than the hint may be torn
-	// (being written), one the hint names is complete.
+	// A checkpoint newer than the hint may be torn (being written); one the
+	// hint names, or an older one, is complete.
 	hint := readHint(t)
-	if hint < 0 || hint > newestCheckpoint {
-		return nil
-	}
-	hasHinted := false
+	cutoff := int64(-1)
 	for _, e := range entries {
-		if e.checkpoint && e.version == hint {
-			hasHinted = true
+		if e.checkpoint && e.version <= hint && e.o.ModTime.Before(before) {
+			cutoff = max(cutoff, e.version)
 		}
 	}
-	if !hasHinted {
+	if cutoff < 0 {
 		return nil
 	}
+	ts.LogRetainedFrom = cutoff
 	var out []Candidate
-	ts.LogRetainedFrom = hint
 	for _, e := range entries {
-		if e.version >= hint || !e.o.ModTime.Before(before) {
-			ts.LogRetainedFrom = min(ts.LogRetainedFrom, e.version)
+		if e.version >= cutoff {
 			continue
 		}
 		k := KindLog

@@ -382,3 +382,61 @@ func TestVacuumVecindexLayout(t *testing.T) {
 		}
 	}
 }
+
+// Log cleanup keeps every version committed within the retention loadable:
+// it deletes only what lies below the newest checkpoint written before the
+// cutoff. With checkpoints at 5 and 10 and the cutoff just after commit 7,
+// that is versions 0 to 4; deleting each entry older than the cutoff (as
+// vacuum once did) would drop checkpoint 5 and commits 5 to 7, which
+// versions 8 and 9 need.
+func TestVacuumLogKeepsEveryRetainedVersion(t *testing.T) {
+	testenv.Backends(t, func(t *testing.T, s storage.Store) {
+		ctx := context.Background()
+		l := openLake(t, s)
+		tb, _ := l.Table(schemas.TableMemories)
+		tb.Log.CheckpointInterval = 5
+		ingest(t, l, gen.Memories(6, 120, 1, 1), 10) // versions 1..12; checkpoints 5, 10
+		objs, err := s.List(ctx, "memories/_delta_log/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		commitTime := map[int64]time.Time{}
+		for _, o := range objs {
+			var v int64
+			if _, err := fmt.Sscanf(strings.TrimPrefix(o.Key, "memories/_delta_log/"), "%020d.json", &v); err == nil {
+				commitTime[v] = o.ModTime
+			}
+		}
+		// The cutoff: commit 8's time. Versions whose commit is not older
+		// are within the retention (an object store may keep whole
+		// seconds, so that can include a few before 8).
+		const retention = 24 * time.Hour
+		cutoff := commitTime[8]
+		sum, err := Run(ctx, l, Options{Tables: []string{schemas.TableMemories}, LogRetention: retention,
+			Now: func() time.Time { return cutoff.Add(retention) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if from := sum.Tables[schemas.TableMemories].LogRetainedFrom; from > 8 {
+			t.Fatalf("log retained from %d, past version 8 which is within the retention", from)
+		}
+		for v := int64(0); v <= 12; v++ {
+			if commitTime[v].Before(cutoff) {
+				continue // older than the retention: may be gone
+			}
+			snap, err := delta.NewTable(s, schemas.TableMemories).SnapshotAt(ctx, v)
+			if err != nil || snap.Version != v {
+				t.Fatalf("version %d, committed within the retention, does not load after vacuum: %v", v, err)
+			}
+		}
+		// On a store with fine modification times the cutoff falls between
+		// the checkpoints, and exactly the versions below checkpoint 5 go.
+		if commitTime[7].Before(cutoff) && commitTime[5].Before(commitTime[7]) {
+			ms := sum.Tables[schemas.TableMemories]
+			if ms.LogRetainedFrom != 5 || ms.Deleted[KindLog] != 5 || ms.Deleted[KindCheckpoint] != 0 {
+				t.Fatalf("deleted %+v, retained from %d; want commits 0-4 deleted and checkpoint 5 kept", ms.Deleted, ms.LogRetainedFrom)
+			}
+		}
+		assertLiveIntact(t, s)
+	})
+}
