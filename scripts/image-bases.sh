@@ -50,9 +50,11 @@ bootstrap() {
   if [[ ! -s $tar ]]; then
     log "bootstrapping $name from Debian's archive (once; cached in $tar)"
     rm -f "$CACHE/$name"-*.tar
-    mmdebstrap --quiet --format=tar "$@" "$SUITE" "$tar.part" "${MIRRORS[@]}" >&2 \
-      || { rm -f "$tar.part"; die "mmdebstrap failed for $name"; }
-    mv "$tar.part" "$tar"
+    # A per-process name, renamed when complete: a concurrent or interrupted
+    # run never leaves a half-written tarball under the cached name.
+    mmdebstrap --quiet --format=tar "$@" "$SUITE" "$tar.$$.part" "${MIRRORS[@]}" >&2 \
+      || { rm -f "$tar.$$.part"; die "mmdebstrap failed for $name"; }
+    mv "$tar.$$.part" "$tar"
   fi
   echo "$tar"
 }

@@ -18,6 +18,11 @@
 #      routes, an ingest, the query image reading it back;
 #   6. every server is stopped with SIGTERM and must exit 0 within the grace.
 #
+# Settings: AKOSHA_IMAGE_BASES=auto|registry|local (default auto: local when
+# docker.io or gcr.io do not answer), AKOSHA_TEST_GRACE (30 s),
+# AKOSHA_TEST_START_DEADLINE (90 s), AKOSHA_TEST_IMAGE / AKOSHA_TEST_TAG
+# (localhost/akosha-image-test:test).
+#
 # Every container is removed on any exit. Waits poll a condition until a
 # deadline. A failure prints what failed and the container's last log lines,
 # and exits non-zero.
