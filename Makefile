@@ -10,7 +10,7 @@ BIN       := bin/akosha
 RACE ?= -race
 TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: all build run test test-long test-unit deploy-check image bench fuzz tools clean
+.PHONY: all build run test test-long test-unit deploy-check image image-test bench fuzz tools clean
 
 all: build
 
@@ -49,14 +49,26 @@ test-long: tools
 deploy-check:
 	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./...
 
-# Container images (needs a Docker engine with BuildKit): the generic image and
-# the per-function ones kn func deploy uses. IMAGE_TAG=0.1.0 make image
+# Container images: the generic image and the per-function ones kn func
+# deploy uses, with Docker (BuildKit) or podman; podman is picked when Docker's
+# daemon does not answer and podman is installed. IMAGE_TAG=0.1.0 make image.
+# GO_IMAGE / RUNTIME_IMAGE name other bases than the Dockerfile's pinned ones
+# (local ones where no registry is reachable: scripts/image-bases.sh).
+CONTAINER ?= $(shell if docker info >/dev/null 2>&1 || ! command -v podman >/dev/null; then echo docker; else echo podman; fi)
 IMAGE     ?= ghcr.io/akosha/akosha
 IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE_BUILD = $(CONTAINER) build $(IMAGE_BUILD_FLAGS) --build-arg VERSION=$(IMAGE_TAG) \
+	$(if $(GO_IMAGE),--build-arg GO_IMAGE=$(GO_IMAGE)) $(if $(RUNTIME_IMAGE),--build-arg RUNTIME_IMAGE=$(RUNTIME_IMAGE))
 image:
-	docker build --build-arg VERSION=$(IMAGE_TAG) -t $(IMAGE):$(IMAGE_TAG) .
-	docker build --build-arg VERSION=$(IMAGE_TAG) --target ingest -t $(IMAGE)-ingest:$(IMAGE_TAG) .
-	docker build --build-arg VERSION=$(IMAGE_TAG) --target query -t $(IMAGE)-query:$(IMAGE_TAG) .
+	$(IMAGE_BUILD) -t $(IMAGE):$(IMAGE_TAG) .
+	$(IMAGE_BUILD) --target ingest -t $(IMAGE)-ingest:$(IMAGE_TAG) .
+	$(IMAGE_BUILD) --target query -t $(IMAGE)-query:$(IMAGE_TAG) .
+
+# Builds the three images with podman (installed with apt when missing; bases
+# bootstrapped from Debian's archive when no registry answers) and runs them
+# as the cluster does: read-only, uid 1000, no capabilities. See the script.
+image-test:
+	./scripts/image-test.sh
 
 # Unit tests only: service-backed tests skip.
 test-unit:

@@ -33,6 +33,20 @@ func TestDockerfile(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^VOLUME .*"/var/cache/akosha".*"/tmp"`).MatchString(df) {
 		t.Errorf("Dockerfile: want VOLUME for /var/cache/akosha and /tmp")
 	}
+	// The bases are build arguments (local bases where no registry answers)
+	// whose defaults are pinned by digest; serve --dev's ./data lake lands in
+	// a writable WORKDIR volume, not on the read-only root.
+	for _, arg := range []string{"GO_IMAGE", "RUNTIME_IMAGE"} {
+		if !regexp.MustCompile(`(?m)^ARG ` + arg + `=\S+@sha256:[0-9a-f]{64}$`).MatchString(df) {
+			t.Errorf("Dockerfile: want ARG %s=<image>@sha256:<digest>", arg)
+		}
+		if !regexp.MustCompile(`(?m)^FROM \$\{` + arg + `\}`).MatchString(df) {
+			t.Errorf("Dockerfile: no stage is FROM ${%s}", arg)
+		}
+	}
+	if !strings.Contains(df, "WORKDIR /var/lib/akosha") || !regexp.MustCompile(`(?m)^VOLUME .*"/var/lib/akosha"`).MatchString(df) {
+		t.Errorf("Dockerfile: want WORKDIR /var/lib/akosha, declared a VOLUME (serve --dev writes ./data there)")
+	}
 	ign, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
 	if err != nil {
 		t.Fatal(err)
