@@ -250,7 +250,7 @@ func (k *keyIndex) hash(systemID, id string) uint64 {
 // file counts twice, so the file is marked shared and deduplicated too.
 func (k *keyIndex) readKeys(ctx context.Context, key string, size int64, systemID string) ([]uint64, error) {
 	v, err, _ := k.reads.Do(key, func() (any, error) {
-		rr, err := newRangeReader(ctx, k.store, key, size)
+		rr, err := storage.NewRangeReader(ctx, k.store, key, size)
 		if err != nil {
 			return nil, err
 		}

@@ -66,6 +66,7 @@ import (
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/hnsw"
+	"github.com/akosha/akosha/lake/storage"
 	"github.com/akosha/akosha/lake/vecindex"
 	"github.com/akosha/akosha/schemas"
 )
@@ -889,7 +890,7 @@ func (f *Function) finish(ctx context.Context, final []candidate, p *searchParam
 func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) ([]vecindex.Hit, error) {
 	if !f.cache.Has(pd.key) {
 		f.cache.Prefetch(pd.key, pd.size)
-		rr, err := newRangeReader(ctx, f.lake.Store(), pd.key, pd.size)
+		rr, err := storage.NewRangeReader(ctx, f.lake.Store(), pd.key, pd.size)
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package query
+package storage
 
 import (
 	"context"
@@ -7,11 +7,9 @@ import (
 	"io"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/akosha/akosha/lake/storage"
 )
 
-// rangeEnds is how much of each end of an object a rangeReader fetches up
+// rangeEnds is how much of each end of an object a RangeReader fetches up
 // front. Opening a Parquet file reads its first four bytes, then its
 // footer's length, the footer and the page indexes: four or five small
 // reads, each waiting for the one before. A data file's footer and page
@@ -19,12 +17,13 @@ import (
 // dictionaries.
 const rangeEnds = 64 << 10
 
-// rangeReader is an io.ReaderAt over ranged GETs of one object, with both
+// RangeReader is an io.ReaderAt over ranged GETs of one object, with both
 // of its ends read at once when it is made (two concurrent GETs) so that a
-// Parquet reader's opening reads cost no round trip each.
-type rangeReader struct {
+// Parquet reader's opening reads cost no round trip each: reading a few
+// columns of a data file fetches those columns, not the whole object.
+type RangeReader struct {
 	ctx   context.Context
-	store storage.Store
+	store Store
 	key   string
 
 	head    []byte // bytes [0, len(head))
@@ -32,8 +31,10 @@ type rangeReader struct {
 	tailOff int64
 }
 
-func newRangeReader(ctx context.Context, store storage.Store, key string, size int64) (*rangeReader, error) {
-	r := &rangeReader{ctx: ctx, store: store, key: key}
+// NewRangeReader reads both ends of the object key, of size bytes, and
+// returns a reader for the rest; ctx bounds every later read too.
+func NewRangeReader(ctx context.Context, store Store, key string, size int64) (*RangeReader, error) {
+	r := &RangeReader{ctx: ctx, store: store, key: key}
 	if size <= 0 {
 		return r, nil
 	}
@@ -52,7 +53,7 @@ func newRangeReader(ctx context.Context, store storage.Store, key string, size i
 	return r, nil
 }
 
-func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
+func (r *RangeReader) ReadAt(p []byte, off int64) (int, error) {
 	end := off + int64(len(p))
 	switch {
 	case off >= 0 && end <= int64(len(r.head)):
@@ -64,7 +65,7 @@ func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // readAt is one ranged GET of len(p) bytes at off, as io.ReaderAt answers.
-func (r *rangeReader) readAt(ctx context.Context, p []byte, off int64) (int, error) {
+func (r *RangeReader) readAt(ctx context.Context, p []byte, off int64) (int, error) {
 	rc, err := r.store.Get(ctx, r.key, off, int64(len(p)))
 	if err != nil {
 		return 0, err
@@ -79,7 +80,7 @@ func (r *rangeReader) readAt(ctx context.Context, p []byte, off int64) (int, err
 
 // fill reads exactly len(p) bytes at off: an end of the object, which must
 // be there.
-func (r *rangeReader) fill(ctx context.Context, p []byte, off int64) error {
+func (r *RangeReader) fill(ctx context.Context, p []byte, off int64) error {
 	if n, err := r.readAt(ctx, p, off); err != nil {
 		return fmt.Errorf("read %d bytes at %d: got %d: %w", len(p), off, n, err)
 	}
