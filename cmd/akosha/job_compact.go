@@ -171,6 +171,10 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds
 					if ts := sum.Tables[name]; ts != nil {
 						fmt.Fprintf(out, "  %-10s %d -> %d files, %s -> %s, %d -> %d rows\n", name,
 							ts.FilesIn, ts.FilesOut, mb(ts.BytesIn), mb(ts.BytesOut), ts.RowsIn, ts.RowsOut)
+						if d := ts.Dedupe; d.Superseded > 0 || d.Skipped {
+							fmt.Fprintf(out, "  %-10s %d superseded versions removed from %d files (%d left), skipped %v\n", "",
+								d.Superseded, d.FilesIn, d.FilesOut, d.Skipped)
+						}
 					}
 				}
 				for _, r := range sum.Results {

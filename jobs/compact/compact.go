@@ -94,6 +94,9 @@ type TableSummary struct {
 	FilesIn, FilesOut                  int
 	BytesIn, BytesOut                  int64
 	RowsIn, RowsOut                    int64
+	// Dedupe is the pass after the merges that removes versions other
+	// partitions' rows supersede (dedupe.go).
+	Dedupe DedupeResult
 }
 
 // Summary is the run's result.
@@ -135,6 +138,9 @@ func (s *Summary) Totals() TableSummary {
 		t.BytesOut += ts.BytesOut
 		t.RowsIn += ts.RowsIn
 		t.RowsOut += ts.RowsOut
+		t.Dedupe.Superseded += ts.Dedupe.Superseded
+		t.Dedupe.FilesIn += ts.Dedupe.FilesIn
+		t.Dedupe.FilesOut += ts.Dedupe.FilesOut
 	}
 	return t
 }
@@ -181,6 +187,12 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 		}
 		failed += ts.Failed
 		sum.Results = append(sum.Results, results...)
+		if ts.Dedupe, err = dedupe(ctx, t, opts); err != nil {
+			if ctx.Err() != nil {
+				return sum, ctx.Err()
+			}
+			return sum, fmt.Errorf("remove superseded versions of %s: %w", name, err)
+		}
 	}
 	sum.Elapsed = time.Since(start)
 	if failed > 0 {

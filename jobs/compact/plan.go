@@ -6,10 +6,12 @@
 // the outputs with dataChange=false, so readers see either the old files or
 // the new ones, never both and never neither.
 //
-// Scope: versions are collapsed within the files of one group, which are all
-// in one partition (one system and day). A record re-sent with a created_at
-// on another day lands in another partition; both versions stay, and the
-// query function's latest-wins view keeps picking the newest.
+// Scope: a merge collapses versions within the files of its group, which
+// are all in one partition (one system and day). A record re-sent with a
+// created_at on another day lands in another partition: after the merges,
+// a run's dedupe pass (dedupe.go) removes such superseded versions across
+// partitions and tiers, so the table itself is latest-wins for every
+// engine that reads the log.
 package compact
 
 import (

@@ -1,0 +1,254 @@
+package compact
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/akosha/akosha/lake"
+	"github.com/akosha/akosha/lake/delta"
+	"github.com/akosha/akosha/lake/storage"
+)
+
+// Latest-wins in the table itself. A record re-sent with a created_at on
+// another day lands in another partition, and a merge collapses versions
+// only within its partition, so both versions stayed in the table: the
+// query function's views picked the newest, but Spark, Trino or DuckDB
+// reading the log counted both and could see the old content. After its
+// merges, a compaction run therefore finds, across every partition and
+// tier, the rows another version supersedes and removes them with a
+// copy-on-write rewrite of the files holding them (remove + add,
+// dataChange=true, one commit per table).
+
+// FileKeys is what dedupe reads of one live file: each row's record key
+// (system_id/id) and ingested_at (Unix microseconds, math.MinInt64 when
+// null), in file order.
+type FileKeys struct {
+	Path     string
+	Keys     []string
+	Ingested []int64
+}
+
+// PlanSuperseded returns, per file path, the numbers of the rows that
+// another version of their record supersedes. It is a pure function. The
+// latest version is the one the SQL views keep: the greatest ingested_at,
+// then the later file path, then the later row.
+func PlanSuperseded(files []FileKeys) map[string]map[int64]bool {
+	type ref struct {
+		file     int
+		row      int64
+		ingested int64
+	}
+	later := func(a, b ref) bool { // a is a later version than b
+		if a.ingested != b.ingested {
+			return a.ingested > b.ingested
+		}
+		if c := cmp.Compare(files[a.file].Path, files[b.file].Path); c != 0 {
+			return c > 0
+		}
+		return a.row > b.row
+	}
+	latest := map[string]ref{}
+	drop := map[string]map[int64]bool{}
+	mark := func(r ref) {
+		p := files[r.file].Path
+		if drop[p] == nil {
+			drop[p] = map[int64]bool{}
+		}
+		drop[p][r.row] = true
+	}
+	for fi, f := range files {
+		for ri, key := range f.Keys {
+			r := ref{fi, int64(ri), f.Ingested[ri]}
+			cur, seen := latest[key]
+			switch {
+			case !seen:
+				latest[key] = r
+			case later(r, cur):
+				mark(cur)
+				latest[key] = r
+			default:
+				mark(r)
+			}
+		}
+	}
+	return drop
+}
+
+// DedupeResult is what a dedupe pass did to one table.
+type DedupeResult struct {
+	Superseded int64 // rows removed
+	FilesIn    int   // files rewritten (or removed, when every row went)
+	FilesOut   int
+	Version    int64 // the commit, when one was made
+	Attempts   int
+	// Skipped: every try lost its race with another commit; the next run
+	// plans again.
+	Skipped bool
+}
+
+// dedupe removes the superseded rows of table t in one commit, planned
+// again and retried when a concurrent commit removed one of its inputs.
+func dedupe(ctx context.Context, t *lake.Table, opts Options) (DedupeResult, error) {
+	retry := opts.Retry.WithDefaults()
+	layouts := opts.Layouts
+	if layouts == nil {
+		layouts = lake.DefaultLayouts()
+	}
+	for attempt := 1; ; attempt++ {
+		res, err := dedupeOnce(ctx, t, layouts, opts)
+		res.Attempts = attempt
+		if errors.Is(err, delta.ErrConflict) && attempt >= retry.Attempts {
+			opts.logger().Warn("compact: superseded versions left for the next run: every try lost a race",
+				"table", t.Name, "tries", attempt, "err", err)
+			res.Skipped = true
+			return res, nil
+		}
+		if !errors.Is(err, delta.ErrConflict) {
+			return res, err
+		}
+		if err := retry.Wait(ctx, attempt); err != nil {
+			return res, err
+		}
+	}
+}
+
+func dedupeOnce(ctx context.Context, t *lake.Table, layouts map[string]lake.Layout, opts Options) (DedupeResult, error) {
+	var res DedupeResult
+	reserved, err := t.Reserved(ctx)
+	if err != nil {
+		return res, err
+	}
+	snap, err := t.Refresh(ctx)
+	if err != nil {
+		return res, err
+	}
+	files := snap.Files()
+	slices.SortFunc(files, func(a, b delta.Add) int { return cmp.Compare(a.Path, b.Path) })
+	keys := make([]FileKeys, len(files))
+	for i, a := range files {
+		if keys[i], err = readFileKeys(ctx, t, a); err != nil {
+			if errors.Is(err, storage.ErrNotExist) {
+				return res, fmt.Errorf("%w: %s was removed meanwhile: %w", delta.ErrConflict, a.Path, err)
+			}
+			return res, err
+		}
+	}
+	drop := PlanSuperseded(keys)
+	// A partition a tier move has reserved is left to the move, which
+	// collapses versions too; the rest waits for the next run.
+	for _, a := range files {
+		if p, err := lake.PartitionOf(a.PartitionValues); err == nil && reserved[p.String()] {
+			delete(drop, a.Path)
+		}
+	}
+	if len(drop) == 0 || opts.DryRun {
+		for _, rows := range drop {
+			res.Superseded += int64(len(rows))
+		}
+		res.FilesIn = len(drop)
+		return res, nil
+	}
+	var inputs []delta.Add
+	var outs []lake.DataFile
+	discard := func() { lake.Discard(t.Log.Store(), outs, opts.logger()) }
+	for _, a := range files {
+		rows := drop[a.Path]
+		if len(rows) == 0 {
+			continue
+		}
+		out, err := t.WithoutRows(ctx, a, rows, layouts)
+		if err != nil {
+			discard()
+			return res, fmt.Errorf("rewrite %s without %d superseded rows: %w", a.Path, len(rows), err)
+		}
+		inputs = append(inputs, a)
+		if out != nil {
+			outs = append(outs, *out)
+		}
+		res.Superseded += int64(len(rows))
+	}
+	res.FilesIn, res.FilesOut = len(inputs), len(outs)
+	cr, err := t.Replace(ctx, inputs, outs, true, map[string]any{
+		"operation":  "AKOSHA DEDUPE",
+		"engineInfo": "akosha-compact",
+		"operationParameters": map[string]any{
+			"predicate": "rows superseded by a later version of their record (system_id, id)", "rowsRemoved": res.Superseded,
+		},
+	}, opts.logger())
+	if err != nil {
+		return res, err
+	}
+	res.Version = cr.Version
+	return res, nil
+}
+
+// readFileKeys reads the record keys and ingested_at of a data file: three
+// columns, fetched with ranged reads. system_id comes from the file's
+// column when it has one, else from its partition value.
+func readFileKeys(ctx context.Context, t *lake.Table, a delta.Add) (FileKeys, error) {
+	fk := FileKeys{Path: a.Path}
+	key, err := t.Log.DataKey(a.Path)
+	if err != nil {
+		return fk, err
+	}
+	rr, err := storage.NewRangeReader(ctx, t.Log.Store(), key, a.Size)
+	if err != nil {
+		return fk, err
+	}
+	f, err := parquet.OpenFile(rr, a.Size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
+	if err != nil {
+		return fk, fmt.Errorf("open %s: %w", key, err)
+	}
+	idCol, ok := f.Schema().Lookup("id")
+	if !ok {
+		return fk, fmt.Errorf("%s: no id column", key)
+	}
+	ingCol, ok := f.Schema().Lookup("ingested_at")
+	if !ok {
+		return fk, fmt.Errorf("%s: no ingested_at column", key)
+	}
+	sysCol, hasSys := f.Schema().Lookup("system_id")
+	partSys := ""
+	if v := a.PartitionValues["system_id"]; v != nil {
+		partSys = *v
+	}
+	var systems []string
+	for _, rg := range f.RowGroups() {
+		cc := rg.ColumnChunks()
+		if hasSys {
+			if err := lake.EachValue(cc[sysCol.ColumnIndex], func(v parquet.Value) { systems = append(systems, v.String()) }); err != nil {
+				return fk, fmt.Errorf("read system_id of %s: %w", key, err)
+			}
+		}
+		if err := lake.EachValue(cc[idCol.ColumnIndex], func(v parquet.Value) { fk.Keys = append(fk.Keys, v.String()) }); err != nil {
+			return fk, fmt.Errorf("read id of %s: %w", key, err)
+		}
+		err := lake.EachValue(cc[ingCol.ColumnIndex], func(v parquet.Value) {
+			if v.IsNull() {
+				fk.Ingested = append(fk.Ingested, math.MinInt64)
+				return
+			}
+			fk.Ingested = append(fk.Ingested, v.Int64())
+		})
+		if err != nil {
+			return fk, fmt.Errorf("read ingested_at of %s: %w", key, err)
+		}
+	}
+	if len(fk.Ingested) != len(fk.Keys) || hasSys && len(systems) != len(fk.Keys) {
+		return fk, fmt.Errorf("%s: %d ids, %d ingested_at, %d system_ids", key, len(fk.Keys), len(fk.Ingested), len(systems))
+	}
+	for i := range fk.Keys {
+		sys := partSys
+		if hasSys {
+			sys = systems[i]
+		}
+		fk.Keys[i] = sys + "/" + fk.Keys[i]
+	}
+	return fk, nil
+}
