@@ -51,6 +51,9 @@ func WriterOptions() []parquet.WriterOption {
 		// which decodes the whole page the row is on; at 256 KB that was
 		// half the CPU of a warm search at 1M vectors.
 		parquet.PageBufferSize(32 << 10),
+		// Data pages v1: the Delta protocol asks writers to use them, as
+		// not every engine reads v2 pages.
+		parquet.DataPageVersion(1),
 		parquet.CreatedBy("akosha", "1", ""),
 	}
 }

@@ -46,7 +46,8 @@ func newResponse(total, stored int, errs []recordError) Response {
 // idempotencyTxn turns an Idempotency-Key into the txn action committed with
 // the request's data. The txn version is a hash of the body, so that a key
 // reused with a different body is recognised (409) rather than answered with
-// another request's result.
+// another request's result. It keeps 53 bits: other engines read the log's
+// numbers as JSON, where an integer above 2^53 loses its last digits.
 func idempotencyTxn(r *http.Request, body []byte) (*delta.Txn, error) {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
@@ -59,9 +60,19 @@ func idempotencyTxn(r *http.Request, body []byte) (*delta.Txn, error) {
 	sum := sha256.Sum256(body)
 	return &delta.Txn{
 		AppID:       "akosha-ingest:" + key,
-		Version:     int64(binary.BigEndian.Uint64(sum[:8]) >> 1),
+		Version:     int64(binary.BigEndian.Uint64(sum[:8]) >> (64 - txnVersionBits)),
 		LastUpdated: time.Now().UnixMilli(),
 	}, nil
+}
+
+// txnVersionBits is how much of the body's hash a txn version keeps.
+const txnVersionBits = 53
+
+// sameBody reports whether a recorded txn version and a request's are the
+// same body's hash. Versions recorded before they were cut to 53 bits kept
+// 63; a retry across that upgrade is still the same request.
+func sameBody(recorded, now int64) bool {
+	return recorded == now || recorded>>(63-txnVersionBits) == now
 }
 
 // readPost reads the body of a POST, answering any other method with 405
@@ -147,7 +158,7 @@ func store[R any](r *http.Request, f *Function, table string, c *committer[R], r
 // duplicate answers a repeated Idempotency-Key: the same response as the
 // first time (validation is deterministic), or 409 when the body differs.
 func duplicate(f *Function, table string, resp Response, prev, txn *delta.Txn) (Response, int, error) {
-	if prev.Version != txn.Version {
+	if !sameBody(prev.Version, txn.Version) {
 		return Response{}, 0, httpx.Errorf(http.StatusConflict, "idempotency_key_reused",
 			"this Idempotency-Key was used for a different request body")
 	}

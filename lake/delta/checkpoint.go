@@ -233,6 +233,7 @@ func encodeCheckpoint(rows []ckRow) ([]byte, error) {
 	var buf bytes.Buffer
 	w := parquet.NewGenericWriter[ckRow](&buf,
 		parquet.Compression(&snappy.Codec{}),
+		parquet.DataPageVersion(1), // the protocol's SHOULD, for other engines
 		parquet.CreatedBy("akosha-delta", "1", ""))
 	const batch = 1024
 	for len(rows) > 0 {
