@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/akosha/akosha/api"
 	"github.com/akosha/akosha/functions/ingest"
 	"github.com/akosha/akosha/functions/query"
 	"github.com/akosha/akosha/internal/auth"
@@ -54,9 +55,11 @@ func (g *globals) newRuntime(ctx context.Context, dev bool) (*runtime, error) {
 }
 
 // sharedHandlers are the routes every process serves whatever functions it
-// runs: /health (JSON), /metrics.
+// runs, without auth: /health (JSON), /metrics, and the API contract the
+// process implements, /openapi.json.
 func (rt *runtime) sharedHandlers() map[string]http.Handler {
 	return map[string]http.Handler{
+		"GET " + api.Path: api.Handler(),
 		"GET /health": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			versions := map[string]int64{}
 			for _, name := range lake.Tables {
@@ -113,6 +116,43 @@ func withoutMCP(m fnrun.Mount) fnrun.Mount {
 	return m
 }
 
+// bothServer is the server of `akosha serve`: both functions, the shared
+// routes, and one /mcp answering with both functions' tools.
+func (rt *runtime) bothServer() (*fnrun.Server, error) {
+	im, in, err := rt.ingestMount()
+	if err != nil {
+		return nil, err
+	}
+	qm, q, err := rt.queryMount()
+	if err != nil {
+		return nil, err
+	}
+	handlers := rt.sharedHandlers()
+	tools := &mcp.Server{Name: "akosha", Tools: append(in.MCPTools(), q.MCPTools()...)}
+	both := rt.http.Wrap("mcp", rt.auth.Require(auth.Read, tools))
+	handlers["POST /mcp"], handlers["POST /mcp/v1"] = both, both
+	return &fnrun.Server{Mounts: []fnrun.Mount{withoutMCP(im), withoutMCP(qm)}, Handlers: handlers}, nil
+}
+
+// functionServer is the server of `akosha function NAME`: one function and
+// the shared routes, as its container runs it.
+func (rt *runtime) functionServer(name string) (*fnrun.Server, error) {
+	var m fnrun.Mount
+	var err error
+	switch name {
+	case "ingest":
+		m, _, err = rt.ingestMount()
+	case "query":
+		m, _, err = rt.queryMount()
+	default:
+		return nil, usageError{fmt.Errorf("unknown function %q (want ingest or query)", name)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &fnrun.Server{Mounts: []fnrun.Mount{m}, Handlers: rt.sharedHandlers()}, nil
+}
+
 // wrapped serves a function through a middleware while keeping its
 // lifecycle hooks (Stop, Ready, Alive) visible to the runner.
 type wrapped struct {
@@ -147,19 +187,11 @@ everything a laptop needs, nothing to install.`,
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			rt.pollLake(ctx)
-			im, in, err := rt.ingestMount()
+			srv, err := rt.bothServer()
 			if err != nil {
 				return err
 			}
-			qm, q, err := rt.queryMount()
-			if err != nil {
-				return err
-			}
-			handlers := rt.sharedHandlers()
-			tools := &mcp.Server{Name: "akosha", Tools: append(in.MCPTools(), q.MCPTools()...)}
-			both := rt.http.Wrap("mcp", rt.auth.Require(auth.Read, tools))
-			handlers["POST /mcp"], handlers["POST /mcp/v1"] = both, both
-			srv := &fnrun.Server{Addr: addr, Mounts: []fnrun.Mount{withoutMCP(im), withoutMCP(qm)}, Handlers: handlers}
+			srv.Addr = addr
 			slog.Info("akosha serving", "addr", fnrun.ListenAddress(addr), "lake", g.lakeURL, "dev", dev)
 			return srv.Run(ctx)
 		},
@@ -182,19 +214,10 @@ func newFunctionCmd(g *globals) *cobra.Command {
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			rt.pollLake(ctx)
-			var m fnrun.Mount
-			switch args[0] {
-			case "ingest":
-				m, _, err = rt.ingestMount()
-			case "query":
-				m, _, err = rt.queryMount()
-			default:
-				return usageError{fmt.Errorf("unknown function %q (want ingest or query)", args[0])}
-			}
+			srv, err := rt.functionServer(args[0])
 			if err != nil {
 				return err
 			}
-			srv := &fnrun.Server{Mounts: []fnrun.Mount{m}, Handlers: rt.sharedHandlers()}
 			return srv.Run(ctx)
 		},
 	}

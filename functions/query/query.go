@@ -233,9 +233,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux.Handle("POST /v1/sql", read(f.serveSQL))
 	mux.Handle("GET /v1/memories/{system_id}/{id}", read(f.serveMemory))
 	mux.Handle("GET /v1/systems", read(f.serveSystems))
-	if cfg.Tier != "" {
-		mux.Handle("GET /v1/objects/{key...}", read(f.serveObject))
-	}
+	mux.Handle("GET /v1/objects/{key...}", read(f.serveObject)) // 404 unless a tier store
 	mux.Handle("POST /v1/search", read(f.serveSearch))
 	mux.Handle("GET /v1/analytics/trends", read(f.serveTrends))
 	mux.Handle("GET /v1/analytics/anomalies", read(f.serveAnomalies))
