@@ -50,6 +50,13 @@ func startServer(t *testing.T, build func(*runtime) (*fnrun.Server, error), env 
 	if err := testenv.S3(t).EnsureBucket(testenv.Context(t)); err != nil { // the bucket, once
 		t.Fatal(err)
 	}
+	q := url.Values{"endpoint": {s3.Endpoint}, "region": {s3.Region}, "path_style": {"true"}}
+	return startServerOn(t, "s3://"+s3.Bucket+"/"+s3.Prefix+"?"+q.Encode(), build, env)
+}
+
+// startServerOn is startServer on the lake lakeURL names.
+func startServerOn(t *testing.T, lakeURL string, build func(*runtime) (*fnrun.Server, error), env map[string]string) *process {
+	t.Helper()
 	t.Setenv("AKOSHA_API_KEYS", "admin:admin:"+adminKey+",viewer:viewer:"+viewerKey)
 	t.Setenv("AKOSHA_JWT_SECRET", "")
 	t.Setenv("AKOSHA_CACHE_DIR", t.TempDir())
@@ -59,8 +66,7 @@ func startServer(t *testing.T, build func(*runtime) (*fnrun.Server, error), env 
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
-	q := url.Values{"endpoint": {s3.Endpoint}, "region": {s3.Region}, "path_style": {"true"}}
-	g := &globals{lakeURL: "s3://" + s3.Bucket + "/" + s3.Prefix + "?" + q.Encode()}
+	g := &globals{lakeURL: lakeURL}
 	ctx := testenv.Context(t)
 	rt, err := g.newRuntime(ctx, false)
 	if err != nil {
