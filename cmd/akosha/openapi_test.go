@@ -185,8 +185,20 @@ var processes = []struct {
 	build     func(*runtime) (*fnrun.Server, error)
 }{
 	{"serve", []string{"ingest", "query"}, (*runtime).bothServer},
-	{"function ingest", []string{"ingest"}, func(rt *runtime) (*fnrun.Server, error) { return rt.functionServer("ingest") }},
-	{"function query", []string{"query"}, func(rt *runtime) (*fnrun.Server, error) { return rt.functionServer("query") }},
+	{"function ingest", []string{"ingest"}, oneFunction("ingest", nil)},
+	{"function query", []string{"query"}, oneFunction("query", nil)},
+}
+
+// oneFunction builds the server of `akosha function name`; fn, if not nil,
+// receives the function.
+func oneFunction(name string, fn *interface{ Patterns() []string }) func(*runtime) (*fnrun.Server, error) {
+	return func(rt *runtime) (*fnrun.Server, error) {
+		srv, f, err := rt.functionServer(name)
+		if fn != nil {
+			*fn = f
+		}
+		return srv, err
+	}
 }
 
 // No drift either way: each process's routes, as its ServeMux registered
@@ -213,6 +225,38 @@ func TestEveryRouteIsDocumentedAndEveryDocumentedRouteServed(t *testing.T) {
 				req, _ := http.NewRequest(o.method, "http://x"+samplePath(o.path), nil)
 				if _, pattern := mux.Handler(req); pattern == "" {
 					t.Errorf("%s is documented for %v but no route serves it", o, pr.functions)
+				}
+			}
+		})
+	}
+}
+
+// A function's own routes, as its ServeMux registered them, are documented
+// for it and reach it through the process that runs it: a route added to a
+// function but not to its Routes (so never served) fails here.
+func TestFunctionsRoutesReachThemAndAreDocumented(t *testing.T) {
+	for _, name := range []string{"ingest", "query"} {
+		t.Run(name, func(t *testing.T) {
+			var fn interface{ Patterns() []string }
+			p := startServerOn(t, t.TempDir(), oneFunction(name, &fn), nil)
+			doc := contract(t, p)
+			process := http.NewServeMux()
+			for _, pattern := range p.srv.Patterns() {
+				process.HandleFunc(pattern, func(http.ResponseWriter, *http.Request) {})
+			}
+			patterns := fn.Patterns()
+			if len(patterns) < 3 {
+				t.Fatalf("the %s function registered only %q", name, patterns)
+			}
+			for _, pattern := range patterns {
+				checkDocumented(t, doc, pattern, []string{name})
+				method, path, ok := strings.Cut(pattern, " ")
+				if !ok {
+					method, path = http.MethodPost, pattern // the ingest routes check their method themselves
+				}
+				req, _ := http.NewRequest(method, "http://x"+samplePath(strings.ReplaceAll(path, "...}", "}")), nil)
+				if _, routed := process.Handler(req); routed == "" {
+					t.Errorf("the %s function registers %q but its process does not route it there (Routes)", name, pattern)
 				}
 			}
 		})

@@ -135,22 +135,24 @@ func (rt *runtime) bothServer() (*fnrun.Server, error) {
 }
 
 // functionServer is the server of `akosha function NAME`: one function and
-// the shared routes, as its container runs it.
-func (rt *runtime) functionServer(name string) (*fnrun.Server, error) {
+// the shared routes, as its container runs it. It also returns the function,
+// whose own routes (Patterns) a test holds to the server's.
+func (rt *runtime) functionServer(name string) (*fnrun.Server, interface{ Patterns() []string }, error) {
 	var m fnrun.Mount
+	var fn interface{ Patterns() []string }
 	var err error
 	switch name {
 	case "ingest":
-		m, _, err = rt.ingestMount()
+		m, fn, err = rt.ingestMount()
 	case "query":
-		m, _, err = rt.queryMount()
+		m, fn, err = rt.queryMount()
 	default:
-		return nil, usageError{fmt.Errorf("unknown function %q (want ingest or query)", name)}
+		return nil, nil, usageError{fmt.Errorf("unknown function %q (want ingest or query)", name)}
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &fnrun.Server{Mounts: []fnrun.Mount{m}, Handlers: rt.sharedHandlers()}, nil
+	return &fnrun.Server{Mounts: []fnrun.Mount{m}, Handlers: rt.sharedHandlers()}, fn, nil
 }
 
 // wrapped serves a function through a middleware while keeping its
@@ -214,7 +216,7 @@ func newFunctionCmd(g *globals) *cobra.Command {
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			rt.pollLake(ctx)
-			srv, err := rt.functionServer(args[0])
+			srv, _, err := rt.functionServer(args[0])
 			if err != nil {
 				return err
 			}
