@@ -10,7 +10,7 @@ BIN       := bin/akosha
 RACE ?= -race
 TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: all build run test test-long test-unit deploy-check image image-test bench fuzz tools clean
+.PHONY: all build run test test-long test-unit deploy-check image image-test bench fuzz tools clean docs
 
 all: build
 
@@ -36,6 +36,16 @@ test: tools
 	# and run here in full; its concurrent ones ran above.
 	$(GO) test $(TEST_FLAGS) -short ./testdata/textvec ./lake/hnsw
 	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./...
+	# A client generated from api/openapi.yaml drives akosha serve --dev
+	# (its own module: the generator stays out of akosha's dependencies).
+	cd api/clienttest && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# The generated references, docs/cli (cobra's generator) and the README's
+# MCP tool table (tools/list), and the client generated from api/openapi.yaml;
+# make test fails while they are stale.
+docs:
+	$(GO) generate ./cmd/akosha
+	cd api/clienttest && $(GO) generate ./...
 
 # The longer forms, run in addition to make test, never instead: HNSW
 # recall at 100,000 vectors, and three minutes of the chaos test.

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Entity is a node of a system's knowledge graph (API.md "Records").
+// Entity is a node of a system's knowledge graph (api/openapi.yaml, schema Entity).
 // Decode, Normalize and Validate it as a Memory.
 type Entity struct {
 	SystemID     string   `json:"system_id" validate:"required"` // charset checked by hand

@@ -43,7 +43,7 @@ func TestMemoryJSONRoundTrip(t *testing.T) {
 	}
 }
 
-// TestMemoryMarshalJSON pins the field names of API.md and the timestamp form.
+// TestMemoryMarshalJSON pins the field names of api/openapi.yaml and the timestamp form.
 func TestMemoryMarshalJSON(t *testing.T) {
 	m := sampleMemory()
 	m.CreatedAt = time.Date(2026, 11, 25, 11, 0, 0, 123456000, time.FixedZone("CET", 3600))

@@ -15,7 +15,7 @@ const (
 )
 
 // Memory is one conversation, reflection or memory of a Session-Buddy system,
-// as clients send it (API.md "Records"). The zero value of an optional field
+// as clients send it (api/openapi.yaml, schema Memory). The zero value of an optional field
 // means absent.
 //
 // Decode it with json.Unmarshal (or UnmarshalJSON directly), then call

@@ -10,7 +10,7 @@ import (
 // q[i]*s. s is max|x|/127, so the largest component maps to ±127 and the
 // others keep 8 bits of precision relative to it. On unit 384-d vectors the
 // cosine of a dequantized vector differs from the true one by about 1e-3
-// (tested: well inside the 0.01 API.md allows), and the files shrink about
+// (tested: well inside the 0.01 the README promises), and the files shrink about
 // 2.8x (zstd on the int8 list; float32 noise does not compress at all).
 //
 // Quantizing is idempotent: dequantize then quantize again gives the same

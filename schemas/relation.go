@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Relation is a directed edge of a system's knowledge graph (API.md
-// "Records"). FromEntity and ToEntity name entities as Session-Buddy's
+// Relation is a directed edge of a system's knowledge graph
+// (api/openapi.yaml, schema Relation). FromEntity and ToEntity name entities as Session-Buddy's
 // create_relation does. Decode, Normalize and Validate it as a Memory.
 type Relation struct {
 	SystemID     string `json:"system_id" validate:"required"` // charset checked by hand

@@ -1,5 +1,6 @@
 // Command akosha is Akosha's single binary: the functions, the jobs, and the
-// client commands. See README.md and ../shared/API.md ("CLI").
+// client commands. See README.md and docs/cli/ (generated
+// from these commands); the HTTP contract is api/openapi.yaml.
 package main
 
 import (

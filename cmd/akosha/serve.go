@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/akosha/akosha/api"
 	"github.com/akosha/akosha/functions/ingest"
 	"github.com/akosha/akosha/functions/query"
 	"github.com/akosha/akosha/internal/auth"
@@ -55,9 +56,11 @@ func (g *globals) newRuntime(ctx context.Context, dev bool) (*runtime, error) {
 }
 
 // sharedHandlers are the routes every process serves whatever functions it
-// runs: /health (JSON), /metrics.
+// runs, without auth: /health (JSON), /metrics, and the API contract the
+// process implements, /openapi.json.
 func (rt *runtime) sharedHandlers() map[string]http.Handler {
 	return map[string]http.Handler{
+		"GET " + api.Path: api.Handler(),
 		"GET /health": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			versions := map[string]int64{}
 			for _, name := range lake.Tables {
@@ -119,6 +122,47 @@ func withoutMCP(m fnrun.Mount) fnrun.Mount {
 	return m
 }
 
+// bothServer is the server of `akosha serve`: both functions, the shared
+// routes, and one /mcp answering with both functions' tools.
+func (rt *runtime) bothServer() (*fnrun.Server, error) {
+	im, in, err := rt.ingestMount()
+	if err != nil {
+		return nil, err
+	}
+	qm, q, err := rt.queryMount()
+	if err != nil {
+		return nil, err
+	}
+	handlers := rt.sharedHandlers()
+	tools := &mcp.Server{Name: "akosha", Tools: append(in.MCPTools(), q.MCPTools()...)}
+	both := rt.http.Wrap("mcp", rt.auth.Require(auth.Read, tools))
+	for _, p := range ingest.MCPPaths() {
+		handlers["POST "+p] = both
+	}
+	return &fnrun.Server{Mounts: []fnrun.Mount{withoutMCP(im), withoutMCP(qm)}, Handlers: handlers}, nil
+}
+
+// functionServer is the server of `akosha function NAME`: one function and
+// the shared routes, as its container runs it. It also returns the function,
+// whose own routes (Patterns) a test holds to the server's.
+func (rt *runtime) functionServer(name string) (*fnrun.Server, interface{ Patterns() []string }, error) {
+	var m fnrun.Mount
+	var fn interface{ Patterns() []string }
+	var err error
+	switch name {
+	case "ingest":
+		m, fn, err = rt.ingestMount()
+	case "query":
+		m, fn, err = rt.queryMount()
+	default:
+		return nil, nil, usageError{fmt.Errorf("unknown function %q (want ingest or query)", name)}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return &fnrun.Server{Mounts: []fnrun.Mount{m}, Handlers: rt.sharedHandlers()}, fn, nil
+}
+
 // wrapped serves a function through a middleware while keeping its
 // lifecycle hooks (Stop, Ready, Alive) visible to the runner.
 type wrapped struct {
@@ -153,21 +197,11 @@ everything a laptop needs, nothing to install.`,
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			rt.pollLake(ctx)
-			im, in, err := rt.ingestMount()
+			srv, err := rt.bothServer()
 			if err != nil {
 				return err
 			}
-			qm, q, err := rt.queryMount()
-			if err != nil {
-				return err
-			}
-			handlers := rt.sharedHandlers()
-			tools := &mcp.Server{Name: "akosha", Tools: append(in.MCPTools(), q.MCPTools()...)}
-			both := rt.http.Wrap("mcp", rt.auth.Require(auth.Read, tools))
-			for _, p := range ingest.MCPPaths() {
-				handlers["POST "+p] = both
-			}
-			srv := &fnrun.Server{Addr: addr, Mounts: []fnrun.Mount{withoutMCP(im), withoutMCP(qm)}, Handlers: handlers}
+			srv.Addr = addr
 			slog.Info("akosha serving", "addr", fnrun.ListenAddress(addr), "lake", g.lakeURL, "dev", dev)
 			return srv.Run(ctx)
 		},
@@ -190,19 +224,10 @@ func newFunctionCmd(g *globals) *cobra.Command {
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			rt.pollLake(ctx)
-			var m fnrun.Mount
-			switch args[0] {
-			case "ingest":
-				m, _, err = rt.ingestMount()
-			case "query":
-				m, _, err = rt.queryMount()
-			default:
-				return usageError{fmt.Errorf("unknown function %q (want ingest or query)", args[0])}
-			}
+			srv, _, err := rt.functionServer(args[0])
 			if err != nil {
 				return err
 			}
-			srv := &fnrun.Server{Mounts: []fnrun.Mount{m}, Handlers: rt.sharedHandlers()}
 			return srv.Run(ctx)
 		},
 	}

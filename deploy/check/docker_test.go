@@ -53,7 +53,7 @@ func TestDockerfile(t *testing.T) {
 	}
 	for _, line := range strings.Split(string(ign), "\n") {
 		switch strings.TrimSpace(line) {
-		case "go.mod", "go.sum", "cmd", "internal", "lake", "functions", "jobs", "schemas", "*", "**":
+		case "go.mod", "go.sum", "api", "cmd", "internal", "lake", "functions", "jobs", "schemas", "*", "**":
 			t.Errorf(".dockerignore excludes %q, which the build needs", line)
 		}
 	}

@@ -89,7 +89,7 @@ type Function struct {
 	lake    *lake.Lake
 	auth    *auth.Authenticator
 	metrics *metrics
-	mux     *http.ServeMux
+	mux     *httpx.Mux
 
 	memories  *committer[schemas.Memory]
 	entities  *committer[schemas.Entity]
@@ -154,7 +154,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	write := func(h http.Handler) http.Handler {
 		return a.Require(auth.Write, http.TimeoutHandler(withDeadline(cfg.Timeout, h), cfg.Timeout+5*time.Second, `{"error":{"code":"timeout","message":"request timed out"}}`))
 	}
-	mux := http.NewServeMux()
+	mux := &httpx.Mux{}
 	mux.Handle("/v1/memories", write(ingestHandler[schemas.Memory](f, schemas.TableMemories, memoryKey, f.memories)))
 	mux.Handle("/v1/entities", write(ingestHandler[schemas.Entity](f, schemas.TableEntities, entityKey, f.entities)))
 	mux.Handle("/v1/relations", write(ingestHandler[schemas.Relation](f, schemas.TableRelations, relationKey, f.relations)))
@@ -181,6 +181,10 @@ func withDeadline(d time.Duration, h http.Handler) http.Handler {
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
+
+// Patterns are the routes this function registered (Routes names those a
+// shared server sends it; a test holds both to api/openapi.yaml).
+func (f *Function) Patterns() []string { return f.mux.Patterns() }
 
 // Handle serves one request (the func-go contract).
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { f.mux.ServeHTTP(w, r) }

@@ -17,7 +17,7 @@ import (
 	"github.com/akosha/akosha/schemas"
 )
 
-// The MCP tools Session-Buddy calls, taking exactly its arguments (API.md).
+// The MCP tools Session-Buddy calls, taking exactly its arguments (api/openapi.yaml, POST /mcp).
 // Each maps its arguments onto the same records the REST endpoints take, so
 // validation and commits are shared. internal/mcp serves them.
 

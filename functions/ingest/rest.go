@@ -14,7 +14,7 @@ import (
 	"github.com/akosha/akosha/schemas"
 )
 
-// Response is the answer to an ingest request (API.md "Ingest function").
+// Response is the answer to an ingest request (api/openapi.yaml, IngestResponse).
 type Response struct {
 	Status  string        `json:"status"` // completed, partial or failed
 	Total   int           `json:"total"`

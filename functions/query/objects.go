@@ -16,7 +16,14 @@ import (
 // Other query processes read through it before S3 (storage.ReadThrough).
 // Only the pinned tier's objects are served: a store is not a general
 // proxy to the lake.
+//
+// Every query process routes the path (Routes cannot know the tier, which is
+// configuration), so a process that is no store answers the API's JSON 404.
 func (f *Function) serveObject(w http.ResponseWriter, r *http.Request) {
+	if f.cfg.Tier == "" {
+		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "this process is no tier store (AKOSHA_TIER is not set)")
+		return
+	}
 	key := r.PathValue("key")
 	if err := storage.CheckKey(key); err != nil {
 		httpx.WriteError(w, http.StatusBadRequest, "invalid_key", err.Error())

@@ -28,6 +28,7 @@ import (
 	"github.com/akosha/akosha/functions/query/sqlexec"
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/config"
+	"github.com/akosha/akosha/internal/httpx"
 	"github.com/akosha/akosha/internal/mcp"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/cache"
@@ -145,7 +146,7 @@ type Function struct {
 	l2      *redisCache // nil without Redis
 	flight  singleflight.Group
 	metrics *metrics
-	mux     *http.ServeMux
+	mux     *httpx.Mux
 	vectors *vectorState // vector search (search.go, vectors.go)
 	fanout  *fanout      // search through the tier stores (fanout.go); nil: search here
 
@@ -229,13 +230,11 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	f.stopWarm, f.warmDone = cancel, make(chan struct{})
 	go f.warmKeys(wctx, time.Second)
 	read := func(h http.HandlerFunc) http.Handler { return a.Require(auth.Read, h) }
-	mux := http.NewServeMux()
+	mux := &httpx.Mux{}
 	mux.Handle("POST /v1/sql", read(f.serveSQL))
 	mux.Handle("GET /v1/memories/{system_id}/{id}", read(f.serveMemory))
 	mux.Handle("GET /v1/systems", read(f.serveSystems))
-	if cfg.Tier != "" {
-		mux.Handle("GET /v1/objects/{key...}", read(f.serveObject))
-	}
+	mux.Handle("GET /v1/objects/{key...}", read(f.serveObject)) // 404 unless a tier store
 	mux.Handle("POST /v1/search", read(f.serveSearch))
 	mux.Handle("GET /v1/analytics/trends", read(f.serveTrends))
 	mux.Handle("GET /v1/analytics/anomalies", read(f.serveAnomalies))
@@ -257,6 +256,10 @@ func Routes() []string {
 		"GET /v1/analytics/trends", "GET /v1/analytics/anomalies", "GET /v1/analytics/correlations",
 		"GET /v1/graph/entities/{system_id}/{id}", "GET /v1/graph/entities", "GET /v1/graph/path"}
 }
+
+// Patterns are the routes this function registered (Routes names those a
+// shared server sends it; a test holds both to api/openapi.yaml).
+func (f *Function) Patterns() []string { return f.mux.Patterns() }
 
 // Handle serves one request (the func-go contract).
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { f.mux.ServeHTTP(w, r) }

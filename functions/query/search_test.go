@@ -144,7 +144,7 @@ func compare(t *testing.T, what string, got []query.SearchResult, want []truthHi
 			t.Fatalf("%s: %s = %+v, want content %q kind %s project %q created %s tier %s", what, key, r, rec.Content, rec.Kind, rec.Project, rec.CreatedAt, tier)
 		}
 		// Scores are exact on hot data, and within 0.01 on the int8
-		// embeddings of warm and cold data (API.md).
+		// embeddings of warm and cold data (README.md).
 		tol := 1e-4
 		if tier != schemas.TierHot {
 			tol = 0.01

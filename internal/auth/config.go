@@ -29,7 +29,7 @@ const (
 	MinKeyLen = 16
 )
 
-// systemIDPattern is the system_id syntax of API.md.
+// systemIDPattern is the system_id syntax of api/openapi.yaml (SystemID).
 var systemIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 
 // Config configures an Authenticator.

@@ -58,6 +58,7 @@ type Server struct {
 
 	used     atomic.Bool
 	mounts   atomic.Pointer[[]*mount] // set once by Serve, before it listens
+	patterns atomic.Pointer[[]string] // the mux's patterns, set with mounts
 	stopping atomic.Bool
 }
 
@@ -98,6 +99,17 @@ func (s *Server) Started() bool {
 		}
 	}
 	return len(mounts) > 0
+}
+
+// Patterns are the ServeMux patterns the server registered, in the order it
+// registered them (the health routes, each function's, then Handlers); none
+// before Serve. They are what the server routes, read from the registrations
+// themselves, so a contract can be checked against them.
+func (s *Server) Patterns() []string {
+	if p := s.patterns.Load(); p != nil {
+		return slices.Clone(*p)
+	}
+	return nil
 }
 
 // functions returns the mounts being served; none before Serve.
@@ -279,10 +291,18 @@ func (s *Server) routes() (*http.ServeMux, error) {
 		return nil, errors.New("fnrun: no functions to serve")
 	}
 	mux := http.NewServeMux()
-	if err := handle(mux, "/health/readiness", http.HandlerFunc(s.readiness)); err != nil {
+	var patterns []string
+	register := func(pattern string, h http.Handler) error {
+		if err := handle(mux, pattern, h); err != nil {
+			return err
+		}
+		patterns = append(patterns, pattern)
+		return nil
+	}
+	if err := register("/health/readiness", http.HandlerFunc(s.readiness)); err != nil {
 		return nil, err
 	}
-	if err := handle(mux, "/health/liveness", http.HandlerFunc(s.liveness)); err != nil {
+	if err := register("/health/liveness", http.HandlerFunc(s.liveness)); err != nil {
 		return nil, err
 	}
 	var mounts []*mount
@@ -305,18 +325,19 @@ func (s *Server) routes() (*http.ServeMux, error) {
 			routes = []string{"/"}
 		}
 		for _, pattern := range routes {
-			if err := handle(mux, pattern, s.gate(mt)); err != nil {
+			if err := register(pattern, s.gate(mt)); err != nil {
 				return nil, fmt.Errorf("fnrun: function %s: %w", m.Name, err)
 			}
 		}
 		logImplements(mt)
 	}
 	for _, pattern := range slices.Sorted(maps.Keys(s.Handlers)) {
-		if err := handle(mux, pattern, s.Handlers[pattern]); err != nil {
+		if err := register(pattern, s.Handlers[pattern]); err != nil {
 			return nil, err
 		}
 	}
 	s.mounts.Store(&mounts)
+	s.patterns.Store(&patterns)
 	return mux, nil
 }
 

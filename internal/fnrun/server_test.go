@@ -99,6 +99,7 @@ func (e *events) get() []string {
 
 // served is a server running on a fresh 127.0.0.1 port.
 type served struct {
+	server *fnrun.Server
 	url    string
 	cancel context.CancelFunc // starts the shutdown, as SIGTERM would
 	done   chan struct{}      // closed when Serve has returned err
@@ -113,7 +114,7 @@ func serve(t *testing.T, s *fnrun.Server) *served {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &served{url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan struct{})}
+	r := &served{server: s, url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
 		r.err = s.Serve(ctx, ln)
@@ -389,6 +390,11 @@ func TestSeveralFunctionsInOneServer(t *testing.T) {
 		Handlers: map[string]http.Handler{"/metrics": metrics},
 	})
 	waitStatus(t, srv.url+"/health/readiness", 200)
+	// The patterns it reports are the ones it registered, health routes first.
+	if got, want := srv.server.Patterns(), []string{"/health/readiness", "/health/liveness",
+		"POST /v1/memories", "POST /v1/entities", "/v1/sql", "GET /v1/memories/", "/metrics"}; !slices.Equal(got, want) {
+		t.Errorf("Patterns() = %q, want %q", got, want)
+	}
 
 	routes := []struct {
 		method, path string

@@ -2,7 +2,7 @@
 // the JSON error shape of the public API, request body decoding with size
 // limits and content codings, a request deadline, and request metrics.
 //
-// Every error a client sees has one shape (API.md):
+// Every error a client sees has one shape (api/openapi.yaml, schema Error):
 //
 //	{"error": {"code": "body_too_large", "message": "request body exceeds 1048576 bytes"}}
 //

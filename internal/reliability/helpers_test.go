@@ -59,7 +59,7 @@ func newBatch(key, systemID string, seed uint64, n int, embed bool, now time.Tim
 	return batch{key: key, body: body, ids: ids}
 }
 
-// ingestAnswer is the body of an ingest answer (API.md).
+// ingestAnswer is the body of an ingest answer (api/openapi.yaml, IngestResponse).
 type ingestAnswer struct {
 	Status    string `json:"status"`
 	Total     int    `json:"total"`

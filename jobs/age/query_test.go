@@ -31,7 +31,7 @@ func cosine(a, b []float32) float64 {
 
 // SQL and search answer over warm and cold data as over hot: every record
 // once, embeddings as FLOAT[384] within the int8 step, and search scores
-// re-ranked to within 0.01 of the true cosine (API.md), by exact scans and
+// re-ranked to within 0.01 of the true cosine (README.md), by exact scans and
 // through HNSW indexes built over the aged partitions.
 func TestSQLAndSearchOverWarmAndCold(t *testing.T) {
 	if sqlexec.EncodingInt8 != lake.EncodingInt8 {

@@ -91,7 +91,7 @@ func (r *row) float(name string) *float64 {
 }
 
 // time reads a timestamp. DuckDB hands a TIMESTAMP (no zone) back as that
-// wall-clock time in UTC, which is what Session-Buddy means by it (API.md);
+// wall-clock time in UTC, which is what Session-Buddy means by it (api/openapi.yaml, Timestamp);
 // a TIMESTAMPTZ comes back as its instant. Text is parsed as the ingest path
 // parses it.
 func (r *row) time(name string) time.Time {

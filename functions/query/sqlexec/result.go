@@ -15,7 +15,7 @@ import (
 )
 
 // Result is the answer to one statement, ready for JSON: encoding/json
-// writes it as API.md's /v1/sql answer (without version and elapsed_ms,
+// writes it as api/openapi.yaml's /v1/sql answer (without version and elapsed_ms,
 // which the caller knows).
 type Result struct {
 	Columns []Column `json:"columns"`

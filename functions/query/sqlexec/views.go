@@ -143,7 +143,7 @@ func withPartitions(cols ...ColumnDef) []ColumnDef {
 
 // TableColumns returns the standard columns of view name (ViewMemories,
 // ViewEntities or ViewRelations): every record column plus tier and day, as
-// API.md describes them. It returns nil for any other name.
+// api/openapi.yaml describes them (POST /v1/sql). It returns nil for any other name.
 func TableColumns(name string) []ColumnDef {
 	return slices.Clone(tableColumns[name])
 }
