@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# test.sh: make test's body. The race-enabled suite and the passes without
+# the race detector (the vector generator and HNSW's compute-bound tests,
+# the manifests' module, the generated API client) run side by side: the
+# race suite ends with one long package on one core, and the other passes
+# fill the other core meanwhile. The second group's output is held and
+# printed after the suite's, so each reads in one piece; the exit status
+# is the first failure's.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+GO=${GO:-go}
+TEST_FLAGS=${TEST_FLAGS:--count=1 -timeout 15m}
+RACE=${RACE--race}
+
+"$GO" vet ./... || exit 1
+
+others=$(mktemp "${TMPDIR:-/tmp}/akosha-test-others.XXXXXX")
+trap 'rm -f "$others"' EXIT
+(
+	set -e
+	# shellcheck disable=SC2086
+	"$GO" test $TEST_FLAGS -short ./testdata/textvec ./lake/hnsw
+	(cd deploy/check && "$GO" vet ./... && "$GO" test -count=1 ./...)
+	# A client generated from api/openapi.yaml drives akosha serve --dev
+	# (its own module: the generator stays out of akosha's dependencies).
+	(cd api/clienttest && "$GO" vet ./... && "$GO" test -count=1 ./...)
+) >"$others" 2>&1 &
+others_pid=$!
+
+# shellcheck disable=SC2086
+./scripts/with-services.sh "$GO" test $TEST_FLAGS $RACE ./...
+suite=$?
+wait "$others_pid"
+rest=$?
+echo "--- without the race detector: testdata/textvec, lake/hnsw, deploy/check, api/clienttest"
+cat "$others"
+if [ "$suite" -ne 0 ]; then
+	echo "make test: the race-enabled suite failed" >&2
+	exit "$suite"
+fi
+if [ "$rest" -ne 0 ]; then
+	echo "make test: a pass without the race detector failed" >&2
+	exit "$rest"
+fi
