@@ -138,7 +138,12 @@ func TestFilter(t *testing.T) {
 	skipUnderRace(t)
 	n := 10_000
 	base, queries := textData(t, n, 40)
-	ix := mustBuild(t, base, dim, Config{Seed: 1})
+	// One worker: a parallel build's graph depends on how its goroutines
+	// interleave, and whether the walk below reaches every matching node
+	// depends on the graph. Beside a CPU hog a parallel build once missed
+	// one of a query's ten (a flake hunt found it); one seed and one worker
+	// give one graph, every run.
+	ix := mustBuild(t, base, dim, Config{Seed: 1, Workers: 1})
 
 	// 1% of rows, spread over the id space.
 	sparse := func(id int32) bool { return (uint32(id)*2654435761)%100 == 0 }
