@@ -34,8 +34,9 @@ func newAgeCmd(g *globals) *cobra.Command {
 --warm-days, cold after --cold-days, deleted after --delete-days (the age of a partition counts
 from the end of its day). A move rewrites the partition's files in the target tier's layout:
 int8 embeddings with a per-vector scale for memories, stronger zstd, and on S3 the tier's
-storage class. Each move is one commit (removes and adds together); a move that loses a race
-with another commit is skipped and retried by the next run. Search and SQL answer over every
+storage class. Each move is one commit (removes and adds together, dataChange=true); a move
+that loses a race with another commit reserves its partition from compaction and is planned
+again and retried within the run (up to 10 tries). Search and SQL answer over every
 tier; scores on warm and cold data are computed from the stored vectors (within 0.01).
 
 Exit codes: 0 done, 1 failed, 2 usage, 3 some moves failed, 4 another run holds the lease.`,
@@ -115,7 +116,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some moves failed, 4 another run holds 
 			pr.finish()
 			err = withCause(cmd, ctx, err)
 			if sum != nil && !dryRun {
-				fmt.Fprintf(out, "age: %d moved, %d deleted, %d skipped (lost a race; next run retries), %d failed in %s; %s -> %s\n",
+				fmt.Fprintf(out, "age: %d moved, %d deleted, %d skipped (lost every race; the next run retries), %d failed in %s; %s -> %s\n",
 					sum.Moved, sum.Deleted, sum.Skipped, sum.Failed, sum.Elapsed.Round(time.Millisecond), mb(sum.BytesIn), mb(sum.BytesOut))
 				for _, r := range sum.Results {
 					if r.Status == age.StatusFailed {

@@ -92,8 +92,11 @@ func newCompactCmd(g *globals) *cobra.Command {
 		Short: "Merge small data files per partition; re-sent records collapse to the latest",
 		Long: `Merge the small files of each partition into files of about --target-size, keeping
 only the latest version (greatest ingested_at) of a record re-sent within the partition.
-Each merge is one commit (remove + add, dataChange=false); a merge that loses a race
-with another commit is skipped and retried by the next run.
+Each merge is one commit (remove + add; dataChange=false only when no version was dropped);
+a merge that loses a race with another commit is planned again and retried within the run
+(up to 10 tries). Partitions a tier move has reserved are left alone. Then a dedupe pass
+removes versions superseded in other partitions or tiers (a record re-sent with a created_at
+on another day): one copy-on-write commit per table, so the table itself is latest-wins.
 
 Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds the lease.`,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
@@ -165,7 +168,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds
 				run.Items("skipped", tot.Skipped)
 				run.Items("failed", tot.Failed)
 				run.Bytes(tot.BytesIn, tot.BytesOut)
-				fmt.Fprintf(out, "compact: %d groups, %d compacted, %d skipped (lost a race; next run retries), %d failed in %s\n",
+				fmt.Fprintf(out, "compact: %d groups, %d compacted, %d skipped (lost every race; the next run retries), %d failed in %s\n",
 					tot.Groups, tot.Compacted, tot.Skipped, tot.Failed, sum.Elapsed.Round(time.Millisecond))
 				for _, name := range lake.Tables {
 					if ts := sum.Tables[name]; ts != nil {

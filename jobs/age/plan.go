@@ -8,7 +8,9 @@
 // re-sent within the moved files collapse to the latest, as in compaction.
 //
 // Like compaction, a move whose inputs another commit removed meanwhile
-// aborts, deletes its outputs and is retried by the next run.
+// aborts and deletes its outputs; the run reserves the partition from
+// compaction (lake.Table.Reserve), plans it again on a fresh snapshot and
+// retries, up to Options.Retry tries.
 package age
 
 import (

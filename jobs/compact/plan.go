@@ -3,8 +3,9 @@
 // target size, and collapses the versions of a re-sent record (same
 // system_id and id within a partition) to the latest, the greatest
 // ingested_at. Each merge is one Delta commit that removes the inputs and adds
-// the outputs with dataChange=false, so readers see either the old files or
-// the new ones, never both and never neither.
+// the outputs, so readers see either the old files or the new ones, never
+// both and never neither (dataChange=false only when no version was
+// dropped: the same rows in new files).
 //
 // Scope: a merge collapses versions within the files of its group, which
 // are all in one partition (one system and day). A record re-sent with a
