@@ -107,7 +107,7 @@ func newLakeCmd(g *globals) *cobra.Command {
 	}
 	snapCmd.Flags().Int64Var(&version, "version", -1, "version to show (default latest)")
 	snapCmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(logCmd, snapCmd, verifyCmd)
+	cmd.AddCommand(logCmd, snapCmd, verifyCmd, newLakeViewsCmd(g))
 	return cmd
 }
 
