@@ -268,6 +268,7 @@ func rewrite[R any](ctx context.Context, t *Table, inputs []delta.Add, to Partit
 			MinCreated: k.created(&chunk[0]),
 			MaxCreated: k.created(&chunk[len(chunk)-1]),
 			Encoding:   layout.Encoding,
+			Strings:    stringStatsOf(chunk),
 		}
 		if err := storage.PutClass(ctx, store, f.Key, bytes.NewReader(buf.Bytes()), f.Size, layout.StorageClass); err != nil {
 			return out, fmt.Errorf("stage %s: %w", f.Key, err)

@@ -68,6 +68,7 @@ func withoutRows[R any](ctx context.Context, t *Table, a delta.Add, part Partiti
 		MinCreated: k.created(&kept[0]),
 		MaxCreated: k.created(&kept[0]),
 		Encoding:   layout.Encoding,
+		Strings:    stringStatsOf(kept),
 	}
 	for i := range kept {
 		c := k.created(&kept[i])

@@ -67,7 +67,8 @@ type DataFile struct {
 	Rows       int64
 	MinCreated time.Time
 	MaxCreated time.Time
-	Encoding   string // EncodingFloat32 or EncodingInt8, named in the add's tags
+	Encoding   string       // EncodingFloat32 or EncodingInt8, named in the add's tags
+	Strings    *StringStats // min, max and null counts of string columns; nil: none
 }
 
 // Add is the file's Delta add action. Paths in the log are relative to the
@@ -79,7 +80,7 @@ func (f DataFile) Add(table string, dataChange bool) delta.Add {
 		Size:             f.Size,
 		ModificationTime: time.Now().UnixMilli(),
 		DataChange:       dataChange,
-		Stats:            statsJSON(f.Rows, f.MinCreated, f.MaxCreated),
+		Stats:            statsJSON(f.Rows, f.MinCreated, f.MaxCreated, f.Strings),
 	}
 	if f.Encoding != EncodingFloat32 {
 		a.Tags = map[string]string{EncodingTag: f.Encoding}
@@ -90,25 +91,37 @@ func (f DataFile) Add(table string, dataChange bool) delta.Add {
 // statsJSON writes Delta file statistics. Delta keeps timestamps at
 // millisecond precision, so the minimum is rounded down and the maximum up:
 // both must stay true bounds for pruning.
-func statsJSON(rows int64, minT, maxT time.Time) string {
+func statsJSON(rows int64, minT, maxT time.Time, strs *StringStats) string {
 	type s struct {
 		NumRecords int64             `json:"numRecords"`
 		MinValues  map[string]string `json:"minValues"`
 		MaxValues  map[string]string `json:"maxValues"`
 		NullCount  map[string]int64  `json:"nullCount"`
 	}
+	// Timestamps are recorded to the millisecond, both cut down, as Delta
+	// writers do: a reader takes a max as covering the millisecond it
+	// names (functions/query's planner adds it).
 	const layout = "2006-01-02T15:04:05.000Z07:00"
 	lo := minT.UTC().Truncate(time.Millisecond)
-	hi := maxT.UTC()
-	if t := hi.Truncate(time.Millisecond); !t.Equal(hi) {
-		hi = t.Add(time.Millisecond)
-	}
-	b, _ := json.Marshal(s{
+	hi := maxT.UTC().Truncate(time.Millisecond)
+	st := s{
 		NumRecords: rows,
 		MinValues:  map[string]string{"created_at": lo.Format(layout)},
 		MaxValues:  map[string]string{"created_at": hi.Format(layout)},
 		NullCount:  map[string]int64{"created_at": 0},
-	})
+	}
+	if strs != nil {
+		for col, v := range strs.Min {
+			st.MinValues[col] = v
+		}
+		for col, v := range strs.Max {
+			st.MaxValues[col] = v
+		}
+		for col, n := range strs.Nulls {
+			st.NullCount[col] = n
+		}
+	}
+	b, _ := json.Marshal(st)
 	return string(b)
 }
 
@@ -272,6 +285,7 @@ func stageOne[Row any](ctx context.Context, store storage.Store, table string, p
 		Rows:       int64(len(p.rows)),
 		MinCreated: p.min,
 		MaxCreated: p.max,
+		Strings:    stringStatsOf(p.rows),
 	}
 	if err := store.Put(ctx, f.Key, bytes.NewReader(buf.Bytes()), f.Size); err != nil {
 		return DataFile{}, err

@@ -63,7 +63,9 @@ func (p Prune) Keep(f delta.Add) bool {
 	}
 	lo, okLo := statTime(st.MinValues["created_at"])
 	hi, okHi := statTime(st.MaxValues["created_at"])
-	if okHi && !p.CreatedFrom.IsZero() && hi.Before(p.CreatedFrom) {
+	// A max is recorded to the millisecond, cut down: the file may hold
+	// rows up to a millisecond later.
+	if okHi && !p.CreatedFrom.IsZero() && !hi.Add(time.Millisecond).After(p.CreatedFrom) {
 		return false
 	}
 	if okLo && !p.CreatedTo.IsZero() && lo.After(p.CreatedTo) {

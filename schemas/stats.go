@@ -1,0 +1,24 @@
+package schemas
+
+// The string columns whose min, max and null count a data file's Delta add
+// action records, so that other engines skip files too (Akosha prunes by
+// partition and created_at, which every add carries).
+
+// StatStrings calls fn with each of the row's recorded string columns.
+func (r *MemoryRow) StatStrings(fn func(col string, v *string)) {
+	fn("id", &r.ID)
+	fn("kind", &r.Kind)
+	fn("project", r.Project)
+}
+
+// StatStrings calls fn with each of the row's recorded string columns.
+func (r *EntityRow) StatStrings(fn func(col string, v *string)) {
+	fn("id", &r.ID)
+	fn("entity_type", &r.EntityType)
+}
+
+// StatStrings calls fn with each of the row's recorded string columns.
+func (r *RelationRow) StatStrings(fn func(col string, v *string)) {
+	fn("id", &r.ID)
+	fn("relation_type", &r.RelationType)
+}
