@@ -22,7 +22,8 @@ type statStringer interface {
 }
 
 // stringStatsOf computes the stats of rows; nil when the row type records
-// none.
+// none. It runs on ingest's path for every row, so the accumulators are a
+// slice in the order the row names its columns, not maps.
 func stringStatsOf[R any](rows []R) *StringStats {
 	if len(rows) == 0 {
 		return nil
@@ -30,37 +31,44 @@ func stringStatsOf[R any](rows []R) *StringStats {
 	if _, ok := any(&rows[0]).(statStringer); !ok {
 		return nil
 	}
-	s := &StringStats{Min: map[string]string{}, Max: map[string]string{}, Nulls: map[string]int64{}}
-	noMax := map[string]bool{}
-	seen := map[string]bool{}
-	for i := range rows {
-		any(&rows[i]).(statStringer).StatStrings(func(col string, v *string) {
-			if _, ok := s.Nulls[col]; !ok {
-				s.Nulls[col] = 0
-			}
-			if v == nil {
-				s.Nulls[col]++
-				return
-			}
-			if !seen[col] || *v < s.Min[col] {
-				s.Min[col] = *v
-			}
-			if !seen[col] || *v > s.Max[col] {
-				s.Max[col] = *v
-			}
-			seen[col] = true
-		})
+	type acc struct {
+		col, min, max string
+		nulls         int64
+		seen          bool
 	}
-	for col, v := range s.Min {
-		s.Min[col] = cut(v)
-	}
-	for col, v := range s.Max {
-		if len(v) > statPrefix {
-			noMax[col] = true
+	var accs []acc
+	i := 0
+	add := func(col string, v *string) {
+		if i == len(accs) {
+			accs = append(accs, acc{col: col})
+		}
+		a := &accs[i]
+		i++
+		switch {
+		case v == nil:
+			a.nulls++
+		case !a.seen:
+			a.min, a.max, a.seen = *v, *v, true
+		case *v < a.min:
+			a.min = *v
+		case *v > a.max:
+			a.max = *v
 		}
 	}
-	for col := range noMax {
-		delete(s.Max, col)
+	for r := range rows {
+		i = 0
+		any(&rows[r]).(statStringer).StatStrings(add)
+	}
+	s := &StringStats{Min: map[string]string{}, Max: map[string]string{}, Nulls: map[string]int64{}}
+	for _, a := range accs {
+		s.Nulls[a.col] = a.nulls
+		if !a.seen {
+			continue
+		}
+		s.Min[a.col] = cut(a.min)
+		if len(a.max) <= statPrefix {
+			s.Max[a.col] = a.max
+		}
 	}
 	return s
 }
