@@ -253,29 +253,46 @@ func rewrite[R any](ctx context.Context, t *Table, inputs []delta.Add, to Partit
 			out.Files = nil
 		}
 	}()
-	var buf bytes.Buffer
 	for i := 0; i < len(rows); i += per {
-		chunk := rows[i:min(i+per, len(rows))]
-		buf.Reset()
-		if err := k.encode(&buf, chunk, layout); err != nil {
+		f, err := stageRows(ctx, t, to, layout, rows[i:min(i+per, len(rows))], k)
+		if err != nil {
 			return out, err
-		}
-		f := DataFile{
-			Key:        to.Dir(t.Name) + "/" + ulid.Make().String() + ".parquet",
-			Partition:  to,
-			Size:       int64(buf.Len()),
-			Rows:       int64(len(chunk)),
-			MinCreated: k.created(&chunk[0]),
-			MaxCreated: k.created(&chunk[len(chunk)-1]),
-			Encoding:   layout.Encoding,
-			Strings:    stringStatsOf(chunk),
-		}
-		if err := storage.PutClass(ctx, store, f.Key, bytes.NewReader(buf.Bytes()), f.Size, layout.StorageClass); err != nil {
-			return out, fmt.Errorf("stage %s: %w", f.Key, err)
 		}
 		out.Files = append(out.Files, f)
 	}
 	return out, nil
+}
+
+// stageRows writes rows (at least one) as a new data file of partition
+// part in layout, not yet committed: the output of a rewrite.
+func stageRows[R any](ctx context.Context, t *Table, part Partition, layout Layout, rows []R, k rowKind[R]) (DataFile, error) {
+	var buf bytes.Buffer
+	if err := k.encode(&buf, rows, layout); err != nil {
+		return DataFile{}, err
+	}
+	f := DataFile{
+		Key:        part.Dir(t.Name) + "/" + ulid.Make().String() + ".parquet",
+		Partition:  part,
+		Size:       int64(buf.Len()),
+		Rows:       int64(len(rows)),
+		MinCreated: k.created(&rows[0]),
+		MaxCreated: k.created(&rows[0]),
+		Encoding:   layout.Encoding,
+		Strings:    stringStatsOf(rows),
+	}
+	for i := range rows {
+		c := k.created(&rows[i])
+		if c.Before(f.MinCreated) {
+			f.MinCreated = c
+		}
+		if c.After(f.MaxCreated) {
+			f.MaxCreated = c
+		}
+	}
+	if err := storage.PutClass(ctx, t.Log.Store(), f.Key, bytes.NewReader(buf.Bytes()), f.Size, layout.StorageClass); err != nil {
+		return DataFile{}, fmt.Errorf("stage %s: %w", f.Key, err)
+	}
+	return f, nil
 }
 
 // anyGone refreshes the snapshot and reports whether some of inputs are no

@@ -1,11 +1,8 @@
 package lake
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-
-	"github.com/oklog/ulid/v2"
 
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/storage"
@@ -61,31 +58,9 @@ func withoutRows[R any](ctx context.Context, t *Table, a delta.Add, part Partiti
 	if len(kept) == 0 {
 		return nil, nil
 	}
-	f := DataFile{
-		Key:        part.Dir(t.Name) + "/" + ulid.Make().String() + ".parquet",
-		Partition:  part,
-		Rows:       int64(len(kept)),
-		MinCreated: k.created(&kept[0]),
-		MaxCreated: k.created(&kept[0]),
-		Encoding:   layout.Encoding,
-		Strings:    stringStatsOf(kept),
-	}
-	for i := range kept {
-		c := k.created(&kept[i])
-		if c.Before(f.MinCreated) {
-			f.MinCreated = c
-		}
-		if c.After(f.MaxCreated) {
-			f.MaxCreated = c
-		}
-	}
-	var buf bytes.Buffer
-	if err := k.encode(&buf, kept, layout); err != nil {
+	f, err := stageRows(ctx, t, part, layout, kept, k)
+	if err != nil {
 		return nil, err
-	}
-	f.Size = int64(buf.Len())
-	if err := storage.PutClass(ctx, store, f.Key, bytes.NewReader(buf.Bytes()), f.Size, layout.StorageClass); err != nil {
-		return nil, fmt.Errorf("stage %s: %w", f.Key, err)
 	}
 	return &f, nil
 }
