@@ -38,6 +38,23 @@ func (r Retry) WithDefaults() Retry {
 	return r
 }
 
+// Do calls try with attempt 1, 2, ... until it returns an error, reports
+// no lost race, or has had Attempts tries, waiting (Wait) between tries.
+// It returns try's error, or ctx's when a wait is cut short; a race lost
+// on the last try is no error (try's caller knows what it lost).
+func (r Retry) Do(ctx context.Context, try func(attempt int) (lost bool, err error)) error {
+	r = r.WithDefaults()
+	for attempt := 1; ; attempt++ {
+		lost, err := try(attempt)
+		if err != nil || !lost || attempt >= r.Attempts {
+			return err
+		}
+		if err := r.Wait(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
 // Wait sleeps before try number attempt+1 (attempt counts the tries made,
 // from 1): a random time up to Base doubled per try and capped at Max.
 // Full jitter spreads out the jobs that lost the same race, so they do not

@@ -205,18 +205,33 @@ func runTable(ctx context.Context, t *lake.Table, opts Options, sum *Summary) er
 }
 
 // runPartition runs the moves planned for one partition. When some lost a
-// race, it waits, plans the partition again on a fresh snapshot (the moves
-// that landed are gone from it, the winner's files are in it) and runs
-// what is left, up to opts.Retry.Attempts tries; the skips of the last try
-// are what it reports.
+// race, it reserves the partition from compaction, waits, plans the
+// partition again on a fresh snapshot (the moves that landed are gone from
+// it, the winner's files are in it) and runs what is left, up to
+// opts.Retry.Attempts tries; the skips of the last try are what it reports.
 func runPartition(ctx context.Context, t *lake.Table, moves []Move, opts Options, report func(MoveResult)) error {
 	from := moves[0].From
-	for attempt := 1; ; attempt++ {
-		var lost []MoveResult
-		report := func(res MoveResult) {
-			res.Attempts = attempt
-			report(res)
+	var lost []MoveResult
+	release := func() {}
+	defer func() { release() }()
+	err := opts.Retry.Do(ctx, func(attempt int) (bool, error) {
+		if attempt > 1 {
+			snap, err := t.Refresh(ctx)
+			if err != nil {
+				return false, err
+			}
+			all, err := PlanSnapshot(snap, opts)
+			if err != nil {
+				return false, fmt.Errorf("plan %s again: %w", t.Name, err)
+			}
+			moves = moves[:0:0]
+			for _, m := range all {
+				if m.From == from {
+					moves = append(moves, m)
+				}
+			}
 		}
+		lost = lost[:0]
 		for _, m := range moves {
 			var res MoveResult
 			if opts.DryRun {
@@ -226,49 +241,35 @@ func runPartition(ctx context.Context, t *lake.Table, moves []Move, opts Options
 				res = RunMove(ctx, t, m, opts)
 			}
 			if err := ctx.Err(); err != nil {
-				return err
+				return false, err
 			}
+			res.Attempts = attempt
 			if res.Status == StatusSkipped {
 				lost = append(lost, res)
 				continue
 			}
 			report(res)
 		}
-		if len(lost) == 0 || attempt >= opts.Retry.Attempts {
-			for _, res := range lost {
-				report(res)
-			}
-			return nil
-		}
-		if attempt == 1 {
+		if len(lost) > 0 && attempt == 1 && opts.Retry.Attempts > 1 {
 			// Claim the partition from compaction (lake.Table.Reserve):
 			// once the merges already under way have committed, nothing
 			// else rewrites it and a retry wins.
-			release, err := t.Reserve(ctx, from, lake.DefaultReserveTTL)
+			r, err := t.Reserve(ctx, from, lake.DefaultReserveTTL)
 			if err != nil {
 				opts.Logger.Warn("age: reserve partition", "table", t.Name, "partition", from, "err", err)
 			} else {
-				defer release()
+				release = r
 			}
 		}
-		if err := opts.Retry.Wait(ctx, attempt); err != nil {
-			return err
-		}
-		snap, err := t.Refresh(ctx)
-		if err != nil {
-			return err
-		}
-		all, err := PlanSnapshot(snap, opts)
-		if err != nil {
-			return fmt.Errorf("plan %s again: %w", t.Name, err)
-		}
-		moves = moves[:0:0]
-		for _, m := range all {
-			if m.From == from {
-				moves = append(moves, m)
-			}
-		}
+		return len(lost) > 0, nil
+	})
+	if err != nil {
+		return err
 	}
+	for _, res := range lost {
+		report(res)
+	}
+	return nil
 }
 
 // PlanSnapshot plans the moves of a snapshot's live files.

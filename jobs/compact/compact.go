@@ -154,8 +154,9 @@ var ErrGroupsFailed = errors.New("some compaction groups failed")
 
 // Run compacts the lake's tables: for each, it refreshes the snapshot, plans
 // and merges group by group. A group that loses a race with another commit
-// is planned again and retried (Options.Retry), then skipped (not an error); the run returns ErrGroupsFailed when a group
-// failed otherwise, and stops at the first error when ctx ends.
+// is planned again and retried (Options.Retry), then skipped (not an
+// error); the run returns ErrGroupsFailed when a group failed otherwise, and
+// stops at the first error when ctx ends.
 func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 	start := time.Now()
 	tables := opts.Tables
@@ -178,7 +179,7 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 		if opts.Progress != nil {
 			opts.Progress(Event{Phase: PhasePlanned, Table: name, Groups: groups})
 		}
-		results := runGroups(ctx, l, name, groups, opts)
+		results := runGroups(ctx, l, t, groups, opts)
 		if err := ctx.Err(); err != nil {
 			return sum, err
 		}
@@ -206,7 +207,7 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 // after another in one worker, so a partition's retry (its groups planned
 // again after a lost race) never races its own other groups. Progress is
 // reported from one goroutine at a time, as each group finishes.
-func runGroups(ctx context.Context, l *lake.Lake, table string, groups []Group, opts Options) []GroupResult {
+func runGroups(ctx context.Context, l *lake.Lake, t *lake.Table, groups []Group, opts Options) []GroupResult {
 	var units [][]Group
 	for len(groups) > 0 {
 		n := 1
@@ -229,7 +230,7 @@ func runGroups(ctx context.Context, l *lake.Lake, table string, groups []Group, 
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		opts.Progress(Event{Phase: PhaseGroup, Table: table, Result: &res, Index: index})
+		opts.Progress(Event{Phase: PhaseGroup, Table: t.Name, Result: &res, Index: index})
 		index++
 	}
 	next := make(chan int)
@@ -239,7 +240,7 @@ func runGroups(ctx context.Context, l *lake.Lake, table string, groups []Group, 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] = runPartition(ctx, l, table, units[i], opts, report)
+				results[i] = runPartition(ctx, l, t, units[i], opts, report)
 			}
 		}()
 	}
@@ -265,60 +266,56 @@ feed:
 // snapshot (merged groups are gone from it, the winner's files are in it)
 // and merges what is left, up to opts.Retry.Attempts tries; the skips of
 // the last try are what it returns.
-func runPartition(ctx context.Context, l *lake.Lake, table string, groups []Group, opts Options, report func(GroupResult)) []GroupResult {
-	var out []GroupResult
+func runPartition(ctx context.Context, l *lake.Lake, t *lake.Table, groups []Group, opts Options, report func(GroupResult)) []GroupResult {
+	var out, lost []GroupResult
+	emit := func(res GroupResult) {
+		out = append(out, res)
+		report(res)
+	}
 	part, enc := groups[0].Partition, groups[0].Encoding
-	retry := opts.Retry.WithDefaults()
-	for attempt := 1; ; attempt++ {
-		var lost []GroupResult
-		report := func(res GroupResult) {
-			res.Attempts = attempt
-			out = append(out, res)
-			report(res)
+	var replanErr error
+	opts.Retry.Do(ctx, func(attempt int) (bool, error) {
+		if attempt > 1 {
+			again, err := planTable(ctx, t, opts)
+			if err != nil {
+				replanErr = fmt.Errorf("plan %s again: %w", part, err)
+				return false, replanErr
+			}
+			groups = groups[:0:0]
+			for _, g := range again {
+				if g.Partition == part && g.Encoding == enc {
+					groups = append(groups, g)
+				}
+			}
 		}
+		lost = lost[:0]
 		for _, g := range groups {
 			var res GroupResult
 			if opts.DryRun {
-				res = GroupResult{Table: table, Partition: g.Partition, Status: StatusPlanned,
+				res = GroupResult{Table: t.Name, Partition: g.Partition, Status: StatusPlanned,
 					FilesIn: len(g.Files), BytesIn: g.Size, RowsIn: g.Rows}
 			} else {
-				res = CompactGroup(ctx, l, table, g, opts)
+				res = CompactGroup(ctx, l, t.Name, g, opts)
 			}
+			res.Attempts = attempt
 			if res.Status == StatusSkipped && ctx.Err() == nil {
 				lost = append(lost, res)
 				continue
 			}
-			report(res)
+			emit(res)
 		}
-		if len(lost) == 0 || attempt >= retry.Attempts || retry.Wait(ctx, attempt) != nil {
-			for _, res := range lost {
-				report(res)
-			}
-			return out
-		}
-		groups = groups[:0:0]
-		again, err := replan(ctx, l, table, opts)
-		if err != nil {
-			res := lost[0]
-			res.Status, res.Err = StatusFailed, fmt.Errorf("plan %s again: %w", part, err)
-			report(res)
-			return out
-		}
-		for _, g := range again {
-			if g.Partition == part && g.Encoding == enc {
-				groups = append(groups, g)
-			}
-		}
+		return len(lost) > 0, nil
+	}) // its error is replanErr, or ctx's: the caller checks ctx
+	if replanErr != nil {
+		res := lost[0]
+		res.Status, res.Err = StatusFailed, replanErr
+		emit(res)
+		return out
 	}
-}
-
-// replan plans a table's compaction on a fresh snapshot.
-func replan(ctx context.Context, l *lake.Lake, table string, opts Options) ([]Group, error) {
-	t, err := l.Table(table)
-	if err != nil {
-		return nil, err
+	for _, res := range lost {
+		emit(res)
 	}
-	return planTable(ctx, t, opts)
+	return out
 }
 
 // planTable plans a table's compaction on a fresh snapshot, leaving out the

@@ -95,27 +95,28 @@ type DedupeResult struct {
 // dedupe removes the superseded rows of table t in one commit, planned
 // again and retried when a concurrent commit removed one of its inputs.
 func dedupe(ctx context.Context, t *lake.Table, opts Options) (DedupeResult, error) {
-	retry := opts.Retry.WithDefaults()
 	layouts := opts.Layouts
 	if layouts == nil {
 		layouts = lake.DefaultLayouts()
 	}
-	for attempt := 1; ; attempt++ {
-		res, err := dedupeOnce(ctx, t, layouts, opts)
+	var res DedupeResult
+	lostRace := false
+	err := opts.Retry.Do(ctx, func(attempt int) (bool, error) {
+		var err error
+		res, err = dedupeOnce(ctx, t, layouts, opts)
 		res.Attempts = attempt
-		if errors.Is(err, delta.ErrConflict) && attempt >= retry.Attempts {
-			opts.logger().Warn("compact: superseded versions left for the next run: every try lost a race",
-				"table", t.Name, "tries", attempt, "err", err)
-			res.Skipped = true
-			return res, nil
+		lostRace = errors.Is(err, delta.ErrConflict)
+		if lostRace {
+			return true, nil
 		}
-		if !errors.Is(err, delta.ErrConflict) {
-			return res, err
-		}
-		if err := retry.Wait(ctx, attempt); err != nil {
-			return res, err
-		}
+		return false, err
+	})
+	if err == nil && lostRace {
+		opts.logger().Warn("compact: superseded versions left for the next run: every try lost a race",
+			"table", t.Name, "tries", res.Attempts)
+		res.Skipped = true
 	}
+	return res, err
 }
 
 func dedupeOnce(ctx context.Context, t *lake.Table, layouts map[string]lake.Layout, opts Options) (DedupeResult, error) {
