@@ -96,12 +96,12 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 // stored nowhere; the tier is then "off".
 func (f *Function) answer(ctx context.Context, sql, format string, limit int, useCache bool, start time.Time) (cachedResult, string, error) {
 	snaps := f.snapshots()
-	key := resultKey(storage.Location(f.lake.Store())+"|"+snaps.versions(), sql, format, limit)
 	if !useCache || f.cfg.NoResultCache {
 		f.metrics.resultCache.WithLabelValues("off").Inc()
 		out, err := f.compute(ctx, snaps, "", sql, format, limit, start)
 		return out, "off", err
 	}
+	key := resultKey(storage.Location(f.lake.Store())+"|"+snaps.versions(), sql, format, limit)
 	if res, ok := f.l1.Get(key); ok {
 		f.metrics.resultCache.WithLabelValues("l1").Inc()
 		return res, "l1", nil
