@@ -78,7 +78,7 @@ func BenchmarkWriteParquet(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			parts := map[lake.Partition][]schemas.MemoryRow{}
 			for j := range recs {
-				p := lake.HotPartition(recs[j].SystemID, recs[j].CreatedAt)
+				p := lake.HotPartition(recs[j].CreatedAt)
 				parts[p] = append(parts[p], recs[j].Row())
 			}
 			n := 0

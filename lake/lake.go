@@ -49,6 +49,9 @@ func Open(ctx context.Context, store storage.Store) (*Lake, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open table %s: %w", name, err)
 		}
+		if err := checkLayout(name, snap.Metadata); err != nil {
+			return nil, err
+		}
 		t.snap = snap
 		l.tables[name] = t
 	}

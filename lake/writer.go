@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -171,7 +173,57 @@ func group[R any, Row any](recs []R, partOf func(*R) Partition, rowOf func(*R) R
 		g.rows = append(g.rows, rowOf(r))
 	}
 	sort.Slice(order, func(i, j int) bool { return order[i].p.String() < order[j].p.String() })
+	for _, g := range order {
+		sortRows(g.rows)
+	}
 	return order
+}
+
+// systemSorted is a row that knows its place in a data file: files are
+// sorted by (system_id, created_at), so one system's rows are contiguous,
+// found through row-group and page statistics without reading the rest.
+type systemSorted interface {
+	SortKey() (systemID string, createdAt time.Time)
+}
+
+// sortRows sorts rows by (system_id, created_at), stably, so versions of a
+// record keep their arrival order. Keys are read once and an index
+// permutation is sorted, so the (large) rows move once.
+func sortRows[Row any](rows []Row) {
+	if len(rows) < 2 {
+		return
+	}
+	if _, ok := any(&rows[0]).(systemSorted); !ok {
+		return
+	}
+	type key struct {
+		sys string
+		t   time.Time
+		i   int
+	}
+	keys := make([]key, len(rows))
+	sorted := true
+	for i := range rows {
+		s, t := any(&rows[i]).(systemSorted).SortKey()
+		keys[i] = key{s, t, i}
+		if i > 0 && (s < keys[i-1].sys || (s == keys[i-1].sys && t.Before(keys[i-1].t))) {
+			sorted = false
+		}
+	}
+	if sorted {
+		return
+	}
+	slices.SortStableFunc(keys, func(a, b key) int {
+		if c := strings.Compare(a.sys, b.sys); c != 0 {
+			return c
+		}
+		return a.t.Compare(b.t)
+	})
+	out := make([]Row, len(rows))
+	for j, k := range keys {
+		out[j] = rows[k.i]
+	}
+	copy(rows, out)
 }
 
 // writerPools reuse Parquet writers (one pool per row type): a writer's
@@ -312,7 +364,7 @@ func (st *Staged) discard(store storage.Store) {
 func StageMemories(ctx context.Context, store storage.Store, recs []schemas.Memory) (*Staged, error) {
 	now := time.Now().UTC()
 	parts := group(recs,
-		func(m *schemas.Memory) Partition { return HotPartition(m.SystemID, m.CreatedAt) },
+		func(m *schemas.Memory) Partition { return HotPartition(m.CreatedAt) },
 		func(m *schemas.Memory) schemas.MemoryRow { row := m.Row(); row.IngestedAt = now; return row },
 		func(m *schemas.Memory) time.Time { return m.CreatedAt })
 	return stage(ctx, store, schemas.TableMemories, parts)
@@ -322,7 +374,7 @@ func StageMemories(ctx context.Context, store storage.Store, recs []schemas.Memo
 func StageEntities(ctx context.Context, store storage.Store, recs []schemas.Entity) (*Staged, error) {
 	now := time.Now().UTC()
 	parts := group(recs,
-		func(e *schemas.Entity) Partition { return HotPartition(e.SystemID, e.CreatedAt) },
+		func(e *schemas.Entity) Partition { return HotPartition(e.CreatedAt) },
 		func(e *schemas.Entity) schemas.EntityRow { row := e.Row(); row.IngestedAt = now; return row },
 		func(e *schemas.Entity) time.Time { return e.CreatedAt })
 	return stage(ctx, store, schemas.TableEntities, parts)
@@ -332,7 +384,7 @@ func StageEntities(ctx context.Context, store storage.Store, recs []schemas.Enti
 func StageRelations(ctx context.Context, store storage.Store, recs []schemas.Relation) (*Staged, error) {
 	now := time.Now().UTC()
 	parts := group(recs,
-		func(r *schemas.Relation) Partition { return HotPartition(r.SystemID, r.CreatedAt) },
+		func(r *schemas.Relation) Partition { return HotPartition(r.CreatedAt) },
 		func(r *schemas.Relation) schemas.RelationRow { row := r.Row(); row.IngestedAt = now; return row },
 		func(r *schemas.Relation) time.Time { return r.CreatedAt })
 	return stage(ctx, store, schemas.TableRelations, parts)

@@ -9,7 +9,7 @@
 //	m.Normalize()                   // defaults, UTC, microseconds
 //	err = m.Validate(time.Now())    // *ValidationError or ValidationErrors
 //	row := m.Row()                  // for a data file in partition
-//	                                // tier=.../system_id=<m.SystemID>/day=<Day(m.CreatedAt)>
+//	                                // tier=hot/day=<Day(m.CreatedAt)>
 //
 // The JSON decoder is hand-written for speed (the 384-float embedding
 // dominates ingest) and behaves like encoding/json on everything else; see

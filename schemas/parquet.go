@@ -27,9 +27,14 @@ import (
 // ingested_at, and compaction keeps it per row, so "latest wins" holds before
 // and after files are merged.
 //
-// The partition columns (tier, system_id, day) are not in the files: by the
-// Delta convention they come from the add action's partitionValues (and the
-// path), so the row types carry everything else.
+// system_id is a column of every file, the first one: the lake is
+// partitioned by tier and day only (a fleet has thousands of systems, and a
+// partition per system and day makes tiny files every engine pays for).
+// Files are sorted by (system_id, created_at) and their add actions carry
+// min/max system_id statistics, so one system's rows are found by
+// statistics and row-group bounds, not by path. The partition columns (tier,
+// day) are not in the files: by the Delta convention they come from the add
+// action's partitionValues (and the path).
 
 // Table names, as in <root>/<table>/.
 const (
@@ -46,11 +51,12 @@ const (
 )
 
 // PartitionColumns are the Delta partition columns of every table, in path
-// order: <table>/tier=.../system_id=.../day=YYYY-MM-DD/.
-var PartitionColumns = []string{"tier", "system_id", "day"}
+// order: <table>/tier=.../day=YYYY-MM-DD/.
+var PartitionColumns = []string{"tier", "day"}
 
 // MemoryRow is a row of a memories data file.
 type MemoryRow struct {
+	SystemID    string    `parquet:"system_id,dict"`
 	ID          string    `parquet:"id,plain"`
 	Kind        string    `parquet:"kind,dict"`
 	Content     string    `parquet:"content,plain"`
@@ -78,6 +84,7 @@ func (m *Memory) Row() MemoryRow {
 		kind = KindMemory
 	}
 	return MemoryRow{
+		SystemID:    m.SystemID,
 		ID:          m.ID,
 		Kind:        kind,
 		Content:     m.Content,
@@ -96,11 +103,10 @@ func (m *Memory) Row() MemoryRow {
 	}
 }
 
-// Memory returns the record of row r, which was read from a partition of
-// system systemID. It shares r's slices.
-func (r *MemoryRow) Memory(systemID string) Memory {
+// Memory returns the record of row r. It shares r's slices.
+func (r *MemoryRow) Memory() Memory {
 	return Memory{
-		SystemID:    systemID,
+		SystemID:    r.SystemID,
 		ID:          r.ID,
 		Kind:        r.Kind,
 		Content:     r.Content,
@@ -121,6 +127,7 @@ func (r *MemoryRow) Memory(systemID string) Memory {
 
 // EntityRow is a row of an entities data file.
 type EntityRow struct {
+	SystemID     string    `parquet:"system_id,dict"`
 	ID           string    `parquet:"id,plain"`
 	Name         string    `parquet:"name,plain"`
 	EntityType   string    `parquet:"entity_type,dict"`
@@ -140,6 +147,7 @@ func (e *Entity) Row() EntityRow {
 		updated = e.CreatedAt
 	}
 	return EntityRow{
+		SystemID:     e.SystemID,
 		ID:           e.ID,
 		Name:         e.Name,
 		EntityType:   e.EntityType,
@@ -151,10 +159,10 @@ func (e *Entity) Row() EntityRow {
 	}
 }
 
-// Entity returns the record of row r of system systemID, sharing r's slices.
-func (r *EntityRow) Entity(systemID string) Entity {
+// Entity returns the record of row r, sharing r's slices.
+func (r *EntityRow) Entity() Entity {
 	return Entity{
-		SystemID:     systemID,
+		SystemID:     r.SystemID,
 		ID:           r.ID,
 		Name:         r.Name,
 		EntityType:   r.EntityType,
@@ -168,6 +176,7 @@ func (r *EntityRow) Entity(systemID string) Entity {
 
 // RelationRow is a row of a relations data file.
 type RelationRow struct {
+	SystemID     string    `parquet:"system_id,dict"`
 	ID           string    `parquet:"id,plain"`
 	FromEntity   string    `parquet:"from_entity,plain"`
 	ToEntity     string    `parquet:"to_entity,plain"`
@@ -180,6 +189,7 @@ type RelationRow struct {
 // Row returns r as a data file row.
 func (r *Relation) Row() RelationRow {
 	return RelationRow{
+		SystemID:     r.SystemID,
 		ID:           r.ID,
 		FromEntity:   r.FromEntity,
 		ToEntity:     r.ToEntity,
@@ -189,10 +199,10 @@ func (r *Relation) Row() RelationRow {
 	}
 }
 
-// Relation returns the record of row r of system systemID.
-func (r *RelationRow) Relation(systemID string) Relation {
+// Relation returns the record of row r.
+func (r *RelationRow) Relation() Relation {
 	return Relation{
-		SystemID:     systemID,
+		SystemID:     r.SystemID,
 		ID:           r.ID,
 		FromEntity:   r.FromEntity,
 		ToEntity:     r.ToEntity,
@@ -290,7 +300,6 @@ func arrayOf(elem string) deltaArray {
 // partitionFields are the partition columns in schema form.
 var partitionFields = []deltaField{
 	field("tier", "string"),
-	field("system_id", "string"),
 	field("day", "date"),
 }
 
@@ -342,14 +351,10 @@ var deltaSchemas = map[string]string{
 	),
 }
 
-// deltaSchemaJSON builds a schemaString from the record fields (system_id
-// among them) and the remaining partition columns.
+// deltaSchemaJSON builds a schemaString from the record fields and the
+// partition columns.
 func deltaSchemaJSON(fields ...deltaField) string {
-	for _, pf := range partitionFields {
-		if pf.Name != "system_id" {
-			fields = append(fields, pf)
-		}
-	}
+	fields = append(fields, partitionFields...)
 	b, err := json.Marshal(deltaStruct{Type: "struct", Fields: fields})
 	if err != nil {
 		// Only static values are marshaled here.
@@ -360,8 +365,7 @@ func deltaSchemaJSON(fields ...deltaField) string {
 
 // DeltaSchemaString returns the Delta metaData.schemaString of table
 // (TableMemories, TableEntities or TableRelations): a struct of the record's
-// columns, including the partition columns tier (string), system_id (string)
-// and day (date), with embedding as array<float>.
+// columns and the partition columns tier (string) and day (date), with embedding as array<float>.
 func DeltaSchemaString(table string) (string, error) {
 	s, ok := deltaSchemas[table]
 	if !ok {

@@ -97,7 +97,7 @@ func TestMemoryParquetRoundTrip(t *testing.T) {
 		t.Fatalf("read %d rows, want %d", len(got), len(ms))
 	}
 	for i := range got {
-		m := got[i].Memory("buddy-01")
+		m := got[i].Memory()
 		if !reflect.DeepEqual(m, ms[i]) {
 			t.Fatalf("row %d:\n%+v\nwant\n%+v", i, m, ms[i])
 		}
@@ -137,7 +137,7 @@ func TestEntityRelationParquetRoundTrip(t *testing.T) {
 		erows[i] = es[i].Row()
 	}
 	for i, r := range readRows[EntityRow](t, writeRows(t, erows)) {
-		if e := r.Entity("buddy-01"); !reflect.DeepEqual(e, es[i]) {
+		if e := r.Entity(); !reflect.DeepEqual(e, es[i]) {
 			t.Fatalf("entity %d:\n%+v\nwant\n%+v", i, e, es[i])
 		}
 	}
@@ -156,7 +156,7 @@ func TestEntityRelationParquetRoundTrip(t *testing.T) {
 		rrows[i] = rs[i].Row()
 	}
 	for i, r := range readRows[RelationRow](t, writeRows(t, rrows)) {
-		if got := r.Relation("buddy-01"); !reflect.DeepEqual(got, rs[i]) {
+		if got := r.Relation(); !reflect.DeepEqual(got, rs[i]) {
 			t.Fatalf("relation %d:\n%+v\nwant\n%+v", i, got, rs[i])
 		}
 	}
@@ -171,6 +171,7 @@ func TestParquetSchemas(t *testing.T) {
 		want string
 	}{
 		{"memories", writeRows(t, []MemoryRow{sampleMemoryPtr().Row()}), `
+	required binary system_id (STRING);
 	required binary id (STRING);
 	required binary kind (STRING);
 	required binary content (STRING);
@@ -197,6 +198,7 @@ func TestParquetSchemas(t *testing.T) {
 	required int64 ingested_at (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
 }`},
 		{"entities", writeRows(t, []EntityRow{sampleEntityPtr().Row()}), `
+	required binary system_id (STRING);
 	required binary id (STRING);
 	required binary name (STRING);
 	required binary entity_type (STRING);
@@ -216,6 +218,7 @@ func TestParquetSchemas(t *testing.T) {
 	required int64 ingested_at (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
 }`},
 		{"relations", writeRows(t, []RelationRow{sampleRelationPtr().Row()}), `
+	required binary system_id (STRING);
 	required binary id (STRING);
 	required binary from_entity (STRING);
 	required binary to_entity (STRING);
@@ -260,7 +263,7 @@ func sampleRelationPtr() *Relation { r := sampleRelation(); return &r }
 // TestDeltaSchemas checks that each schemaString is valid, has the partition
 // columns, and matches the Parquet columns name for name and type for type.
 func TestDeltaSchemas(t *testing.T) {
-	if !slices.Equal(PartitionColumns, []string{"tier", "system_id", "day"}) {
+	if !slices.Equal(PartitionColumns, []string{"tier", "day"}) {
 		t.Errorf("PartitionColumns = %v", PartitionColumns)
 	}
 	rowTypes := map[string]any{TableMemories: MemoryRow{}, TableEntities: EntityRow{}, TableRelations: RelationRow{}}

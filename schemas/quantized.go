@@ -22,6 +22,7 @@ import (
 // Its files name the encoding in their add action (lake.EncodingInt8); SQL
 // views and search dequantize them.
 type QuantizedMemoryRow struct {
+	SystemID       string    `parquet:"system_id,dict"`
 	ID             string    `parquet:"id,plain"`
 	Kind           string    `parquet:"kind,dict"`
 	Content        string    `parquet:"content,plain"`
@@ -50,7 +51,7 @@ func (r *MemoryRow) Quantized() QuantizedMemoryRow {
 		scale = &s
 	}
 	return QuantizedMemoryRow{
-		ID: r.ID, Kind: r.Kind, Content: r.Content,
+		SystemID: r.SystemID, ID: r.ID, Kind: r.Kind, Content: r.Content,
 		EmbeddingI8: q, EmbeddingScale: scale,
 		CreatedAt: r.CreatedAt, Project: r.Project, Namespace: r.Namespace,
 		SessionID: r.SessionID, UserID: r.UserID, Category: r.Category,
@@ -67,7 +68,7 @@ func (q *QuantizedMemoryRow) MemoryRow() MemoryRow {
 		scale = *q.EmbeddingScale
 	}
 	return MemoryRow{
-		ID: q.ID, Kind: q.Kind, Content: q.Content,
+		SystemID: q.SystemID, ID: q.ID, Kind: q.Kind, Content: q.Content,
 		Embedding: DequantizeEmbedding(q.EmbeddingI8, scale),
 		CreatedAt: q.CreatedAt, Project: q.Project, Namespace: q.Namespace,
 		SessionID: q.SessionID, UserID: q.UserID, Category: q.Category,

@@ -80,7 +80,6 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some partitions failed, 4 another run h
 	cmd.Flags().IntVar(&opts.M, "m", 0, "HNSW M (default 16)")
 	cmd.Flags().IntVar(&opts.EfConstruction, "ef-construction", 0, "HNSW efConstruction (default 200)")
 	cmd.Flags().IntVar(&opts.Workers, "workers", 0, "insert goroutines (default: one per core)")
-	cmd.Flags().StringSliceVar(&opts.Systems, "system", nil, "only these system ids")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "only count the partitions that need an index")
 	return cmd
 }

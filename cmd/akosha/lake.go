@@ -16,7 +16,7 @@ import (
 )
 
 func newLakeCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "lake", Short: "Inspect the lake's Delta log"}
+	cmd := &cobra.Command{Use: "lake", Short: "Inspect, verify and migrate the lake's Delta tables"}
 	var table string
 	var version int64
 	var asJSON bool
@@ -107,7 +107,7 @@ func newLakeCmd(g *globals) *cobra.Command {
 	}
 	snapCmd.Flags().Int64Var(&version, "version", -1, "version to show (default latest)")
 	snapCmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(logCmd, snapCmd, verifyCmd, newLakeViewsCmd(g))
+	cmd.AddCommand(logCmd, snapCmd, verifyCmd, newLakeViewsCmd(g), newLakeMigrateCmd(g))
 	return cmd
 }
 

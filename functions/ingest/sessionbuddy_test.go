@@ -51,12 +51,8 @@ func storedRows(t *testing.T, l *lake.Lake) map[string]storedRow {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sys := ""
-		if v := f.PartitionValues["system_id"]; v != nil {
-			sys = *v
-		}
 		for _, r := range rows {
-			out[r.ID] = storedRow{sys, r}
+			out[r.ID] = storedRow{r.SystemID, r}
 		}
 	}
 	return out
@@ -67,7 +63,7 @@ func memoryRows(t *testing.T, l *lake.Lake) map[string]schemas.Memory {
 	t.Helper()
 	out := map[string]schemas.Memory{}
 	for id, r := range storedRows(t, l) {
-		out[id] = r.Memory(r.system)
+		out[id] = r.Memory()
 	}
 	return out
 }

@@ -65,10 +65,8 @@ func (k *keyIndex) Sync(ctx context.Context, table string, snap *delta.Snapshot,
 		if _, ok := k.files[key]; ok || skip[key] {
 			continue
 		}
-		if systems != nil {
-			if p, err := lake.PartitionOf(f.PartitionValues); err == nil && !systems[p.SystemID] {
-				continue
-			}
+		if !lake.MayHoldAny(f, systems) {
+			continue
 		}
 		missing = append(missing, key)
 	}
@@ -93,11 +91,7 @@ func (k *keyIndex) Sync(ctx context.Context, table string, snap *delta.Snapshot,
 	for i, key := range missing {
 		g.Go(func() error {
 			f := live[key]
-			p, err := lake.PartitionOf(f.PartitionValues)
-			if err != nil {
-				return fmt.Errorf("%s: %w", key, err)
-			}
-			hashes, err := k.readKeys(gctx, key, f.Size, p.SystemID)
+			hashes, err := k.readKeys(gctx, key, f.Size)
 			if err != nil {
 				return err
 			}
@@ -137,7 +131,7 @@ func (k *keyIndex) AddLocal(files []localFile) error {
 				return fmt.Errorf("key index: %w", err)
 			}
 			defer fh.Close()
-			hashes, err := k.readKeysFrom(fh, f.key, f.size, f.systemID)
+			hashes, err := k.readKeysFrom(fh, f.key, f.size)
 			results[i] = hashes
 			return err
 		})
@@ -154,7 +148,7 @@ func (k *keyIndex) AddLocal(files []localFile) error {
 // fileKeys[i] is the store key of the index's file i, or "" for a file that
 // is not live (its keys must not count). Files already known are left as
 // they are.
-func (k *keyIndex) LearnIndexed(systemID string, fileKeys []string, rows *vecindex.Rows) {
+func (k *keyIndex) LearnIndexed(fileKeys []string, rows *vecindex.Rows) {
 	k.mu.Lock()
 	todo := make([]bool, len(fileKeys))
 	n := 0
@@ -169,9 +163,9 @@ func (k *keyIndex) LearnIndexed(systemID string, fileKeys []string, rows *vecind
 		return
 	}
 	hashes := make([][]uint64, len(fileKeys))
-	rows.Keys(func(file uint32, id string) {
+	rows.Keys(func(file uint32, system, id string) {
 		if int(file) < len(todo) && todo[file] {
-			hashes[file] = append(hashes[file], k.hash(systemID, id))
+			hashes[file] = append(hashes[file], k.hash(system, id))
 		}
 	})
 	var files []localFile
@@ -199,8 +193,8 @@ func (k *keyIndex) Knows(keys map[string]bool) bool {
 
 // localFile is a live data file with its cached copy.
 type localFile struct {
-	key, path, systemID string
-	size                int64
+	key, path string
+	size      int64
 }
 
 func (k *keyIndex) add(files []localFile, results [][]uint64) {
@@ -246,15 +240,16 @@ func (k *keyIndex) hash(systemID, id string) uint64 {
 	return h.Sum64()
 }
 
-// readKeys reads the id column of one data file. A key repeated inside the
-// file counts twice, so the file is marked shared and deduplicated too.
-func (k *keyIndex) readKeys(ctx context.Context, key string, size int64, systemID string) ([]uint64, error) {
+// readKeys reads the system_id and id columns of one data file. A key
+// repeated inside the file counts twice, so the file is marked shared and
+// deduplicated too.
+func (k *keyIndex) readKeys(ctx context.Context, key string, size int64) ([]uint64, error) {
 	v, err, _ := k.reads.Do(key, func() (any, error) {
 		rr, err := storage.NewRangeReader(ctx, k.store, key, size)
 		if err != nil {
 			return nil, err
 		}
-		return k.readKeysFrom(rr, key, size, systemID)
+		return k.readKeysFrom(rr, key, size)
 	})
 	if err != nil {
 		return nil, err
@@ -262,20 +257,36 @@ func (k *keyIndex) readKeys(ctx context.Context, key string, size int64, systemI
 	return v.([]uint64), nil
 }
 
-func (k *keyIndex) readKeysFrom(ra io.ReaderAt, key string, size int64, systemID string) ([]uint64, error) {
+func (k *keyIndex) readKeysFrom(ra io.ReaderAt, key string, size int64) ([]uint64, error) {
 	f, err := parquet.OpenFile(ra, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", key, err)
 	}
-	col, ok := f.Schema().Lookup("id")
-	if !ok {
-		return nil, fmt.Errorf("%s: no id column", key)
+	sysCol, ok1 := f.Schema().Lookup("system_id")
+	idCol, ok2 := f.Schema().Lookup("id")
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("%s: no system_id or id column", key)
 	}
 	var out []uint64
+	var systems []string
 	for _, rg := range f.RowGroups() {
-		err := lake.EachValue(rg.ColumnChunks()[col.ColumnIndex], func(v parquet.Value) {
-			out = append(out, k.hash(systemID, v.String()))
+		systems = systems[:0]
+		err := lake.EachValue(rg.ColumnChunks()[sysCol.ColumnIndex], func(v parquet.Value) {
+			systems = append(systems, v.String())
 		})
+		if err != nil {
+			return nil, fmt.Errorf("read systems of %s: %w", key, err)
+		}
+		i := 0
+		err = lake.EachValue(rg.ColumnChunks()[idCol.ColumnIndex], func(v parquet.Value) {
+			if i < len(systems) {
+				out = append(out, k.hash(systems[i], v.String()))
+			}
+			i++
+		})
+		if err == nil && (i != len(systems) || i != int(rg.NumRows())) {
+			err = fmt.Errorf("%d ids and %d systems in a row group of %d rows", i, len(systems), rg.NumRows())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read ids of %s: %w", key, err)
 		}

@@ -35,7 +35,9 @@ func (p Prune) Keep(f delta.Add) bool {
 	if err != nil {
 		return true // not ours to judge: read it
 	}
-	if p.SystemIDs != nil && !p.SystemIDs[part.SystemID] {
+	// system_id is not a partition: a file's statistics bound the systems
+	// it holds (files are sorted by system, so the bounds are tight).
+	if !lake.MayHoldAny(f, p.SystemIDs) {
 		return false
 	}
 	if p.Tiers != nil && !p.Tiers[part.Tier] {

@@ -14,7 +14,7 @@ import (
 func TestPruneReadsAMaxAsItsWholeMillisecond(t *testing.T) {
 	max := time.Date(2026, 11, 25, 10, 0, 0, 987654321, time.UTC)
 	f := lake.DataFile{Key: "memories/tier=hot/system_id=s/day=2026-11-25/x.parquet", Rows: 1,
-		Partition:  lake.Partition{Tier: "hot", SystemID: "s", Day: "2026-11-25"},
+		Partition:  lake.Partition{Tier: "hot", Day: "2026-11-25"},
 		MinCreated: max.Add(-time.Hour), MaxCreated: max}
 	add := f.Add(schemas.TableMemories, true)
 	for _, c := range []struct {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/akosha/akosha/internal/httpx"
-	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/schemas"
 )
 
@@ -55,10 +54,11 @@ type systemSummary struct {
 	Last      string           `json:"last,omitempty"`  // latest created_at
 }
 
-// serveSystems answers GET /v1/systems from the log alone: each file's
-// partition values and statistics (record count, created_at range) say
-// enough, so listing a fleet reads no data file. Counts are of stored rows:
-// a re-sent record counts twice until compaction merges its versions.
+// serveSystems answers GET /v1/systems: per system, its memories by tier,
+// entities, relations and the created_at range of its memories. A data
+// file holds many systems (the lake is partitioned by tier and day), so the
+// counts come from the data, through the same planner and latest-wins views
+// as SQL: a re-sent record counts once.
 func (f *Function) serveSystems(w http.ResponseWriter, r *http.Request) {
 	snaps := f.snapshots()
 	bySys := map[string]*systemSummary{}
@@ -70,32 +70,41 @@ func (f *Function) serveSystems(w http.ResponseWriter, r *http.Request) {
 		}
 		return s
 	}
-	for _, table := range lake.Tables {
-		for a := range snaps[table].AllFiles() {
-			p, err := lake.PartitionOf(a.PartitionValues)
-			if err != nil {
-				continue
-			}
-			st, err := a.ParsedStats()
-			if err != nil || st.NumRecords < 0 {
-				continue
-			}
-			s := get(p.SystemID)
-			switch table {
-			case schemas.TableMemories:
-				s.Records[p.Tier] += st.NumRecords
-				s.Total += st.NumRecords
-				if lo, ok := st.MinValues["created_at"].(string); ok && (s.First == "" || lo < s.First) {
-					s.First = lo
-				}
-				if hi, ok := st.MaxValues["created_at"].(string); ok && hi > s.Last {
-					s.Last = hi
-				}
-			case schemas.TableEntities:
-				s.Entities += st.NumRecords
-			case schemas.TableRelations:
-				s.Relations += st.NumRecords
-			}
+	const limit = 10_000_000 // rows of a GROUP BY: systems x tiers
+	ctx := r.Context()
+	mem, err := f.run(ctx, snaps, `SELECT system_id, tier, count(*),
+		strftime(min(created_at), '%Y-%m-%dT%H:%M:%S.%gZ'), strftime(max(created_at), '%Y-%m-%dT%H:%M:%S.%gZ')
+		FROM memories GROUP BY ALL`, limit)
+	if err != nil {
+		httpx.WriteErr(w, sqlError(err))
+		return
+	}
+	for _, row := range mem.Rows {
+		s := get(str(row[0]))
+		n := count(row[2])
+		s.Records[str(row[1])] += n
+		s.Total += n
+		if lo := str(row[3]); lo != "" && (s.First == "" || lo < s.First) {
+			s.First = lo
+		}
+		if hi := str(row[4]); hi > s.Last {
+			s.Last = hi
+		}
+	}
+	for _, q := range []struct {
+		view string
+		add  func(*systemSummary, int64)
+	}{
+		{"entities", func(s *systemSummary, n int64) { s.Entities += n }},
+		{"relations", func(s *systemSummary, n int64) { s.Relations += n }},
+	} {
+		res, err := f.run(ctx, snaps, "SELECT system_id, count(*) FROM "+q.view+" GROUP BY ALL", limit)
+		if err != nil {
+			httpx.WriteErr(w, sqlError(err))
+			return
+		}
+		for _, row := range res.Rows {
+			q.add(get(str(row[0])), count(row[1]))
 		}
 	}
 	out := make([]*systemSummary, 0, len(bySys))
@@ -104,6 +113,24 @@ func (f *Function) serveSystems(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].SystemID < out[j].SystemID })
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"systems": out, "version": snaps[schemas.TableMemories].Version})
+}
+
+// str and count read result cells (sqlexec.Result's converted values).
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func count(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case uint64:
+		return int64(n)
+	case int32:
+		return int64(n)
+	}
+	return 0
 }
 
 var _ = json.Marshal

@@ -5,16 +5,17 @@ package query
 //
 // A search's path, on one snapshot of the memories table:
 //
-//  1. Files are pruned by the filter's system_id, tier and from/to (their
-//     partition's day, then their created_at statistics) and grouped by
-//     (tier, system_id): indexes span days (lake/vecindex).
+//  1. Files are pruned by the filter's tier and from/to (their partition's
+//     day, then their created_at statistics) and system_id (their system_id
+//     statistics), and grouped by tier: an index spans days and systems
+//     (lake/vecindex).
 //  2. Each group with a usable index (the newest with less than half of
 //     its vectors in files no longer live, vecindex.Newest) that covers a
 //     kept file is searched in its graph at ef = max(100, k), scaled up by
 //     1/(1 - dead fraction), with a filter applied during the walk: the
 //     row's file must be live and kept (rows of compacted or aged files are
 //     never returned, and the walk still returns k live rows) and the row
-//     filter (project, kind, created_at range) must pass; when the filter
+//     filter (system, project, kind, created_at range) must pass; when the filter
 //     keeps few of the index's rows (hnsw.ShouldScanExactly) the matching
 //     vectors are scanned exactly instead. The index's vectors and per-row
 //     side table are memory-mapped / decoded once from the NVMe cache and
@@ -415,6 +416,7 @@ type candidate struct {
 	score    float32
 	file     *plannedData
 	pos      uint32
+	system   string
 	id       string
 	kind     string
 	project  string
@@ -453,7 +455,7 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		adds map[string]delta.Add
 		kept []string
 	}
-	parts := map[lake.Partition]*acc{} // by (tier, system)
+	parts := map[lake.Partition]*acc{} // by tier
 	dayFrom, dayTo := "", ""
 	if !p.fromT.IsZero() {
 		dayFrom = schemas.Day(p.fromT)
@@ -466,10 +468,11 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		if err != nil {
 			continue
 		}
-		if (p.systems != nil && !p.systems[part.SystemID]) || (p.tiers != nil && !p.tiers[part.Tier]) ||
-			(dayFrom != "" && part.Day < dayFrom) || (dayTo != "" && part.Day > dayTo) {
+		if p.tiers != nil && !p.tiers[part.Tier] {
 			continue
 		}
+		// Every live file of the tier counts for the index's dead
+		// fraction; only the files the filter can match are searched.
 		g := vecindex.Group(part)
 		ac := parts[g]
 		if ac == nil {
@@ -478,7 +481,8 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		}
 		ac.live[a.Path] = a.Size
 		ac.adds[a.Path] = a
-		if prune.Keep(a) {
+		if (dayFrom == "" || part.Day >= dayFrom) && (dayTo == "" || part.Day <= dayTo) &&
+			lake.MayHoldAny(a, p.systems) && prune.Keep(a) {
 			ac.kept = append(ac.kept, a.Path)
 		}
 	}
@@ -531,13 +535,14 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 	return out
 }
 
-// rowMatch applies the row filter; nil when nothing narrows rows.
-func (p *searchParams) rowFilter() func(kind, project string, created int64) bool {
-	if p.kinds == nil && p.project == "" && p.from == 0 && p.to == 0 {
+// rowFilter applies the row filter; nil when nothing narrows rows. The
+// system is a row filter too: a file holds many systems.
+func (p *searchParams) rowFilter() func(system, kind, project string, created int64) bool {
+	if p.systems == nil && p.kinds == nil && p.project == "" && p.from == 0 && p.to == 0 {
 		return nil
 	}
-	return func(kind, project string, created int64) bool {
-		return (p.kinds == nil || p.kinds[kind]) && (p.project == "" || p.project == project) &&
+	return func(system, kind, project string, created int64) bool {
+		return (p.systems == nil || p.systems[system]) && (p.kinds == nil || p.kinds[kind]) && (p.project == "" || p.project == project) &&
 			(p.from == 0 || created >= p.from) && (p.to == 0 || created <= p.to)
 	}
 }
@@ -623,8 +628,8 @@ func better(a, b *candidate) bool {
 	if a.score != b.score {
 		return a.score > b.score
 	}
-	if a.file.part.SystemID != b.file.part.SystemID {
-		return a.file.part.SystemID < b.file.part.SystemID
+	if a.system != b.system {
+		return a.system < b.system
 	}
 	if a.id != b.id {
 		return a.id < b.id
@@ -632,7 +637,7 @@ func better(a, b *candidate) bool {
 	return a.ingested > b.ingested
 }
 
-func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchParams, rf func(string, string, int64) bool, kk int) ([]candidate, int, bool, error) {
+func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchParams, rf func(string, string, string, int64) bool, kk int) ([]candidate, int, bool, error) {
 	li, release, err := f.vectors.index(ctx, pp.index)
 	if err != nil {
 		return nil, 0, false, err
@@ -640,7 +645,7 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 	defer release()
 	rows := li.rows
 	if pp.learn != nil {
-		f.keys.LearnIndexed(pp.part.SystemID, pp.learn, rows)
+		f.keys.LearnIndexed(pp.learn, rows)
 	}
 	n := rows.Len()
 	// Rows of files that are dead or pruned are skipped during the walk,
@@ -658,6 +663,10 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 		filter = func(id int32) bool { return use[rows.File[id]] }
 	}
 	if rf != nil {
+		sysOK := make([]bool, len(rows.Systems))
+		for i, s := range rows.Systems {
+			sysOK[i] = p.systems == nil || p.systems[s]
+		}
 		kindOK := make([]bool, len(rows.Kinds))
 		for i, k := range rows.Kinds {
 			kindOK[i] = p.kinds == nil || p.kinds[k]
@@ -673,7 +682,7 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 		}
 		filter = func(id int32) bool {
 			c := rows.Created[id]
-			return use[rows.File[id]] && kindOK[rows.Kind[id]] && (proj == -1 || int64(rows.Project[id]) == proj) &&
+			return use[rows.File[id]] && sysOK[rows.System[id]] && kindOK[rows.Kind[id]] && (proj == -1 || int64(rows.Project[id]) == proj) &&
 				(p.from == 0 || c >= p.from) && (p.to == 0 || c <= p.to)
 		}
 		matching = 0
@@ -713,7 +722,7 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 			continue // cannot happen: the filter skipped it
 		}
 		out = append(out, candidate{
-			score: r.Score, file: pp.files[rows.File[i]], pos: rows.Pos[i], id: rows.ID[i],
+			score: r.Score, file: pp.files[rows.File[i]], pos: rows.Pos[i], system: rows.Systems[rows.System[i]], id: rows.ID[i],
 			kind: rows.Kinds[rows.Kind[i]], project: rows.Projects[rows.Project[i]],
 			created: rows.Created[i], ingested: rows.Ingested[i],
 		})
@@ -721,7 +730,7 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 	return out, len(res), exact, nil
 }
 
-func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParams, rf func(string, string, int64) bool, kk int) ([]candidate, int, error) {
+func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParams, rf func(string, string, string, int64) bool, kk int) ([]candidate, int, error) {
 	d, release, err := f.vectors.fileData(ctx, pd.key, pd.size)
 	if err != nil {
 		return nil, 0, err
@@ -731,7 +740,7 @@ func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParam
 	if rf != nil {
 		filter = func(v int32) bool {
 			r := d.VecRow[v]
-			return rf(d.Kind[r], d.Project[r], d.Created[r])
+			return rf(d.System[r], d.Kind[r], d.Project[r], d.Created[r])
 		}
 	}
 	res, err := hnsw.Exact(d.Vecs, vecindex.Dim, p.q, kk, filter)
@@ -745,7 +754,7 @@ func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParam
 		}
 		row := d.VecRow[r.ID]
 		out = append(out, candidate{
-			score: r.Score, file: pd, pos: row, id: d.ID[row], kind: d.Kind[row], project: d.Project[row],
+			score: r.Score, file: pd, pos: row, system: d.System[row], id: d.ID[row], kind: d.Kind[row], project: d.Project[row],
 			created: d.Created[row], ingested: d.Ingested[row],
 		})
 	}
@@ -769,7 +778,7 @@ func (f *Function) latestOnly(ctx context.Context, snaps snapshots, cands []cand
 	if len(check) > 0 {
 		sys, ids := map[string]bool{}, map[string]bool{}
 		for _, c := range check {
-			sys[c.file.part.SystemID] = true
+			sys[c.system] = true
 			ids[c.id] = true
 		}
 		sql := "SELECT system_id, id, ingested_at FROM memories WHERE system_id IN (" + quoteList(sys) +
@@ -793,7 +802,7 @@ func (f *Function) latestOnly(ctx context.Context, snaps snapshots, cands []cand
 	seen := map[key]bool{}
 	out := make([]candidate, 0, len(cands))
 	for _, c := range cands {
-		k := key{c.file.part.SystemID, c.id}
+		k := key{c.system, c.id}
 		if seen[k] {
 			st.Dropped++
 			continue
@@ -875,7 +884,7 @@ func (f *Function) finish(ctx context.Context, final []candidate, p *searchParam
 	for _, i := range order {
 		c := final[i]
 		*out = append(*out, SearchResult{
-			SystemID: c.file.part.SystemID, ID: c.id, Kind: c.kind, Content: contents[i], Score: c.score,
+			SystemID: c.system, ID: c.id, Kind: c.kind, Content: contents[i], Score: c.score,
 			CreatedAt: schemas.FormatTime(time.UnixMicro(c.created)), Tier: c.file.part.Tier, Project: c.project,
 		})
 	}

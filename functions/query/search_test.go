@@ -35,14 +35,14 @@ import (
 // record, to compute exact answers by brute force.
 type model struct {
 	latest map[string]schemas.Memory // system_id/id -> latest version
-	// tiers: system_id/day -> tier, for records no longer hot (nil: all hot).
+	// tiers: day -> tier, for records no longer hot (nil: all hot).
 	tiers map[string]string
 }
 
 // tier is where the latest version of the record key lives.
 func (m *model) tier(key string) string {
 	r := m.latest[key]
-	if t, ok := m.tiers[r.SystemID+"/"+schemas.Day(r.CreatedAt)]; ok {
+	if t, ok := m.tiers[schemas.Day(r.CreatedAt)]; ok {
 		return t
 	}
 	return schemas.TierHot
@@ -177,9 +177,9 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 	day0 := time.Now().UTC().Truncate(24 * time.Hour).Add(-72 * time.Hour)
 	kinds := []string{schemas.KindConversation, schemas.KindReflection, schemas.KindMemory}
 	projects := []string{"alpha", "beta", ""}
-	// s0: 1,600 a day on days 0 and 1 (one index over both days); s1: 1,200
-	// on day 0 (indexed); s2: 200 a day on days 0..2 (600 in all, too small
-	// for an index: scanned exactly).
+	// s0: 1,600 a day on days 0 and 1; s1: 1,200 on day 0; s2: 200 a day
+	// on days 0..2. One index covers them all: the hot tier's, across days
+	// and systems.
 	var recs []schemas.Memory
 	mk := func(i int, sys string, day int) schemas.Memory {
 		r := schemas.Memory{
@@ -234,11 +234,11 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Built != 2 || sum.Small != 1 || sum.Partitions != 3 {
+	if sum.Built != 1 || sum.Small != 0 || sum.Partitions != 1 {
 		t.Fatalf("first run: %+v", sum)
 	}
 	sum, err = indexer.Run(ctx, p.lake, indexer.Options{})
-	if err != nil || sum.Built != 0 || sum.Current != 2 || sum.Small != 1 {
+	if err != nil || sum.Built != 0 || sum.Current != 1 || sum.Small != 0 {
 		t.Fatalf("second run is not a no-op: %+v %v", sum, err)
 	}
 	if err := p.query.RefreshIndexes(ctx); err != nil {
@@ -249,13 +249,13 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	idx, idxExact, scans, _, keys := query.SearchStatsOf(resp)
-	if idx != 2 || idxExact != 0 || scans != 3 {
+	if idx != 1 || idxExact != 0 || scans != 0 {
 		t.Fatalf("indexed search: %d graph searches, %d exact, %d file scans", idx, idxExact, scans)
 	}
-	// One index per tier and system, across days.
+	// One index per tier, across days and systems.
 	for _, k := range keys {
-		if strings.Contains(k, "/day=") || !strings.Contains(k, "/tier=hot/") {
-			t.Fatalf("index key %s is not per tier and system", k)
+		if strings.Contains(k, "/day=") || strings.Contains(k, "/system_id=") || !strings.Contains(k, "/tier=hot/") {
+			t.Fatalf("index key %s is not per tier", k)
 		}
 	}
 	// A graph search is approximate: one query in a few dozen misses one of
@@ -393,17 +393,12 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, _, scans, _, keys = query.SearchStatsOf(resp)
-	for _, k := range keys {
-		if strings.Contains(k, "system_id=s1/") {
-			t.Fatalf("the dead index %s was used", k)
-		}
-	}
-	// s0's index (its covered files all live) beside its 2 new files; s1's
-	// only file was rewritten, so its index is all dead: the new file is
-	// scanned; s2's 3 files.
-	if idx != 1 || scans != 3+1+2 {
-		t.Fatalf("after appends: %d graph searches, %d file scans", idx, scans)
+	idx, idxExact, scans, _, _ = query.SearchStatsOf(resp)
+	// The hot index, its rewritten file dead (a third of its vectors:
+	// still usable), searched with a filter that skips the dead rows,
+	// beside exact scans of the 2 new files and the rewritten one.
+	if idx+idxExact != 1 || scans != 2+1 {
+		t.Fatalf("after appends: %d graph searches, %d exact, %d file scans", idx, idxExact, scans)
 	}
 	check("appended", 0.9) // per query, as "indexed"
 	// The moved record: found once, with its new content.
@@ -431,10 +426,10 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 		t.Fatalf("new record: %+v", a.Results)
 	}
 
-	// The index job indexes s1 anew (its index is dead) and leaves s0: its
-	// 302 new rows are under max(MinVectors, 10% of 3,200).
+	// The index job rebuilds the hot index: a third of its vectors are in
+	// the rewritten file (over 20%).
 	sum, err = indexer.Run(ctx, p.lake, indexer.Options{})
-	if err != nil || sum.Built != 1 || sum.Rebuilt != 0 || sum.Current != 1 || sum.Small != 1 {
+	if err != nil || sum.Built != 1 || sum.Rebuilt != 1 || sum.Current != 0 || sum.Small != 0 {
 		t.Fatalf("rebuild: %+v %v", sum, err)
 	}
 	if err := p.query.RefreshIndexes(ctx); err != nil {
@@ -448,9 +443,9 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 
 	// A function started cold learns the record keys of the files an index
 	// covers from the index's rows instead of reading those files: a search
-	// of s1 (all its files indexed) whose threshold keeps nothing reads no
-	// data file of s1. The key warmer is held back, so only the search
-	// reads anything.
+	// of s1 (every file indexed) whose threshold keeps nothing reads no
+	// data file. The key warmer is held back, so only the search reads
+	// anything.
 	t.Run("cold keys from indexes", func(t *testing.T) {
 		cold := startProcess(t, store, query.Config{KeyWarmDelay: time.Hour})
 		cold.store.reset()
@@ -460,13 +455,12 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 			t.Fatalf("s1 above 0.99: %d %s", st, body)
 		}
 		for key := range cold.store.reset() {
-			if strings.HasPrefix(key, schemas.TableMemories+"/tier=") && strings.Contains(key, "/system_id=s1/") {
+			if strings.HasPrefix(key, schemas.TableMemories+"/tier=") {
 				t.Errorf("read data file %s", key)
 			}
 		}
-		// The moved record's old version sits in a file s0's index
-		// covers, its new one in a file after it: the learned keys still
-		// make the old version give way.
+		// The moved record's two versions sit in files the index covers:
+		// the learned keys make the old version give way.
 		st, a, body = searchHTTP(t, cold, map[string]any{"vector": f64(moved.Embedding), "k": 5})
 		if st != 200 || len(a.Results) == 0 || a.Results[0].ID != "m00010" || a.Results[0].Content != "moved and rewritten" {
 			t.Fatalf("moved record, cold: %d %s", st, body)
@@ -560,7 +554,7 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// rewriteOneFile replaces one of system's files by a copy of its rows in a
+// rewriteOneFile replaces a file holding system's rows by a copy of its rows in a
 // new file, in one commit, as compaction would.
 func rewriteOneFile(t *testing.T, l *lake.Lake, system string) {
 	t.Helper()
@@ -569,7 +563,7 @@ func rewriteOneFile(t *testing.T, l *lake.Lake, system string) {
 	snap := tbl.Cached()
 	var victim delta.Add
 	for a := range snap.AllFiles() {
-		if pt, _ := lake.PartitionOf(a.PartitionValues); pt.SystemID == system {
+		if lake.MayHoldSystem(a, system) {
 			victim = a
 			break
 		}
@@ -582,10 +576,9 @@ func rewriteOneFile(t *testing.T, l *lake.Lake, system string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pt, _ := lake.PartitionOf(victim.PartitionValues)
 	recs := make([]schemas.Memory, len(rows))
 	for i, r := range rows {
-		recs[i] = schemas.Memory{SystemID: pt.SystemID, ID: r.ID, Kind: r.Kind, Content: r.Content, Embedding: r.Embedding,
+		recs[i] = schemas.Memory{SystemID: r.SystemID, ID: r.ID, Kind: r.Kind, Content: r.Content, Embedding: r.Embedding,
 			CreatedAt: r.CreatedAt.UTC(), Project: derefString(r.Project)}
 	}
 	st, err := lake.StageMemories(ctx, l.Store(), recs)
@@ -722,8 +715,8 @@ func TestSearchIndexLifecycle(t *testing.T) {
 		}
 		m.put(recs)
 	}
-	// a: 600 a day on days 0..3 (one file a day), then 200 more on day 3
-	// (a second file); b: 750 on days 1 and 2.
+	// a: 600 a day on days 0..3, b: 750 on days 1 and 2 (one file a day,
+	// both systems in it); then 600 more of a on day 3 (a second file).
 	var first []schemas.Memory
 	for d := range 4 {
 		first = append(first, mk("a", d, 600)...)
@@ -731,7 +724,7 @@ func TestSearchIndexLifecycle(t *testing.T) {
 	first = append(first, mk("b", 1, 750)...)
 	first = append(first, mk("b", 2, 750)...)
 	appendRecs(first)
-	day3Extra := mk("a", 3, 200)
+	day3Extra := mk("a", 3, 600)
 	appendRecs(day3Extra)
 
 	type stats struct {
@@ -811,31 +804,29 @@ func TestSearchIndexLifecycle(t *testing.T) {
 		return out
 	}
 
-	// One index for a across its four days and two files of day 3, one
-	// for b.
-	index("first", indexer.Summary{Partitions: 2, Built: 2})
-	var aKey string
+	// One index for the hot tier, across its four days, both systems
+	// and the two files of day 3: one graph, whatever the number of
+	// systems.
+	index("first", indexer.Summary{Partitions: 1, Built: 1})
+	var hotKey string
 	for key, mf := range manifests() {
-		if mf.SystemID != "a" {
-			continue
-		}
-		aKey = key
+		hotKey = key
 		days := map[string]bool{}
 		sum := 0
 		for _, f := range mf.Files {
-			days[strings.Split(f.Path, "/")[2]] = true
+			days[strings.Split(f.Path, "/")[1]] = true
 			sum += f.Vectors
 		}
-		if mf.Day != "" || len(mf.Files) != 5 || len(days) != 4 || mf.Vectors != 2600 || sum != 2600 {
-			t.Fatalf("a's index: day %q, %d files over %d days, %d vectors (%d by file)", mf.Day, len(mf.Files), len(days), mf.Vectors, sum)
+		if mf.Day != "" || mf.Tier != "hot" || len(mf.Files) != 5 || len(days) != 4 || mf.Vectors != 4500 || sum != 4500 {
+			t.Fatalf("the hot index: tier %q day %q, %d files over %d days, %d vectors (%d by file)", mf.Tier, mf.Day, len(mf.Files), len(days), mf.Vectors, sum)
 		}
 	}
 	st := search("indexed", 0.95, first[100])
-	if st.graph != 2 || st.scans != 0 || !slices.Contains(st.keys, aKey) {
+	if st.graph != 1 || st.scans != 0 || !slices.Equal(st.keys, []string{hotKey}) {
 		t.Fatalf("indexed: %+v", st)
 	}
 
-	// Compaction merges a's two files of day 3 (800 of its 2,600
+	// Compaction merges the two files of day 3 (1,200 of the 4,500
 	// vectors): the index stays in use without them, the merged file is
 	// scanned.
 	cs, err := compact.Run(ctx, p.lake, compact.Options{Tables: []string{schemas.TableMemories}})
@@ -846,41 +837,36 @@ func TestSearchIndexLifecycle(t *testing.T) {
 		t.Fatalf("compaction: %+v", tot)
 	}
 	st = search("compacted", 0.95, day3Extra[7])
-	if st.graph != 2 || st.scans != 1 || !slices.Contains(st.keys, aKey) {
+	if st.graph != 1 || st.scans != 1 || !slices.Equal(st.keys, []string{hotKey}) {
 		t.Fatalf("compacted: %+v", st)
 	}
-	// 31% of a's vectors are dead (> 20%): a is rebuilt, b left alone.
-	index("after compaction", indexer.Summary{Partitions: 2, Current: 1, Built: 1, Rebuilt: 1})
+	// 27% of its vectors are dead (> 20%): rebuilt.
+	index("after compaction", indexer.Summary{Partitions: 1, Built: 1, Rebuilt: 1})
 	st = search("reindexed", 0.95, day3Extra[7])
-	if st.graph != 2 || st.scans != 0 || slices.Contains(st.keys, aKey) {
+	if st.graph != 1 || st.scans != 0 || slices.Contains(st.keys, hotKey) {
 		t.Fatalf("reindexed: %+v", st)
 	}
 
 	// New rows: 500 are left to exact scans (under max(1,000, 10% of
-	// 2,600)); 1,100 make a rebuild.
+	// 4,500)); 1,100 make a rebuild.
 	few := mk("a", 2, 500)
 	appendRecs(few)
-	index("500 new rows", indexer.Summary{Partitions: 2, Current: 2})
+	index("500 new rows", indexer.Summary{Partitions: 1, Current: 1})
 	st = search("500 new rows", 0.95, few[3])
-	if st.graph != 2 || st.scans != 1 {
+	if st.graph != 1 || st.scans != 1 {
 		t.Fatalf("500 new rows: %+v", st)
 	}
 	appendRecs(mk("a", 2, 600))
-	index("1,100 new rows", indexer.Summary{Partitions: 2, Current: 1, Built: 1, Rebuilt: 1})
+	index("1,100 new rows", indexer.Summary{Partitions: 1, Built: 1, Rebuilt: 1})
 	st = search("1,100 new rows", 0.95, few[3])
-	if st.graph != 2 || st.scans != 0 {
+	if st.graph != 1 || st.scans != 0 {
 		t.Fatalf("1,100 new rows: %+v", st)
 	}
-	var hotA string
-	for _, k := range st.keys {
-		if strings.Contains(k, "system_id=a/") {
-			hotA = k
-		}
-	}
+	hotA := st.keys[0]
 
-	// The age job moves days 0 and 1 to warm: a's hot index loses 1,200
-	// of its 3,700 vectors (still usable), b's loses half (no longer
-	// usable); the warm files are scanned.
+	// The age job moves days 0 and 1 to warm: the hot index loses 1,950
+	// of its 5,600 vectors (still usable); the two warm files are
+	// scanned.
 	as, err := age.Run(ctx, p.lake, age.Options{Tables: []string{schemas.TableMemories}, Now: day0.AddDate(0, 0, 9).Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -889,14 +875,14 @@ func TestSearchIndexLifecycle(t *testing.T) {
 	m.tiers = map[string]string{}
 	for f := range tbl.Cached().AllFiles() {
 		if pt, _ := lake.PartitionOf(f.PartitionValues); pt.Tier != schemas.TierHot {
-			m.tiers[pt.SystemID+"/"+pt.Day] = pt.Tier
+			m.tiers[pt.Day] = pt.Tier
 		}
 	}
-	if len(m.tiers) != 3 || m.tiers["a/"+schemas.Day(day0)] != schemas.TierWarm {
+	if len(m.tiers) != 2 || m.tiers[schemas.Day(day0)] != schemas.TierWarm {
 		t.Fatalf("aged: %+v, tiers %v", as, m.tiers)
 	}
 	st = search("aged", 0.9, first[0])
-	if st.graph != 1 || st.scans != 3+1 || !slices.Equal(st.keys, []string{hotA}) {
+	if st.graph != 1 || st.scans != 2 || !slices.Equal(st.keys, []string{hotA}) {
 		t.Fatalf("aged: %+v", st)
 	}
 	res, err := p.query.Search(ctx, query.SearchRequest{Vector: f64(first[0].Embedding), K: ptr(30), Filter: &query.SearchFilter{Tier: query.StringList{"warm"}}})
@@ -906,17 +892,16 @@ func TestSearchIndexLifecycle(t *testing.T) {
 	compare(t, "warm only", res.Results, m.truth(first[0].Embedding, 30, func(r schemas.Memory) bool {
 		return m.tier(r.SystemID+"/"+r.ID) == schemas.TierWarm
 	}), m, 0.9)
-	// a: hot rebuilt (32% dead), warm indexed (1,200); b: 750 hot and 750
-	// warm are too few.
-	index("after aging", indexer.Summary{Partitions: 4, Small: 2, Built: 2, Rebuilt: 1})
+	// hot rebuilt (35% dead), warm indexed (1,950).
+	index("after aging", indexer.Summary{Partitions: 2, Built: 2, Rebuilt: 1})
 	st = search("aged, reindexed", 0.9, first[0])
-	if st.graph != 2 || st.scans != 2 || slices.Contains(st.keys, hotA) || !strings.Contains(strings.Join(st.keys, " "), "tier=warm/system_id=a/") {
+	if st.graph != 2 || st.scans != 0 || slices.Contains(st.keys, hotA) || !strings.Contains(strings.Join(st.keys, " "), "tier=warm/") {
 		t.Fatalf("aged, reindexed: %+v", st)
 	}
 	used := st.keys
 
-	// Vacuum past the grace keeps exactly the indexes searches use: a's
-	// older hot indexes are superseded, b's is dead.
+	// Vacuum past the grace keeps exactly the indexes searches use: the
+	// older hot indexes are superseded.
 	before := len(manifests())
 	if _, err := vacuum.Run(ctx, p.lake, vacuum.Options{Tables: []string{schemas.TableMemories}, Now: func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }}); err != nil {
 		t.Fatal(err)
@@ -926,7 +911,7 @@ func TestSearchIndexLifecycle(t *testing.T) {
 		left = append(left, k)
 	}
 	sort.Strings(left)
-	if before != 6 || !slices.Equal(left, used) {
+	if before != 5 || !slices.Equal(left, used) {
 		t.Fatalf("vacuum: %d indexes before, left %v, want %v", before, left, used)
 	}
 	st = search("vacuumed", 0.9, first[0])

@@ -214,7 +214,7 @@ func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit i
 		defer lease.Release()
 		local := make([]localFile, len(kept))
 		for i, pf := range kept {
-			local[i] = localFile{key: pf.key, path: lease.Paths[i], systemID: pf.systemID, size: pf.size}
+			local[i] = localFile{key: pf.key, path: lease.Paths[i], size: pf.size}
 		}
 		if err := f.keys.AddLocal(local); err != nil {
 			return nil, err
@@ -222,7 +222,7 @@ func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit i
 		if err := f.keys.Sync(ctx, table, snaps[table], systems, nil); err != nil {
 			return nil, err
 		}
-		partners := f.sharingPartners(table, snaps[table], kept)
+		partners := f.sharingPartners(table, snaps[table], kept, systems)
 		more, err := f.cache.Fetch(ctx, objects(partners))
 		if err != nil {
 			return nil, fmt.Errorf("fetch data files: %w", err)
@@ -245,7 +245,6 @@ func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit i
 type plannedFile struct {
 	key      string
 	size     int64
-	systemID string
 	encoding string // lake.EncodingOf the add
 }
 
@@ -277,8 +276,7 @@ func keptFiles(table string, snap *delta.Snapshot, prunes []Prune) ([]plannedFil
 	for a := range snap.AllFiles() {
 		for _, p := range prunes {
 			if p.Keep(a) {
-				part, _ := lake.PartitionOf(a.PartitionValues)
-				out = append(out, plannedFile{key: table + "/" + a.Path, size: a.Size, systemID: part.SystemID, encoding: lake.EncodingOf(a)})
+				out = append(out, plannedFile{key: table + "/" + a.Path, size: a.Size, encoding: lake.EncodingOf(a)})
 				break
 			}
 		}
@@ -287,28 +285,28 @@ func keptFiles(table string, snap *delta.Snapshot, prunes []Prune) ([]plannedFil
 }
 
 // sharingPartners are the live files, not among kept, that share record keys
-// with another file and belong to a system of a kept file that does.
-func (f *Function) sharingPartners(table string, snap *delta.Snapshot, kept []plannedFile) []plannedFile {
-	systems := map[string]bool{}
+// with another file and may hold a system the statement reads (systems; nil:
+// any). A version of a record lives in a file of the same system, so these
+// are every file that can hold a newer version of a kept row.
+func (f *Function) sharingPartners(table string, snap *delta.Snapshot, kept []plannedFile, systems map[string]bool) []plannedFile {
 	taken := map[string]bool{}
+	anyShared := false
 	for _, pf := range kept {
 		taken[pf.key] = true
 		if f.keys.Shared(pf.key) {
-			systems[pf.systemID] = true
+			anyShared = true
 		}
 	}
-	if len(systems) == 0 {
+	if !anyShared {
 		return nil
 	}
 	var out []plannedFile
 	for a := range snap.AllFiles() {
 		key := table + "/" + a.Path
-		if taken[key] || !f.keys.Shared(key) {
+		if taken[key] || !f.keys.Shared(key) || !lake.MayHoldAny(a, systems) {
 			continue
 		}
-		if part, err := lake.PartitionOf(a.PartitionValues); err == nil && systems[part.SystemID] {
-			out = append(out, plannedFile{key: key, size: a.Size, systemID: part.SystemID, encoding: lake.EncodingOf(a)})
-		}
+		out = append(out, plannedFile{key: key, size: a.Size, encoding: lake.EncodingOf(a)})
 	}
 	return out
 }

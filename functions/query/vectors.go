@@ -94,8 +94,8 @@ func (v *vectorState) refreshIndexes(ctx context.Context, maxAge time.Duration) 
 			if _, ok := v.manifests[o.Key]; ok {
 				continue
 			}
-			if p, ok := vecindex.ParseKey(schemas.TableMemories, o.Key); !ok || p.Day != "" {
-				v.manifests[o.Key] = nil // a version 1 (per-day) index: not searched, not read
+			if _, old, ok := vecindex.ParseKey(schemas.TableMemories, o.Key); !ok || old {
+				v.manifests[o.Key] = nil // an index of an older layout: not searched, not read
 				continue
 			}
 			todo = append(todo, o.Key)
@@ -138,7 +138,7 @@ func (v *vectorState) refreshIndexes(ctx context.Context, maxAge time.Duration) 
 	return err
 }
 
-// usableIndex is the index to search for the (tier, system) group g whose
+// usableIndex is the index to search for the tier g whose
 // live files are live (path -> size): the newest one with less than
 // vecindex.MaxDeadFraction of its vectors in dead files, or nil.
 func (v *vectorState) usableIndex(g lake.Partition, live map[string]int64) *vecindex.Manifest {

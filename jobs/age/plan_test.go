@@ -62,24 +62,24 @@ func TestPolicyValidate(t *testing.T) {
 	}
 }
 
-func file(tier, sys, day, path string, size int64) FileInfo {
-	return FileInfo{Path: path, Partition: lake.Partition{Tier: tier, SystemID: sys, Day: day}, Size: size, Rows: size}
+func file(tier, day, path string, size int64) FileInfo {
+	return FileInfo{Path: path, Partition: lake.Partition{Tier: tier, Day: day}, Size: size, Rows: size}
 }
 
 func TestPlanMovesForwardOnly(t *testing.T) {
 	files := []FileInfo{
-		file("hot", "a", "2026-11-25", "h/new", 10),      // stays hot
-		file("hot", "a", "2026-11-10", "h/old2", 10),     // -> warm
-		file("hot", "a", "2026-11-10", "h/old1", 10),     // -> warm, same move, path order
-		file("hot", "b", "2026-06-01", "h/older", 10),    // -> cold, skipping warm
-		file("warm", "a", "2026-11-10", "w/done", 10),    // already warm: stays
-		file("warm", "a", "2026-05-01", "w/old", 10),     // -> cold
-		file("cold", "a", "2026-05-01", "c/done", 10),    // stays
-		file("cold", "a", "2018-01-01", "c/expired", 10), // deleted
-		file("hot", "a", "2018-01-01", "h/expired", 10),  // deleted too, from hot
-		file("warm", "a", "2026-11-25", "w/young", 10),   // never moved back
-		file("lukewarm", "a", "2018-01-01", "x/y", 10),   // unknown tier: left alone
-		file("hot", "a", "someday", "h/bad", 10),         // unparsable day: left alone
+		file("hot", "2026-11-25", "h/new", 10),      // stays hot
+		file("hot", "2026-11-10", "h/old2", 10),     // -> warm
+		file("hot", "2026-11-10", "h/old1", 10),     // -> warm, same move, path order
+		file("hot", "2026-06-01", "h/older", 10),    // -> cold, skipping warm
+		file("warm", "2026-11-10", "w/done", 10),    // already warm: stays
+		file("warm", "2026-05-01", "w/old", 10),     // -> cold
+		file("cold", "2026-05-01", "c/done", 10),    // stays
+		file("cold", "2018-01-01", "c/expired", 10), // deleted
+		file("hot", "2018-01-01", "h/expired", 10),  // deleted too, from hot
+		file("warm", "2026-11-25", "w/young", 10),   // never moved back
+		file("lukewarm", "2018-01-01", "x/y", 10),   // unknown tier: left alone
+		file("hot", "someday", "h/bad", 10),         // unparsable day: left alone
 	}
 	got := Plan(files, now, DefaultPolicy, 0)
 	type m struct {
@@ -96,26 +96,26 @@ func TestPlanMovesForwardOnly(t *testing.T) {
 		gotM = append(gotM, m{mv.Kind(), mv.From.String(), ps})
 	}
 	want := []m{
-		{"delete", "tier=cold/system_id=a/day=2018-01-01", []string{"c/expired"}},
-		{"delete", "tier=hot/system_id=a/day=2018-01-01", []string{"h/expired"}},
-		{"hot->warm", "tier=hot/system_id=a/day=2026-11-10", []string{"h/old1", "h/old2"}},
-		{"hot->cold", "tier=hot/system_id=b/day=2026-06-01", []string{"h/older"}},
-		{"warm->cold", "tier=warm/system_id=a/day=2026-05-01", []string{"w/old"}},
+		{"delete", "tier=cold/day=2018-01-01", []string{"c/expired"}},
+		{"delete", "tier=hot/day=2018-01-01", []string{"h/expired"}},
+		{"hot->cold", "tier=hot/day=2026-06-01", []string{"h/older"}},
+		{"hot->warm", "tier=hot/day=2026-11-10", []string{"h/old1", "h/old2"}},
+		{"warm->cold", "tier=warm/day=2026-05-01", []string{"w/old"}},
 	}
 	if !reflect.DeepEqual(gotM, want) {
 		t.Fatalf("plan:\n got %+v\nwant %+v", gotM, want)
 	}
-	if got[2].Size != 20 || got[2].Rows != 20 || got[2].To != "warm" || got[2].Delete {
-		t.Errorf("move totals: %+v", got[2])
+	if got[3].Size != 20 || got[3].Rows != 20 || got[3].To != "warm" || got[3].Delete {
+		t.Errorf("move totals: %+v", got[3])
 	}
 }
 
 func TestPlanSplitsLargePartitions(t *testing.T) {
 	var files []FileInfo
 	for _, p := range []string{"e", "a", "d", "c", "b"} {
-		files = append(files, file("hot", "a", "2026-11-01", p, 40))
+		files = append(files, file("hot", "2026-11-01", p, 40))
 	}
-	files = append(files, file("hot", "a", "2026-11-01", "f", 500)) // larger than the bound: alone
+	files = append(files, file("hot", "2026-11-01", "f", 500)) // larger than the bound: alone
 	got := Plan(files, now, DefaultPolicy, 100)
 	var sizes []int64
 	var first []string
@@ -129,7 +129,7 @@ func TestPlanSplitsLargePartitions(t *testing.T) {
 }
 
 func TestPlanIsPure(t *testing.T) {
-	files := []FileInfo{file("hot", "a", "2026-11-01", "x", 1), file("hot", "b", "2026-11-01", "y", 1)}
+	files := []FileInfo{file("hot", "2026-11-01", "x", 1), file("hot", "2026-11-02", "y", 1)}
 	cp := append([]FileInfo(nil), files...)
 	a := Plan(files, now, DefaultPolicy, 0)
 	b := Plan(files, now, DefaultPolicy, 0)

@@ -22,7 +22,7 @@ import (
 // DefaultTargetSize is the size compaction aims for (and never exceeds by
 // plan): large enough that a partition's scan is a few files, small enough
 // that one group fits in a job's memory.
-const DefaultTargetSize int64 = 256 << 20
+const DefaultTargetSize int64 = 128 << 20
 
 // FileInfo is what the planner knows of a live data file.
 type FileInfo struct {

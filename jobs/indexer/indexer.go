@@ -1,11 +1,13 @@
 // Package indexer is the index job (`akosha job index`): it keeps one HNSW
-// index (lake/hnsw) per (tier, system_id) of the memories table, across
-// days, stored under the table's _indexes/ folder and naming the data files
-// it covers (see lake/vecindex for the layout and when an index is usable).
+// index (lake/hnsw) per tier of the memories table, across days and
+// systems, stored under the table's _indexes/ folder and naming the data
+// files it covers (see lake/vecindex for the layout and when an index is
+// usable). Never one per system: a search's cost must follow the vectors it
+// searches, not the number of systems in the fleet.
 //
-// # When a (tier, system) gets a new index
+// # When a tier gets a new index
 //
-// The live files of the memories table are grouped by (tier, system_id).
+// The live files of the memories table are grouped by tier.
 // For each group the job takes the index a search would use (the newest
 // usable one, vecindex.Newest) and builds a new one over all the group's
 // live files when
@@ -33,9 +35,8 @@
 // Indexes are never deleted here (a query may be reading one); vacuum
 // removes the unusable and the superseded ones after its grace.
 //
-// Memory is bounded by one (tier, system): its vectors, decoded from its
-// data files (whole-object GETs, four at a time), plus the graph being
-// built. At the sizing target that is about 10,000 vectors a system.
+// Memory is bounded by one tier: its vectors, decoded from its data files
+// (whole-object GETs, four at a time), plus the graph being built.
 //
 // `akosha job index` holds a lease, so two runs do not overlap; if two did,
 // nothing is corrupted (every object has a fresh ULID and manifests are
@@ -83,7 +84,7 @@ const (
 
 // Options tune a run. The zero value means the defaults.
 type Options struct {
-	// MinVectors: a (tier, system) with fewer vectors gets no index, and
+	// MinVectors: a tier with fewer vectors gets no index, and
 	// fewer unindexed rows than this never cause a rebuild (default
 	// DefaultMinVectors; negative: index every group with a vector).
 	MinVectors int
@@ -91,8 +92,6 @@ type Options struct {
 	M, EfConstruction int
 	// Workers inserting in parallel (default GOMAXPROCS).
 	Workers int
-	// Systems limits the run to these system ids (nil: all).
-	Systems []string
 	// DryRun plans without building: Summary.Built counts what would be.
 	DryRun bool
 	// Progress, when set, is called for each group (from one goroutine).
@@ -119,7 +118,7 @@ const (
 // Event reports progress.
 type Event struct {
 	Phase string
-	// Partition is the (tier, system) group; its Day is "".
+	// Partition is the tier; its Day is "".
 	Partition lake.Partition
 	Index     int // 1-based group number
 	Total     int
@@ -130,10 +129,9 @@ type Event struct {
 	Err       error
 }
 
-// Summary is what a run did. "Partitions" are (tier, system) groups: the
-// unit of indexing.
+// Summary is what a run did. "Partitions" are tiers: the unit of indexing.
 type Summary struct {
-	Partitions int // (tier, system) groups of the table looked at
+	Partitions int // tiers of the table looked at
 	Current    int // had an index good enough
 	Small      int // below MinVectors
 	Built      int // built now (new and rebuilt)
@@ -167,21 +165,11 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (Summary, error) {
 	if err != nil {
 		return sum, fmt.Errorf("index: read the memories log: %w", err)
 	}
-	var systems map[string]bool
-	if opts.Systems != nil {
-		systems = map[string]bool{}
-		for _, s := range opts.Systems {
-			systems[s] = true
-		}
-	}
 	groups := map[lake.Partition][]delta.Add{}
 	for a := range snap.AllFiles() {
 		p, err := lake.PartitionOf(a.PartitionValues)
 		if err != nil {
 			return sum, fmt.Errorf("file %s: %w", a.Path, err)
-		}
-		if systems != nil && !systems[p.SystemID] {
-			continue
 		}
 		g := vecindex.Group(p)
 		groups[g] = append(groups[g], a)
@@ -190,12 +178,7 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (Summary, error) {
 	for g := range groups {
 		order = append(order, g)
 	}
-	sort.Slice(order, func(i, j int) bool {
-		if order[i].Tier != order[j].Tier {
-			return order[i].Tier < order[j].Tier
-		}
-		return order[i].SystemID < order[j].SystemID
-	})
+	sort.Slice(order, func(i, j int) bool { return order[i].Tier < order[j].Tier })
 	sum.Partitions = len(order)
 
 	existing, err := manifestsByGroup(ctx, l.Store(), groups)
@@ -315,7 +298,7 @@ func plan(files []delta.Add, existing []*vecindex.Manifest, minVectors int) (rea
 }
 
 // manifestsByGroup reads the current-format manifests of the groups in
-// groups. Version 1 (per-day) keys are skipped without a read.
+// groups. Keys of older layouts are skipped without a read.
 func manifestsByGroup(ctx context.Context, store storage.Store, groups map[lake.Partition][]delta.Add) (map[lake.Partition][]*vecindex.Manifest, error) {
 	objs, err := vecindex.ListManifests(ctx, store, schemas.TableMemories)
 	if err != nil {
@@ -326,8 +309,8 @@ func manifestsByGroup(ctx context.Context, store storage.Store, groups map[lake.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for _, o := range objs {
-		p, ok := vecindex.ParseKey(schemas.TableMemories, o.Key)
-		if !ok || p.Day != "" || groups[p] == nil {
+		p, old, ok := vecindex.ParseKey(schemas.TableMemories, o.Key)
+		if !ok || old || groups[p] == nil {
 			continue
 		}
 		g.Go(func() error {
@@ -352,7 +335,7 @@ func manifestsByGroup(ctx context.Context, store storage.Store, groups map[lake.
 	return out, g.Wait()
 }
 
-// buildGroup builds and stores the index of one (tier, system) over files,
+// buildGroup builds and stores the index of one tier over files,
 // its live files. It returns the manifest key ("" when the files hold fewer
 // than MinVectors vectors, or in a dry run) and the number of vectors.
 func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, files []delta.Add, opts Options) (string, int, error) {
@@ -413,7 +396,7 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	cfg := ix.Config()
 	m := vecindex.Manifest{
 		Version: vecindex.FormatVersion, Table: schemas.TableMemories,
-		Tier: p.Tier, SystemID: p.SystemID,
+		Tier: p.Tier,
 		Vectors: n, Dim: vecindex.Dim, M: cfg.M, EfConstruction: cfg.EfConstruction,
 		Index:   vecindex.ObjRef{Key: keys.Index, Size: int64(ib.Len())},
 		Rows:    vecindex.ObjRef{Key: keys.Rows, Size: int64(len(rb))},
@@ -439,25 +422,38 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	return keys.Manifest, n, nil
 }
 
-// latest keeps, per id, the latest version among the group's rows
+// latest keeps, per (system, id), the latest version among the group's rows
 // (greatest ingested_at; ties: the later file, then the later row) and
 // returns those with a vector, in file and row order, with their vectors.
-// Every other row is named in the rows' OtherFile and OtherID, so that the
-// index knows every covered row's key (vecindex.Manifest.RowKeys).
+// Every other row is named in the rows' OtherFile, OtherSystem and OtherID,
+// so that the index knows every covered row's key
+// (vecindex.Manifest.RowKeys).
 func latest(datas []*vecindex.FileData) (*vecindex.Rows, []float32) {
 	type ver struct {
 		file, row int
 		ingested  int64
 	}
-	best := map[string]ver{}
+	type key struct{ system, id string }
+	best := map[key]ver{}
 	for fi, d := range datas {
 		for r, id := range d.ID {
-			if b, ok := best[id]; !ok || d.Ingested[r] >= b.ingested {
-				best[id] = ver{fi, r, d.Ingested[r]}
+			k := key{d.System[r], id}
+			if b, ok := best[k]; !ok || d.Ingested[r] >= b.ingested {
+				best[k] = ver{fi, r, d.Ingested[r]}
 			}
 		}
 	}
-	rows := &vecindex.Rows{Kinds: []string{}, Projects: []string{""}}
+	rows := &vecindex.Rows{Systems: []string{}, Kinds: []string{}, Projects: []string{""}}
+	systems := map[string]uint32{}
+	system := func(s string) uint32 {
+		i, ok := systems[s]
+		if !ok {
+			i = uint32(len(rows.Systems))
+			systems[s] = i
+			rows.Systems = append(rows.Systems, s)
+		}
+		return i
+	}
 	kinds := map[string]uint8{}
 	projects := map[string]uint32{"": 0}
 	var flat []float32
@@ -465,7 +461,7 @@ func latest(datas []*vecindex.FileData) (*vecindex.Rows, []float32) {
 		node := make([]bool, d.Rows())
 		for v, r32 := range d.VecRow {
 			r := int(r32)
-			if b := best[d.ID[r]]; b.file != fi || b.row != r {
+			if b := best[key{d.System[r], d.ID[r]}]; b.file != fi || b.row != r {
 				continue
 			}
 			node[r] = true
@@ -483,6 +479,7 @@ func latest(datas []*vecindex.FileData) (*vecindex.Rows, []float32) {
 			}
 			rows.File = append(rows.File, uint32(fi))
 			rows.Pos = append(rows.Pos, uint32(r))
+			rows.System = append(rows.System, system(d.System[r]))
 			rows.ID = append(rows.ID, d.ID[r])
 			rows.Kind = append(rows.Kind, k)
 			rows.Project = append(rows.Project, pj)
@@ -493,6 +490,7 @@ func latest(datas []*vecindex.FileData) (*vecindex.Rows, []float32) {
 		for r, id := range d.ID {
 			if !node[r] {
 				rows.OtherFile = append(rows.OtherFile, uint32(fi))
+				rows.OtherSystem = append(rows.OtherSystem, system(d.System[r]))
 				rows.OtherID = append(rows.OtherID, id)
 			}
 		}

@@ -16,12 +16,12 @@ func TestLatestKeepsOneVersionWithAVector(t *testing.T) {
 	// File 0: a@1 (vector), b@1 (vector), c@5 (vector).
 	// File 1: a@2 (vector, newer), b@3 (no vector: b disappears), c@4 (older: c stays from file 0).
 	f0 := &vecindex.FileData{
-		ID: []string{"a", "b", "c"}, Ingested: []int64{1, 1, 5}, Kind: []string{"memory", "memory", "reflection"},
+		System: []string{"s", "s", "s"}, ID: []string{"a", "b", "c"}, Ingested: []int64{1, 1, 5}, Kind: []string{"memory", "memory", "reflection"},
 		Project: []string{"", "p", "p"}, Created: []int64{10, 11, 12},
 		VecRow: []uint32{0, 1, 2}, Vecs: append(append(v(1), v(2)...), v(3)...),
 	}
 	f1 := &vecindex.FileData{
-		ID: []string{"a", "b", "c"}, Ingested: []int64{2, 3, 4}, Kind: []string{"conversation", "memory", "memory"},
+		System: []string{"s", "s", "s"}, ID: []string{"a", "b", "c"}, Ingested: []int64{2, 3, 4}, Kind: []string{"conversation", "memory", "memory"},
 		Project: []string{"q", "", ""}, Created: []int64{20, 21, 22},
 		VecRow: []uint32{0, 2}, Vecs: append(v(4), v(6)...),
 	}
@@ -39,7 +39,12 @@ func TestLatestKeepsOneVersionWithAVector(t *testing.T) {
 	// The rows that are not nodes are named too: with the nodes, every
 	// row of every covered file, a repeated key once per row.
 	got := map[[2]any]int{}
-	rows.Keys(func(file uint32, id string) { got[[2]any{file, id}]++ })
+	rows.Keys(func(file uint32, system, id string) {
+		if system != "s" {
+			t.Errorf("file %d key %s: system %q", file, id, system)
+		}
+		got[[2]any{file, id}]++
+	})
 	for fi, d := range []*vecindex.FileData{f0, f1} {
 		for _, id := range d.ID {
 			if got[[2]any{uint32(fi), id}] != 1 {

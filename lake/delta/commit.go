@@ -272,6 +272,10 @@ type intent struct {
 	removes map[string]bool
 	adds    map[string]bool
 	txns    map[string]bool
+	// meta: the commit changes the metadata (say, the partitioning), which
+	// it decided on the whole table as of its base: any file a winner
+	// added or removed meanwhile is a conflict.
+	meta bool
 }
 
 // check returns the conflict between this commit and a winner at version v.
@@ -293,6 +297,8 @@ func (in *intent) check(v int64, winner []Action) error {
 			return fmt.Errorf("%w: version %d rewrote %s, which this commit removes", ErrConflict, v, a.Add.Path)
 		case a.Add != nil && in.adds[a.Add.Path]:
 			return fmt.Errorf("%w: version %d added %s, which this commit adds too", ErrConflict, v, a.Add.Path)
+		case in.meta && (a.Add != nil || a.Remove != nil):
+			return fmt.Errorf("%w: version %d changed files, and this commit changes the metadata of the table as it was before", ErrConflict, v)
 		case a.MetaData != nil:
 			return fmt.Errorf("%w: version %d changed the table metadata", ErrConflict, v)
 		case a.Protocol != nil:
@@ -333,6 +339,7 @@ func (t *Table) prepare(base *Snapshot, actions []Action) (*intent, []Action, er
 				return nil, nil, fmt.Errorf("action %d: more than one metaData", i)
 			}
 			sawMeta = true
+			in.meta = true
 			meta = m
 			a = Action{MetaData: &m}
 		case a.Protocol != nil:

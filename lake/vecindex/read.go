@@ -16,6 +16,7 @@ import (
 // FileData is what search needs of one memories data file: every row's key
 // and version, and the rows with an embedding as unit vectors.
 type FileData struct {
+	System   []string // per row (interned)
 	ID       []string // per row
 	Ingested []int64  // per row: ingested_at, Unix microseconds
 	Kind     []string // per row (interned)
@@ -41,7 +42,7 @@ func (d *FileData) Bytes() int64 {
 	return n
 }
 
-// ReadFile decodes the search columns of one memories data file: id, kind,
+// ReadFile decodes the search columns of one memories data file: system_id, id, kind,
 // project, created_at, ingested_at, and the embedding, either the float32
 // list of hot files or, in warm and cold files (schemas.QuantizedMemoryRow),
 // the int8 list embedding_i8 with its embedding_scale, dequantized (a score
@@ -59,7 +60,7 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 	}
 	schema := f.Schema()
 	cols := map[string]parquet.LeafColumn{}
-	for _, name := range []string{"id", "kind", "project", "created_at", "ingested_at"} {
+	for _, name := range []string{"system_id", "id", "kind", "project", "created_at", "ingested_at"} {
 		c, ok := schema.Lookup(name)
 		if !ok {
 			return nil, fmt.Errorf("no %s column", name)
@@ -71,7 +72,7 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 	scale, hasScale := schema.Lookup("embedding_scale")
 	n := int(f.NumRows())
 	d := &FileData{
-		ID: make([]string, 0, n), Ingested: make([]int64, 0, n), Kind: make([]string, 0, n),
+		System: make([]string, 0, n), ID: make([]string, 0, n), Ingested: make([]int64, 0, n), Kind: make([]string, 0, n),
 		Project: make([]string, 0, n), Created: make([]int64, 0, n),
 	}
 	intern := map[string]string{}
@@ -88,7 +89,10 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 		chunks := rg.ColumnChunks()
 		rows := int(rg.NumRows())
 		base := len(d.ID)
-		err := lake.EachValue(chunks[cols["id"].ColumnIndex], func(v parquet.Value) { d.ID = append(d.ID, v.String()) })
+		err := lake.EachValue(chunks[cols["system_id"].ColumnIndex], func(v parquet.Value) { d.System = append(d.System, in(v.String())) })
+		if err == nil {
+			err = lake.EachValue(chunks[cols["id"].ColumnIndex], func(v parquet.Value) { d.ID = append(d.ID, v.String()) })
+		}
 		if err == nil {
 			err = lake.EachValue(chunks[cols["kind"].ColumnIndex], func(v parquet.Value) { d.Kind = append(d.Kind, in(v.String())) })
 		}
@@ -110,7 +114,7 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read rows: %w", err)
 		}
-		if len(d.ID) != base+rows || len(d.Kind) != base+rows || len(d.Project) != base+rows ||
+		if len(d.System) != base+rows || len(d.ID) != base+rows || len(d.Kind) != base+rows || len(d.Project) != base+rows ||
 			len(d.Created) != base+rows || len(d.Ingested) != base+rows {
 			return nil, fmt.Errorf("read rows: columns of a row group of %d rows hold different counts", rows)
 		}

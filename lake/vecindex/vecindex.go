@@ -3,19 +3,19 @@
 // reads them, and vacuum, which deletes them. It also decodes the vector
 // columns of memories data files.
 //
-// # Layout (format version 2)
+// # Layout (format version 3)
 //
-// One index covers a set of data files, of any days, of one tier and one
-// system of the memories table, and is three immutable objects sharing a
-// ULID:
+// One index covers a set of data files, of any days and any systems, of one
+// tier of the memories table, and is three immutable objects sharing a ULID:
 //
-//	memories/_indexes/tier=<t>/system_id=<s>/<ulid>.hnsw  the HNSW graph (lake/hnsw serialized form)
-//	memories/_indexes/tier=<t>/system_id=<s>/<ulid>.rows  per vector: file, row, id, kind, project, created_at, ingested_at; the ids of the other rows
-//	memories/_indexes/tier=<t>/system_id=<s>/<ulid>.json  the manifest: the data files covered (paths, sizes, vectors per file) and the two objects
+//	memories/_indexes/tier=<t>/<ulid>.hnsw  the HNSW graph (lake/hnsw serialized form)
+//	memories/_indexes/tier=<t>/<ulid>.rows  per vector: file, row, system, id, kind, project, created_at, ingested_at; the keys of the other rows
+//	memories/_indexes/tier=<t>/<ulid>.json  the manifest: the data files covered (paths, sizes, vectors per file) and the two objects
 //
-// One index per (tier, system) rather than per day keeps the number of
-// graphs a search walks at about the number of systems times tiers, not
-// days: at the sizing target a day of one system holds only ~330 vectors.
+// One index per tier, never per system: a fleet has thousands of systems,
+// and a graph per system made a search's cost follow the number of systems
+// instead of the vectors searched. Filters by system run inside the graph
+// search (the .rows side table names each vector's system).
 //
 // The manifest is written last, so an index exists once its manifest does;
 // orphaned .hnsw/.rows objects of a crashed build are harmless (vacuum's job).
@@ -31,8 +31,8 @@
 // scans the live files it does not cover exactly. An index is usable while
 // less than MaxDeadFraction of its vectors lie in files that are no longer
 // live (DeadFraction); beyond that a search would mostly walk dead nodes.
-// Among the usable indexes of one (tier, system), readers take the newest
-// (ULIDs sort by build time; Newest).
+// Among the usable indexes of one tier, readers take the newest (ULIDs sort
+// by build time; Newest).
 //
 // Only rows with an embedding of Dim finite values are indexed, and of the
 // rows of one (system_id, id) among the covered files only the latest version
@@ -41,15 +41,13 @@
 // all. Versions in other files are the reader's business (latest wins across
 // files is resolved at query time).
 //
-// # Version 1
+// # Older versions
 //
-// Version 1 indexes covered one partition (tier/system_id/day) and live under
-// .../system_id=<s>/day=<d>/. They are still parsed (vacuum must be able to
-// read what it deletes), but readers and the index job ignore them: Current
-// is false. The first index run after the upgrade builds version 2 indexes
-// for every (tier, system) large enough, and vacuum deletes the version 1
-// ones once a usable version 2 index of their tier and system is older than
-// its grace, or once their files are gone.
+// Version 1 (one partition, .../system_id=<s>/day=<d>/) and version 2 (one
+// tier and system, .../tier=<t>/system_id=<s>/) indexes belong to the lake
+// layout partitioned by system. They are still parsed (vacuum must be able
+// to read what it deletes), but readers and the index job ignore them:
+// Current is false, and their files are gone after `akosha lake migrate`.
 package vecindex
 
 import (
@@ -74,7 +72,7 @@ const Dim = 384
 // FormatVersion is the manifest version the index job writes and readers
 // search. ParseManifest also accepts MinVersion..FormatVersion.
 const (
-	FormatVersion = 2
+	FormatVersion = 3
 	MinVersion    = 1
 )
 
@@ -95,16 +93,16 @@ type Keys struct {
 	Manifest, Index, Rows string
 }
 
-// Group is the (tier, system) an index of partition p's files belongs to: p
-// without its day.
+// Group is the tier an index of partition p's files belongs to: p without
+// its day.
 func Group(p lake.Partition) lake.Partition {
-	return lake.Partition{Tier: p.Tier, SystemID: p.SystemID}
+	return lake.Partition{Tier: p.Tier}
 }
 
-// KeysFor names a new index of table for the tier and system of p (its Day
-// is ignored: an index spans days) with the given unique id.
+// KeysFor names a new index of table for the tier of p (its Day is ignored:
+// an index spans days) with the given unique id.
 func KeysFor(table string, p lake.Partition, id string) Keys {
-	base := Prefix(table) + fmt.Sprintf("tier=%s/system_id=%s/%s", p.Tier, p.SystemID, id)
+	base := Prefix(table) + fmt.Sprintf("tier=%s/%s", p.Tier, id)
 	return Keys{Manifest: base + ".json", Index: base + ".hnsw", Rows: base + ".rows"}
 }
 
@@ -129,8 +127,8 @@ type Manifest struct {
 	Version        int       `json:"version"`
 	Table          string    `json:"table"`
 	Tier           string    `json:"tier"`
-	SystemID       string    `json:"system_id"`
-	Day            string    `json:"day,omitempty"` // version 1 only
+	SystemID       string    `json:"system_id,omitempty"` // versions 1 and 2 only
+	Day            string    `json:"day,omitempty"`       // version 1 only
 	Files          []FileRef `json:"files"`         // sorted by Path
 	Vectors        int       `json:"vectors"`
 	Dim            int       `json:"dim"`
@@ -148,10 +146,10 @@ type Manifest struct {
 	Key string `json:"-"`
 }
 
-// Partition is what the index covers: its tier and system, and for a
-// version 1 index its day (version 2: Day is "", every day).
+// Partition is what the index covers: its tier, and for a version 1 index
+// its day (later versions: Day is "", every day).
 func (m *Manifest) Partition() lake.Partition {
-	return lake.Partition{Tier: m.Tier, SystemID: m.SystemID, Day: m.Day}
+	return lake.Partition{Tier: m.Tier, Day: m.Day}
 }
 
 // Current reports whether the index has the format readers search.
@@ -195,7 +193,7 @@ func (m *Manifest) Usable(live map[string]int64) bool {
 	return m.Current() && m.Vectors > 0 && m.DeadFraction(live) < MaxDeadFraction
 }
 
-// Newest is the usable index of ms (all of one tier and system) built last,
+// Newest is the usable index of ms (all of one tier) built last,
 // or nil. ULIDs sort by build time, so the newest is the one that covers the
 // most recent files.
 func Newest(ms []*Manifest, live map[string]int64) *Manifest {
@@ -253,34 +251,37 @@ func ReadManifest(ctx context.Context, store storage.Store, key string) (*Manife
 }
 
 // Rows is the per-vector side table of an index: row i describes node i.
-// Strings that repeat (kinds, projects) are dictionary-encoded; index 0 of
-// Projects is "" (no project).
+// Strings that repeat (systems, kinds, projects) are dictionary-encoded;
+// index 0 of Projects is "" (no project).
 type Rows struct {
 	File     []uint32 // index into Manifest.Files
 	Pos      []uint32 // row number inside that data file
+	System   []uint32 // index into Systems
 	ID       []string
 	Kind     []uint8  // index into Kinds
 	Project  []uint32 // index into Projects
 	Created  []int64  // created_at, Unix microseconds
 	Ingested []int64  // ingested_at, Unix microseconds
+	Systems  []string
 	Kinds    []string
 	Projects []string
 	// The covered files' rows that are not nodes (older versions of a
-	// record, rows without an embedding): their file and id. Written with
-	// Manifest.RowKeys.
-	OtherFile []uint32
-	OtherID   []string
+	// record, rows without an embedding): their file, system and id.
+	// Written with Manifest.RowKeys.
+	OtherFile   []uint32
+	OtherSystem []uint32
+	OtherID     []string
 }
 
-// Keys calls fn with the id of every row r names of covered file i (both
-// nodes and other rows; a key repeated in a file is named each time), for
-// an index whose manifest has RowKeys.
-func (r *Rows) Keys(fn func(file uint32, id string)) {
+// Keys calls fn with the key (system, id) of every row r names of covered
+// file i (both nodes and other rows; a key repeated in a file is named each
+// time), for an index whose manifest has RowKeys.
+func (r *Rows) Keys(fn func(file uint32, system, id string)) {
 	for i, f := range r.File {
-		fn(f, r.ID[i])
+		fn(f, r.Systems[r.System[i]], r.ID[i])
 	}
 	for i, f := range r.OtherFile {
-		fn(f, r.OtherID[i])
+		fn(f, r.Systems[r.OtherSystem[i]], r.OtherID[i])
 	}
 }
 
@@ -322,39 +323,50 @@ func DecodeRows(rd io.Reader) (*Rows, error) {
 		return nil, fmt.Errorf("index rows: %w", err)
 	}
 	n := len(r.ID)
-	if len(r.File) != n || len(r.Pos) != n || len(r.Kind) != n || len(r.Project) != n || len(r.Created) != n || len(r.Ingested) != n ||
-		len(r.OtherFile) != len(r.OtherID) {
+	if len(r.File) != n || len(r.Pos) != n || len(r.System) != n || len(r.Kind) != n || len(r.Project) != n || len(r.Created) != n || len(r.Ingested) != n ||
+		len(r.OtherFile) != len(r.OtherID) || len(r.OtherSystem) != len(r.OtherID) {
 		return nil, errors.New("index rows: arrays of different lengths")
 	}
 	for i := range n {
-		if int(r.Kind[i]) >= len(r.Kinds) || int(r.Project[i]) >= len(r.Projects) {
+		if int(r.System[i]) >= len(r.Systems) || int(r.Kind[i]) >= len(r.Kinds) || int(r.Project[i]) >= len(r.Projects) {
+			return nil, errors.New("index rows: dictionary index out of range")
+		}
+	}
+	for _, s := range r.OtherSystem {
+		if int(s) >= len(r.Systems) {
 			return nil, errors.New("index rows: dictionary index out of range")
 		}
 	}
 	return &r, nil
 }
 
-// ParseKey reads the tier and system back from an index object key of
-// table: .../tier=<t>/system_id=<s>/<ulid>.<ext> (Day ""), or a version 1
-// key .../tier=<t>/system_id=<s>/day=<d>/<ulid>.<ext> (Day set).
-func ParseKey(table, key string) (lake.Partition, bool) {
+// ParseKey reads the tier back from an index object key of table:
+// .../tier=<t>/<ulid>.<ext>. Keys of the older layouts (.../tier=<t>/
+// system_id=<s>/[day=<d>/]<ulid>.<ext>) are recognised with old true, so
+// vacuum can delete them; their system and day are not returned.
+func ParseKey(table, key string) (p lake.Partition, old, ok bool) {
 	rest, ok := strings.CutPrefix(key, Prefix(table))
 	if !ok {
-		return lake.Partition{}, false
+		return lake.Partition{}, false, false
 	}
 	parts := strings.Split(rest, "/")
-	if len(parts) != 3 && len(parts) != 4 {
-		return lake.Partition{}, false
+	if len(parts) < 2 || len(parts) > 4 || parts[len(parts)-1] == "" {
+		return lake.Partition{}, false, false
 	}
-	var p lake.Partition
-	var ok1, ok2 bool
-	p.Tier, ok1 = strings.CutPrefix(parts[0], "tier=")
-	p.SystemID, ok2 = strings.CutPrefix(parts[1], "system_id=")
-	ok = ok1 && ok2 && p.Tier != "" && p.SystemID != "" && parts[len(parts)-1] != ""
-	if len(parts) == 4 {
-		var ok3 bool
-		p.Day, ok3 = strings.CutPrefix(parts[2], "day=")
-		ok = ok && ok3 && p.Day != ""
+	tier, ok := strings.CutPrefix(parts[0], "tier=")
+	if !ok || tier == "" {
+		return lake.Partition{}, false, false
 	}
-	return p, ok
+	p.Tier = tier
+	switch len(parts) {
+	case 2:
+		return p, false, true
+	case 3:
+		_, ok = strings.CutPrefix(parts[1], "system_id=")
+		return p, true, ok
+	default:
+		_, ok1 := strings.CutPrefix(parts[1], "system_id=")
+		_, ok2 := strings.CutPrefix(parts[2], "day=")
+		return p, true, ok1 && ok2
+	}
 }

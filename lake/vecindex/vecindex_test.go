@@ -8,21 +8,28 @@ import (
 )
 
 func TestKeysAndParseKey(t *testing.T) {
-	k := KeysFor("memories", lake.Partition{Tier: "warm", SystemID: "s-1", Day: "2026-01-02"}, "01ABC")
-	if k.Manifest != "memories/_indexes/tier=warm/system_id=s-1/01ABC.json" || k.Index != "memories/_indexes/tier=warm/system_id=s-1/01ABC.hnsw" {
+	k := KeysFor("memories", lake.Partition{Tier: "warm", Day: "2026-01-02"}, "01ABC")
+	if k.Manifest != "memories/_indexes/tier=warm/01ABC.json" || k.Index != "memories/_indexes/tier=warm/01ABC.hnsw" {
 		t.Fatalf("keys %+v", k)
 	}
-	for key, want := range map[string]lake.Partition{
-		k.Rows: {Tier: "warm", SystemID: "s-1"},
-		"memories/_indexes/tier=hot/system_id=a/day=2026-01-02/01X.json": {Tier: "hot", SystemID: "a", Day: "2026-01-02"},
+	for _, c := range []struct {
+		key  string
+		want lake.Partition
+		old  bool
+	}{
+		{k.Rows, lake.Partition{Tier: "warm"}, false},
+		// Indexes of the layout partitioned by system: recognised, so
+		// vacuum deletes them, and flagged old, so nobody searches them.
+		{"memories/_indexes/tier=hot/system_id=a/01X.json", lake.Partition{Tier: "hot"}, true},
+		{"memories/_indexes/tier=hot/system_id=a/day=2026-01-02/01X.json", lake.Partition{Tier: "hot"}, true},
 	} {
-		if p, ok := ParseKey("memories", key); !ok || p != want {
-			t.Errorf("%s: %+v %v", key, p, ok)
+		if p, old, ok := ParseKey("memories", c.key); !ok || p != c.want || old != c.old {
+			t.Errorf("%s: %+v old=%v ok=%v", c.key, p, old, ok)
 		}
 	}
-	for _, bad := range []string{"memories/_indexes/x.json", "memories/_indexes/tier=hot/x.json", "memories/_indexes/tier=hot/system_id=a/", "entities/_indexes/tier=hot/system_id=a/x.json",
-		"memories/_indexes/tier=hot/system_id=a/days=1/x.json", "memories/_indexes/tier=hot/system_id=a/day=1/x/y.json"} {
-		if p, ok := ParseKey("memories", bad); ok {
+	for _, bad := range []string{"memories/_indexes/x.json", "memories/_indexes/tier=/x.json", "memories/_indexes/tier=hot/", "entities/_indexes/tier=hot/x.json",
+		"memories/_indexes/tier=hot/system_id=a/days=1/x.json", "memories/_indexes/tier=hot/system_id=a/day=1/x/y.json", "memories/_indexes/tier=hot/sys=a/x.json"} {
+		if p, _, ok := ParseKey("memories", bad); ok {
 			t.Errorf("%s parsed as %+v", bad, p)
 		}
 	}

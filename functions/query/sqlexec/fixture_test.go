@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,8 +113,14 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	return f
 }
 
+// write writes rows as a data file at rel, a path in the lake's layout
+// with the rows' system named in it for readability
+// (memories/tier=hot/system_id=a/day=.../x.parquet): the system goes into
+// the rows' system_id column, and the file into .../tier=hot/day=.../, as
+// the lake lays them out.
 func (f *fixture) write(t testing.TB, rel string, rows any) string {
 	t.Helper()
+	sys, rel := splitSystem(rel)
 	p := filepath.Join(f.cache, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
@@ -121,16 +128,36 @@ func (f *fixture) write(t testing.TB, rel string, rows any) string {
 	var err error
 	switch r := rows.(type) {
 	case []schemas.MemoryRow:
+		for i := range r {
+			r[i].SystemID = sys
+		}
 		err = parquet.WriteFile(p, r)
 	case []schemas.EntityRow:
+		for i := range r {
+			r[i].SystemID = sys
+		}
 		err = parquet.WriteFile(p, r)
 	case []schemas.RelationRow:
+		for i := range r {
+			r[i].SystemID = sys
+		}
 		err = parquet.WriteFile(p, r)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// splitSystem takes the system_id=<s> segment out of a path.
+func splitSystem(rel string) (string, string) {
+	parts := strings.Split(rel, "/")
+	for i, p := range parts {
+		if s, ok := strings.CutPrefix(p, "system_id="); ok {
+			return s, strings.Join(append(parts[:i:i], parts[i+1:]...), "/")
+		}
+	}
+	return "", rel
 }
 
 // exec runs sql over the fixture's views.

@@ -26,6 +26,10 @@ func TestInt8FilesReadAsFloatEmbeddings(t *testing.T) {
 	noVec := schemas.MemoryRow{ID: "q3", Kind: "memory", Content: "no embedding", CreatedAt: t0}
 
 	writeQ := func(rel string, rows ...schemas.MemoryRow) string {
+		sys, rel := splitSystem(rel)
+		for i := range rows {
+			rows[i].SystemID = sys
+		}
 		p := filepath.Join(f.cache, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)

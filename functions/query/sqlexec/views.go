@@ -24,7 +24,7 @@ var viewNames = []string{ViewMemories, ViewEntities, ViewRelations}
 // View is the content of one view for one request.
 type View struct {
 	// Files are the view's data files: local Parquet files in the lake's
-	// Hive-style layout (.../tier=hot/system_id=x/day=2026-11-01/f.parquet),
+	// Hive-style layout (.../tier=hot/day=2026-11-01/f.parquet),
 	// each under one of Config.AllowedDirs. The partition columns come
 	// from the path; the other columns from the files, read by name, so a
 	// column some files lack reads as NULL in those (but at least one file
@@ -75,7 +75,7 @@ type ColumnDef struct {
 	// value is cast to it, so that every file, and the empty view, agree.
 	Type string
 	// Expr is a SQL expression over the data file's columns (and the
-	// partition columns tier, system_id, day) that computes the column; empty
+	// partition columns tier and day) that computes the column; empty
 	// means the file column of the same name. It comes from the caller, never
 	// from the user, and is spliced into the view's SQL as it is.
 	Expr string
@@ -149,8 +149,8 @@ func TableColumns(name string) []ColumnDef {
 }
 
 // hiveTypes types the partition columns parsed from the paths; without it
-// DuckDB would guess (and a system_id like "0042" would become a number).
-const hiveTypes = `{'tier': VARCHAR, 'system_id': VARCHAR, 'day': DATE}`
+// DuckDB would guess.
+const hiveTypes = `{'tier': VARCHAR, 'day': DATE}`
 
 // Internal column names of the dedup path. The prefix keeps them apart from
 // any record column.
