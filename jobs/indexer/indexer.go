@@ -396,7 +396,7 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	cfg := ix.Config()
 	m := vecindex.Manifest{
 		Version: vecindex.FormatVersion, Table: schemas.TableMemories,
-		Tier: p.Tier,
+		Tier:    p.Tier,
 		Vectors: n, Dim: vecindex.Dim, M: cfg.M, EfConstruction: cfg.EfConstruction,
 		Index:   vecindex.ObjRef{Key: keys.Index, Size: int64(ib.Len())},
 		Rows:    vecindex.ObjRef{Key: keys.Rows, Size: int64(len(rb))},

@@ -129,7 +129,7 @@ type Manifest struct {
 	Tier           string    `json:"tier"`
 	SystemID       string    `json:"system_id,omitempty"` // versions 1 and 2 only
 	Day            string    `json:"day,omitempty"`       // version 1 only
-	Files          []FileRef `json:"files"`         // sorted by Path
+	Files          []FileRef `json:"files"`               // sorted by Path
 	Vectors        int       `json:"vectors"`
 	Dim            int       `json:"dim"`
 	M              int       `json:"m"`
