@@ -193,7 +193,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds
 		},
 	}
 	cmd.Flags().StringVar(&table, "table", "", "only this table: memories, entities or relations (default all)")
-	cmd.Flags().StringVar(&target, "target-size", "256MB", "output file size to aim for, and the most input one merge holds in memory")
+	cmd.Flags().StringVar(&target, "target-size", "128MB", "output file size to aim for, and the most input one merge holds in memory")
 	cmd.Flags().IntVar(&workers, "workers", compact.DefaultWorkers, "groups merged at once (each holds up to --target-size in memory)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan (groups per partition) and change nothing")
 	return cmd
