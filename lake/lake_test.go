@@ -186,6 +186,29 @@ func TestAppendIsOneVersionReadableByDuckDB(t *testing.T) {
 // every commit is visible exactly once. (Eight writers make the races; the
 // count only repeats them: 100 each took a minute and a half of a loaded
 // make test under the race detector.)
+// A batch from many systems is still one file per day: the number of
+// systems never multiplies files.
+func TestManySystemsOneFilePerDay(t *testing.T) {
+	l := openLake(t, testenv.Local(t))
+	recs := gen.Memories(7, 2000, 500, 1)
+	if _, err := l.AppendMemories(testCtx(t), recs); err != nil {
+		t.Fatal(err)
+	}
+	tbl, _ := l.Table(schemas.TableMemories)
+	files := tbl.Cached().Files()
+	if len(files) != 1 {
+		t.Fatalf("%d files for one day of 500 systems, want 1", len(files))
+	}
+	lo, hi, ok := lake.SystemRange(files[0])
+	if !ok || lo != "sys-000" || hi != "sys-499" {
+		t.Fatalf("system range %q..%q %v", lo, hi, ok)
+	}
+	// A system outside the range is pruned by the statistics alone.
+	if lake.MayHoldSystem(files[0], "sys-500") || !lake.MayHoldSystem(files[0], "sys-123") {
+		t.Fatal("MayHoldSystem disagrees with the range")
+	}
+}
+
 func TestConcurrentWritersDenseVersions(t *testing.T) {
 	testenv.Backends(t, func(t *testing.T, s storage.Store) {
 		const writers, commits = 8, 50

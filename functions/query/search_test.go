@@ -230,7 +230,7 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 	}
 	check("no index", 1)
 
-	sum, err := indexer.Run(ctx, p.lake, indexer.Options{})
+	sum, err := indexer.Run(ctx, p.lake, indexer.Options{EfConstruction: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,6 +256,21 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 	for _, k := range keys {
 		if strings.Contains(k, "/day=") || strings.Contains(k, "/system_id=") || !strings.Contains(k, "/tier=hot/") {
 			t.Fatalf("index key %s is not per tier", k)
+		}
+	}
+	// The planner's choice, per query: a filter that keeps few of the
+	// index's vectors (s2's 600 of about 4,950) scans just those exactly;
+	// without a filter the graph is walked (above).
+	resp, err = p.query.Search(ctx, query.SearchRequest{Vector: f64(queries(0)), K: ptr(10), Filter: &query.SearchFilter{SystemID: query.StringList{"s2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx, idxExact, scans, _, _ := query.SearchStatsOf(resp); idx != 0 || idxExact != 1 || scans != 0 {
+		t.Fatalf("one small system: %d graph searches, %d exact, %d file scans", idx, idxExact, scans)
+	}
+	for _, r := range resp.Results {
+		if r.SystemID != "s2" {
+			t.Fatalf("filter s2 found %s/%s", r.SystemID, r.ID)
 		}
 	}
 	// A graph search is approximate: one query in a few dozen misses one of
@@ -428,7 +443,7 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 
 	// The index job rebuilds the hot index: a third of its vectors are in
 	// the rewritten file (over 20%).
-	sum, err = indexer.Run(ctx, p.lake, indexer.Options{})
+	sum, err = indexer.Run(ctx, p.lake, indexer.Options{EfConstruction: 64})
 	if err != nil || sum.Built != 1 || sum.Rebuilt != 1 || sum.Current != 0 || sum.Small != 0 {
 		t.Fatalf("rebuild: %+v %v", sum, err)
 	}
@@ -773,7 +788,10 @@ func TestSearchIndexLifecycle(t *testing.T) {
 	}
 	index := func(what string, want indexer.Summary) {
 		t.Helper()
-		sum, err := indexer.Run(ctx, p.lake, indexer.Options{})
+		// A smaller construction beam than the default: the graphs here
+		// hold a few thousand vectors, where it loses no recall, and the
+		// test builds five of them (under -race, beside the suite).
+		sum, err := indexer.Run(ctx, p.lake, indexer.Options{EfConstruction: 64})
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -782,7 +800,7 @@ func TestSearchIndexLifecycle(t *testing.T) {
 			t.Fatalf("%s: %+v, want %+v", what, sum, want)
 		}
 		// A second run builds nothing.
-		again, err := indexer.Run(ctx, p.lake, indexer.Options{})
+		again, err := indexer.Run(ctx, p.lake, indexer.Options{EfConstruction: 64})
 		if err != nil || again.Built != 0 || again.Current != want.Current+want.Built {
 			t.Fatalf("%s: second run: %+v %v", what, again, err)
 		}

@@ -216,7 +216,7 @@ func num(v any) int64 {
 // record):
 //
 //   - the live files of the latest snapshot, each opened and its rows' ids
-//     counted (system_id comes from the partition values);
+//     counted, by (system_id, id) as the rows hold them;
 //   - the whole log replayed commit by commit: the rows every dataChange=true
 //     add wrote (what ingest wrote; compaction's adds are dataChange=false)
 //     and the versions that committed each txn appId.
@@ -275,26 +275,23 @@ func auditMemories(ctx context.Context, store storage.Store) (*audit, error) {
 			a.Missing = append(a.Missing, fmt.Sprintf("%s: %d bytes, the log says %d", key, len(data), f.Size))
 			continue
 		}
-		sys := ""
-		if p := f.PartitionValues["system_id"]; p != nil {
-			sys = *p
-		}
 		ids, err := readIDs(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		for _, id := range ids {
-			a.IDs[sys+"/"+id]++
+			a.IDs[id]++
 		}
 		a.LiveRows += int64(len(ids))
 	}
 	return a, nil
 }
 
-// readIDs reads the id column of a memories data file.
+// readIDs reads the record keys (system_id/id) of a memories data file.
 func readIDs(data []byte) ([]string, error) {
 	type idRow struct {
-		ID string `parquet:"id"`
+		SystemID string `parquet:"system_id"`
+		ID       string `parquet:"id"`
 	}
 	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -307,7 +304,7 @@ func readIDs(data []byte) ([]string, error) {
 	for {
 		n, err := r.Read(buf)
 		for _, row := range buf[:n] {
-			out = append(out, row.ID)
+			out = append(out, row.SystemID+"/"+row.ID)
 		}
 		if errors.Is(err, io.EOF) {
 			return out, nil
