@@ -1,6 +1,9 @@
 package fulltext
 
-import "math"
+import (
+	"hash/maphash"
+	"math"
+)
 
 // Texts scores documents exactly, without a segment: the rows of data files
 // no segment covers yet, tokenized when a query needs them and searched
@@ -44,7 +47,7 @@ func (t *Texts) Search(q Query, o Options) ([]Hit, error) { return search(t.b, q
 func (b *Builder) Stats(terms []string) (Stats, error) { return indexStats(b, terms) }
 
 func (b *Builder) lookup(term string) (termInfo, bool, error) {
-	id, ok := b.ids[term]
+	id, ok := b.ids.find(maphash.String(termSeed, term), []byte(term), b.terms)
 	if !ok {
 		return termInfo{}, false, nil
 	}
