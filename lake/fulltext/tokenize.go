@@ -37,11 +37,11 @@ import (
 //   - Case folding follows Unicode 15 too: the handful of case pairs added
 //     since 6.1 fold here and not there.
 
-// maxTermLen bounds a term's length in bytes. Longer runs of letters are
-// base64 blobs or minified code, never something a person searches for; cut
-// at 255 bytes a term fits the dictionary's one-byte length and a corrupt
-// or hostile text cannot make one term of megabytes. FTS5 has no such bound,
-// which only matters for such runs.
+// maxTermLen bounds a term's length in bytes (longer runs are cut, at a
+// rune boundary). Such runs are base64 blobs or minified code, never
+// something a person searches for, and the bound keeps a hostile text from
+// making a term of megabytes. FTS5 has no bound, which only matters for
+// such runs.
 const maxTermLen = 255
 
 // Tokenizer splits text into terms. The zero value is ready to use; it keeps

@@ -442,7 +442,7 @@ func printTable(w *os.File, corpus string, n int, textBytes int64, queries [][]s
 		fmt.Fprintf(w, "| | lake/fulltext |\n|---|---|\n| build | %.2f s (%.2f CPU-s) |\n| index size | %.1f MB |\n",
 			o.build, o.buildCPU, float64(o.bytes)/1e6)
 		for _, m := range modes {
-			fmt.Fprintf(w, "| queries/s, %s terms | %.0f |\n", name[m], o.qps[m])
+			fmt.Fprintf(w, "| queries/s, match %s | %s |\n", name[m], rate(o.qps[m]))
 		}
 		return
 	}
@@ -454,8 +454,8 @@ func printTable(w *os.File, corpus string, n int, textBytes int64, queries [][]s
 		float64(o.bytes)/1e6, float64(theirs.Bytes)/1e6, float64(o.bytes)/float64(theirs.Bytes))
 	for _, m := range modes {
 		t := theirs.Modes[name[m]]
-		fmt.Fprintf(w, "| queries/s, match %s (%s) | %.0f | %.0f | %.2fx |\n", name[m],
-			map[string]string{"all": "FTS5 `a b`", "any": "FTS5 `a OR b`"}[name[m]], o.qps[m], t.QPS, o.qps[m]/t.QPS)
+		fmt.Fprintf(w, "| queries/s, match %s (%s) | %s | %s | %.2fx |\n", name[m],
+			map[string]string{"all": "FTS5 `a b`", "any": "FTS5 `a OR b`"}[name[m]], rate(o.qps[m]), rate(t.QPS), o.qps[m]/t.QPS)
 	}
 	fmt.Fprintf(w, "\n| match | top-%d overlap with bm25() | counting ties at the cut | largest score difference | queries whose hit counts differ |\n|---|---|---|---|---|\n", k)
 	for _, m := range modes {
@@ -477,6 +477,14 @@ func printTable(w *os.File, corpus string, n int, textBytes int64, queries [][]s
 			}
 		}
 	}
+}
+
+// rate prints a queries/s figure with three significant digits at least.
+func rate(qps float64) string {
+	if qps >= 100 {
+		return fmt.Sprintf("%.0f", qps)
+	}
+	return strconv.FormatFloat(qps, 'g', 3, 64)
 }
 
 func brief(h []fulltext.Hit) string {
