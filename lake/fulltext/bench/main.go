@@ -302,6 +302,7 @@ func runOurs(docs []fulltext.Doc, queries [][]string, reps int, dir, cpuprof, qp
 			return nil, err
 		}
 	}
+	tAdd, cAdd := time.Since(t0), processCPU()-c0
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
@@ -315,6 +316,8 @@ func runOurs(docs []fulltext.Doc, queries [][]string, reps int, dir, cpuprof, qp
 	}
 	o := &ours{build: time.Since(t0).Seconds(), buildCPU: (processCPU() - c0).Seconds()}
 	stop()
+	logf("lake/fulltext: adding documents %.2f s (%.2f CPU-s), writing the segment %.2f s (%.2f CPU-s)",
+		tAdd.Seconds(), cAdd.Seconds(), o.build-tAdd.Seconds(), o.buildCPU-cAdd.Seconds())
 	b = nil
 	runtime.GC()
 	debug.FreeOSMemory()
