@@ -10,7 +10,7 @@ BIN       := bin/akosha
 RACE ?= -race
 TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: all build run test test-long test-unit deploy-check image image-test bench fuzz tools clean docs
+.PHONY: all build run test test-long test-unit deploy-check image image-test bench bench-fulltext fuzz tools clean docs
 
 all: build
 
@@ -78,6 +78,11 @@ test-unit:
 
 bench: tools
 	./scripts/with-services.sh ./scripts/bench.sh
+
+# lake/fulltext beside SQLite FTS5 on fortunes and 1M fleet memories (no
+# services needed; FULLTEXT_N=100000 for a shorter run). BENCHMARKS.md.
+bench-fulltext:
+	./scripts/bench-fulltext.sh
 
 # Short fuzz runs of every target; FUZZTIME=10m for a long one.
 FUZZTIME ?= 20s

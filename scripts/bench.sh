@@ -26,6 +26,10 @@ out="bench-out/$(date -u +%Y%m%dT%H%M%SZ).txt"
 		echo "## compaction: 10,000 small files, the six queries before and after"
 		go test -run '^$' -bench 'SmallFilesCompaction' -benchtime 1x -timeout 60m ./functions/query/
 	fi
+	if [ -n "${AKOSHA_BENCH_FULLTEXT:-}" ]; then
+		echo "## full text beside SQLite FTS5 (make bench-fulltext; FULLTEXT_N memories)"
+		./scripts/bench-fulltext.sh
+	fi
 	if [ -n "${AKOSHA_BENCH_QUERY:-}" ]; then
 		echo "## query"
 		go test -run '^$' -bench 'Query' -benchtime 1x -timeout 60m ./functions/query/
