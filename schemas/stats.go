@@ -3,8 +3,10 @@ package schemas
 import "time"
 
 // The string columns whose min, max and null count a data file's Delta add
-// action records, so that other engines skip files too (Akosha prunes by
-// partition and created_at, which every add carries).
+// action records, so that every engine skips files: system_id first (the
+// lake is not partitioned by system; files are sorted by it, so a file's
+// range is narrow), then id, kind and project. created_at's bounds come
+// with every add too.
 
 // StatStrings calls fn with each of the row's recorded string columns.
 func (r *MemoryRow) StatStrings(fn func(col string, v *string)) {
