@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -142,6 +143,7 @@ func BenchmarkFleet(b *testing.B) {
 	}
 	all := make([][]time.Duration, len(fleets))
 	one := make([][]time.Duration, len(fleets))
+	stopProfile := fleetProfile(b, "search")
 	for q := range 2 * nq {
 		for j := range fleets {
 			k := (q + j) % len(fleets)
@@ -152,11 +154,15 @@ func BenchmarkFleet(b *testing.B) {
 		}
 	}
 
+	stopProfile()
+
 	// SQL, the function (result cache off) beside raw DuckDB.
 	for _, fl := range fleets {
 		fl.openRaw(b)
 	}
+	stopProfile = fleetProfile(b, "sql")
 	sqlRows := fleetSQL(b, fleets, n)
+	stopProfile()
 	runtime.GC()
 	rssWarm, hwm := vmRSS(), vmHWM()
 
@@ -534,6 +540,25 @@ func fleetRecall(b *testing.B, fl *fleetLake, vecs []float32, n, nq int, sel flo
 		total += len(exact)
 	}
 	return float64(hits) / float64(max(total, 1)), float64(kept) / float64(n)
+}
+
+// fleetProfile starts a CPU profile of one phase into
+// $AKOSHA_BENCH_FLEET_PROFILE.<phase> when that is set (go test
+// -cpuprofile would profile the build and the index job too, which dwarf
+// the warm phases), and returns its stop.
+func fleetProfile(b *testing.B, phase string) func() {
+	path := os.Getenv("AKOSHA_BENCH_FLEET_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	fh, err := os.Create(path + "." + phase)
+	if err != nil {
+		b.Fatalf("profile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		b.Fatalf("profile: %v", err)
+	}
+	return func() { pprof.StopCPUProfile(); fh.Close() }
 }
 
 func pct(d []time.Duration, p int) time.Duration {
