@@ -30,6 +30,11 @@ out="bench-out/$(date -u +%Y%m%dT%H%M%SZ).txt"
 		echo "## full text beside SQLite FTS5 (make bench-fulltext; FULLTEXT_N memories)"
 		./scripts/bench-fulltext.sh
 	fi
+	if [ -n "${AKOSHA_BENCH_FLEET:-}" ]; then
+		echo "## fleet scale (issue 22): AKOSHA_BENCH_FLEET records over 30 days as 100 and 1,000 systems"
+		go test -run '^$' -bench 'BenchmarkFleetIngest' -benchtime 1000x -timeout 30m ./functions/ingest/
+		go test -v -run '^$' -bench 'BenchmarkFleet$' -benchtime 1x -timeout 90m ./functions/query/
+	fi
 	if [ -n "${AKOSHA_BENCH_QUERY:-}" ]; then
 		echo "## query"
 		go test -run '^$' -bench 'Query' -benchtime 1x -timeout 60m ./functions/query/

@@ -65,13 +65,23 @@ func benchBodies(b64 bool) [][]byte {
 	}
 	recs := gen.Memories(42, benchBodiesN*benchBatch, 8, 1)
 	created := time.Now().UTC().Add(-time.Minute)
-	bodies := make([][]byte, benchBodiesN)
-	for i := range bodies {
+	for i := range recs {
+		recs[i].CreatedAt = created
+	}
+	bodies := encodeBodies(recs, b64)
+	v, _ := benchBodyCache.LoadOrStore(b64, bodies)
+	return v.([][]byte)
+}
+
+// encodeBodies makes request bodies of benchBatch records each, in order,
+// with the embedding as a JSON array or as embedding_b64.
+func encodeBodies(recs []schemas.Memory, b64 bool) [][]byte {
+	bodies := make([][]byte, 0, len(recs)/benchBatch)
+	for i := 0; i+benchBatch <= len(recs); i += benchBatch {
 		var buf bytes.Buffer
 		buf.WriteString(`{"records":[`)
 		for j := range benchBatch {
-			m := recs[i*benchBatch+j]
-			m.CreatedAt = created
+			m := recs[i+j]
 			emb := m.Embedding
 			if b64 {
 				m.Embedding = nil
@@ -92,10 +102,9 @@ func benchBodies(b64 bool) [][]byte {
 			}
 		}
 		buf.WriteString(`]}`)
-		bodies[i] = buf.Bytes()
+		bodies = append(bodies, buf.Bytes())
 	}
-	v, _ := benchBodyCache.LoadOrStore(b64, bodies)
-	return v.([][]byte)
+	return bodies
 }
 
 // capacity is the records/s each encoding reached with 64 closed-loop
