@@ -462,7 +462,7 @@ func principalName(ctx context.Context) string {
 
 // serveDeleteFilter serves POST /v1/delete.
 func (f *Function) serveDeleteFilter(w http.ResponseWriter, r *http.Request) {
-	body, err := httpx.ReadBody(w, r, maxDeleteBody)
+	body, err := httpx.ReadBody(w, r, min(f.cfg.MaxBodyBytes, maxDeleteBody))
 	if err != nil {
 		httpx.WriteErr(w, err)
 		return
