@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -471,7 +472,15 @@ func (f *Function) serveDeleteFilter(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		httpx.WriteError(w, http.StatusBadRequest, httpx.CodeMalformedJSON, "decode delete request: "+err.Error())
+		switch {
+		case strings.Contains(err.Error(), "unknown field"):
+			httpx.WriteError(w, http.StatusBadRequest, "unknown_field", err.Error()+
+				" (a delete takes table, system_id, project, session_id, kind, before, ids, all_records_of_system and dry_run)")
+		case errors.Is(err, io.EOF):
+			httpx.WriteError(w, http.StatusBadRequest, httpx.CodeMalformedJSON, `the body needs a filter: {"system_id": "...", "ids": [...]}`)
+		default:
+			httpx.WriteError(w, http.StatusBadRequest, httpx.CodeMalformedJSON, "decode delete request: "+err.Error())
+		}
 		return
 	}
 	if dec.More() {
