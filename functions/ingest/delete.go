@@ -41,6 +41,7 @@ import (
 
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/httpx"
+	"github.com/akosha/akosha/internal/mcp"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/schemas"
@@ -528,4 +529,79 @@ func (f *Function) serveDelete(w http.ResponseWriter, r *http.Request, filter De
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+// MCP tools: delete_memory (one memory by id) and forget (a filter). They
+// live on the ingest function's /mcp, which can write; in akosha serve the
+// one /mcp lists them beside the query tools.
+var deleteTools = []mcp.Tool{
+	tool("delete_memory", "Delete one memory (every version of it) of a system. Committed before the answer; an erasure record is kept (no content).",
+		obj(map[string]any{
+			"system_id": str("the memory's system"),
+			"memory_id": str("the memory's id"),
+			"dry_run":   map[string]any{"type": "boolean", "description": "count only"},
+		}, "system_id", "memory_id")),
+	tool("forget", "Delete the records a filter names: system_id (required) and any of ids, project, session_id, kind, before, table. "+
+		"Erasing a whole system needs all_records_of_system and the admin role. Answers how many records were removed.",
+		obj(map[string]any{
+			"table":                 str("memories, entities or relations (default: every table with the filtered columns)"),
+			"system_id":             str("the system"),
+			"project":               str("memories of this project"),
+			"session_id":            str("memories of this session"),
+			"kind":                  str("conversation, reflection or memory"),
+			"before":                str("records created before this RFC 3339 time"),
+			"ids":                   map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			"all_records_of_system": map[string]any{"type": "boolean", "description": "erase every record of the system (admin)"},
+			"dry_run":               map[string]any{"type": "boolean", "description": "count only"},
+		}, "system_id")),
+}
+
+func (f *Function) toolDeleteMemory(r *http.Request, args json.RawMessage) (map[string]any, error) {
+	var a struct {
+		SystemID string `json:"system_id"`
+		MemoryID string `json:"memory_id"`
+		DryRun   bool   `json:"dry_run"`
+	}
+	if err := strictJSON(args, &a); err != nil {
+		return nil, err
+	}
+	return f.toolDelete(r, DeleteFilter{Table: schemas.TableMemories, SystemID: a.SystemID, IDs: []string{a.MemoryID}}, a.DryRun)
+}
+
+func (f *Function) toolForget(r *http.Request, args json.RawMessage) (map[string]any, error) {
+	var req deleteRequest
+	if err := strictJSON(args, &req); err != nil {
+		return nil, err
+	}
+	return f.toolDelete(r, req.DeleteFilter, req.DryRun)
+}
+
+func (f *Function) toolDelete(r *http.Request, filter DeleteFilter, dry bool) (map[string]any, error) {
+	if _, err := filter.check(); err != nil {
+		return nil, err
+	}
+	if err := filter.authorize(r.Context()); err != nil {
+		return nil, err
+	}
+	resp, err := f.Delete(r.Context(), filter, dry, principalName(r.Context()))
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	return out, json.Unmarshal(b, &out)
+}
+
+// strictJSON decodes a tool's arguments, refusing unknown keys: a misspelt
+// criterion must never widen a delete.
+func strictJSON(args json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return httpx.Errorf(http.StatusBadRequest, httpx.CodeMalformedJSON, "arguments: %v", err)
+	}
+	return nil
 }

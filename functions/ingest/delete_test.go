@@ -277,3 +277,30 @@ func TestDeleteByFilterDryRunAndConcurrentIngest(t *testing.T) {
 		t.Error("a record sent again after its delete did not come back")
 	}
 }
+
+// The MCP tools delete_memory and forget, on the ingest function's /mcp.
+func TestDeleteMCPTools(t *testing.T) {
+	s := start(t)
+	ingestOK(t, s, "", memRecs("sys-a", 6, "p1"))
+	call := func(name string, args map[string]any) map[string]any {
+		return rpc(t, s.URL+"/mcp", "tools/call", map[string]any{"name": name, "arguments": args})
+	}
+	if res := call("delete_memory", map[string]any{"system_id": "sys-a", "memory_id": "m-0"}); res["deleted"] != 1.0 || res["isError"] != false {
+		t.Fatalf("delete_memory: %v", res)
+	}
+	if res := call("forget", map[string]any{"system_id": "sys-a", "project": "p1", "dry_run": true}); res["deleted"] != 5.0 || res["dry_run"] != true {
+		t.Fatalf("forget dry run: %v", res)
+	}
+	if res := call("forget", map[string]any{"system_id": "sys-a", "projekt": "p1"}); res["isError"] != true {
+		t.Fatalf("forget with an unknown argument: %v", res)
+	}
+	if res := call("forget", map[string]any{"system_id": "sys-a"}); res["isError"] != true {
+		t.Fatalf("forget of a whole system without the flag: %v", res)
+	}
+	if res := call("forget", map[string]any{"system_id": "sys-a", "ids": []string{"m-1", "m-2"}}); res["deleted"] != 2.0 {
+		t.Fatalf("forget by ids: %v", res)
+	}
+	if n := len(liveKeys(t, s)); n != 3 {
+		t.Fatalf("%d records left, want 3", n)
+	}
+}
