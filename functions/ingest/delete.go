@@ -341,6 +341,10 @@ func planTableDelete(ctx context.Context, t *lake.Table, f DeleteFilter) (*table
 	return p, nil
 }
 
+// beforeDeleteCommit, when set (tests only), runs between a delete's
+// staging and its commit: where a race with another rewrite is lost.
+var beforeDeleteCommit func(attempt int)
+
 // deleteFromTable plans and (unless dryRun) commits f's delete from one
 // table, planning again when the commit lost a race with another rewrite.
 func deleteFromTable(ctx context.Context, t *lake.Table, f DeleteFilter, dryRun bool, retry lake.Retry, log *slog.Logger) (TableDelete, error) {
@@ -366,6 +370,9 @@ func deleteFromTable(ctx context.Context, t *lake.Table, f DeleteFilter, dryRun 
 			if out != nil {
 				outs = append(outs, *out)
 			}
+		}
+		if beforeDeleteCommit != nil {
+			beforeDeleteCommit(attempt)
 		}
 		cr, err := t.Replace(ctx, p.files, outs, true, map[string]any{
 			"operation":  DeleteOperation,
