@@ -41,8 +41,12 @@ func send(t *testing.T, method, url, key string, body []byte) (int, map[string]a
 	return resp.StatusCode, m
 }
 
+// recBase is the created_at of the tests' first record: one instant, so
+// that a test's "before" counts do not depend on when a batch was built.
+var recBase = time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+
 func memRecs(sys string, n int, project string) []schemas.Memory {
-	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	base := recBase
 	recs := make([]schemas.Memory, n)
 	for i := range recs {
 		recs[i] = schemas.Memory{SystemID: sys, ID: fmt.Sprintf("m-%d", i), Content: "secret content " + sys,
@@ -206,6 +210,15 @@ func TestDeleteByFilterDryRunAndConcurrentIngest(t *testing.T) {
 	st, m := send(t, "POST", s.URL+"/v1/delete", "", body)
 	if st != 200 || m["deleted"] != 30.0 || m["dry_run"] != true {
 		t.Fatalf("dry run: %d %v", st, m)
+	}
+	// before (created_at strictly earlier) and kind narrow it.
+	body, _ = json.Marshal(map[string]any{"system_id": "sys-a", "project": "gone", "kind": "memory", "before": recBase.Add(10 * time.Second), "dry_run": true})
+	if st, m := send(t, "POST", s.URL+"/v1/delete", "", body); st != 200 || m["deleted"] != 10.0 {
+		t.Fatalf("dry run with before: %d %v", st, m)
+	}
+	body, _ = json.Marshal(map[string]any{"system_id": "sys-a", "kind": "reflection", "dry_run": true})
+	if st, m := send(t, "POST", s.URL+"/v1/delete", "", body); st != 200 || m["deleted"] != 0.0 {
+		t.Fatalf("dry run of another kind: %d %v", st, m)
 	}
 	if tbl.Cached().Version != v0 || len(liveKeys(t, s)) != 50 {
 		t.Fatalf("a dry run changed the table")
