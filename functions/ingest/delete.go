@@ -424,6 +424,9 @@ func (f *Function) Delete(ctx context.Context, filter DeleteFilter, dryRun bool,
 		}
 		resp.Tables[name] = td
 		resp.Deleted += td.Deleted
+		if !dryRun {
+			f.metrics.deleted.WithLabelValues(name).Add(float64(td.Deleted))
+		}
 	}
 	if dryRun || resp.Deleted == 0 {
 		return resp, nil
