@@ -297,3 +297,11 @@ func fieldOrder(t reflect.Type) map[string]int {
 	fieldOrders.Store(t, m)
 	return m
 }
+
+// CheckSystemID returns why s is not a valid system_id, or "" when it is:
+// the rule records are held to, for callers that name a system outside a
+// record (a delete's filter, a URL).
+func CheckSystemID(s string) string { return checkSystemID(s) }
+
+// CheckID returns why s is not a valid record id, or "" when it is.
+func CheckID(s string) string { return checkID(s) }

@@ -95,6 +95,8 @@ type Function struct {
 	entities  *committer[schemas.Entity]
 	relations *committer[schemas.Relation]
 
+	retry lake.Retry // how a delete that lost a race with a rewrite tries again
+
 	stopOnce sync.Once
 }
 
@@ -142,6 +144,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 		return err
 	}
 	f.cfg, f.lake, f.auth, f.metrics = cfg, l, a, m
+	f.retry = lake.DefaultRetry
 	f.memories = newCommitter(schemas.TableMemories, l, lake.StageMemories, cfg.GroupWait, cfg.GroupRecords, cfg.GroupFlushes)
 	f.entities = newCommitter(schemas.TableEntities, l, lake.StageEntities, cfg.GroupWait, cfg.GroupRecords, cfg.GroupFlushes)
 	f.relations = newCommitter(schemas.TableRelations, l, lake.StageRelations, cfg.GroupWait, cfg.GroupRecords, cfg.GroupFlushes)
@@ -158,6 +161,10 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux.Handle("/v1/memories", write(ingestHandler[schemas.Memory](f, schemas.TableMemories, memoryKey, f.memories)))
 	mux.Handle("/v1/entities", write(ingestHandler[schemas.Entity](f, schemas.TableEntities, entityKey, f.entities)))
 	mux.Handle("/v1/relations", write(ingestHandler[schemas.Relation](f, schemas.TableRelations, relationKey, f.relations)))
+	for _, table := range lake.Tables {
+		mux.Handle("DELETE /v1/"+table+"/{system_id}/{id}", write(f.serveDeleteOne(table)))
+	}
+	mux.Handle("POST /v1/delete", write(http.HandlerFunc(f.serveDeleteFilter)))
 	// The MCP endpoint needs only Read: each tool checks its own permission
 	// (all of ingest's need Write).
 	mcpServer := a.Require(auth.Read, &mcp.Server{Name: "akosha-ingest", Tools: f.MCPTools(), MaxBody: cfg.MaxBodyBytes})
@@ -191,7 +198,9 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) { f.mux.ServeH
 
 // Routes are the paths this function owns when it shares a server.
 func Routes() []string {
-	routes := []string{"/v1/memories", "/v1/entities", "/v1/relations"}
+	routes := []string{"/v1/memories", "/v1/entities", "/v1/relations",
+		"DELETE /v1/memories/{system_id}/{id}", "DELETE /v1/entities/{system_id}/{id}", "DELETE /v1/relations/{system_id}/{id}",
+		"POST /v1/delete"}
 	routes = append(routes, mcpPaths...)
 	routes = append(routes, "/status", "/mcp/status")
 	return append(routes, storeMemoryPaths...)

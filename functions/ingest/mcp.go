@@ -30,9 +30,12 @@ func (f *Function) MCPTools() []mcp.Tool {
 		"store_reflection":     f.toolStoreReflection,
 		"create_entity":        f.toolCreateEntity,
 		"create_relation":      f.toolCreateRelation,
+		"delete_memory":        f.toolDeleteMemory,
+		"forget":               f.toolForget,
 	}
-	tools := make([]mcp.Tool, len(ingestTools))
-	for i, t := range ingestTools {
+	all := append(slices.Clone(ingestTools), deleteTools...)
+	tools := make([]mcp.Tool, len(all))
+	for i, t := range all {
 		tools[i] = t
 		tools[i].Perm = auth.Write
 		tools[i].Call = calls[t.Name]

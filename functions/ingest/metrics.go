@@ -18,6 +18,7 @@ type metrics struct {
 	commitTime  *prometheus.HistogramVec // stage + commit of one group, by table
 	commitFails *prometheus.CounterVec   // failed group commits, by table
 	conflicts   *prometheus.CounterVec   // versions lost to other writers, by table
+	deleted     *prometheus.CounterVec   // records removed by deletes, by table
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -42,8 +43,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "akosha_commit_conflicts_total", Help: "Commit attempts that lost their version to another writer and retried.",
 		}, []string{"table"}),
+		deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "akosha_deleted_records_total", Help: "Records removed by deletes (DELETE /v1/..., POST /v1/delete, MCP forget), by table.",
+		}, []string{"table"}),
 	}
-	if err := errors.Join(httpx.Register(reg, &m.records), httpx.Register(reg, &m.bytes), httpx.Register(reg, &m.batchSize),
+	if err := errors.Join(httpx.Register(reg, &m.deleted), httpx.Register(reg, &m.records), httpx.Register(reg, &m.bytes), httpx.Register(reg, &m.batchSize),
 		httpx.Register(reg, &m.commitTime), httpx.Register(reg, &m.commitFails), httpx.Register(reg, &m.conflicts)); err != nil {
 		return nil, err
 	}

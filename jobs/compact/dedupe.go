@@ -190,66 +190,40 @@ func dedupeOnce(ctx context.Context, t *lake.Table, layouts map[string]lake.Layo
 }
 
 // readFileKeys reads the record keys and ingested_at of a data file: three
-// columns, fetched with ranged reads. system_id comes from the file's
-// column when it has one, else from its partition value.
+// columns, fetched with ranged reads (lake.Table.ReadColumns, which the
+// ingest function's deletes plan with too). system_id comes from the
+// file's column when it has one, else from its partition value.
 func readFileKeys(ctx context.Context, t *lake.Table, a delta.Add) (FileKeys, error) {
 	fk := FileKeys{Path: a.Path}
-	key, err := t.Log.DataKey(a.Path)
-	if err != nil {
-		return fk, err
-	}
-	rr, err := storage.NewRangeReader(ctx, t.Log.Store(), key, a.Size)
-	if err != nil {
-		return fk, err
-	}
-	f, err := parquet.OpenFile(rr, a.Size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
-	if err != nil {
-		return fk, fmt.Errorf("open %s: %w", key, err)
-	}
-	idCol, ok := f.Schema().Lookup("id")
-	if !ok {
-		return fk, fmt.Errorf("%s: no id column", key)
-	}
-	ingCol, ok := f.Schema().Lookup("ingested_at")
-	if !ok {
-		return fk, fmt.Errorf("%s: no ingested_at column", key)
-	}
-	sysCol, hasSys := f.Schema().Lookup("system_id")
-	partSys := ""
-	if v := a.PartitionValues["system_id"]; v != nil {
-		partSys = *v
-	}
 	var systems []string
-	for _, rg := range f.RowGroups() {
-		cc := rg.ColumnChunks()
-		if hasSys {
-			if err := lake.EachValue(cc[sysCol.ColumnIndex], func(v parquet.Value) { systems = append(systems, v.String()) }); err != nil {
-				return fk, fmt.Errorf("read system_id of %s: %w", key, err)
-			}
-		}
-		if err := lake.EachValue(cc[idCol.ColumnIndex], func(v parquet.Value) { fk.Keys = append(fk.Keys, v.String()) }); err != nil {
-			return fk, fmt.Errorf("read id of %s: %w", key, err)
-		}
-		err := lake.EachValue(cc[ingCol.ColumnIndex], func(v parquet.Value) {
+	_, missing, err := t.ReadColumns(ctx, a, []string{"system_id", "id", "ingested_at"}, func(c int, v parquet.Value) {
+		switch c {
+		case 0:
+			systems = append(systems, v.String())
+		case 1:
+			fk.Keys = append(fk.Keys, v.String())
+		default:
 			if v.IsNull() {
 				fk.Ingested = append(fk.Ingested, math.MinInt64)
 				return
 			}
 			fk.Ingested = append(fk.Ingested, v.Int64())
-		})
-		if err != nil {
-			return fk, fmt.Errorf("read ingested_at of %s: %w", key, err)
 		}
+	})
+	if err != nil {
+		return fk, err
 	}
-	if len(fk.Ingested) != len(fk.Keys) || hasSys && len(systems) != len(fk.Keys) {
-		return fk, fmt.Errorf("%s: %d ids, %d ingested_at, %d system_ids", key, len(fk.Keys), len(fk.Ingested), len(systems))
+	if slices.Contains(missing, "id") || slices.Contains(missing, "ingested_at") {
+		return fk, fmt.Errorf("%s: no %v column", a.Path, missing)
+	}
+	if slices.Contains(missing, "system_id") { // neither column nor partition value
+		systems = make([]string, len(fk.Keys))
+	}
+	if len(fk.Ingested) != len(fk.Keys) || len(systems) != len(fk.Keys) {
+		return fk, fmt.Errorf("%s: %d ids, %d ingested_at, %d system_ids", a.Path, len(fk.Keys), len(fk.Ingested), len(systems))
 	}
 	for i := range fk.Keys {
-		sys := partSys
-		if hasSys {
-			sys = systems[i]
-		}
-		fk.Keys[i] = sys + "/" + fk.Keys[i]
+		fk.Keys[i] = systems[i] + "/" + fk.Keys[i]
 	}
 	return fk, nil
 }
