@@ -51,6 +51,7 @@ type systemSummary struct {
 	Total     int64            `json:"total"`
 	Entities  int64            `json:"entities"`
 	Relations int64            `json:"relations"`
+	Bytes     int64            `json:"bytes"` // of its files in the three tables, from the log
 	First     string           `json:"first,omitempty"` // earliest created_at
 	Last      string           `json:"last,omitempty"`  // latest created_at
 }
@@ -81,6 +82,7 @@ func (f *Function) serveSystems(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			s := get(p.SystemID)
+			s.Bytes += a.Size
 			switch table {
 			case schemas.TableMemories:
 				s.Records[p.Tier] += st.NumRecords
