@@ -51,7 +51,7 @@ type systemSummary struct {
 	Total     int64            `json:"total"`
 	Entities  int64            `json:"entities"`
 	Relations int64            `json:"relations"`
-	Bytes     int64            `json:"bytes"` // of its files in the three tables, from the log
+	Bytes     int64            `json:"bytes"`           // of its files in the three tables, from the log
 	First     string           `json:"first,omitempty"` // earliest created_at
 	Last      string           `json:"last,omitempty"`  // latest created_at
 }
