@@ -50,7 +50,7 @@ func newJobCmd(g *globals) *cobra.Command {
 // error, records its exit code and pushes them (internal/jobmetrics).
 func startJob(name string) *jobmetrics.Run { return jobmetrics.Start(name) }
 
-// It also records the run in the lake (jobmetrics.WriteRecord), where the
+// finishJob also records the run in the lake (jobmetrics.WriteRecord), where the
 // query function's GET /v1/lake and the console show it; a dry run changed
 // nothing and is not recorded, and a failure to record is logged, never the
 // job's failure.
