@@ -129,7 +129,7 @@ export async function render(view) {
       extensions: [
         lineNumbers(), history(), drawSelection(), highlightActiveLine(), bracketMatching(), closeBrackets(),
         syntaxHighlighting(defaultHighlightStyle), placeholder('SELECT …'),
-        sqlLang({ dialect: PostgreSQL, schema: completionSchema, upperCaseKeywords: true }),
+        sqlLang({ dialect: PostgreSQL, schema: completionSchema, defaultTable: 'memories', upperCaseKeywords: true }),
         autocompletion(), EditorView.lineWrapping,
         keymap.of([runKey, ...completionKeymap, ...historyKeymap, ...defaultKeymap, indentWithTab]),
         EditorView.contentAttributes.of({ 'aria-label': 'SQL statement', 'data-primary': 'true' }),
