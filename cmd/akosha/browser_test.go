@@ -190,7 +190,7 @@ func (b *browser) pageErrors() []string {
 func (b *browser) loadTime(url, ready string) time.Duration {
 	b.t.Helper()
 	b.step("load "+url, chromedp.Navigate(url))
-	ms, err := chromedp.Run(b.ctx, chromedp.Poll[float64](`(` + ready + `) ? performance.now() : 0`))
+	ms, err := chromedp.Run(b.ctx, chromedp.Poll[float64](`(`+ready+`) ? performance.now() : 0`))
 	if err != nil {
 		b.fail("wait for "+ready, err)
 	}
