@@ -10,7 +10,7 @@ BIN       := bin/akosha
 RACE ?= -race
 TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: all build run test test-long test-unit deploy-check image image-test bench fuzz tools clean docs ui ui-check
+.PHONY: all build run test test-long test-unit deploy-check image image-test bench fuzz tools clean docs ui ui-check bench-console
 
 all: build
 
@@ -90,6 +90,13 @@ test-unit:
 
 bench: tools
 	./scripts/with-services.sh ./scripts/bench.sh
+
+# The console's page loads on a lake of CONSOLE_SYSTEMS systems (3 small
+# records each), in headless Chromium; BENCHMARKS.md records the table.
+CONSOLE_SYSTEMS ?= 10000
+bench-console:
+	AKOSHA_CONSOLE_SYSTEMS=$(CONSOLE_SYSTEMS) AKOSHA_FIGURES_DIR=$(CURDIR)/bin/figures \
+		$(GO) test -count=1 -timeout 30m -v -run '^TestConsolePageLoadAtScale$$' ./cmd/akosha/
 
 # Short fuzz runs of every target; FUZZTIME=10m for a long one.
 FUZZTIME ?= 20s

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/akosha/akosha/internal/testenv"
@@ -184,13 +186,34 @@ func (b *browser) pageErrors() []string {
 	return append([]string(nil), b.errors...)
 }
 
-// loadTime loads url as a new document and waits for ready, a JavaScript
-// condition; it answers the time from the navigation's start to the moment
-// the condition held, as the page's own clock measured it.
+// loadTime loads url as a new document and answers the time from the
+// navigation's start to the moment ready, a JavaScript condition, first held,
+// by the page's own clock. A script installed before the page's own (a
+// MutationObserver, and a check each frame) notes that moment, so the figure
+// does not include chromedp's round trips.
 func (b *browser) loadTime(url, ready string) time.Duration {
 	b.t.Helper()
+	src := `(() => {
+  window.__akoshaReady = 0;
+  const check = () => { try { if (!window.__akoshaReady && (` + ready + `)) window.__akoshaReady = performance.now(); } catch (e) {} };
+  new MutationObserver(check).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  const frame = () => { check(); if (!window.__akoshaReady) requestAnimationFrame(frame); };
+  requestAnimationFrame(frame);
+})();`
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	added, err := chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) (page.AddScriptToEvaluateOnNewDocumentResult, error) {
+		return cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src})
+	})
+	if err != nil {
+		b.fail("install the load probe", err)
+	}
+	defer chromedp.Do(b.ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.RemoveScriptToEvaluateOnNewDocument, page.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: added.Identifier})
+		return err
+	}))
 	b.step("load "+url, chromedp.Navigate(url))
-	ms, err := chromedp.Run(b.ctx, chromedp.Poll[float64](`(`+ready+`) ? performance.now() : 0`))
+	ms, err := chromedp.Run(ctx, chromedp.Poll[float64](`window.__akoshaReady`))
 	if err != nil {
 		b.fail("wait for "+ready, err)
 	}

@@ -20,14 +20,16 @@ const EXAMPLE = 'SELECT day, tier, count(*) AS records\nFROM memories\nGROUP BY 
 let schema = null; // {view: [{label, detail}]}, asked for once per page load
 let lastSQL = null;
 
-// columns asks the server for each view's columns (a LIMIT 0 answer names
+// columns asks the server for each view's columns (an empty answer names
 // them with their types), so completion matches the running version.
 async function columns() {
   if (schema) return schema;
   const out = {};
   await Promise.all(VIEWS.map(async (v) => {
     try {
-      const r = await sql('SELECT * FROM ' + v + ' LIMIT 0', 1);
+      // No system is named '.' (system ids are letters, digits, _ and -):
+      // pruning keeps no file, so this costs nothing however large the lake.
+      const r = await sql('SELECT * FROM ' + v + " WHERE system_id = '.' LIMIT 0", 1);
       out[v] = r.columns.map((c) => ({ label: c.name, type: 'property', detail: c.type }));
     } catch { out[v] = []; }
   }));
