@@ -78,24 +78,26 @@ export async function render(view) {
     trends(shown.map((s) => s.system_id), trendCells, ++token);
   }
 
-  // trends fills the shown rows' sparklines, and flags their anomalies; a
-  // newer page's answer wins over an older one still in flight.
+  // trends fills the shown rows' sparklines and flags their anomalies from
+  // one answer (the anomalies answer carries every point), then adds each
+  // series' direction from the trends answer; a newer page's answers win
+  // over older ones still in flight.
   async function trends(ids, cells, mine) {
     if (!ids.length) return;
     const q = 'group_by=system&bucket=day&window=30d&min_points=2&limit=' + ids.length + '&system_id=' + encodeURIComponent(ids.join(','));
+    const direction = get('/v1/analytics/trends?' + q).catch(() => null);
     try {
-      const [tr, an] = await Promise.all([get('/v1/analytics/trends?' + q), get('/v1/analytics/anomalies?' + q)]);
+      const an = await get('/v1/analytics/anomalies?' + q);
       if (mine !== token) return;
-      const anomalies = new Map(an.series.map((s) => [s.key, s.anomalies || []]));
+      const bySys = new Map(an.series.map((s) => [s.key, s]));
       for (const [id, cell] of cells) {
-        const s = tr.series.find((x) => x.key === id);
+        const s = bySys.get(id);
         if (!s) { clear(cell, h('span', { class: 'muted' }, 'quiet')); continue; }
-        const values = s.points.map((p) => p.value);
-        const found = anomalies.get(id) || [];
+        const found = s.anomalies || [];
         const idx = found.map((a) => s.points.findIndex((p) => p.t === a.t)).filter((i) => i >= 0);
-        const spark = sparkline(values, idx);
-        spark.setAttribute('aria-label', 'records per day over 30 days, ' + (s.direction || 'flat'));
-        clear(cell, spark, ' ', h('span', { class: 'badge' }, s.direction || 'flat'),
+        const spark = sparkline(s.points.map((p) => p.value), idx);
+        spark.setAttribute('aria-label', 'records per day over 30 days');
+        clear(cell, spark, h('span', { class: 'dir' }),
           found.length ? [' ', h('span', { class: 'badge bad anomaly', title: found.map((a) => shortTime(a.t) + ': ' + a.value + ' (z ' + a.z.toFixed(1) + ', ' + a.kind + ')').join('\n') },
             '⚠ ' + found.length + ' anomal' + (found.length === 1 ? 'y' : 'ies'))] : '');
         if (found.length) cell.parentElement.classList.add('anomalous');
@@ -103,6 +105,13 @@ export async function render(view) {
     } catch (e) {
       if (mine !== token) return;
       for (const cell of cells.values()) clear(cell, h('span', { class: 'muted', title: e.message }, 'n/a'));
+      return;
+    }
+    const tr = await direction;
+    if (!tr || mine !== token) return;
+    for (const s of tr.series) {
+      const slot = cells.get(s.key)?.querySelector('.dir');
+      if (slot) clear(slot, ' ', h('span', { class: 'badge', title: 'least-squares trend over 30 days' }, s.direction || 'flat'));
     }
   }
 
