@@ -231,7 +231,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	} {
 		d := b.loadTime(fmt.Sprintf("%s?load=%d%s", ui, i, pg.hash), pg.ready) // a new URL: a new document
 		t.Logf("page load %-24s %v", pg.hash, d.Round(time.Millisecond))
-		if d > 2*time.Second { // the 1 s, with room for a loaded CI machine
+		// The 1 s, with room for a loaded machine; under the race
+		// detector the server is several times slower, and make bench-console
+		// measures the real figure.
+		if d > 2*time.Second && !raceEnabled {
 			t.Errorf("%s took %v to load", pg.hash, d)
 		}
 	}

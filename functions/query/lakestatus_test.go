@@ -3,6 +3,8 @@ package query_test
 import (
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +95,39 @@ func TestLakeStatus(t *testing.T) {
 	}
 	if len(out.Jobs) != 1 || out.Jobs[0].Job != "compact" || out.Jobs[0].Result != "partial" || out.Jobs[0].Items["compacted"] != 2 {
 		t.Errorf("jobs %+v, want the partial compaction", out.Jobs)
+	}
+}
+
+// GET /v1/systems is answered again from memory until a commit changes the
+// snapshots, gzipped when the client accepts it, and afresh after a commit.
+func TestSystemsAnswerFollowsCommits(t *testing.T) {
+	p := startProcess(t, testenv.Local(t), query.Config{})
+	recs := records(3, 1, 9, 11)
+	push(t, p, recs)
+	get := func(gz bool) (string, []byte) {
+		req, _ := http.NewRequest("GET", p.url+"/v1/systems", nil)
+		if gz {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req) // no transparent decompression
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.Header.Get("Content-Encoding"), b
+	}
+	_, first := get(false)
+	if _, again := get(false); string(again) != string(first) {
+		t.Errorf("the same snapshots answered %s, then %s", first, again)
+	}
+	more := records(1, 1, 2, 12)
+	more[0].SystemID, more[1].SystemID = "newcomer", "newcomer"
+	push(t, p, more)
+	if _, after := get(false); !strings.Contains(string(after), `"newcomer"`) {
+		t.Errorf("after a commit: %s, want the new system", after)
+	}
+	if enc, _ := get(true); enc != "" {
+		t.Errorf("a small answer was %s-encoded", enc)
 	}
 }

@@ -140,6 +140,7 @@ type Function struct {
 	cfg     Config
 	lake    *lake.Lake
 	status  *lakeStatus // GET /v1/lake (lakestatus.go)
+	answers *snapCache  // answers that depend on the snapshots alone (snapcache.go)
 	auth    *auth.Authenticator
 	cache   *cache.Cache
 	engine  *sqlexec.Engine
@@ -224,6 +225,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	f.vectors = newVectorState(f)
 	f.fanout = newFanout(cfg)
 	f.status = newLakeStatus()
+	f.answers = newSnapCache(f)
 	if cfg.RedisURL != "" {
 		if f.l2, err = newRedisCache(cfg.RedisURL, cfg.ResultTTL); err != nil {
 			return err
@@ -236,7 +238,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux := &httpx.Mux{}
 	mux.Handle("POST /v1/sql", read(f.serveSQL))
 	mux.Handle("GET /v1/memories/{system_id}/{id}", read(f.serveMemory))
-	mux.Handle("GET /v1/systems", read(f.serveSystems))
+	mux.Handle("GET /v1/systems", read(f.answers.wrap("systems", f.serveSystems)))
 	mux.Handle("GET /v1/objects/{key...}", read(f.serveObject)) // 404 unless a tier store
 	mux.Handle("POST /v1/search", read(f.serveSearch))
 	mux.Handle("GET /v1/analytics/trends", read(f.serveTrends))
