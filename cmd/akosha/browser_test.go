@@ -114,7 +114,7 @@ func newBrowser(t *testing.T, width, height int) *browser {
 // stepTimeout bounds one step: a page that never shows what a step waits
 // for fails the test in a minute with what it shows, not at the binary's
 // deadline.
-const stepTimeout = time.Minute
+var stepTimeout = time.Minute
 
 // step runs actions, failing the test with what they were for.
 func (b *browser) step(what string, actions ...chromedp.Action[chromedp.Void]) {

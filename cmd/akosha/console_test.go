@@ -170,6 +170,12 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("status %q", s)
 	}
 	b.screenshot(shots, "05-sql-chart")
+	// A category beside a number is a bar chart.
+	b.eval(`(document.querySelector('.cm-content').focus(), '')`)
+	b.step("a statement by category", ctrlA, chromedp.KeyEvent("SELECT kind, count(*) AS n FROM memories GROUP BY kind ORDER BY kind"),
+		chromedp.KeyEvent(kb.Escape), chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.wait("a bar chart", `document.querySelectorAll('#sql-result tbody tr').length === 3 && document.querySelector('#sql-chart')?.dataset.kind === 'bar'`)
+	b.screenshot(shots, "05-sql-bar")
 	b.eval(`(document.querySelector('.cm-content').focus(), '')`)
 	b.step("a statement the sandbox refuses", ctrlA,
 		chromedp.KeyEvent("SELECT nope FROM memories"), chromedp.KeyEvent(kb.Escape), chromedp.Click("#run-sql"))

@@ -85,13 +85,17 @@ function drawChart(el, res, pick) {
     xs = cats.map((_, i) => i);
     data = [xs, ...pick.ys.map((_, j) => cats.map((k) => at.get(k)[j]))];
   }
-  const bars = pick.kind === 'bar' ? uPlot.paths.bars({ size: [0.6, 60] }) : undefined;
+  const bars = pick.kind === 'bar' ? uPlot.paths.bars({ size: [0.6, 80] }) : undefined;
   const opts = {
     width, height: 260,
     title: (pick.kind === 'line' ? 'Line: ' : 'Bar: ') + pick.ys.map((i) => res.columns[i].name).join(', ') + ' by ' + res.columns[pick.x].name,
-    scales: { x: { time: pick.kind === 'line' } },
+    // Bars stand on zero, each category a whole slot with its label.
+    scales: pick.kind === 'line' ? { x: { time: true } } : {
+      x: { time: false, range: () => [-0.5, xs.length - 0.5] },
+      y: { range: (u, lo, hi) => [Math.min(0, lo), hi > 0 ? hi * 1.1 : 1] },
+    },
     axes: [
-      pick.kind === 'bar' ? { values: (u, splits) => splits.map((v) => (Number.isInteger(v) && cats[v] !== undefined ? cats[v] : '')) } : {},
+      pick.kind === 'bar' ? { splits: () => xs, values: (u, splits) => splits.map((v) => cats[v] ?? '') } : {},
       {},
     ],
     series: [{}, ...pick.ys.map((i, j) => ({
