@@ -111,7 +111,8 @@ func newBrowser(t *testing.T, width, height int) *browser {
 	return b
 }
 
-// stepTimeout bounds one step: a page that never shows what a step waits
+// stepTimeout bounds one step (chromedp's own 30 s limit on polls is off):
+// a page that never shows what a step waits
 // for fails the test in a minute with what it shows, not at the binary's
 // deadline.
 var stepTimeout = time.Minute
@@ -137,7 +138,7 @@ func (b *browser) wait(what, cond string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond)); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(0))); err != nil {
 		b.fail("wait for "+what, err)
 	}
 }
@@ -213,7 +214,7 @@ func (b *browser) loadTime(url, ready string) time.Duration {
 		return err
 	}))
 	b.step("load "+url, chromedp.Navigate(url))
-	ms, err := chromedp.Run(ctx, chromedp.Poll[float64](`window.__akoshaReady`))
+	ms, err := chromedp.Run(ctx, chromedp.Poll[float64](`window.__akoshaReady`, chromedp.WithPollingTimeout(0)))
 	if err != nil {
 		b.fail("wait for "+ready, err)
 	}
