@@ -112,9 +112,8 @@ func newBrowser(t *testing.T, width, height int) *browser {
 }
 
 // stepTimeout bounds one step (chromedp's own 30 s limit on polls is off):
-// a page that never shows what a step waits
-// for fails the test in a minute with what it shows, not at the binary's
-// deadline.
+// a page that never shows what a step waits for fails the test in a minute
+// with what it shows, not at the binary's deadline.
 var stepTimeout = time.Minute
 
 // step runs actions, failing the test with what they were for.
