@@ -115,6 +115,7 @@ func TestConsolePageLoadAtScale(t *testing.T) {
 	}
 
 	report.WriteString("\n" + calls.String())
+	b.loadTime(ui+"?load=shot#/fleet", `document.querySelectorAll('#fleet svg.spark').length === 25`)
 	b.screenshot(artefactsDir(t, "console-scale"), fmt.Sprintf("fleet-%d", n))
 	t.Log("\n" + report.String())
 	if dir := os.Getenv("AKOSHA_FIGURES_DIR"); dir != "" {

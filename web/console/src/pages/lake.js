@@ -22,7 +22,7 @@ export async function render(view) {
   clear(view, h('h1', {}, 'Lake and jobs'),
     h('h2', {}, 'Tables'),
     h('div', { class: 'scroll' }, h('table', { class: 'grid', id: 'lake-tables' },
-      h('thead', {}, h('tr', {}, ['table', 'version', 'last commit', 'tier', 'files', 'bytes', 'records'].map((c, i) => h('th', { scope: 'col', class: i >= 4 ? 'num' : '' }, c)))),
+      h('thead', {}, h('tr', {}, ['table', 'version', 'last commit', 'tier', 'files', 'bytes', 'records'].map((c, i) => h('th', { scope: 'col', class: i === 1 || i >= 4 ? 'num' : '' }, c)))),
       h('tbody', {}, s.tables.flatMap((t) => {
         const tiers = Object.keys(t.tiers).sort();
         const rows = (tiers.length ? tiers : ['']).map((tier, i) => h('tr', {},
