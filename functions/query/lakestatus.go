@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/akosha/akosha/internal/httpx"
 	"github.com/akosha/akosha/internal/jobmetrics"
 	"github.com/akosha/akosha/lake"
@@ -138,7 +140,7 @@ func (f *Function) LakeStatus(ctx context.Context) (*LakeStatus, error) {
 			return nil, err
 		}
 		ts.Operations = operations(commits)
-		if c, ok := s.commits[name][snap.Version]; ok {
+		if c, ok := s.commits[name][snap.Version]; ok && c.Operation != "" {
 			ts.LastCommit = &c
 		}
 		out.Tables = append(out.Tables, ts)
@@ -162,8 +164,9 @@ func (f *Function) LakeStatus(ctx context.Context) (*LakeStatus, error) {
 }
 
 // recentCommits returns the table's last commitsScanned commits up to
-// version, reading only those not seen before. A version the log no longer
-// holds (log retention, or below a checkpoint) is left out.
+// version, newest first, reading only those not seen before (eight at a
+// time: on S3 each is a round trip). A version the log no longer holds (log
+// retention, or below a checkpoint) is left out.
 func (s *lakeStatus) recentCommits(ctx context.Context, l *lake.Lake, name string, version int64) ([]CommitRef, error) {
 	t, err := l.Table(name)
 	if err != nil {
@@ -175,18 +178,28 @@ func (s *lakeStatus) recentCommits(ctx context.Context, l *lake.Lake, name strin
 		s.commits[name] = seen
 	}
 	lo := max(0, version-commitsScanned+1)
-	var out []CommitRef
+	var missing []int64
 	for v := version; v >= lo; v-- {
-		c, ok := seen[v]
-		if !ok {
-			actions, err := t.Log.ReadCommit(ctx, v)
+		if _, ok := seen[v]; !ok {
+			missing = append(missing, v)
+		}
+	}
+	read := make([]*CommitRef, len(missing))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, v := range missing {
+		g.Go(func() error {
+			actions, err := t.Log.ReadCommit(gctx, v)
 			if err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
+				if gctx.Err() != nil {
+					return gctx.Err()
 				}
-				continue // vacuumed by log retention: not an error
+				// Gone with log retention: remembered as such, so it is
+				// not asked for again, and left out.
+				read[i] = &CommitRef{Version: v}
+				return nil
 			}
-			c = CommitRef{Version: v, Operation: "UNKNOWN"}
+			c := CommitRef{Version: v, Operation: "UNKNOWN"}
 			for _, a := range actions {
 				if a.CommitInfo == nil {
 					continue
@@ -198,9 +211,23 @@ func (s *lakeStatus) recentCommits(ctx context.Context, l *lake.Lake, name strin
 					c.Timestamp = time.UnixMilli(ms).UTC().Format(time.RFC3339)
 				}
 			}
-			seen[v] = c
+			read[i] = &c
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, c := range read {
+		if c != nil {
+			seen[c.Version] = *c
 		}
-		out = append(out, c)
+	}
+	var out []CommitRef
+	for v := version; v >= lo; v-- {
+		if c, ok := seen[v]; ok && c.Operation != "" {
+			out = append(out, c)
+		}
 	}
 	for v := range seen { // keep the memory bounded as the log grows
 		if v < lo {

@@ -15,6 +15,9 @@ import (
 // statistics) takes about half a second of the two cores; a new commit
 // changes the versions, so an answer is never older than its key says.
 //
+// Only for answers that do not depend on the caller: one answer serves
+// every principal.
+//
 // The versions are read before the handler takes its own snapshots, so a
 // commit landing in between makes the stored answer newer than its key,
 // never older: a later request with the new versions computes afresh.
