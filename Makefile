@@ -10,7 +10,7 @@ BIN       := bin/akosha
 RACE ?= -race
 TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: all build run test test-long test-unit deploy-check image image-test bench bench-fulltext fuzz tools clean docs
+.PHONY: all build run test test-long test-unit deploy-check image image-test bench bench-fulltext fuzz tools clean docs ui ui-check bench-console
 
 all: build
 
@@ -38,6 +38,18 @@ test: tools
 docs:
 	$(GO) generate ./cmd/akosha
 	cd api/clienttest && $(GO) generate ./...
+
+# The web console (/ui): web/console's sources bundled by esbuild into
+# functions/query/console/dist, which the binary embeds. The bundle is
+# committed, so building and testing need no Node.js; `make ui` rebuilds it
+# from package-lock.json (npm ci) and `make ui-check` fails when the
+# committed bundle is not what the sources and the lock file build.
+UI_DIST := functions/query/console/dist
+ui:
+	cd web/console && npm ci --no-audit --no-fund && node build.mjs
+ui-check: ui
+	@git diff --exit-code --stat -- $(UI_DIST) && test -z "$$(git status --porcelain -- $(UI_DIST))" || \
+		{ echo "ui-check: $(UI_DIST) differs from what web/console builds; run make ui and commit it" >&2; exit 1; }
 
 # The longer forms, run in addition to make test, never instead: HNSW
 # recall at 100,000 vectors, and three minutes of the chaos test.
@@ -83,6 +95,13 @@ bench: tools
 # services needed; FULLTEXT_N=100000 for a shorter run). BENCHMARKS.md.
 bench-fulltext:
 	./scripts/bench-fulltext.sh
+
+# The console's page loads on a lake of CONSOLE_SYSTEMS systems (3 small
+# records each), in headless Chromium; BENCHMARKS.md records the table.
+CONSOLE_SYSTEMS ?= 10000
+bench-console:
+	AKOSHA_CONSOLE_SYSTEMS=$(CONSOLE_SYSTEMS) AKOSHA_FIGURES_DIR=$(CURDIR)/bin/figures \
+		$(GO) test -count=1 -timeout 30m -v -run '^TestConsolePageLoadAtScale$$' ./cmd/akosha/
 
 # Short fuzz runs of every target; FUZZTIME=10m for a long one.
 FUZZTIME ?= 20s

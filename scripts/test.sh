@@ -28,6 +28,8 @@ trap 'rm -f "$others"' EXIT
 ) >"$others" 2>&1 &
 others_pid=$!
 
+# The console's browser test saves its screenshots here (bin/ is ignored by git).
+export AKOSHA_TEST_ARTEFACTS=${AKOSHA_TEST_ARTEFACTS:-$root/bin/test-artefacts}
 # shellcheck disable=SC2086
 ./scripts/with-services.sh "$GO" test $TEST_FLAGS $RACE ./...
 suite=$?

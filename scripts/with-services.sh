@@ -4,6 +4,7 @@
 #
 #   versitygw (S3)  built from its Go module into .tools/bin by `make tools`
 #   redis-server    from Debian's redis-server package (installed when missing, as root)
+#   chromium        Debian's chromium, for the console's browser tests (installed when missing, as root)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +20,26 @@ if ! command -v redis-server >/dev/null 2>&1; then
 		echo "with-services: redis-server is missing; install the Debian package 'redis-server' (apt-get install redis-server)" >&2
 		exit 2
 	fi
+fi
+
+# Chromium drives the web console's browser tests (cmd/akosha, chromedp).
+# Like redis-server it comes from Debian's archive when missing; a machine
+# where it cannot be installed runs the rest of the suite, and those tests
+# skip saying why (AKOSHA_TEST_CHROMIUM=unavailable: ...).
+chromium=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$chromium" ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "with-services: installing chromium with apt-get" >&2
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1) ||
+			(apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1) || true
+		chromium=$(command -v chromium || true)
+	fi
+fi
+if [ -n "$chromium" ]; then
+	export AKOSHA_TEST_CHROMIUM="$chromium"
+else
+	export AKOSHA_TEST_CHROMIUM="unavailable: chromium is missing and apt-get could not install it"
+	echo "with-services: no chromium; the console's browser tests will skip" >&2
 fi
 
 free_port() {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/akosha/akosha/internal/gen"
+	"github.com/akosha/akosha/internal/jobmetrics"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/storage"
 )
@@ -54,5 +55,32 @@ func TestCLIOnALocalLake(t *testing.T) {
 	}
 	if _, err := run(t, "sql", "SELECT 1"); err == nil {
 		t.Error("sql without --lake or --url succeeded")
+	}
+}
+
+// A job run records itself in the lake, where GET /v1/lake reads it; a dry
+// run changes nothing and records nothing.
+func TestJobRunsAreRecordedInTheLake(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := storage.NewLocal(dir)
+	l, err := lake.Open(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AppendMemories(context.Background(), gen.Memories(1, 20, 2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "job", "vacuum", "--lake", dir, "--dry-run"); err != nil {
+		t.Fatalf("vacuum --dry-run: %v\n%s", err, out)
+	}
+	if recs, _ := jobmetrics.ReadRecords(context.Background(), s); len(recs) != 0 {
+		t.Errorf("a dry run was recorded: %+v", recs)
+	}
+	if out, err := run(t, "job", "compact", "--lake", dir); err != nil {
+		t.Fatalf("compact: %v\n%s", err, out)
+	}
+	recs, err := jobmetrics.ReadRecords(context.Background(), s)
+	if err != nil || len(recs) != 1 || recs[0].Job != "compact" || recs[0].Result != "ok" || recs[0].LastSuccessAt == nil {
+		t.Fatalf("records %+v (%v), want compact's successful run", recs, err)
 	}
 }

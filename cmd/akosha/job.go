@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -49,8 +50,27 @@ func newJobCmd(g *globals) *cobra.Command {
 // error, records its exit code and pushes them (internal/jobmetrics).
 func startJob(name string) *jobmetrics.Run { return jobmetrics.Start(name) }
 
-func finishJob(ctx context.Context, run *jobmetrics.Run, err error) {
-	run.Finish(context.WithoutCancel(ctx), exitCodeOf(err), "")
+// finishJob also records the run in the lake (jobmetrics.WriteRecord), where the
+// query function's GET /v1/lake and the console show it; a dry run changed
+// nothing and is not recorded, and a failure to record is logged, never the
+// job's failure.
+func (g *globals) finishJob(cmd *cobra.Command, run *jobmetrics.Run, err error) {
+	ctx := context.WithoutCancel(cmd.Context())
+	code := exitCodeOf(err)
+	end := time.Now()
+	run.Finish(ctx, code, "")
+	if dry, _ := cmd.Flags().GetBool("dry-run"); dry || g.lakeURL == "" || code == exitUsage {
+		return
+	}
+	store, serr := g.openStore(ctx)
+	if serr == nil {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		serr = jobmetrics.WriteRecord(rctx, store, run.Record(code, err, end))
+	}
+	if serr != nil {
+		slog.Warn("record the job run", "job", cmd.Name(), "err", serr)
+	}
 }
 
 // exitCodeOf is the exit code main gives err.
@@ -73,7 +93,7 @@ func newImportCmd(g *globals) *cobra.Command {
 		Short: "Import Session-Buddy's S3 uploads (systems/{sid}/uploads/...), each exactly once",
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			run := startJob("import")
-			defer func() { finishJob(cmd.Context(), run, err) }()
+			defer func() { g.finishJob(cmd, run, err) }()
 			l, err := g.openLake(cmd.Context())
 			if err != nil {
 				return err

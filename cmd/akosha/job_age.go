@@ -42,7 +42,7 @@ tier; scores on warm and cold data are computed from the stored vectors (within 
 Exit codes: 0 done, 1 failed, 2 usage, 3 some moves failed, 4 another run holds the lease.`,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			run := startJob("age")
-			defer func() { finishJob(cmd.Context(), run, err) }()
+			defer func() { g.finishJob(cmd, run, err) }()
 			opts := age.Options{Policy: policy, DryRun: dryRun}
 			if err := policy.Validate(); err != nil {
 				return usageError{err}

@@ -101,7 +101,7 @@ on another day): one copy-on-write commit per table, so the table itself is late
 Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds the lease.`,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			run := startJob("compact")
-			defer func() { finishJob(cmd.Context(), run, err) }()
+			defer func() { g.finishJob(cmd, run, err) }()
 			opts := compact.Options{DryRun: dryRun, Workers: workers}
 			if table != "" {
 				if _, err := lakeTable(table); err != nil {

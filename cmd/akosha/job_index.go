@@ -23,7 +23,7 @@ are no longer live. It is idempotent: a second run builds nothing. Search scans 
 Exit codes: 0 done, 1 failed, 2 usage, 3 some partitions failed, 4 another run holds the lease.`,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			run := startJob("index")
-			defer func() { finishJob(cmd.Context(), run, err) }()
+			defer func() { g.finishJob(cmd, run, err) }()
 			l, err := g.openLake(cmd.Context())
 			if err != nil {
 				return err

@@ -25,7 +25,7 @@ than --log-retention below the newest checkpoint. A live file is never deleted.
 Exit codes: 0 done, 1 failed, 2 usage, 3 some deletes failed, 4 another run holds the lease.`,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			run := startJob("vacuum")
-			defer func() { finishJob(cmd.Context(), run, err) }()
+			defer func() { g.finishJob(cmd, run, err) }()
 			if table != "" {
 				if _, err := lakeTable(table); err != nil {
 					return err

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/akosha/akosha/functions/query/console"
 	"github.com/akosha/akosha/functions/query/sqlexec"
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/config"
@@ -138,6 +139,8 @@ func (c Config) withDefaults() Config {
 type Function struct {
 	cfg     Config
 	lake    *lake.Lake
+	status  *lakeStatus // GET /v1/lake (lakestatus.go)
+	answers *snapCache  // answers that depend on the snapshots alone (snapcache.go)
 	auth    *auth.Authenticator
 	cache   *cache.Cache
 	engine  *sqlexec.Engine
@@ -221,6 +224,8 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	f.l1 = newLRU(cfg.ResultCacheBytes)
 	f.vectors = newVectorState(f)
 	f.fanout = newFanout(cfg)
+	f.status = newLakeStatus()
+	f.answers = newSnapCache(f)
 	if cfg.RedisURL != "" {
 		if f.l2, err = newRedisCache(cfg.RedisURL, cfg.ResultTTL); err != nil {
 			return err
@@ -233,7 +238,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux := &httpx.Mux{}
 	mux.Handle("POST /v1/sql", read(f.serveSQL))
 	mux.Handle("GET /v1/memories/{system_id}/{id}", read(f.serveMemory))
-	mux.Handle("GET /v1/systems", read(f.serveSystems))
+	mux.Handle("GET /v1/systems", read(f.answers.wrap("systems", f.serveSystems)))
 	mux.Handle("GET /v1/objects/{key...}", read(f.serveObject)) // 404 unless a tier store
 	mux.Handle("POST /v1/search", read(f.serveSearch))
 	mux.Handle("GET /v1/analytics/trends", read(f.serveTrends))
@@ -242,6 +247,11 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux.Handle("GET /v1/graph/entities/{system_id}/{id}", read(f.serveGraphEntity))
 	mux.Handle("GET /v1/graph/entities", read(f.serveGraphByName))
 	mux.Handle("GET /v1/graph/path", read(f.serveGraphPath))
+	mux.Handle("GET /v1/memories/{system_id}/{id}/versions", read(f.serveMemoryVersions))
+	mux.Handle("GET /v1/lake", read(f.serveLake))
+	// The console's files hold no data and need no credential; the calls
+	// it makes carry the user's and go through the routes above.
+	mux.Handle(console.Pattern, console.Handler())
 	// search_all_systems may be handed on to the tier stores as the caller.
 	mcpServer := a.Require(auth.Read, keepCredentials(&mcp.Server{Name: "akosha-query", Tools: f.MCPTools(), MaxBody: maxSearchBody}))
 	mux.Handle("POST /mcp", mcpServer)
@@ -254,7 +264,8 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 func Routes() []string {
 	return []string{"POST /v1/sql", "GET /v1/memories/{system_id}/{id}", "GET /v1/systems", "POST /v1/search", "GET /v1/objects/{key...}",
 		"GET /v1/analytics/trends", "GET /v1/analytics/anomalies", "GET /v1/analytics/correlations",
-		"GET /v1/graph/entities/{system_id}/{id}", "GET /v1/graph/entities", "GET /v1/graph/path"}
+		"GET /v1/graph/entities/{system_id}/{id}", "GET /v1/graph/entities", "GET /v1/graph/path",
+		"GET /v1/memories/{system_id}/{id}/versions", "GET /v1/lake", console.Pattern}
 }
 
 // Patterns are the routes this function registered (Routes names those a

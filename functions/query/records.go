@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/akosha/akosha/internal/httpx"
+	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/schemas"
 )
 
@@ -50,6 +51,7 @@ type systemSummary struct {
 	Total     int64            `json:"total"`
 	Entities  int64            `json:"entities"`
 	Relations int64            `json:"relations"`
+	Bytes     int64            `json:"bytes"`           // its share of the three tables' bytes (estimated: rows x bytes per row of the table and tier)
 	First     string           `json:"first,omitempty"` // earliest created_at
 	Last      string           `json:"last,omitempty"`  // latest created_at
 }
@@ -70,6 +72,30 @@ func (f *Function) serveSystems(w http.ResponseWriter, r *http.Request) {
 		}
 		return s
 	}
+	// A file holds many systems, so a system's bytes are estimated: its
+	// rows in each (table, tier) times that (table, tier)'s bytes per row,
+	// both from the log.
+	type tableTier struct{ table, tier string }
+	perRow := map[tableTier]float64{}
+	{
+		bytes, rows := map[tableTier]int64{}, map[tableTier]int64{}
+		for _, table := range lake.Tables {
+			for a := range snaps[table].AllFiles() {
+				p, err := lake.PartitionOf(a.PartitionValues)
+				st, serr := a.ParsedStats()
+				if err != nil || serr != nil || st.NumRecords <= 0 {
+					continue
+				}
+				for _, k := range []tableTier{{table, p.Tier}, {table, ""}} {
+					bytes[k] += a.Size
+					rows[k] += st.NumRecords
+				}
+			}
+		}
+		for k, n := range rows {
+			perRow[k] = float64(bytes[k]) / float64(n)
+		}
+	}
 	const limit = 10_000_000 // rows of a GROUP BY: systems x tiers
 	ctx := r.Context()
 	mem, err := f.run(ctx, snaps, `SELECT system_id, tier, count(*),
@@ -84,6 +110,7 @@ func (f *Function) serveSystems(w http.ResponseWriter, r *http.Request) {
 		n := count(row[2])
 		s.Records[str(row[1])] += n
 		s.Total += n
+		s.Bytes += int64(float64(n) * perRow[tableTier{schemas.TableMemories, str(row[1])}])
 		if lo := str(row[3]); lo != "" && (s.First == "" || lo < s.First) {
 			s.First = lo
 		}
@@ -104,7 +131,9 @@ func (f *Function) serveSystems(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, row := range res.Rows {
-			q.add(get(str(row[0])), count(row[1]))
+			s, n := get(str(row[0])), count(row[1])
+			q.add(s, n)
+			s.Bytes += int64(float64(n) * perRow[tableTier{q.view, ""}])
 		}
 	}
 	out := make([]*systemSummary, 0, len(bySys))

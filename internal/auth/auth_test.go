@@ -250,6 +250,27 @@ func TestRequire(t *testing.T) {
 	}
 }
 
+// A page's own fetch() (the console at /ui) gets no Basic challenge, which
+// would make the browser open its login box over the console's form; a
+// navigation and a client without Sec-Fetch-* headers still get both.
+func TestNoBasicChallengeToBrowserScripts(t *testing.T) {
+	a := newAuthenticator(t)
+	h := a.Require(auth.Read, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for mode, wantBasic := range map[string]bool{"": true, "navigate": true, "cors": false, "same-origin": false} {
+		r := httptest.NewRequest(http.MethodPost, "/v1/sql", nil)
+		if mode != "" {
+			r.Header.Set("Sec-Fetch-Mode", mode)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		all := rec.Header().Values("WWW-Authenticate")
+		basic := slices.ContainsFunc(all, func(c string) bool { return strings.HasPrefix(c, "Basic ") })
+		if rec.Code != http.StatusUnauthorized || basic != wantBasic || !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("Sec-Fetch-Mode %q: %d, WWW-Authenticate %q; want 401 with a Basic challenge %v", mode, rec.Code, all, wantBasic)
+		}
+	}
+}
+
 func TestDisabledMakesEveryoneTheDevAdmin(t *testing.T) {
 	a, err := auth.New(auth.Config{Disabled: true})
 	if err != nil {

@@ -187,6 +187,12 @@ func unauthorized(w http.ResponseWriter, r *http.Request, err error) {
 			"method", r.Method, "path", r.URL.Path)
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
-	w.Header().Add("WWW-Authenticate", `Basic realm="akosha", charset="UTF-8"`)
+	// A browser answers a Basic challenge to a page's own fetch() with its
+	// login box, over the console's sign-in form (/ui). Browsers mark such
+	// calls Sec-Fetch-Mode (cors, same-origin, no-cors); Session-Buddy and
+	// other clients that use Basic send no Sec-Fetch-* header.
+	if mode := r.Header.Get("Sec-Fetch-Mode"); mode == "" || mode == "navigate" {
+		w.Header().Add("WWW-Authenticate", `Basic realm="akosha", charset="UTF-8"`)
+	}
 	httpx.WriteError(w, http.StatusUnauthorized, httpx.CodeUnauthorized, msg)
 }

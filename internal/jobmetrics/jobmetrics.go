@@ -32,12 +32,16 @@ type Run struct {
 	lastRun, lastSuccess, duration, exitCode prometheus.Gauge
 	items                                    *prometheus.GaugeVec
 	bytes                                    *prometheus.GaugeVec
+
+	// What Items and Bytes recorded, for the run's record (record.go).
+	itemValues        map[string]int
+	bytesIn, bytesOut int64
 }
 
 // Start begins the metrics of one run of job (compact, age, index, vacuum,
 // import).
 func Start(job string) *Run {
-	r := &Run{job: job, start: time.Now(), reg: prometheus.NewRegistry()}
+	r := &Run{job: job, start: time.Now(), reg: prometheus.NewRegistry(), itemValues: map[string]int{}}
 	labels := prometheus.Labels{"job_name": job}
 	r.lastRun = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "akosha", Subsystem: "job",
 		Name: "last_run_timestamp_seconds", Help: "When the job's last run ended.", ConstLabels: labels})
@@ -57,12 +61,16 @@ func Start(job string) *Run {
 }
 
 // Items records how many items ended with result.
-func (r *Run) Items(result string, n int) { r.items.WithLabelValues(result).Set(float64(n)) }
+func (r *Run) Items(result string, n int) {
+	r.items.WithLabelValues(result).Set(float64(n))
+	r.itemValues[result] = n
+}
 
 // Bytes records the bytes read and written.
 func (r *Run) Bytes(in, out int64) {
 	r.bytes.WithLabelValues("in").Set(float64(in))
 	r.bytes.WithLabelValues("out").Set(float64(out))
+	r.bytesIn, r.bytesOut = in, out
 }
 
 // Registry holds the run's metrics (for tests).

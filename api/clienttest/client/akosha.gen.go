@@ -1756,6 +1756,8 @@ type ListSystemsResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *struct {
 		Systems []struct {
+			// Bytes The size of the files holding its rows in the three tables, from the log's add actions.
+			Bytes    *int       `json:"bytes,omitempty"`
 			Entities int        `json:"entities"`
 			First    *time.Time `json:"first,omitempty"`
 			Last     *time.Time `json:"last,omitempty"`
@@ -1789,6 +1791,8 @@ type ListSystemsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListSystemsResponse) GetJSON200() *struct {
 	Systems []struct {
+		// Bytes The size of the files holding its rows in the three tables, from the log's add actions.
+		Bytes    *int       `json:"bytes,omitempty"`
 		Entities int        `json:"entities"`
 		First    *time.Time `json:"first,omitempty"`
 		Last     *time.Time `json:"last,omitempty"`
@@ -2473,6 +2477,8 @@ func ParseListSystemsResponse(rsp *http.Response) (*ListSystemsResponse, error) 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
 			Systems []struct {
+				// Bytes The size of the files holding its rows in the three tables, from the log's add actions.
+				Bytes    *int       `json:"bytes,omitempty"`
 				Entities int        `json:"entities"`
 				First    *time.Time `json:"first,omitempty"`
 				Last     *time.Time `json:"last,omitempty"`
