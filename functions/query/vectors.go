@@ -29,7 +29,6 @@ const (
 	indexListTTL      = 5 * time.Second
 	defaultIndexBytes = 8 << 30 // int8 indexes: about 0.6 KB per vector with their rows
 	defaultFileBytes  = 1 << 30
-	defaultTextBytes  = 1 << 30
 )
 
 type vectorState struct {
@@ -43,7 +42,6 @@ type vectorState struct {
 
 	indexes *refLRU[*loadedIndex]
 	files   *refLRU[*vecindex.FileData]
-	texts   *refLRU[*textData] // text columns, for full-text search and the tags/session filters
 	embed   *embedder
 }
 
@@ -63,7 +61,6 @@ func newVectorState(f *Function) *vectorState {
 		byGroup:   map[lake.Partition][]*vecindex.Manifest{},
 		indexes:   newRefLRU[*loadedIndex](defaultIndexBytes),
 		files:     newRefLRU[*vecindex.FileData](defaultFileBytes),
-		texts:     newRefLRU[*textData](defaultTextBytes),
 		embed:     embedderFromEnv(),
 	}
 }
@@ -71,7 +68,6 @@ func newVectorState(f *Function) *vectorState {
 func (v *vectorState) close() {
 	v.indexes.clear()
 	v.files.clear()
-	v.texts.clear()
 }
 
 // refreshIndexes lists the manifests when the last listing is older than
