@@ -1756,7 +1756,7 @@ type ListSystemsResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *struct {
 		Systems []struct {
-			// Bytes The size of the files holding its rows in the three tables, from the log's add actions.
+			// Bytes Its estimated share of the three tables' stored bytes: its rows in each table and tier times that table and tier's bytes per row, from the log (a data file holds many systems).
 			Bytes    *int       `json:"bytes,omitempty"`
 			Entities int        `json:"entities"`
 			First    *time.Time `json:"first,omitempty"`
@@ -1791,7 +1791,7 @@ type ListSystemsResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListSystemsResponse) GetJSON200() *struct {
 	Systems []struct {
-		// Bytes The size of the files holding its rows in the three tables, from the log's add actions.
+		// Bytes Its estimated share of the three tables' stored bytes: its rows in each table and tier times that table and tier's bytes per row, from the log (a data file holds many systems).
 		Bytes    *int       `json:"bytes,omitempty"`
 		Entities int        `json:"entities"`
 		First    *time.Time `json:"first,omitempty"`
@@ -2477,7 +2477,7 @@ func ParseListSystemsResponse(rsp *http.Response) (*ListSystemsResponse, error) 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
 			Systems []struct {
-				// Bytes The size of the files holding its rows in the three tables, from the log's add actions.
+				// Bytes Its estimated share of the three tables' stored bytes: its rows in each table and tier times that table and tier's bytes per row, from the log (a data file holds many systems).
 				Bytes    *int       `json:"bytes,omitempty"`
 				Entities int        `json:"entities"`
 				First    *time.Time `json:"first,omitempty"`
