@@ -37,6 +37,10 @@ type model struct {
 	latest map[string]schemas.Memory // system_id/id -> latest version
 	// tiers: day -> tier, for records no longer hot (nil: all hot).
 	tiers map[string]string
+	// unit holds each latest embedding normalized, computed once per put:
+	// truth runs for every query, and cloning every vector each time was
+	// most of this package's allocations (and its CPU under -race).
+	unit map[string][]float32
 }
 
 // tier is where the latest version of the record key lives.
@@ -49,8 +53,18 @@ func (m *model) tier(key string) string {
 }
 
 func (m *model) put(recs []schemas.Memory) {
+	if m.unit == nil {
+		m.unit = map[string][]float32{}
+	}
 	for _, r := range recs {
-		m.latest[r.SystemID+"/"+r.ID] = r
+		key := r.SystemID + "/" + r.ID
+		m.latest[key] = r
+		delete(m.unit, key)
+		if len(r.Embedding) == schemas.EmbeddingDim {
+			v := slices.Clone(r.Embedding)
+			hnsw.Normalize(v)
+			m.unit[key] = v
+		}
 	}
 }
 
@@ -65,11 +79,10 @@ func (m *model) truth(q []float32, k int, keep func(schemas.Memory) bool) []trut
 	hnsw.Normalize(qn)
 	var hits []truthHit
 	for key, r := range m.latest {
-		if len(r.Embedding) != schemas.EmbeddingDim || (keep != nil && !keep(r)) {
+		v, ok := m.unit[key]
+		if !ok || len(r.Embedding) != schemas.EmbeddingDim || (keep != nil && !keep(r)) {
 			continue
 		}
-		v := slices.Clone(r.Embedding)
-		hnsw.Normalize(v)
 		var s float64
 		for i := range v {
 			s += float64(v[i]) * float64(qn[i])
