@@ -314,6 +314,11 @@ func (f *Function) Stop(ctx context.Context) error {
 // column beside it would only take the two cores from it.
 const keyWarmDelay = 2 * time.Second
 
+// forgetEvery is how often the cache drops copies of objects vacuum deleted
+// (forget.go): a forgotten record leaves the caches within this of leaving
+// the bucket.
+const forgetEvery = time.Minute
+
 // warmKeys keeps the key index current with the snapshots in the
 // background, so that statements find every file's keys already known.
 func (f *Function) warmKeys(ctx context.Context, every time.Duration) {
@@ -325,10 +330,19 @@ func (f *Function) warmKeys(ctx context.Context, every time.Duration) {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	lastForget := time.Now()
 	for {
 		for name, snap := range f.snapshots() {
 			if err := f.keys.Sync(ctx, name, snap, nil, nil); err != nil && ctx.Err() == nil {
 				slog.Warn("key index", "table", name, "err", err)
+			}
+		}
+		if time.Since(lastForget) >= forgetEvery {
+			lastForget = time.Now()
+			if n, err := f.forgetGone(ctx); err != nil && ctx.Err() == nil {
+				slog.Warn("cache: forget objects vacuum deleted", "err", err)
+			} else if n > 0 {
+				slog.Info("cache: forgot objects vacuum deleted", "files", n)
 			}
 		}
 		select {
