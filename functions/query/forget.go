@@ -38,4 +38,3 @@ func (f *Function) forgetGone(ctx context.Context) (int, error) {
 // ForgetGone runs forgetGone now (tests; the background loop runs it every
 // forgetEvery).
 func (f *Function) ForgetGone(ctx context.Context) (int, error) { return f.forgetGone(ctx) }
-

@@ -13,7 +13,9 @@ import (
 // is touched.
 func TestPlanUploads(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	obj := func(key string, at time.Time) storage.ObjectInfo { return storage.ObjectInfo{Key: key, Size: 10, ModTime: at} }
+	obj := func(key string, at time.Time) storage.ObjectInfo {
+		return storage.ObjectInfo{Key: key, Size: 10, ModTime: at}
+	}
 	objs := []storage.ObjectInfo{
 		obj("systems/a/uploads/1/manifest.json", t0),
 		obj("systems/a/uploads/1/reflection.duckdb", t0),
