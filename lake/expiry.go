@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/akosha/akosha/lake/delta"
@@ -28,6 +30,33 @@ type Expiry struct {
 // have the column and possibly expiring rows from the beginning of time,
 // so that nothing is ever shown past its expiry for want of statistics.
 func ExpiryOf(a delta.Add) Expiry {
+	// Every statement plans over every live file: the statistics of a path
+	// (a data file is written once, under a unique name) are parsed once.
+	m := expiries.Load()
+	if e, ok := m.Load(a.Path); ok {
+		return e.(Expiry)
+	}
+	e := expiryOf(a)
+	if expiryCount.Add(1) > maxExpiries {
+		// Bounded: files come and go over a process's life; start afresh.
+		expiryCount.Store(0)
+		expiries.Store(&sync.Map{})
+	}
+	m.Store(a.Path, e)
+	return e
+}
+
+// expiries memoizes ExpiryOf by path, up to maxExpiries entries.
+var (
+	expiries    atomic.Pointer[sync.Map]
+	expiryCount atomic.Int64
+)
+
+const maxExpiries = 1 << 20
+
+func init() { expiries.Store(&sync.Map{}) }
+
+func expiryOf(a delta.Add) Expiry {
 	st, err := a.ParsedStats()
 	if err != nil {
 		return Expiry{Column: true, Rows: 1, Max: time.Unix(1<<40, 0)}
