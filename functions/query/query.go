@@ -78,6 +78,9 @@ type Config struct {
 	// requests before warming it in the background (0: 2 s; see
 	// keyWarmDelay).
 	KeyWarmDelay time.Duration
+	// Now is the clock that decides which records have expired (issue 16);
+	// nil: time.Now. Tests move it instead of sleeping.
+	Now func() time.Time
 }
 
 // ConfigFromEnv reads AKOSHA_* variables.
@@ -132,6 +135,9 @@ func (c Config) withDefaults() Config {
 	if c.KeyWarmDelay <= 0 {
 		c.KeyWarmDelay = keyWarmDelay
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	return c
 }
 
@@ -145,6 +151,7 @@ type Function struct {
 	cache   *cache.Cache
 	engine  *sqlexec.Engine
 	keys    *keyIndex
+	expiry  *expiryIndex // which rows have expired, for result cache keys (expiry.go)
 	l1      *lru
 	l2      *redisCache // nil without Redis
 	flight  singleflight.Group
@@ -221,6 +228,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	}
 	f.cfg, f.lake, f.auth, f.cache, f.engine, f.metrics = cfg, l, a, c, eng, m
 	f.keys = newKeyIndex(objects)
+	f.expiry = newExpiryIndex(l)
 	f.l1 = newLRU(cfg.ResultCacheBytes)
 	f.vectors = newVectorState(f)
 	f.fanout = newFanout(cfg)
@@ -306,6 +314,11 @@ func (f *Function) Stop(ctx context.Context) error {
 // column beside it would only take the two cores from it.
 const keyWarmDelay = 2 * time.Second
 
+// forgetEvery is how often the cache drops copies of objects vacuum deleted
+// (forget.go): a forgotten record leaves the caches within this of leaving
+// the bucket.
+const forgetEvery = time.Minute
+
 // warmKeys keeps the key index current with the snapshots in the
 // background, so that statements find every file's keys already known.
 func (f *Function) warmKeys(ctx context.Context, every time.Duration) {
@@ -317,10 +330,19 @@ func (f *Function) warmKeys(ctx context.Context, every time.Duration) {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	lastForget := time.Now()
 	for {
 		for name, snap := range f.snapshots() {
 			if err := f.keys.Sync(ctx, name, snap, nil, nil); err != nil && ctx.Err() == nil {
 				slog.Warn("key index", "table", name, "err", err)
+			}
+		}
+		if time.Since(lastForget) >= forgetEvery {
+			lastForget = time.Now()
+			if n, err := f.forgetGone(ctx); err != nil && ctx.Err() == nil {
+				slog.Warn("cache: forget objects vacuum deleted", "err", err)
+			} else if n > 0 {
+				slog.Info("cache: forgot objects vacuum deleted", "files", n)
 			}
 		}
 		select {

@@ -211,6 +211,7 @@ type searchParams struct {
 	tags      []string
 	tagsAll   bool
 	session   string
+	now       time.Time // what has expired is decided at this time
 
 	mode   string // modeVector, modeText or modeHybrid
 	text   string // the query text (text and hybrid modes)
@@ -232,7 +233,7 @@ func badRequest(code, format string, args ...any) error {
 
 // params validates req; text is embedded by the caller first.
 func (f *Function) params(ctx context.Context, req SearchRequest) (*searchParams, error) {
-	p := &searchParams{k: DefaultSearchK, weight: 0.5}
+	p := &searchParams{k: DefaultSearchK, weight: 0.5, now: f.cfg.Now()}
 	hasVec, hasText := req.Vector != nil, strings.TrimSpace(req.Text) != ""
 	canEmbed := f.vectors.embed != nil
 	p.mode = req.Mode
@@ -503,7 +504,7 @@ func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*planne
 				return nil, err
 			}
 		}
-		final, err = f.latestOnly(ctx, snaps, cands, kk, &resp.stats)
+		final, err = f.latestOnly(ctx, snaps, p.now, cands, kk, &resp.stats)
 		if err != nil {
 			return nil, err
 		}
@@ -541,6 +542,10 @@ type plannedData struct {
 	key  string
 	size int64
 	part lake.Partition
+	// expiring: some of the file's rows may have expired at the search's
+	// now; its candidates are checked against the memories view, which
+	// hides expired records (issue 16).
+	expiring bool
 }
 
 // plannedPart is one (tier, system) to search: an index (maybe) and the
@@ -606,7 +611,8 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		pp := &plannedPart{part: part}
 		data := func(path string) *plannedData {
 			fp, _ := lake.PartitionOf(ac.adds[path].PartitionValues) // parsed above
-			return &plannedData{key: schemas.TableMemories + "/" + path, size: ac.live[path], part: fp}
+			return &plannedData{key: schemas.TableMemories + "/" + path, size: ac.live[path], part: fp,
+				expiring: lake.ExpiryOf(ac.adds[path]).MayHaveExpired(p.now)}
 		}
 		kept := make(map[string]bool, len(ac.kept))
 		for _, path := range ac.kept {
@@ -896,14 +902,17 @@ func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParam
 
 // latestOnly keeps, of the best kk candidates, those that are the latest
 // version of their record, one per record, best first.
-func (f *Function) latestOnly(ctx context.Context, snaps snapshots, cands []candidate, kk int, st *searchStats) ([]candidate, error) {
+func (f *Function) latestOnly(ctx context.Context, snaps snapshots, now time.Time, cands []candidate, kk int, st *searchStats) ([]candidate, error) {
 	if len(cands) > kk {
 		cands = cands[:kk]
 	}
 	type key struct{ sys, id string }
 	var check []candidate
+	// Candidates that may be older versions, or expired, are checked
+	// against the memories view (latest wins, expired rows hidden).
+	mustCheck := func(c candidate) bool { return c.file.expiring || f.keys.Shared(c.file.key) }
 	for _, c := range cands {
-		if f.keys.Shared(c.file.key) {
+		if mustCheck(c) {
 			check = append(check, c)
 		}
 	}
@@ -916,7 +925,7 @@ func (f *Function) latestOnly(ctx context.Context, snaps snapshots, cands []cand
 		}
 		sql := "SELECT system_id, id, ingested_at FROM memories WHERE system_id IN (" + quoteList(sys) +
 			") AND id IN (" + quoteList(ids) + ")"
-		res, err := f.run(ctx, snaps, sql, len(sys)*len(ids)+1)
+		res, err := f.runAt(ctx, snaps, now, sql, len(sys)*len(ids)+1)
 		if err != nil {
 			return nil, fmt.Errorf("search: resolve re-sent records: %w", sqlError(err))
 		}
@@ -940,7 +949,7 @@ func (f *Function) latestOnly(ctx context.Context, snaps snapshots, cands []cand
 			st.Dropped++
 			continue
 		}
-		if f.keys.Shared(c.file.key) {
+		if mustCheck(c) {
 			if l, ok := latest[k]; !ok || l != c.ingested {
 				st.Dropped++
 				continue

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/akosha/akosha/internal/httpx"
+	"github.com/akosha/akosha/schemas"
 )
 
 // snapCache keeps the last answer of a GET route that is a function of the
@@ -45,7 +48,13 @@ func newSnapCache(f *Function) *snapCache { return &snapCache{f: f, by: map[stri
 // wrap serves h through the cache.
 func (c *snapCache) wrap(route string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key := c.f.snapshots().versions() + "?" + r.URL.RawQuery
+		snaps := c.f.snapshots()
+		epoch, err := c.f.expiry.epoch(r.Context(), snaps[schemas.TableMemories], c.f.cfg.Now())
+		if err != nil {
+			httpx.WriteErr(w, err)
+			return
+		}
+		key := snaps.versions() + epoch + "?" + r.URL.RawQuery
 		c.mu.Lock()
 		a := c.by[route]
 		c.mu.Unlock()

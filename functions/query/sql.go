@@ -17,6 +17,7 @@ import (
 	"github.com/akosha/akosha/lake/cache"
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/schemas"
 )
 
 // sqlRequest is the body of POST /v1/sql.
@@ -96,12 +97,20 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 // stored nowhere; the tier is then "off".
 func (f *Function) answer(ctx context.Context, sql, format string, limit int, useCache bool, start time.Time) (cachedResult, string, error) {
 	snaps := f.snapshots()
+	now := f.cfg.Now()
 	if !useCache || f.cfg.NoResultCache {
 		f.metrics.resultCache.WithLabelValues("off").Inc()
-		out, err := f.compute(ctx, snaps, "", sql, format, limit, start)
+		out, err := f.compute(ctx, snaps, now, "", sql, format, limit, start)
 		return out, "off", err
 	}
-	key := resultKey(storage.Location(f.lake.Store())+"|"+snaps.versions(), sql, format, limit)
+	// The key names the snapshots and, when rows expire, how many expiry
+	// instants have passed: an answer cached before a record's expiry is
+	// never served after it.
+	epoch, err := f.expiry.epoch(ctx, snaps[schemas.TableMemories], now)
+	if err != nil {
+		return cachedResult{}, "", err
+	}
+	key := resultKey(storage.Location(f.lake.Store())+"|"+snaps.versions()+epoch, sql, format, limit)
 	if res, ok := f.l1.Get(key); ok {
 		f.metrics.resultCache.WithLabelValues("l1").Inc()
 		return res, "l1", nil
@@ -115,15 +124,15 @@ func (f *Function) answer(ctx context.Context, sql, format string, limit int, us
 	}
 	f.metrics.resultCache.WithLabelValues("miss").Inc()
 	// Identical statements arriving together are computed once.
-	v, err, _ := f.flight.Do(key, func() (any, error) { return f.compute(ctx, snaps, key, sql, format, limit, start) })
+	v, err, _ := f.flight.Do(key, func() (any, error) { return f.compute(ctx, snaps, now, key, sql, format, limit, start) })
 	if err != nil {
 		return cachedResult{}, "", err
 	}
 	return v.(cachedResult), "miss", nil
 }
 
-func (f *Function) compute(ctx context.Context, snaps snapshots, key, sql, format string, limit int, start time.Time) (cachedResult, error) {
-	res, err := f.run(ctx, snaps, sql, limit)
+func (f *Function) compute(ctx context.Context, snaps snapshots, now time.Time, key, sql, format string, limit int, start time.Time) (cachedResult, error) {
+	res, err := f.runAt(ctx, snaps, now, sql, limit)
 	if err != nil {
 		return cachedResult{}, sqlError(err)
 	}
@@ -200,6 +209,11 @@ func sqlError(err error) error {
 //     dropped are fetched too, so the newest version of a re-sent record
 //     decides what the view shows even when it moved partitions.
 func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit int) (*sqlexec.Result, error) {
+	return f.runAt(ctx, snaps, f.cfg.Now(), sql, limit)
+}
+
+// runAt is run with the memories view hiding the records expired at now.
+func (f *Function) runAt(ctx context.Context, snaps snapshots, now time.Time, sql string, limit int) (*sqlexec.Result, error) {
 	scans, err := f.engine.Analyze(ctx, sql)
 	if err != nil {
 		return nil, err
@@ -230,10 +244,16 @@ func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit i
 		defer more.Release()
 		v := sqlexec.View{}
 		for i, pf := range kept {
-			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: f.keys.Shared(pf.key), Encoding: pf.encoding})
+			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: f.keys.Shared(pf.key), Encoding: pf.encoding, NoExpiry: pf.noExpiry})
+			if pf.expiring {
+				v.VisibleAt = now
+			}
 		}
 		for i, pf := range partners {
-			v.Files = append(v.Files, sqlexec.File{Path: more.Paths[i], Dedup: true, Encoding: pf.encoding})
+			v.Files = append(v.Files, sqlexec.File{Path: more.Paths[i], Dedup: true, Encoding: pf.encoding, NoExpiry: pf.noExpiry})
+			if pf.expiring {
+				v.VisibleAt = now
+			}
 		}
 		views[table] = v
 		f.metrics.filesRead.Add(float64(len(v.Files)))
@@ -246,6 +266,19 @@ type plannedFile struct {
 	key      string
 	size     int64
 	encoding string // lake.EncodingOf the add
+	// noExpiry: a memories file written before the expires_at column;
+	// expiring: one holding rows with an expiry (lake.ExpiryOf).
+	noExpiry, expiring bool
+}
+
+// planned is the plannedFile of a live add of table.
+func planned(table string, a delta.Add) plannedFile {
+	pf := plannedFile{key: table + "/" + a.Path, size: a.Size, encoding: lake.EncodingOf(a)}
+	if table == schemas.TableMemories {
+		e := lake.ExpiryOf(a)
+		pf.noExpiry, pf.expiring = !e.Column, e.Rows > 0
+	}
+	return pf
 }
 
 func objects(files []plannedFile) []cache.Object {
@@ -276,7 +309,7 @@ func keptFiles(table string, snap *delta.Snapshot, prunes []Prune) ([]plannedFil
 	for a := range snap.AllFiles() {
 		for _, p := range prunes {
 			if p.Keep(a) {
-				out = append(out, plannedFile{key: table + "/" + a.Path, size: a.Size, encoding: lake.EncodingOf(a)})
+				out = append(out, planned(table, a))
 				break
 			}
 		}
@@ -306,7 +339,7 @@ func (f *Function) sharingPartners(table string, snap *delta.Snapshot, kept []pl
 		if taken[key] || !f.keys.Shared(key) || !lake.MayHoldAny(a, systems) {
 			continue
 		}
-		out = append(out, plannedFile{key: key, size: a.Size, encoding: lake.EncodingOf(a)})
+		out = append(out, planned(table, a))
 	}
 	return out
 }

@@ -133,7 +133,10 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	var docs, check []textDoc
 	for i, pd := range files {
 		td := tds[i]
-		shared := f.keys.Shared(pd.key)
+		// Rows of a file sharing keys with another may be older versions,
+		// and rows of an expiring file may have expired: both are checked
+		// against the memories view (latest wins, expired rows hidden).
+		shared := f.keys.Shared(pd.key) || pd.expiring
 		for r := range td.rows() {
 			if !p.textRow(td, r) {
 				continue
@@ -146,7 +149,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			}
 		}
 	}
-	latest, err := f.latestVersions(ctx, snaps, check)
+	latest, err := f.latestVersions(ctx, snaps, p.now, check)
 	if err != nil {
 		release()
 		return nil, func() {}, err
@@ -184,8 +187,9 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 }
 
 // latestVersions returns the ingested_at of the latest version of the
-// records of docs (system/id -> Unix micros), from the memories view.
-func (f *Function) latestVersions(ctx context.Context, snaps snapshots, docs []textDoc) (map[string]int64, error) {
+// records of docs (system/id -> Unix micros), from the memories view as it
+// is at now: a record expired by then is absent.
+func (f *Function) latestVersions(ctx context.Context, snaps snapshots, now time.Time, docs []textDoc) (map[string]int64, error) {
 	out := map[string]int64{}
 	const chunk = 500
 	for start := 0; start < len(docs); start += chunk {
@@ -197,7 +201,7 @@ func (f *Function) latestVersions(ctx context.Context, snaps snapshots, docs []t
 		}
 		sql := "SELECT system_id, id, ingested_at FROM memories WHERE system_id IN (" + quoteList(sys) +
 			") AND id IN (" + quoteList(ids) + ")"
-		res, err := f.run(ctx, snaps, sql, len(sys)*len(ids)+1)
+		res, err := f.runAt(ctx, snaps, now, sql, len(sys)*len(ids)+1)
 		if err != nil {
 			return nil, fmt.Errorf("search: resolve re-sent records: %w", sqlError(err))
 		}

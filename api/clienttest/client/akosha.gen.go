@@ -245,6 +245,11 @@ type Memory struct {
 	// EmbeddingB64 The same 384 float32 values, little-endian, in standard base64 (2,048 characters); not together with `embedding`.
 	EmbeddingB64 *EmbeddingB64 `json:"embedding_b64,omitempty"`
 
+	// ExpiresAt When the memory is forgotten: from then on no SQL, search, lookup or analytics answer shows it, and the next `akosha job compact` removes every version of it (with an erasure record). It must be in the future (a record that would never be visible is invalid) and at most 100 years away. Not together with `ttl`. Without either, the default of the record's kind applies (`AKOSHA_EXPIRY_BY_KIND`), if any.
+	//
+	// Examples: 2026-11-25T10:00:00Z, 2026-11-25T10:00:00
+	ExpiresAt *Timestamp `json:"expires_at,omitempty"`
+
 	// Id Unique per system.
 	Id         string      `json:"id"`
 	Importance *float32    `json:"importance,omitempty"`
@@ -263,11 +268,25 @@ type Memory struct {
 	// Examples: laptop-1
 	SystemId *SystemID `json:"system_id,omitempty"`
 	Tags     *[]string `json:"tags,omitempty"`
-	UserId   *string   `json:"user_id,omitempty"`
+
+	// Ttl The expiry as a lifetime counted from the ingest: a Go duration string (`"720h"`, `"90m"`) or a number of seconds; more than 0, at most 100 years. Stored as `expires_at`. Not together with `expires_at`.
+	Ttl    *Memory_Ttl `json:"ttl,omitempty"`
+	UserId *string     `json:"user_id,omitempty"`
 }
 
 // MemoryKind defines model for Memory.Kind.
 type MemoryKind string
+
+// MemoryTtl0 defines model for Memory.Ttl.0.
+type MemoryTtl0 = string
+
+// MemoryTtl1 defines model for Memory.Ttl.1.
+type MemoryTtl1 = float32
+
+// Memory_Ttl The expiry as a lifetime counted from the ingest: a Go duration string (`"720h"`, `"90m"`) or a number of seconds; more than 0, at most 100 years. Stored as `expires_at`. Not together with `expires_at`.
+type Memory_Ttl struct {
+	union json.RawMessage
+}
 
 // MemoryBatch defines model for MemoryBatch.
 type MemoryBatch struct {
@@ -395,10 +414,13 @@ type SearchResponseResultsTier string
 
 // StoredMemory A memory as SQL answers it, with `tier` and `day`; absent fields are null.
 type StoredMemory struct {
-	Content    string                  `json:"content"`
-	CreatedAt  time.Time               `json:"created_at"`
-	Day        openapi_types.Date      `json:"day"`
-	Embedding  *[]float32              `json:"embedding,omitempty"`
+	Content   string             `json:"content"`
+	CreatedAt time.Time          `json:"created_at"`
+	Day       openapi_types.Date `json:"day"`
+	Embedding *[]float32         `json:"embedding,omitempty"`
+
+	// ExpiresAt The record's expiry; null: never.
+	ExpiresAt  *time.Time              `json:"expires_at,omitempty"`
 	Id         string                  `json:"id"`
 	Importance *float32                `json:"importance,omitempty"`
 	Kind       *string                 `json:"kind,omitempty"`
@@ -512,6 +534,68 @@ type SearchMemoriesJSONRequestBody = SearchRequest
 
 // SqlJSONRequestBody defines body for Sql for application/json ContentType.
 type SqlJSONRequestBody = SQLRequest
+
+// AsMemoryTtl0 returns the union data inside the Memory_Ttl as a MemoryTtl0
+func (t Memory_Ttl) AsMemoryTtl0() (MemoryTtl0, error) {
+	var body MemoryTtl0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromMemoryTtl0 overwrites any union data inside the Memory_Ttl as the provided MemoryTtl0
+func (t *Memory_Ttl) FromMemoryTtl0(v MemoryTtl0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeMemoryTtl0 performs a merge with any union data inside the Memory_Ttl, using the provided MemoryTtl0
+func (t *Memory_Ttl) MergeMemoryTtl0(v MemoryTtl0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsMemoryTtl1 returns the union data inside the Memory_Ttl as a MemoryTtl1
+func (t Memory_Ttl) AsMemoryTtl1() (MemoryTtl1, error) {
+	var body MemoryTtl1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromMemoryTtl1 overwrites any union data inside the Memory_Ttl as the provided MemoryTtl1
+func (t *Memory_Ttl) FromMemoryTtl1(v MemoryTtl1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeMemoryTtl1 performs a merge with any union data inside the Memory_Ttl, using the provided MemoryTtl1
+func (t *Memory_Ttl) MergeMemoryTtl1(v MemoryTtl1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t Memory_Ttl) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *Memory_Ttl) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // AsSearchRequestFilterTags0 returns the union data inside the SearchRequest_Filter_Tags as a SearchRequestFilterTags0
 func (t SearchRequest_Filter_Tags) AsSearchRequestFilterTags0() (SearchRequestFilterTags0, error) {

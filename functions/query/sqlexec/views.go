@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // View names: the only relations a user statement may reference.
@@ -33,6 +34,11 @@ type View struct {
 	Files []File
 	// Columns overrides the view's columns; nil means TableColumns(name).
 	Columns []ColumnDef
+	// VisibleAt, when set, hides the rows whose expires_at is at or before
+	// it (memories only; issue 16). It applies after latest-wins: a record
+	// whose latest version expired is invisible, never replaced by an older
+	// version. Zero: no row is hidden (no file holds an expiring row).
+	VisibleAt time.Time
 }
 
 // File is one data file of a view.
@@ -61,6 +67,11 @@ type File struct {
 	// encoding are read by their own read_parquet, since they differ in
 	// columns.
 	Encoding string
+	// NoExpiry flags a memories file written before the expires_at column
+	// existed (issue 16): the view reads the column as NULL there. Files
+	// with and without it are read by separate read_parquet calls, since
+	// DuckDB refuses a column the first file has and a later one lacks.
+	NoExpiry bool
 }
 
 // EncodingInt8 is File.Encoding of a memories file holding
@@ -112,6 +123,7 @@ var tableColumns = map[string][]ColumnDef{
 		ColumnDef{Name: "source_type", Type: "VARCHAR"},
 		ColumnDef{Name: "metadata", Type: "JSON"},
 		ColumnDef{Name: "ingested_at", Type: "TIMESTAMPTZ"},
+		ColumnDef{Name: "expires_at", Type: "TIMESTAMPTZ"},
 	),
 	ViewEntities: withPartitions(
 		ColumnDef{Name: "system_id", Type: "VARCHAR"},
@@ -205,24 +217,28 @@ func viewBody(name string, v View) string {
 		cols = tableColumns[name]
 	}
 
-	var plain, plainInt8, dedup []File
+	// Files not read through the dedup window, grouped by what makes their
+	// columns differ (encoding, and whether they have expires_at), in a
+	// fixed order.
+	type shape struct {
+		int8, noExpiry bool
+	}
+	plain := map[shape][]File{}
+	var dedup []File
 	for _, f := range v.Files {
-		switch {
-		case f.Dedup:
+		if f.Dedup {
 			dedup = append(dedup, f)
-		case f.Encoding == EncodingInt8:
-			plainInt8 = append(plainInt8, f)
-		default:
-			plain = append(plain, f)
+			continue
 		}
+		sh := shape{f.Encoding == EncodingInt8, f.NoExpiry}
+		plain[sh] = append(plain[sh], f)
 	}
 
 	var parts []string
-	if len(plain) > 0 {
-		parts = append(parts, "SELECT "+projection(cols)+" FROM "+readParquet(plain, false))
-	}
-	if len(plainInt8) > 0 {
-		parts = append(parts, "SELECT "+projection(cols)+" FROM "+readParquet(plainInt8, false))
+	for _, sh := range []shape{{false, false}, {false, true}, {true, false}, {true, true}} {
+		if files := plain[sh]; len(files) > 0 {
+			parts = append(parts, "SELECT "+projection(cols)+" FROM "+readParquet(files, false))
+		}
 	}
 	if len(dedup) > 0 {
 		parts = append(parts, "SELECT "+projection(cols)+" FROM "+dedupSource(dedup))
@@ -232,7 +248,12 @@ func viewBody(name string, v View) string {
 		// column types, and reads nothing.
 		parts = append(parts, "SELECT "+emptyProjection(cols)+" WHERE false")
 	}
-	return strings.Join(parts, "\nUNION ALL\n")
+	body := strings.Join(parts, "\nUNION ALL\n")
+	if !v.VisibleAt.IsZero() && slices.ContainsFunc(cols, func(c ColumnDef) bool { return c.Name == "expires_at" }) {
+		body = "SELECT * FROM (" + body + ") WHERE expires_at IS NULL OR expires_at > " +
+			"CAST(" + quoteString(v.VisibleAt.UTC().Format("2006-01-02 15:04:05.999999+00")) + " AS TIMESTAMPTZ)"
+	}
+	return body
 }
 
 // withViews returns the user's statement text with the views it uses
@@ -324,6 +345,10 @@ func emptyProjection(cols []ColumnDef) string {
 func readParquet(files []File, withOrigin bool) string {
 	var b strings.Builder
 	quantized := len(files) > 0 && files[0].Encoding == EncodingInt8
+	noExpiry := len(files) > 0 && files[0].NoExpiry
+	if noExpiry {
+		b.WriteString("(SELECT *, CAST(NULL AS TIMESTAMPTZ) AS expires_at FROM ")
+	}
 	if quantized {
 		b.WriteString("(SELECT * EXCLUDE (embedding_i8, embedding_scale), " +
 			"list_transform(embedding_i8, x -> CAST(x AS FLOAT) * embedding_scale) AS embedding FROM ")
@@ -344,6 +369,9 @@ func readParquet(files []File, withOrigin bool) string {
 	if quantized {
 		b.WriteString(")")
 	}
+	if noExpiry {
+		b.WriteString(")")
+	}
 	return b.String()
 }
 
@@ -354,17 +382,27 @@ func dedupSource(files []File) string {
 	type group struct {
 		seq      int64
 		encoding string
+		noExpiry bool
 	}
 	groups := map[group][]File{}
 	for _, f := range files {
-		g := group{f.Seq, f.Encoding}
+		g := group{f.Seq, f.Encoding, f.NoExpiry}
 		groups[g] = append(groups[g], f)
 	}
 	keys := slices.SortedFunc(maps.Keys(groups), func(a, b group) int {
 		if a.seq != b.seq {
 			return cmp.Compare(a.seq, b.seq)
 		}
-		return strings.Compare(a.encoding, b.encoding)
+		if c := strings.Compare(a.encoding, b.encoding); c != 0 {
+			return c
+		}
+		switch {
+		case a.noExpiry == b.noExpiry:
+			return 0
+		case a.noExpiry:
+			return 1
+		}
+		return -1
 	})
 
 	var b strings.Builder
