@@ -132,15 +132,23 @@ func TestGeneratedClientAgainstAkoshaServeDev(t *testing.T) {
 		}
 	}
 
-	mem, err := c.GetMemoryWithResponse(ctx, "laptop-1", "m1")
+	mem, err := c.GetMemoryWithResponse(ctx, "laptop-1", "m1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if mem.JSON200 == nil || mem.JSON200.Content != "fixed the flaky test" || mem.JSON200.Tier != "hot" || mem.JSON200.Day.String() != "2026-11-25" {
 		t.Errorf("get memory: %d %s", mem.StatusCode(), mem.Body)
 	}
-	if missing, err := c.GetMemoryWithResponse(ctx, "laptop-1", "nope"); err != nil || missing.JSON404 == nil || missing.JSON404.Error.Code != "not_found" {
+	if missing, err := c.GetMemoryWithResponse(ctx, "laptop-1", "nope", nil); err != nil || missing.JSON404 == nil || missing.JSON404.Error.Code != "not_found" {
 		t.Errorf("get a missing memory: %v %s", err, missing.Body)
+	}
+	// Time travel: as_of after the latest version is a 404 version_not_found.
+	var future client.AsOf
+	if err := future.FromAsOf0(999999); err != nil {
+		t.Fatal(err)
+	}
+	if old, err := c.GetMemoryWithResponse(ctx, "laptop-1", "m1", &client.GetMemoryParams{AsOf: &future}); err != nil || old.JSON404 == nil || old.JSON404.Error.Code != "version_not_found" {
+		t.Errorf("get a memory as of a version after the latest: %v %s", err, old.Body)
 	}
 
 	res, err := c.SqlWithResponse(ctx, nil, client.SQLRequest{Sql: "SELECT id, tags FROM memories ORDER BY id"})

@@ -16,7 +16,7 @@ import (
 
 func newSearchCmd(g *globals) *cobra.Command {
 	var c client
-	var text, vectorFile, format, project, from, to string
+	var text, vectorFile, format, project, from, to, asOf string
 	var k int
 	var threshold float64
 	var systems, kinds, tiers []string
@@ -35,7 +35,7 @@ func newSearchCmd(g *globals) *cobra.Command {
 			if format != "table" && format != "json" {
 				return usageError{fmt.Errorf("--format %q: want table or json", format)}
 			}
-			req := query.SearchRequest{Text: text, K: &k}
+			req := query.SearchRequest{Text: text, K: &k, AsOf: query.AsOf(asOf)}
 			if vectorFile != "" {
 				var rd io.Reader = os.Stdin
 				if vectorFile != "-" {
@@ -102,6 +102,7 @@ func newSearchCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&from, "from", "", "created at or after (RFC 3339)")
 	cmd.Flags().StringVar(&to, "to", "", "created at or before (RFC 3339)")
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "search as of a memories table version or an RFC 3339 time (time travel)")
 	return cmd
 }
 

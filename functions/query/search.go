@@ -92,6 +92,9 @@ type SearchRequest struct {
 	// cache (every search reads the newest snapshot), so false changes
 	// nothing.
 	Cache *bool `json:"cache,omitempty"`
+	// AsOf searches a past snapshot of the memories table (asof.go): a
+	// version or an RFC 3339 time.
+	AsOf AsOf `json:"as_of,omitempty"`
 }
 
 // SearchFilter narrows a search. Every field that is set must match.
@@ -170,6 +173,8 @@ type searchParams struct {
 	from, to  int64 // created_at bounds, Unix micros; 0 = open
 	fromT     time.Time
 	toT       time.Time
+	// snaps are the past snapshots an as_of search reads; nil: the latest.
+	snaps snapshots
 }
 
 var systemIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
@@ -283,7 +288,7 @@ func decodeSearch(b []byte) (SearchRequest, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		if strings.Contains(err.Error(), "unknown field") {
-			return req, badRequest("unknown_field", "%v (search takes vector, text, k, threshold and filter: system_id, project, kind, tier, from, to)", err)
+			return req, badRequest("unknown_field", "%v (search takes vector, text, k, threshold, as_of and filter: system_id, project, kind, tier, from, to)", err)
 		}
 		if errors.Is(err, io.EOF) {
 			return req, badRequest(httpx.CodeMalformedJSON, "request body is empty")
@@ -334,13 +339,23 @@ func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchRespon
 	if err != nil {
 		return nil, err
 	}
+	if req.AsOf != "" {
+		if p.snaps, err = f.snapshotsAt(ctx, req.AsOf); err != nil {
+			return nil, err
+		}
+	}
 	// With tier stores, their tiers are searched by them (fanout.go); a
 	// text query was embedded above, once, and the stores get its vector.
+	// A search of the past is answered here: the stores keep the latest
+	// snapshot warm, and the past one is read from the lake (asof.go).
 	var resp *SearchResponse
-	if f.fansOut(ctx) {
+	if f.fansOut(ctx) && p.snaps == nil {
 		resp, err = f.fanOut(ctx, req, p)
 	} else {
 		resp, err = f.searchLocal(ctx, p)
+	}
+	if err != nil && p.snaps != nil && errors.Is(err, storage.ErrNotExist) && f.isPast(p.snaps) {
+		return nil, pastDataGone()
 	}
 	if err != nil {
 		return nil, err
@@ -349,18 +364,29 @@ func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchRespon
 	return resp, nil
 }
 
-// searchLocal answers a validated search here, on the current snapshot.
+// searchLocal answers a validated search here, on the current snapshot
+// (or the past one of an as_of search).
 func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchResponse, error) {
 	if err := f.vectors.refreshIndexes(ctx, indexListTTL); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	snaps := f.snapshots()
+	snaps := p.snaps
+	if snaps == nil {
+		snaps = f.snapshots()
+	}
 	snap := snaps[schemas.TableMemories]
+	// A past snapshot has its own key index (asof.go); the vector indexes
+	// are planned against its live files like the latest's: rows of files
+	// not live in it are skipped, its files no index covers are scanned.
+	keyIdx := f.keysFor(schemas.TableMemories, snap)
 	// The key index (which files share record keys) is needed only once
 	// the candidates are merged. A cold function learns the keys of the
 	// files an index covers from the index's rows as it loads them, and
 	// reads the others' id columns beside the index searches.
 	plan := f.planSearch(snap, p)
+	for _, pp := range plan {
+		pp.keys = keyIdx
+	}
 	fromIndexes := map[string]bool{}
 	for _, pp := range plan {
 		for _, key := range pp.learn {
@@ -370,7 +396,7 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 		}
 	}
 	var keys errgroup.Group
-	keys.Go(func() error { return f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems, fromIndexes) })
+	keys.Go(func() error { return keyIdx.Sync(ctx, schemas.TableMemories, snap, p.systems, fromIndexes) })
 	defer keys.Wait()
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
 	kk := rescored(p.k)
@@ -386,12 +412,12 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 		}
 		// The files an index was to name but did not (vacuum deleted it
 		// under this search) are read now.
-		if !f.keys.Knows(fromIndexes) {
-			if err := f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems, nil); err != nil {
+		if !keyIdx.Knows(fromIndexes) {
+			if err := keyIdx.Sync(ctx, schemas.TableMemories, snap, p.systems, nil); err != nil {
 				return nil, err
 			}
 		}
-		final, err = f.latestOnly(ctx, snaps, cands, kk, &resp.stats)
+		final, err = f.latestOnly(ctx, snaps, keyIdx, cands, kk, &resp.stats)
 		if err != nil {
 			return nil, err
 		}
@@ -446,6 +472,7 @@ type plannedPart struct {
 	learn []string
 	dead  float64 // the index's dead fraction on this snapshot
 	scan  []*plannedData
+	keys  *keyIndex // the snapshot's key index, which learns from the index's rows
 }
 
 func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedPart {
@@ -645,7 +672,7 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 	defer release()
 	rows := li.rows
 	if pp.learn != nil {
-		f.keys.LearnIndexed(pp.learn, rows)
+		pp.keys.LearnIndexed(pp.learn, rows)
 	}
 	n := rows.Len()
 	// Rows of files that are dead or pruned are skipped during the walk,
@@ -763,14 +790,14 @@ func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParam
 
 // latestOnly keeps, of the best kk candidates, those that are the latest
 // version of their record, one per record, best first.
-func (f *Function) latestOnly(ctx context.Context, snaps snapshots, cands []candidate, kk int, st *searchStats) ([]candidate, error) {
+func (f *Function) latestOnly(ctx context.Context, snaps snapshots, keys *keyIndex, cands []candidate, kk int, st *searchStats) ([]candidate, error) {
 	if len(cands) > kk {
 		cands = cands[:kk]
 	}
 	type key struct{ sys, id string }
 	var check []candidate
 	for _, c := range cands {
-		if f.keys.Shared(c.file.key) {
+		if keys.Shared(c.file.key) {
 			check = append(check, c)
 		}
 	}
@@ -807,7 +834,7 @@ func (f *Function) latestOnly(ctx context.Context, snaps snapshots, cands []cand
 			st.Dropped++
 			continue
 		}
-		if f.keys.Shared(c.file.key) {
+		if keys.Shared(c.file.key) {
 			if l, ok := latest[k]; !ok || l != c.ingested {
 				st.Dropped++
 				continue

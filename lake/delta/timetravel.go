@@ -140,3 +140,27 @@ func (t *Table) VersionAt(ctx context.Context, at time.Time, times func(version 
 	}
 	return lo, nil
 }
+
+// CheckRetained reports, with one or two HEADs, whether version v (at most
+// the latest) can still be rebuilt: log cleanup deletes a prefix of the log
+// below a checkpoint, so a version whose commit is present is at or above
+// the oldest one kept, and so is one that has a checkpoint of its own. A
+// reader that loaded v before the cleanup calls this to stop answering for
+// it. Versions it no longer retains fail with ErrIncompleteLog.
+func (t *Table) CheckRetained(ctx context.Context, v int64) error {
+	_, err := t.store.Head(ctx, t.commitKey(v))
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, storage.ErrNotExist) {
+		return fmt.Errorf("delta table %q: commit %d: %w", t.prefix, v, err)
+	}
+	objs, err := t.store.List(ctx, fmt.Sprintf("%s%020d.checkpoint", t.logDir, v))
+	if err != nil {
+		return fmt.Errorf("delta table %q: list checkpoints of %d: %w", t.prefix, v, err)
+	}
+	if len(objs) > 0 {
+		return nil
+	}
+	return fmt.Errorf("delta table %q: version %d: its commit was cleaned from the log: %w", t.prefix, v, ErrIncompleteLog)
+}

@@ -75,6 +75,11 @@ func TestVersionAtAndRetained(t *testing.T) {
 	if _, err := tbl.SnapshotAt(ctx, 4); !errors.Is(err, ErrIncompleteLog) {
 		t.Fatalf("SnapshotAt(4) after cleanup: %v, want ErrIncompleteLog", err)
 	}
+	for v, want := range map[int64]error{3: ErrIncompleteLog, 4: ErrIncompleteLog, 5: nil, 9: nil} {
+		if err := tbl.CheckRetained(ctx, v); !errors.Is(err, want) {
+			t.Errorf("CheckRetained(%d) = %v, want %v", v, err, want)
+		}
+	}
 	if _, err := tbl.SnapshotAt(ctx, 10); !errors.Is(err, storage.ErrNotExist) {
 		t.Fatalf("SnapshotAt(10): %v, want ErrNotExist", err)
 	}
