@@ -3,6 +3,8 @@ package query_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,6 +156,27 @@ func TestAsOf(t *testing.T) {
 				t.Errorf("search as of v1 found %s, added at v3", r.ID)
 			}
 		}
+	}
+
+	// The MCP tool takes as_of too.
+	req := httptest.NewRequest("POST", "/mcp", nil).WithContext(ctxT(t))
+	for _, tc := range []struct {
+		asOf    any
+		content string
+	}{{v1, recs[4].Content}, {fmt.Sprint(v2), "second version"}} {
+		args, _ := json.Marshal(map[string]any{"vector": f64(recs[4].Embedding), "limit": 1, "as_of": tc.asOf})
+		ans, err := p.query.CallTool(req, "search_all_systems", args)
+		if err != nil {
+			t.Fatalf("search_all_systems as_of %v: %v", tc.asOf, err)
+		}
+		res, _ := ans["results"].([]any)
+		if len(res) != 1 || res[0].(query.SearchResult).Content != tc.content {
+			t.Errorf("search_all_systems as_of %v: %+v", tc.asOf, ans)
+		}
+	}
+	args, _ := json.Marshal(map[string]any{"vector": f64(recs[4].Embedding), "as_of": "soon"})
+	if _, err := p.query.CallTool(req, "search_all_systems", args); err == nil || !strings.Contains(err.Error(), "invalid_as_of") {
+		t.Errorf("search_all_systems as_of soon: %v", err)
 	}
 
 	// Bad values.
