@@ -61,8 +61,15 @@ const (
 	CodeInvalidAsOf        = "invalid_as_of"
 	CodeVersionNotFound    = "version_not_found"
 	CodeVersionNotRetained = "version_not_retained"
-	maxPastSnapshots       = 8    // loaded past snapshots kept, with their key indexes
-	maxCommitTimes         = 4096 // memoized commit times (a few per as_of time)
+)
+
+const (
+	// maxPastSnapshots bounds the loaded past snapshots kept, with their
+	// key indexes: a past key index counts every record of the files it
+	// covers (some 40 bytes a record in its maps), so at the sizing target
+	// (1M memories) a full one is about 40 MB.
+	maxPastSnapshots = 4
+	maxCommitTimes   = 4096 // memoized commit times (a few per as_of time)
 )
 
 // AsOf is the as_of argument: "" for the latest snapshot, a memories table
@@ -116,6 +123,10 @@ func parseAsOf(a AsOf) (*asOfSpec, error) {
 			return nil, httpx.Errorf(http.StatusBadRequest, CodeInvalidAsOf, "as_of %d: a table version is 0 or more", v)
 		}
 		return &asOfSpec{version: v}, nil
+	}
+	if s == `""` {
+		return nil, httpx.Errorf(http.StatusBadRequest, CodeInvalidAsOf,
+			"as_of is empty: give a table version (an integer, e.g. 12) or an RFC 3339 time (e.g. 2026-11-25T10:00:00Z), or leave it out for the latest")
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
