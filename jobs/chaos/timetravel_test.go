@@ -266,16 +266,22 @@ func TestTimeTravelAcceptance(t *testing.T) {
 		}
 	}
 
-	// Vacuum cleans the log below the newest checkpoint (every log object
-	// is older than the retention at its clock); removed data files stay
-	// (grace), so every version the log keeps still answers.
+	// Vacuum cleans the log below the newest checkpoint older than the
+	// retention: its clock is set so that the checkpoint at 10 is just
+	// older (later ones too, should the store's times be coarser than
+	// the commits' spacing). Removed data files stay (grace), so every
+	// version the log keeps still answers.
+	cp, err := store.Head(ctx, fmt.Sprintf("%s/_delta_log/%020d.checkpoint.parquet", schemas.TableMemories, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
 	vs, err := vacuum.Run(ctx, l, vacuum.Options{Tables: []string{schemas.TableMemories},
-		Now: func() time.Time { return time.Now().Add(time.Hour) }, LogRetention: 30 * time.Minute, Grace: 1000 * 24 * time.Hour})
+		Now: func() time.Time { return cp.ModTime.Add(30*time.Minute + time.Millisecond) }, LogRetention: 30 * time.Minute, Grace: 1000 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cutoff := vs.Tables[schemas.TableMemories].LogRetainedFrom
-	if cutoff <= 0 || vs.Tables[schemas.TableMemories].Deleted[vacuum.KindLog] == 0 {
+	if cutoff < 10 || vs.Tables[schemas.TableMemories].Deleted[vacuum.KindLog] == 0 {
 		t.Fatalf("vacuum kept the log from %d, deleted %d commits: nothing to check", cutoff, vs.Tables[schemas.TableMemories].Deleted[vacuum.KindLog])
 	}
 	for v := int64(0); v <= last; v++ {
