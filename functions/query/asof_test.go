@@ -158,6 +158,28 @@ func TestAsOf(t *testing.T) {
 		}
 	}
 
+	// Text (BM25) search reads the past snapshot too: the re-sent content
+	// is not there at v1.
+	for _, tc := range []struct {
+		asOf any
+		hits int
+	}{{v1, 0}, {nil, 2}} {
+		body := map[string]any{"text": "second version", "mode": "text", "k": 30}
+		if tc.asOf != nil {
+			body["as_of"] = tc.asOf
+		}
+		st, a, raw := searchHTTP(t, p, body)
+		n := 0
+		for _, r := range a.Results {
+			if r.Content == "second version" {
+				n++
+			}
+		}
+		if st != 200 || n != tc.hits {
+			t.Errorf("text search as_of %v: %d, %d hits with the re-sent content, want %d: %s", tc.asOf, st, n, tc.hits, raw)
+		}
+	}
+
 	// The MCP tool takes as_of too.
 	req := httptest.NewRequest("POST", "/mcp", nil).WithContext(ctxT(t))
 	for _, tc := range []struct {

@@ -60,6 +60,27 @@ func (e MemoryKind) Valid() bool {
 	}
 }
 
+// Defines values for SearchRequestMode.
+const (
+	Hybrid SearchRequestMode = "hybrid"
+	Text   SearchRequestMode = "text"
+	Vector SearchRequestMode = "vector"
+)
+
+// Valid indicates whether the value is a known member of the SearchRequestMode enum.
+func (e SearchRequestMode) Valid() bool {
+	switch e {
+	case Hybrid:
+		return true
+	case Text:
+		return true
+	case Vector:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SearchResponseResultsTier.
 const (
 	SearchResponseResultsTierCold SearchResponseResultsTier = "cold"
@@ -319,7 +340,7 @@ type SQLResult struct {
 	Versions *map[string]int `json:"versions,omitempty"`
 }
 
-// SearchRequest Exactly one of `vector` and `text`.
+// SearchRequest A `vector`, a `text`, or both (mode `hybrid`).
 type SearchRequest struct {
 	// AsOf Time travel: answer from a past snapshot of the lake. An integer is a version of the
 	// memories table (the other tables are taken as of that version's commit time); an
@@ -339,43 +360,80 @@ type SearchRequest struct {
 		// From RFC 3339; without a zone (Python's `isoformat()`, as Session-Buddy writes) it is read as UTC.
 		//
 		// Examples: 2026-11-25T10:00:00Z, 2026-11-25T10:00:00
-		From     *Timestamp    `json:"from,omitempty"`
-		Kind     *StringOrList `json:"kind,omitempty"`
-		Project  *string       `json:"project,omitempty"`
-		SystemId *StringOrList `json:"system_id,omitempty"`
-		Tier     *StringOrList `json:"tier,omitempty"`
+		From    *Timestamp    `json:"from,omitempty"`
+		Kind    *StringOrList `json:"kind,omitempty"`
+		Project *string       `json:"project,omitempty"`
+
+		// SessionId Records of this session.
+		SessionId *string       `json:"session_id,omitempty"`
+		SystemId  *StringOrList `json:"system_id,omitempty"`
+
+		// Tags Records holding any of these tags (all of them with `tags_all`); not strings, or an empty tag, is 400 `invalid_filter`.
+		Tags *SearchRequest_Filter_Tags `json:"tags,omitempty"`
+
+		// TagsAll Records must hold every tag of `tags`.
+		TagsAll *bool         `json:"tags_all,omitempty"`
+		Tier    *StringOrList `json:"tier,omitempty"`
 
 		// To RFC 3339; without a zone (Python's `isoformat()`, as Session-Buddy writes) it is read as UTC.
 		//
 		// Examples: 2026-11-25T10:00:00Z, 2026-11-25T10:00:00
 		To *Timestamp `json:"to,omitempty"`
 	} `json:"filter,omitempty"`
-	K    *int    `json:"k,omitempty"`
-	Text *string `json:"text,omitempty"`
 
-	// Threshold The least score answered.
+	// HybridWeight Mode hybrid only, the vector ranking's share in the fusion; outside [0, 1] is 400 `invalid_hybrid_weight`.
+	HybridWeight *float32 `json:"hybrid_weight,omitempty"`
+	K            *int     `json:"k,omitempty"`
+
+	// Mode How results rank (see the operation); an unknown one is 400 `invalid_mode`.
+	Mode *SearchRequestMode `json:"mode,omitempty"`
+	Text *string            `json:"text,omitempty"`
+
+	// Threshold The least cosine similarity answered (modes vector and hybrid; in mode text 400 `invalid_threshold`).
 	Threshold *float32 `json:"threshold,omitempty"`
 
 	// Vector 384 finite float32 values, needed for search.
 	Vector *Embedding `json:"vector,omitempty"`
 }
 
+// SearchRequestFilterTags0 defines model for SearchRequest.Filter.Tags.0.
+type SearchRequestFilterTags0 = string
+
+// SearchRequestFilterTags1 defines model for SearchRequest.Filter.Tags.1.
+type SearchRequestFilterTags1 = []string
+
+// SearchRequest_Filter_Tags Records holding any of these tags (all of them with `tags_all`); not strings, or an empty tag, is 400 `invalid_filter`.
+type SearchRequest_Filter_Tags struct {
+	union json.RawMessage
+}
+
+// SearchRequestMode How results rank (see the operation); an unknown one is 400 `invalid_mode`.
+type SearchRequestMode string
+
 // SearchResponse defines model for SearchResponse.
 type SearchResponse struct {
 	ElapsedMs float32 `json:"elapsed_ms"`
 	Results   []struct {
+		// Bm25 Text and hybrid: the BM25 score, when the text ranking held the record.
+		Bm25      *float32  `json:"bm25,omitempty"`
 		Content   string    `json:"content"`
 		CreatedAt time.Time `json:"created_at"`
 		Id        string    `json:"id"`
 		Kind      string    `json:"kind"`
 		Project   string    `json:"project"`
 
-		// Score Cosine similarity.
+		// Rank Text and hybrid: the 1-based place.
+		Rank *int `json:"rank,omitempty"`
+
+		// Score Mode vector: cosine similarity (-1..1); text: BM25; hybrid: the fused score.
 		Score float32 `json:"score"`
 
 		// SystemId Examples: laptop-1
 		SystemId SystemID                  `json:"system_id"`
 		Tier     SearchResponseResultsTier `json:"tier"`
+
+		// VectorScore Hybrid only: the cosine similarity, when the vector ranking held the record.
+		VectorScore *float32 `json:"vector_score,omitempty"`
 	} `json:"results"`
 	Version *int `json:"version,omitempty"`
 }
@@ -577,6 +635,68 @@ func (t *AsOf) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsSearchRequestFilterTags0 returns the union data inside the SearchRequest_Filter_Tags as a SearchRequestFilterTags0
+func (t SearchRequest_Filter_Tags) AsSearchRequestFilterTags0() (SearchRequestFilterTags0, error) {
+	var body SearchRequestFilterTags0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSearchRequestFilterTags0 overwrites any union data inside the SearchRequest_Filter_Tags as the provided SearchRequestFilterTags0
+func (t *SearchRequest_Filter_Tags) FromSearchRequestFilterTags0(v SearchRequestFilterTags0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeSearchRequestFilterTags0 performs a merge with any union data inside the SearchRequest_Filter_Tags, using the provided SearchRequestFilterTags0
+func (t *SearchRequest_Filter_Tags) MergeSearchRequestFilterTags0(v SearchRequestFilterTags0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsSearchRequestFilterTags1 returns the union data inside the SearchRequest_Filter_Tags as a SearchRequestFilterTags1
+func (t SearchRequest_Filter_Tags) AsSearchRequestFilterTags1() (SearchRequestFilterTags1, error) {
+	var body SearchRequestFilterTags1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSearchRequestFilterTags1 overwrites any union data inside the SearchRequest_Filter_Tags as the provided SearchRequestFilterTags1
+func (t *SearchRequest_Filter_Tags) FromSearchRequestFilterTags1(v SearchRequestFilterTags1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeSearchRequestFilterTags1 performs a merge with any union data inside the SearchRequest_Filter_Tags, using the provided SearchRequestFilterTags1
+func (t *SearchRequest_Filter_Tags) MergeSearchRequestFilterTags1(v SearchRequestFilterTags1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t SearchRequest_Filter_Tags) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *SearchRequest_Filter_Tags) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsStringOrList0 returns the union data inside the StringOrList as a StringOrList0
 func (t StringOrList) AsStringOrList0() (StringOrList0, error) {
 	var body StringOrList0
@@ -749,28 +869,54 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/memories/{system_id}/{id} (the `GetMemory` operationId).
 	GetMemory(ctx context.Context, systemId SystemID, id string, params *GetMemoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SearchMemoriesWithBody Semantic search across every system
+	// SearchMemoriesWithBody Semantic, full-text or hybrid search across every system
 	//
-	// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-	// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-	// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-	// never appear; fewer than `k` matches answer fewer results. `as_of` searches a past
-	// snapshot (time travel, see `AsOf`); `version` is the memories version searched.
-	// Role: viewer.
+	// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+	// matches answer fewer results. `mode` says how they rank:
+	//
+	// - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+	//   endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+	//   Records without an embedding never appear. `score` is the cosine.
+	// - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+	//   matching; needs no embeddings endpoint. The corpus is the latest version of every
+	//   record the filter admits. `score` and `bm25` are the BM25 score.
+	// - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+	//   (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+	//   the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+	//   where that ranking did not hold the record).
+	//
+	// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+	// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+	// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+	// version searched. Role: viewer.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/search (the `SearchMemories` operationId).
 	SearchMemoriesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SearchMemories Semantic search across every system
+	// SearchMemories Semantic, full-text or hybrid search across every system
 	//
-	// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-	// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-	// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-	// never appear; fewer than `k` matches answer fewer results. `as_of` searches a past
-	// snapshot (time travel, see `AsOf`); `version` is the memories version searched.
-	// Role: viewer.
+	// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+	// matches answer fewer results. `mode` says how they rank:
+	//
+	// - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+	//   endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+	//   Records without an embedding never appear. `score` is the cosine.
+	// - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+	//   matching; needs no embeddings endpoint. The corpus is the latest version of every
+	//   record the filter admits. `score` and `bm25` are the BM25 score.
+	// - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+	//   (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+	//   the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+	//   where that ranking did not hold the record).
+	//
+	// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+	// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+	// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+	// version searched. Role: viewer.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -887,14 +1033,27 @@ func (c *Client) GetMemory(ctx context.Context, systemId SystemID, id string, pa
 	return c.Client.Do(req)
 }
 
-// SearchMemoriesWithBody Semantic search across every system
+// SearchMemoriesWithBody Semantic, full-text or hybrid search across every system
 //
-// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-// never appear; fewer than `k` matches answer fewer results. `as_of` searches a past
-// snapshot (time travel, see `AsOf`); `version` is the memories version searched.
-// Role: viewer.
+// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+// matches answer fewer results. `mode` says how they rank:
+//
+//   - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+//     endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+//     Records without an embedding never appear. `score` is the cosine.
+//   - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+//     matching; needs no embeddings endpoint. The corpus is the latest version of every
+//     record the filter admits. `score` and `bm25` are the BM25 score.
+//   - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+//     (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+//     the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+//     where that ranking did not hold the record).
+//
+// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+// version searched. Role: viewer.
 //
 // Takes any type of body and a specified content type.
 //
@@ -911,14 +1070,27 @@ func (c *Client) SearchMemoriesWithBody(ctx context.Context, contentType string,
 	return c.Client.Do(req)
 }
 
-// SearchMemories Semantic search across every system
+// SearchMemories Semantic, full-text or hybrid search across every system
 //
-// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-// never appear; fewer than `k` matches answer fewer results. `as_of` searches a past
-// snapshot (time travel, see `AsOf`); `version` is the memories version searched.
-// Role: viewer.
+// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+// matches answer fewer results. `mode` says how they rank:
+//
+//   - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+//     endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+//     Records without an embedding never appear. `score` is the cosine.
+//   - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+//     matching; needs no embeddings endpoint. The corpus is the latest version of every
+//     record the filter admits. `score` and `bm25` are the BM25 score.
+//   - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+//     (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+//     the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+//     where that ranking did not hold the record).
+//
+// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+// version searched. Role: viewer.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1373,28 +1545,54 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/memories/{system_id}/{id} (the `GetMemory` operationId).
 	GetMemoryWithResponse(ctx context.Context, systemId SystemID, id string, params *GetMemoryParams, reqEditors ...RequestEditorFn) (*GetMemoryResponse, error)
 
-	// SearchMemoriesWithBodyWithResponse Semantic search across every system
+	// SearchMemoriesWithBodyWithResponse Semantic, full-text or hybrid search across every system
 	//
-	// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-	// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-	// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-	// never appear; fewer than `k` matches answer fewer results. `as_of` searches a past
-	// snapshot (time travel, see `AsOf`); `version` is the memories version searched.
-	// Role: viewer.
+	// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+	// matches answer fewer results. `mode` says how they rank:
+	//
+	// - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+	//   endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+	//   Records without an embedding never appear. `score` is the cosine.
+	// - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+	//   matching; needs no embeddings endpoint. The corpus is the latest version of every
+	//   record the filter admits. `score` and `bm25` are the BM25 score.
+	// - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+	//   (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+	//   the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+	//   where that ranking did not hold the record).
+	//
+	// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+	// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+	// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+	// version searched. Role: viewer.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/search (the `SearchMemories` operationId).
 	SearchMemoriesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SearchMemoriesResponse, error)
 
-	// SearchMemoriesWithResponse Semantic search across every system
+	// SearchMemoriesWithResponse Semantic, full-text or hybrid search across every system
 	//
-	// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-	// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-	// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-	// never appear; fewer than `k` matches answer fewer results. `as_of` searches a past
-	// snapshot (time travel, see `AsOf`); `version` is the memories version searched.
-	// Role: viewer.
+	// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+	// matches answer fewer results. `mode` says how they rank:
+	//
+	// - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+	//   endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+	//   Records without an embedding never appear. `score` is the cosine.
+	// - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+	//   matching; needs no embeddings endpoint. The corpus is the latest version of every
+	//   record the filter admits. `score` and `bm25` are the BM25 score.
+	// - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+	//   (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+	//   the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+	//   where that ranking did not hold the record).
+	//
+	// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+	// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+	// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+	// version searched. Role: viewer.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2110,14 +2308,27 @@ func (c *ClientWithResponses) GetMemoryWithResponse(ctx context.Context, systemI
 	return ParseGetMemoryResponse(rsp)
 }
 
-// SearchMemoriesWithBodyWithResponse Semantic search across every system
+// SearchMemoriesWithBodyWithResponse Semantic, full-text or hybrid search across every system
 //
-// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-// never appear; fewer than `k` matches answer fewer results. `as_of` searches a past
-// snapshot (time travel, see `AsOf`); `version` is the memories version searched.
-// Role: viewer.
+// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+// matches answer fewer results. `mode` says how they rank:
+//
+//   - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+//     endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+//     Records without an embedding never appear. `score` is the cosine.
+//   - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+//     matching; needs no embeddings endpoint. The corpus is the latest version of every
+//     record the filter admits. `score` and `bm25` are the BM25 score.
+//   - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+//     (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+//     the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+//     where that ranking did not hold the record).
+//
+// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+// version searched. Role: viewer.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2130,14 +2341,27 @@ func (c *ClientWithResponses) SearchMemoriesWithBodyWithResponse(ctx context.Con
 	return ParseSearchMemoriesResponse(rsp)
 }
 
-// SearchMemoriesWithResponse Semantic search across every system
+// SearchMemoriesWithResponse Semantic, full-text or hybrid search across every system
 //
-// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-// never appear; fewer than `k` matches answer fewer results. `as_of` searches a past
-// snapshot (time travel, see `AsOf`); `version` is the memories version searched.
-// Role: viewer.
+// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+// matches answer fewer results. `mode` says how they rank:
+//
+//   - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+//     endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+//     Records without an embedding never appear. `score` is the cosine.
+//   - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+//     matching; needs no embeddings endpoint. The corpus is the latest version of every
+//     record the filter admits. `score` and `bm25` are the BM25 score.
+//   - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+//     (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+//     the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+//     where that ranking did not hold the record).
+//
+// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+// version searched. Role: viewer.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
