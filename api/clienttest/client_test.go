@@ -170,9 +170,15 @@ func TestGeneratedClientAgainstAkoshaServeDev(t *testing.T) {
 	if found.JSON200 == nil || len(found.JSON200.Results) != 1 || found.JSON200.Results[0].Id != "m2" || found.JSON200.Results[0].Score < 0.999 {
 		t.Errorf("search: %d %s", found.StatusCode(), found.Body)
 	}
+	// Without an embeddings endpoint a text is ranked by BM25 (mode text);
+	// mode vector with a text needs the endpoint.
 	text, err := c.SearchMemoriesWithResponse(ctx, client.SearchRequest{Text: ptr("flaky")})
-	if err != nil || text.JSON400 == nil || text.JSON400.Error.Code != "text_search_unavailable" {
+	if err != nil || text.JSON200 == nil || len(text.JSON200.Results) != 1 || text.JSON200.Results[0].Id != "m1" {
 		t.Errorf("text search without an embeddings endpoint: %v %s", err, text.Body)
+	}
+	vecText, err := c.SearchMemoriesWithResponse(ctx, client.SearchRequest{Text: ptr("flaky"), Mode: ptr(client.Vector)})
+	if err != nil || vecText.JSON400 == nil || vecText.JSON400.Error.Code != "text_search_unavailable" {
+		t.Errorf("mode vector with a text, without an embeddings endpoint: %v %s", err, vecText.Body)
 	}
 
 	sys, err := c.ListSystemsWithResponse(ctx)
