@@ -236,6 +236,14 @@ func (f *Function) snapshotsAt(ctx context.Context, a AsOf) (snapshots, error) {
 			at, err = f.past.commitTime(schemas.TableMemories, spec.version, func() (time.Time, error) {
 				return mem.Log.CommitTime(ctx, spec.version)
 			})
+			if errors.Is(err, storage.ErrNotExist) {
+				// A version before the latest whose commit is gone: log
+				// cleanup took it (CheckRetained says so, or finds the
+				// checkpoint that still holds it).
+				if rerr := mem.Log.CheckRetained(ctx, spec.version); rerr != nil {
+					err = rerr
+				}
+			}
 			if err != nil {
 				return nil, asOfError(schemas.TableMemories, a, err)
 			}

@@ -304,6 +304,20 @@ func TestTimeTravelAcceptance(t *testing.T) {
 	if st, _, body := countAt(last + 1); st != 404 || !strings.Contains(body, "version_not_found") {
 		t.Errorf("as_of after the latest: %d %s; want 404 version_not_found", st, body)
 	}
+	// A process started after the cleanup (nothing memoized) says the same.
+	fresh, err := query.Open(open(t, store), a, query.Config{CacheDir: t.TempDir()}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Stop(ctx)
+	for _, v := range []int64{0, cutoff - 1} {
+		if _, err := fresh.QueryAt(ctx, "SELECT count(*) FROM memories", 1, query.AsOf(fmt.Sprint(v))); err == nil || !strings.Contains(err.Error(), "410 version_not_retained") {
+			t.Errorf("a fresh process, as_of %d below the log's oldest %d: %v; want 410 version_not_retained", v, cutoff, err)
+		}
+	}
+	if res, err := fresh.QueryAt(ctx, "SELECT count(*) FROM memories", 1, query.AsOf(fmt.Sprint(cutoff))); err != nil || toInt(res.Rows[0][0]) != counts[cutoff] {
+		t.Errorf("a fresh process, as_of %d: %v %v; want %d", cutoff, err, res, counts[cutoff])
+	}
 	t.Logf("log kept from version %d of %d", cutoff, last)
 }
 
