@@ -16,7 +16,7 @@ import (
 
 func newSearchCmd(g *globals) *cobra.Command {
 	var c client
-	var text, vectorFile, format, project, from, to, mode, session string
+	var text, vectorFile, format, project, from, to, mode, session, asOf string
 	var k int
 	var threshold, weight float64
 	var tagsAll bool
@@ -40,7 +40,7 @@ is a text and a vector (given, or embedded), vector with --vector-file only, tex
 			if format != "table" && format != "json" {
 				return usageError{fmt.Errorf("--format %q: want table or json", format)}
 			}
-			req := query.SearchRequest{Text: text, K: &k, Mode: mode}
+			req := query.SearchRequest{Text: text, K: &k, Mode: mode, AsOf: query.AsOf(asOf)}
 			if cmd.Flags().Changed("hybrid-weight") {
 				req.HybridWeight = &weight
 			}
@@ -116,6 +116,7 @@ is a text and a vector (given, or embedded), vector with --vector-file only, tex
 	cmd.Flags().StringVar(&from, "from", "", "created at or after (RFC 3339)")
 	cmd.Flags().StringVar(&to, "to", "", "created at or before (RFC 3339)")
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "search as of a memories table version or an RFC 3339 time (time travel)")
 	return cmd
 }
 

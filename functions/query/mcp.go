@@ -14,7 +14,7 @@ import (
 // MCP over JSON-RPC 2.0 (streamable HTTP, one message per POST), the same
 // shape as the ingest function's /mcp: initialize, ping, tools/list and
 // tools/call, with the tool search_all_systems {query | vector, mode,
-// hybrid_weight, limit, threshold, system_id}. A tool's answer fields are at the top level of the
+// hybrid_weight, limit, threshold, system_id, as_of}. A tool's answer fields are at the top level of the
 // result (Session-Buddy reads them there), and also as structuredContent
 // and text content.
 
@@ -31,6 +31,9 @@ var searchToolSchema = map[string]any{
 		"threshold":     map[string]any{"type": "number", "minimum": -1, "maximum": 1, "description": "lowest cosine similarity to return (modes vector and hybrid)"},
 		"system_id": map[string]any{"description": "only these systems", "oneOf": []any{
 			map[string]any{"type": "string"}, map[string]any{"type": "array", "items": map[string]any{"type": "string"}}}},
+		"as_of": map[string]any{"description": "search the memories as they were: a memories table version (integer) or an RFC 3339 time " +
+			"(the newest version committed at or before it); versions the log no longer retains are refused", "oneOf": []any{
+			map[string]any{"type": "integer", "minimum": 0}, map[string]any{"type": "string", "format": "date-time"}}},
 	},
 }
 
@@ -78,6 +81,7 @@ func (f *Function) toolSearch(r *http.Request, args json.RawMessage) (map[string
 		Threshold    *float64        `json:"threshold"`
 		SystemID     StringList      `json:"system_id"`
 		Filter       *SearchFilter   `json:"filter"`
+		AsOf         AsOf            `json:"as_of"`
 		Extra        json.RawMessage `json:"-"`
 	}
 	if len(args) == 0 {
@@ -86,7 +90,7 @@ func (f *Function) toolSearch(r *http.Request, args json.RawMessage) (map[string
 	if err := json.Unmarshal(args, &a); err != nil {
 		return nil, badRequest("invalid_arguments", "search_all_systems arguments: %v", err)
 	}
-	req := SearchRequest{Vector: a.Vector, Text: a.Query, Mode: a.Mode, HybridWeight: a.HybridWeight, K: a.Limit, Threshold: a.Threshold, Filter: a.Filter}
+	req := SearchRequest{Vector: a.Vector, Text: a.Query, Mode: a.Mode, HybridWeight: a.HybridWeight, K: a.Limit, Threshold: a.Threshold, Filter: a.Filter, AsOf: a.AsOf}
 	if len(a.SystemID) > 0 && !(len(a.SystemID) == 1 && strings.TrimSpace(a.SystemID[0]) == "") {
 		if req.Filter == nil {
 			req.Filter = &SearchFilter{}

@@ -157,8 +157,9 @@ type Function struct {
 	flight  singleflight.Group
 	metrics *metrics
 	mux     *httpx.Mux
-	vectors *vectorState // vector search (search.go, vectors.go)
-	fanout  *fanout      // search through the tier stores (fanout.go); nil: search here
+	vectors *vectorState   // vector search (search.go, vectors.go)
+	past    *pastSnapshots // as_of: loaded past snapshots (asof.go)
+	fanout  *fanout        // search through the tier stores (fanout.go); nil: search here
 
 	stopWarm  context.CancelFunc
 	warmDone  chan struct{}
@@ -229,6 +230,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	f.cfg, f.lake, f.auth, f.cache, f.engine, f.metrics = cfg, l, a, c, eng, m
 	f.keys = newKeyIndex(objects)
 	f.expiry = newExpiryIndex(l)
+	f.past = newPastSnapshots()
 	f.l1 = newLRU(cfg.ResultCacheBytes)
 	f.vectors = newVectorState(f)
 	f.fanout = newFanout(cfg)
@@ -403,6 +405,28 @@ func (f *Function) Query(ctx context.Context, sql string, limit int) (*sqlexec.R
 	return f.run(ctx, f.snapshots(), sql, limit)
 }
 
+// QueryAt runs one statement as of a past snapshot (asof.go), as POST
+// /v1/sql with as_of does, without the result caches; asOf "" is Query.
+func (f *Function) QueryAt(ctx context.Context, sql string, limit int, asOf AsOf) (*sqlexec.Result, error) {
+	if asOf == "" {
+		return f.Query(ctx, sql, limit)
+	}
+	for _, name := range lake.Tables {
+		t, _ := f.lake.Table(name)
+		if _, err := t.Refresh(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if limit <= 0 || limit > f.cfg.MaxRows {
+		limit = f.cfg.MaxRows
+	}
+	snaps, err := f.snapshotsAt(ctx, asOf)
+	if err != nil {
+		return nil, err
+	}
+	return f.run(ctx, snaps, sql, limit)
+}
+
 // CacheStats reports the NVMe cache's counters (benchmarks and tests).
 func (f *Function) CacheStats() cache.Stats { return f.cache.Stats() }
 
@@ -430,7 +454,7 @@ func (f *Function) ServeSQL(ctx context.Context, sql string, limit int) ([]byte,
 	if limit <= 0 || limit > f.cfg.MaxRows {
 		limit = f.cfg.MaxRows
 	}
-	out, tier, err := f.answer(ctx, sql, fmtJSON, limit, true, time.Now())
+	out, tier, err := f.answer(ctx, f.snapshots(), sql, fmtJSON, limit, true, time.Now())
 	return out.Body, tier, err
 }
 

@@ -101,6 +101,9 @@ type SearchRequest struct {
 	// cache (every search reads the newest snapshot), so false changes
 	// nothing.
 	Cache *bool `json:"cache,omitempty"`
+	// AsOf searches a past snapshot of the memories table (asof.go): a
+	// version or an RFC 3339 time.
+	AsOf AsOf `json:"as_of,omitempty"`
 }
 
 // SearchFilter narrows a search. Every field that is set must match.
@@ -216,6 +219,18 @@ type searchParams struct {
 	mode   string // modeVector, modeText or modeHybrid
 	text   string // the query text (text and hybrid modes)
 	weight float64
+
+	// snaps are the past snapshots an as_of search reads; nil: the latest.
+	snaps snapshots
+}
+
+// snapshots are the snapshots a search reads: the past ones of an as_of
+// search, else the latest.
+func (f *Function) searchSnapshots(p *searchParams) snapshots {
+	if p.snaps != nil {
+		return p.snaps
+	}
+	return f.snapshots()
 }
 
 // Search modes.
@@ -387,7 +402,7 @@ func decodeSearch(b []byte) (SearchRequest, error) {
 			return req, badRequest("invalid_filter", "%v", err)
 		}
 		if strings.Contains(err.Error(), "unknown field") {
-			return req, badRequest("unknown_field", "%v (search takes vector, text, mode, hybrid_weight, k, threshold and filter: system_id, project, kind, tier, from, to, tags, tags_all, session_id)", err)
+			return req, badRequest("unknown_field", "%v (search takes vector, text, mode, hybrid_weight, k, threshold, as_of and filter: system_id, project, kind, tier, from, to, tags, tags_all, session_id)", err)
 		}
 		if errors.Is(err, io.EOF) {
 			return req, badRequest(httpx.CodeMalformedJSON, "request body is empty")
@@ -438,18 +453,28 @@ func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchRespon
 	if err != nil {
 		return nil, err
 	}
+	if req.AsOf != "" {
+		if p.snaps, err = f.snapshotsAt(ctx, req.AsOf); err != nil {
+			return nil, err
+		}
+	}
 	// With tier stores, their tiers are searched by them (fanout.go); a
 	// text query was embedded above, once, and the stores get its vector.
+	// A search of the past is answered here: the stores keep the latest
+	// snapshot warm, and the past one is read from the lake (asof.go).
 	var resp *SearchResponse
 	switch {
 	case p.mode != modeVector:
 		// Text and hybrid searches are answered here: BM25 needs the
 		// statistics of the whole corpus (tier stores do not fuse yet).
 		resp, err = f.searchText(ctx, p)
-	case f.fansOut(ctx):
+	case f.fansOut(ctx) && p.snaps == nil:
 		resp, err = f.fanOut(ctx, req, p)
 	default:
 		resp, err = f.searchLocal(ctx, p)
+	}
+	if err != nil && p.snaps != nil && errors.Is(err, storage.ErrNotExist) && f.isPast(p.snaps) {
+		return nil, pastDataGone()
 	}
 	if err != nil {
 		return nil, err
@@ -458,18 +483,26 @@ func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchRespon
 	return resp, nil
 }
 
-// searchLocal answers a validated search here, on the current snapshot.
+// searchLocal answers a validated search here, on the current snapshot
+// (or the past one of an as_of search).
 func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchResponse, error) {
 	if err := f.vectors.refreshIndexes(ctx, indexListTTL); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	snaps := f.snapshots()
+	snaps := f.searchSnapshots(p)
 	return f.searchOn(ctx, snaps, f.planSearch(snaps[schemas.TableMemories], p), p)
 }
 
 // searchOn answers a vector search of plan, on snaps.
 func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*plannedPart, p *searchParams) (*SearchResponse, error) {
 	snap := snaps[schemas.TableMemories]
+	// A past snapshot has its own key index (asof.go); the vector indexes
+	// were planned against its live files like the latest's: rows of files
+	// not live in it are skipped, its files no index covers are scanned.
+	keyIdx := f.keysFor(schemas.TableMemories, snap)
+	for _, pp := range plan {
+		pp.keys = keyIdx
+	}
 	// The key index (which files share record keys) is needed only once
 	// the candidates are merged. A cold function learns the keys of the
 	// files an index covers from the index's rows as it loads them, and
@@ -483,7 +516,7 @@ func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*planne
 		}
 	}
 	var keys errgroup.Group
-	keys.Go(func() error { return f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems, fromIndexes) })
+	keys.Go(func() error { return keyIdx.Sync(ctx, schemas.TableMemories, snap, p.systems, fromIndexes) })
 	defer keys.Wait()
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
 	kk := rescored(p.k)
@@ -499,12 +532,12 @@ func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*planne
 		}
 		// The files an index was to name but did not (vacuum deleted it
 		// under this search) are read now.
-		if !f.keys.Knows(fromIndexes) {
-			if err := f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems, nil); err != nil {
+		if !keyIdx.Knows(fromIndexes) {
+			if err := keyIdx.Sync(ctx, schemas.TableMemories, snap, p.systems, nil); err != nil {
 				return nil, err
 			}
 		}
-		final, err = f.latestOnly(ctx, snaps, p.now, cands, kk, &resp.stats)
+		final, err = f.latestOnly(ctx, snaps, keyIdx, p.now, cands, kk, &resp.stats)
 		if err != nil {
 			return nil, err
 		}
@@ -561,7 +594,8 @@ type plannedPart struct {
 	// key index learns from its rows ("" for the others); nil unless the
 	// index has vecindex.Manifest.RowKeys.
 	learn []string
-	dead  float64 // the index's dead fraction on this snapshot
+	dead  float64   // the index's dead fraction on this snapshot
+	keys  *keyIndex // the snapshot's key index, which learns from the index's rows
 	scan  []*plannedData
 }
 
@@ -763,7 +797,7 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 	defer release()
 	rows := li.rows
 	if pp.learn != nil {
-		f.keys.LearnIndexed(pp.learn, rows)
+		pp.keys.LearnIndexed(pp.learn, rows)
 	}
 	n := rows.Len()
 	// Rows of files that are dead or pruned are skipped during the walk,
@@ -902,7 +936,7 @@ func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParam
 
 // latestOnly keeps, of the best kk candidates, those that are the latest
 // version of their record, one per record, best first.
-func (f *Function) latestOnly(ctx context.Context, snaps snapshots, now time.Time, cands []candidate, kk int, st *searchStats) ([]candidate, error) {
+func (f *Function) latestOnly(ctx context.Context, snaps snapshots, keys *keyIndex, now time.Time, cands []candidate, kk int, st *searchStats) ([]candidate, error) {
 	if len(cands) > kk {
 		cands = cands[:kk]
 	}
@@ -910,7 +944,7 @@ func (f *Function) latestOnly(ctx context.Context, snaps snapshots, now time.Tim
 	var check []candidate
 	// Candidates that may be older versions, or expired, are checked
 	// against the memories view (latest wins, expired rows hidden).
-	mustCheck := func(c candidate) bool { return c.file.expiring || f.keys.Shared(c.file.key) }
+	mustCheck := func(c candidate) bool { return c.file.expiring || keys.Shared(c.file.key) }
 	for _, c := range cands {
 		if mustCheck(c) {
 			check = append(check, c)

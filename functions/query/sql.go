@@ -27,6 +27,9 @@ type sqlRequest struct {
 	// Cache false computes the answer afresh: no result cache is read or
 	// written (for measurement, or an answer that must be fresh).
 	Cache *bool `json:"cache"`
+	// AsOf answers from a past snapshot (asof.go): a memories table
+	// version or an RFC 3339 time.
+	AsOf AsOf `json:"as_of"`
 }
 
 // Answer formats, chosen by Accept.
@@ -83,7 +86,12 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteErr(w, err)
 		return
 	}
-	out, tier, err := f.answer(r.Context(), req.SQL, format, limit, req.Cache == nil || *req.Cache, start)
+	snaps, err := f.snapshotsAt(r.Context(), req.AsOf)
+	if err != nil {
+		httpx.WriteErr(w, err)
+		return
+	}
+	out, tier, err := f.answer(r.Context(), snaps, req.SQL, format, limit, req.Cache == nil || *req.Cache, start)
 	if err != nil {
 		httpx.WriteErr(w, err)
 		return
@@ -91,12 +99,15 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 	writeCached(w, out, tier)
 }
 
-// answer is a statement's encoded answer, from the in-process cache, Redis
-// or computed (and then cached in both), with the tier that gave it. With
-// useCache false, or the caches configured off, it is computed afresh and
-// stored nowhere; the tier is then "off".
-func (f *Function) answer(ctx context.Context, sql, format string, limit int, useCache bool, start time.Time) (cachedResult, string, error) {
-	snaps := f.snapshots()
+// answer is a statement's encoded answer on snaps, from the in-process
+// cache, Redis or computed (and then cached in both), with the tier that
+// gave it. The cache key holds every table's version, so answers on past
+// snapshots (as_of) and on the latest ones never meet. With useCache
+// false, or the caches configured off, it is computed afresh and stored
+// nowhere; the tier is then "off".
+func (f *Function) answer(ctx context.Context, snaps snapshots, sql, format string, limit int, useCache bool, start time.Time) (cachedResult, string, error) {
+	// Expiry is decided at the present, on past snapshots too: a record
+	// that has expired stays hidden whatever version is asked for.
 	now := f.cfg.Now()
 	if !useCache || f.cfg.NoResultCache {
 		f.metrics.resultCache.WithLabelValues("off").Inc()
@@ -219,32 +230,43 @@ func (f *Function) runAt(ctx context.Context, snaps snapshots, now time.Time, sq
 		return nil, err
 	}
 	views := map[string]sqlexec.View{}
+	past := f.isPast(snaps)
+	fetchErr := func(err error) error {
+		if past && errors.Is(err, storage.ErrNotExist) {
+			return pastDataGone()
+		}
+		return fmt.Errorf("fetch data files: %w", err)
+	}
 	for table, prunes := range scansByView(scans) {
+		keys := f.keysFor(table, snaps[table])
 		kept, systems := keptFiles(table, snaps[table], prunes)
 		lease, err := f.cache.Fetch(ctx, objects(kept))
 		if err != nil {
-			return nil, fmt.Errorf("fetch data files: %w", err)
+			return nil, fetchErr(err)
 		}
 		defer lease.Release()
 		local := make([]localFile, len(kept))
 		for i, pf := range kept {
 			local[i] = localFile{key: pf.key, path: lease.Paths[i], size: pf.size}
 		}
-		if err := f.keys.AddLocal(local); err != nil {
+		if err := keys.AddLocal(local); err != nil {
 			return nil, err
 		}
-		if err := f.keys.Sync(ctx, table, snaps[table], systems, nil); err != nil {
+		if err := keys.Sync(ctx, table, snaps[table], systems, nil); err != nil {
+			if past && errors.Is(err, storage.ErrNotExist) {
+				return nil, pastDataGone()
+			}
 			return nil, err
 		}
-		partners := f.sharingPartners(table, snaps[table], kept, systems)
+		partners := sharingPartners(keys, table, snaps[table], kept, systems)
 		more, err := f.cache.Fetch(ctx, objects(partners))
 		if err != nil {
-			return nil, fmt.Errorf("fetch data files: %w", err)
+			return nil, fetchErr(err)
 		}
 		defer more.Release()
 		v := sqlexec.View{}
 		for i, pf := range kept {
-			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: f.keys.Shared(pf.key), Encoding: pf.encoding, NoExpiry: pf.noExpiry})
+			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: keys.Shared(pf.key), Encoding: pf.encoding, NoExpiry: pf.noExpiry})
 			if pf.expiring {
 				v.VisibleAt = now
 			}
@@ -321,12 +343,12 @@ func keptFiles(table string, snap *delta.Snapshot, prunes []Prune) ([]plannedFil
 // with another file and may hold a system the statement reads (systems; nil:
 // any). A version of a record lives in a file of the same system, so these
 // are every file that can hold a newer version of a kept row.
-func (f *Function) sharingPartners(table string, snap *delta.Snapshot, kept []plannedFile, systems map[string]bool) []plannedFile {
+func sharingPartners(keys *keyIndex, table string, snap *delta.Snapshot, kept []plannedFile, systems map[string]bool) []plannedFile {
 	taken := map[string]bool{}
 	anyShared := false
 	for _, pf := range kept {
 		taken[pf.key] = true
-		if f.keys.Shared(pf.key) {
+		if keys.Shared(pf.key) {
 			anyShared = true
 		}
 	}
@@ -336,7 +358,7 @@ func (f *Function) sharingPartners(table string, snap *delta.Snapshot, kept []pl
 	var out []plannedFile
 	for a := range snap.AllFiles() {
 		key := table + "/" + a.Path
-		if taken[key] || !f.keys.Shared(key) || !lake.MayHoldAny(a, systems) {
+		if taken[key] || !keys.Shared(key) || !lake.MayHoldAny(a, systems) {
 			continue
 		}
 		out = append(out, planned(table, a))

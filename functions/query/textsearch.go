@@ -112,7 +112,8 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	snap := snaps[schemas.TableMemories]
 	tds := make([]*textData, len(files))
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return f.keys.Sync(gctx, schemas.TableMemories, snap, p.systems, nil) })
+	keys := f.keysFor(schemas.TableMemories, snap)
+	g.Go(func() error { return keys.Sync(gctx, schemas.TableMemories, snap, p.systems, nil) })
 	for i, pd := range files {
 		g.Go(func() error {
 			td, rel, err := f.vectors.textFile(gctx, pd.key, pd.size)
@@ -136,7 +137,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 		// Rows of a file sharing keys with another may be older versions,
 		// and rows of an expiring file may have expired: both are checked
 		// against the memories view (latest wins, expired rows hidden).
-		shared := f.keys.Shared(pd.key) || pd.expiring
+		shared := keys.Shared(pd.key) || pd.expiring
 		for r := range td.rows() {
 			if !p.textRow(td, r) {
 				continue
@@ -223,12 +224,13 @@ func (f *Function) latestVersions(ctx context.Context, snaps snapshots, now time
 // record ranked modestly by both can rise above one ranked well by one.
 func hybridDepth(k int) int { return min(MaxSearchK, max(50, 2*k)) }
 
-// searchText answers modes text and hybrid here, on the current snapshot.
+// searchText answers modes text and hybrid here, on the current snapshot
+// (or the past one of an as_of search).
 func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResponse, error) {
 	if err := f.vectors.refreshIndexes(ctx, indexListTTL); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	snaps := f.snapshots()
+	snaps := f.searchSnapshots(p)
 	snap := snaps[schemas.TableMemories]
 	plan := f.planSearch(snap, p)
 	depth := p.k

@@ -189,6 +189,25 @@ func (e SqlParamsAccept) Valid() bool {
 	}
 }
 
+// AsOf Time travel: answer from a past snapshot of the lake. An integer is a version of the
+// memories table (the other tables are taken as of that version's commit time); an
+// RFC 3339 string is a time, and each table is read at the newest version committed at
+// or before it (the log's commit timestamps). Any version the log still retains can be
+// read; older ones are a 410 `version_not_retained`, versions after the latest (or times
+// before the first commit) a 404 `version_not_found`, anything else a 400
+// `invalid_as_of`. Answers are cached by the versions read, never shared with the latest.
+//
+// Examples: 12, 2026-11-25T10:00:00Z
+type AsOf struct {
+	union json.RawMessage
+}
+
+// AsOf0 defines model for AsOf.0.
+type AsOf0 = int
+
+// AsOf1 defines model for AsOf.1.
+type AsOf1 = time.Time
+
 // Embedding 384 finite float32 values, needed for search.
 type Embedding = []float32
 
@@ -298,6 +317,18 @@ type MemoryBatch struct {
 
 // SQLRequest defines model for SQLRequest.
 type SQLRequest struct {
+	// AsOf Time travel: answer from a past snapshot of the lake. An integer is a version of the
+	// memories table (the other tables are taken as of that version's commit time); an
+	// RFC 3339 string is a time, and each table is read at the newest version committed at
+	// or before it (the log's commit timestamps). Any version the log still retains can be
+	// read; older ones are a 410 `version_not_retained`, versions after the latest (or times
+	// before the first commit) a 404 `version_not_found`, anything else a 400
+	// `invalid_as_of`. Answers are cached by the versions read, never shared with the latest.
+	//
+	//
+	// Examples: 12, 2026-11-25T10:00:00Z
+	AsOf *AsOf `json:"as_of,omitempty"`
+
 	// Cache false: compute afresh, neither reading nor writing the result caches.
 	Cache *bool `json:"cache,omitempty"`
 
@@ -320,11 +351,28 @@ type SQLResult struct {
 	RowCount  int             `json:"row_count"`
 	Rows      [][]interface{} `json:"rows"`
 	Truncated bool            `json:"truncated"`
-	Version   int             `json:"version"`
+
+	// Version The memories table's version read.
+	Version int `json:"version"`
+
+	// Versions Every table's version read.
+	Versions *map[string]int `json:"versions,omitempty"`
 }
 
 // SearchRequest A `vector`, a `text`, or both (mode `hybrid`).
 type SearchRequest struct {
+	// AsOf Time travel: answer from a past snapshot of the lake. An integer is a version of the
+	// memories table (the other tables are taken as of that version's commit time); an
+	// RFC 3339 string is a time, and each table is read at the newest version committed at
+	// or before it (the log's commit timestamps). Any version the log still retains can be
+	// read; older ones are a 410 `version_not_retained`, versions after the latest (or times
+	// before the first commit) a 404 `version_not_found`, anything else a 400
+	// `invalid_as_of`. Answers are cached by the versions read, never shared with the latest.
+	//
+	//
+	// Examples: 12, 2026-11-25T10:00:00Z
+	AsOf *AsOf `json:"as_of,omitempty"`
+
 	// Cache Accepted for symmetry with /v1/sql; search keeps no result cache.
 	Cache  *bool `json:"cache,omitempty"`
 	Filter *struct {
@@ -496,6 +544,12 @@ type Unavailable = Error
 // UnsupportedMedia Every error answer. Clients branch on `code`, never on `message`.
 type UnsupportedMedia = Error
 
+// VersionNotFound Every error answer. Clients branch on `code`, never on `message`.
+type VersionNotFound = Error
+
+// VersionNotRetained Every error answer. Clients branch on `code`, never on `message`.
+type VersionNotRetained = Error
+
 // MemoryBatchBody defines model for MemoryBatchBody.
 type MemoryBatchBody = MemoryBatch
 
@@ -517,6 +571,12 @@ type IngestMemoriesParams struct {
 // IngestMemoriesParamsContentEncoding defines parameters for IngestMemories.
 type IngestMemoriesParamsContentEncoding string
 
+// GetMemoryParams defines parameters for GetMemory.
+type GetMemoryParams struct {
+	// AsOf A past snapshot to read (see `AsOf`); absent, the latest. 404 `version_not_found` or 410 `version_not_retained` as for `/v1/sql`.
+	AsOf *AsOf `form:"as_of,omitempty" json:"as_of,omitempty"`
+}
+
 // SqlParams defines parameters for Sql.
 type SqlParams struct {
 	// Accept The answer's format; `application/json` when absent.
@@ -534,6 +594,68 @@ type SearchMemoriesJSONRequestBody = SearchRequest
 
 // SqlJSONRequestBody defines body for Sql for application/json ContentType.
 type SqlJSONRequestBody = SQLRequest
+
+// AsAsOf0 returns the union data inside the AsOf as a AsOf0
+func (t AsOf) AsAsOf0() (AsOf0, error) {
+	var body AsOf0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAsOf0 overwrites any union data inside the AsOf as the provided AsOf0
+func (t *AsOf) FromAsOf0(v AsOf0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAsOf0 performs a merge with any union data inside the AsOf, using the provided AsOf0
+func (t *AsOf) MergeAsOf0(v AsOf0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsAsOf1 returns the union data inside the AsOf as a AsOf1
+func (t AsOf) AsAsOf1() (AsOf1, error) {
+	var body AsOf1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAsOf1 overwrites any union data inside the AsOf as the provided AsOf1
+func (t *AsOf) FromAsOf1(v AsOf1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAsOf1 performs a merge with any union data inside the AsOf, using the provided AsOf1
+func (t *AsOf) MergeAsOf1(v AsOf1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t AsOf) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *AsOf) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // AsMemoryTtl0 returns the union data inside the Memory_Ttl as a MemoryTtl0
 func (t Memory_Ttl) AsMemoryTtl0() (MemoryTtl0, error) {
@@ -825,10 +947,11 @@ type ClientInterface interface {
 
 	// GetMemory One memory, its latest version
 	//
-	// Every column of the record, as `SELECT *` answers it. Role viewer.
+	// Every column of the record, as `SELECT *` answers it; `as_of` reads it from a past
+	// snapshot (time travel, see `AsOf`). Role viewer.
 	//
 	// Corresponds with GET /v1/memories/{system_id}/{id} (the `GetMemory` operationId).
-	GetMemory(ctx context.Context, systemId SystemID, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetMemory(ctx context.Context, systemId SystemID, id string, params *GetMemoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SearchMemoriesWithBody Semantic, full-text or hybrid search across every system
 	//
@@ -848,7 +971,9 @@ type ClientInterface interface {
 	//
 	// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
 	// from the text), `vector` with only a `vector`, `text` with only a `text` and no
-	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. Role: viewer.
+	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+	// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+	// version searched. Role: viewer.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -873,7 +998,9 @@ type ClientInterface interface {
 	//
 	// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
 	// from the text), `vector` with only a `vector`, `text` with only a `text` and no
-	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. Role: viewer.
+	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+	// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+	// version searched. Role: viewer.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -889,7 +1016,8 @@ type ClientInterface interface {
 	// list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 	// what the statement asks; `truncated` says rows were cut by it. The answer's format
 	// is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-	// `"cache": false` computes it afresh. Role: viewer.
+	// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+	// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -905,7 +1033,8 @@ type ClientInterface interface {
 	// list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 	// what the statement asks; `truncated` says rows were cut by it. The answer's format
 	// is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-	// `"cache": false` computes it afresh. Role: viewer.
+	// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+	// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -972,11 +1101,12 @@ func (c *Client) IngestMemories(ctx context.Context, params *IngestMemoriesParam
 
 // GetMemory One memory, its latest version
 //
-// Every column of the record, as `SELECT *` answers it. Role viewer.
+// Every column of the record, as `SELECT *` answers it; `as_of` reads it from a past
+// snapshot (time travel, see `AsOf`). Role viewer.
 //
 // Corresponds with GET /v1/memories/{system_id}/{id} (the `GetMemory` operationId).
-func (c *Client) GetMemory(ctx context.Context, systemId SystemID, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetMemoryRequest(c.Server, systemId, id)
+func (c *Client) GetMemory(ctx context.Context, systemId SystemID, id string, params *GetMemoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMemoryRequest(c.Server, systemId, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1005,7 +1135,9 @@ func (c *Client) GetMemory(ctx context.Context, systemId SystemID, id string, re
 //
 // The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
 // from the text), `vector` with only a `vector`, `text` with only a `text` and no
-// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. Role: viewer.
+// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+// version searched. Role: viewer.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1040,7 +1172,9 @@ func (c *Client) SearchMemoriesWithBody(ctx context.Context, contentType string,
 //
 // The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
 // from the text), `vector` with only a `vector`, `text` with only a `text` and no
-// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. Role: viewer.
+// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+// version searched. Role: viewer.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1066,7 +1200,8 @@ func (c *Client) SearchMemories(ctx context.Context, body SearchMemoriesJSONRequ
 // list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 // what the statement asks; `truncated` says rows were cut by it. The answer's format
 // is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-// `"cache": false` computes it afresh. Role: viewer.
+// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1092,7 +1227,8 @@ func (c *Client) SqlWithBody(ctx context.Context, params *SqlParams, contentType
 // list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 // what the statement asks; `truncated` says rows were cut by it. The answer's format
 // is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-// `"cache": false` computes it afresh. Role: viewer.
+// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1222,7 +1358,7 @@ func NewIngestMemoriesRequestWithBody(server string, params *IngestMemoriesParam
 }
 
 // NewGetMemoryRequest constructs an http.Request for the GetMemory method
-func NewGetMemoryRequest(server string, systemId SystemID, id string) (*http.Request, error) {
+func NewGetMemoryRequest(server string, systemId SystemID, id string, params *GetMemoryParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1252,6 +1388,33 @@ func NewGetMemoryRequest(server string, systemId SystemID, id string) (*http.Req
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "as_of", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -1458,12 +1621,13 @@ type ClientWithResponsesInterface interface {
 
 	// GetMemoryWithResponse One memory, its latest version
 	//
-	// Every column of the record, as `SELECT *` answers it. Role viewer.
+	// Every column of the record, as `SELECT *` answers it; `as_of` reads it from a past
+	// snapshot (time travel, see `AsOf`). Role viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/memories/{system_id}/{id} (the `GetMemory` operationId).
-	GetMemoryWithResponse(ctx context.Context, systemId SystemID, id string, reqEditors ...RequestEditorFn) (*GetMemoryResponse, error)
+	GetMemoryWithResponse(ctx context.Context, systemId SystemID, id string, params *GetMemoryParams, reqEditors ...RequestEditorFn) (*GetMemoryResponse, error)
 
 	// SearchMemoriesWithBodyWithResponse Semantic, full-text or hybrid search across every system
 	//
@@ -1483,7 +1647,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
 	// from the text), `vector` with only a `vector`, `text` with only a `text` and no
-	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. Role: viewer.
+	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+	// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+	// version searched. Role: viewer.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1508,7 +1674,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
 	// from the text), `vector` with only a `vector`, `text` with only a `text` and no
-	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. Role: viewer.
+	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+	// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+	// version searched. Role: viewer.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1524,7 +1692,8 @@ type ClientWithResponsesInterface interface {
 	// list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 	// what the statement asks; `truncated` says rows were cut by it. The answer's format
 	// is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-	// `"cache": false` computes it afresh. Role: viewer.
+	// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+	// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1540,7 +1709,8 @@ type ClientWithResponsesInterface interface {
 	// list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 	// what the statement asks; `truncated` says rows were cut by it. The answer's format
 	// is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-	// `"cache": false` computes it afresh. Role: viewer.
+	// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+	// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1805,6 +1975,10 @@ type SearchMemoriesResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *VersionNotFound
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *VersionNotRetained
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -1836,6 +2010,16 @@ func (r SearchMemoriesResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r SearchMemoriesResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SearchMemoriesResponse) GetJSON404() *VersionNotFound {
+	return r.JSON404
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r SearchMemoriesResponse) GetJSON410() *VersionNotRetained {
+	return r.JSON410
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -1923,8 +2107,12 @@ type SqlResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *VersionNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *Error
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *VersionNotRetained
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -1963,9 +2151,19 @@ func (r SqlResponse) GetJSON403() *Forbidden {
 	return r.JSON403
 }
 
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SqlResponse) GetJSON404() *VersionNotFound {
+	return r.JSON404
+}
+
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r SqlResponse) GetJSON406() *Error {
 	return r.JSON406
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r SqlResponse) GetJSON410() *VersionNotRetained {
+	return r.JSON410
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -2180,13 +2378,14 @@ func (c *ClientWithResponses) IngestMemoriesWithResponse(ctx context.Context, pa
 
 // GetMemoryWithResponse One memory, its latest version
 //
-// Every column of the record, as `SELECT *` answers it. Role viewer.
+// Every column of the record, as `SELECT *` answers it; `as_of` reads it from a past
+// snapshot (time travel, see `AsOf`). Role viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/memories/{system_id}/{id} (the `GetMemory` operationId).
-func (c *ClientWithResponses) GetMemoryWithResponse(ctx context.Context, systemId SystemID, id string, reqEditors ...RequestEditorFn) (*GetMemoryResponse, error) {
-	rsp, err := c.GetMemory(ctx, systemId, id, reqEditors...)
+func (c *ClientWithResponses) GetMemoryWithResponse(ctx context.Context, systemId SystemID, id string, params *GetMemoryParams, reqEditors ...RequestEditorFn) (*GetMemoryResponse, error) {
+	rsp, err := c.GetMemory(ctx, systemId, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2211,7 +2410,9 @@ func (c *ClientWithResponses) GetMemoryWithResponse(ctx context.Context, systemI
 //
 // The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
 // from the text), `vector` with only a `vector`, `text` with only a `text` and no
-// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. Role: viewer.
+// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+// version searched. Role: viewer.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2242,7 +2443,9 @@ func (c *ClientWithResponses) SearchMemoriesWithBodyWithResponse(ctx context.Con
 //
 // The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
 // from the text), `vector` with only a `vector`, `text` with only a `text` and no
-// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. Role: viewer.
+// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+// version searched. Role: viewer.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2264,7 +2467,8 @@ func (c *ClientWithResponses) SearchMemoriesWithResponse(ctx context.Context, bo
 // list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 // what the statement asks; `truncated` says rows were cut by it. The answer's format
 // is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-// `"cache": false` computes it afresh. Role: viewer.
+// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2286,7 +2490,8 @@ func (c *ClientWithResponses) SqlWithBodyWithResponse(ctx context.Context, param
 // list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 // what the statement asks; `truncated` says rows were cut by it. The answer's format
 // is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-// `"cache": false` computes it afresh. Role: viewer.
+// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2567,6 +2772,20 @@ func ParseSearchMemoriesResponse(rsp *http.Response) (*SearchMemoriesResponse, e
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest VersionNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest VersionNotRetained
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2682,12 +2901,26 @@ func ParseSqlResponse(rsp *http.Response) (*SqlResponse, error) {
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest VersionNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest VersionNotRetained
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
