@@ -3,8 +3,10 @@ package query
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
+	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/storage"
 )
 
@@ -15,6 +17,15 @@ import (
 // (HEAD) and forgotten when vacuum has deleted it. It returns how many
 // files it deleted.
 func (f *Function) forgetGone(ctx context.Context) (int, error) {
+	// The newest snapshots, not the cached ones: a file a commit removed
+	// since the last poll would still look live and keep its copy until
+	// the next pass (seen under load, where polls lag).
+	for _, name := range lake.Tables {
+		t, _ := f.lake.Table(name)
+		if _, err := t.Refresh(ctx); err != nil {
+			return 0, fmt.Errorf("forget: refresh %s: %w", name, err)
+		}
+	}
 	snaps := f.snapshots()
 	var gone []string
 	for _, key := range f.cache.Keys() {
