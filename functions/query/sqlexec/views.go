@@ -33,6 +33,51 @@ type View struct {
 	Files []File
 	// Columns overrides the view's columns; nil means TableColumns(name).
 	Columns []ColumnDef
+	// Confine, when set, limits the view to the rows of some systems: what
+	// one tenant may read of files that hold every tenant's rows.
+	Confine *Confinement
+}
+
+// Confinement is the set of systems a view shows.
+//
+// The filter alone would not do: DuckDB's optimizer is free to evaluate a
+// user's predicate before the view's own (it reorders conjunctions by
+// cost and pushes expressions into the scan), so
+// WHERE CAST(content AS INT) = 1 could fail on, and so reveal in its error,
+// another tenant's content, and a predicate that errors or burns time only
+// on some rows would be an oracle. So every column of a confined view is
+// masked as well, CASE WHEN <system allowed> THEN column END: whatever
+// order the optimizer picks, an expression over a row of another system
+// sees only NULLs, and the filter then drops the row.
+type Confinement struct {
+	// Systems are the system_ids shown, or with Deny those not shown.
+	Systems []string
+	Deny    bool
+}
+
+// condition is the SQL test of a row's system against c, over the raw
+// system_id column of a data file.
+func (c *Confinement) condition() string {
+	if len(c.Systems) == 0 {
+		if c.Deny {
+			return "(system_id IS NOT NULL)"
+		}
+		return "false"
+	}
+	var b strings.Builder
+	b.WriteString("(system_id ")
+	if c.Deny {
+		b.WriteString("NOT ")
+	}
+	b.WriteString("IN (")
+	for i, s := range c.Systems {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteString(s))
+	}
+	b.WriteString("))")
+	return b.String()
 }
 
 // File is one data file of a view.
@@ -177,6 +222,13 @@ func checkViews(views map[string]View, dirs []string) error {
 				return fmt.Errorf("view %s: %w", name, err)
 			}
 		}
+		if v.Confine != nil {
+			for _, s := range v.Confine.Systems {
+				if s == "" || strings.ContainsRune(s, 0) {
+					return fmt.Errorf("view %s: invalid confinement system %q", name, s)
+				}
+			}
+		}
 		if v.Columns != nil && len(v.Columns) == 0 {
 			return fmt.Errorf("view %s: no columns", name)
 		}
@@ -217,15 +269,24 @@ func viewBody(name string, v View) string {
 		}
 	}
 
+	// Confined: every column masked and the rows filtered (Confinement).
+	sel, where := projection(cols), ""
+	if c := v.Confine; c != nil {
+		if !c.Deny && len(c.Systems) == 0 {
+			plain, plainInt8, dedup = nil, nil, nil // sees nothing
+		}
+		cond := c.condition()
+		sel, where = maskedProjection(cols, cond), " WHERE "+cond
+	}
 	var parts []string
 	if len(plain) > 0 {
-		parts = append(parts, "SELECT "+projection(cols)+" FROM "+readParquet(plain, false))
+		parts = append(parts, "SELECT "+sel+" FROM "+readParquet(plain, false)+where)
 	}
 	if len(plainInt8) > 0 {
-		parts = append(parts, "SELECT "+projection(cols)+" FROM "+readParquet(plainInt8, false))
+		parts = append(parts, "SELECT "+sel+" FROM "+readParquet(plainInt8, false)+where)
 	}
 	if len(dedup) > 0 {
-		parts = append(parts, "SELECT "+projection(cols)+" FROM "+dedupSource(dedup))
+		parts = append(parts, "SELECT "+sel+" FROM "+dedupSource(dedup)+where)
 	}
 	if len(parts) == 0 {
 		// A typed row that is never produced: the view binds, has the right
@@ -296,6 +357,23 @@ func projection(cols []ColumnDef) string {
 			expr = quoteIdent(c.Name)
 		}
 		fmt.Fprintf(&b, "CAST(%s AS %s) AS %s", expr, c.Type, quoteIdent(c.Name))
+	}
+	return b.String()
+}
+
+// maskedProjection is projection with each column NULL unless cond holds
+// for its row (Confinement says why).
+func maskedProjection(cols []ColumnDef, cond string) string {
+	var b strings.Builder
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		expr := c.Expr
+		if expr == "" {
+			expr = quoteIdent(c.Name)
+		}
+		fmt.Fprintf(&b, "CAST(CASE WHEN %s THEN %s END AS %s) AS %s", cond, expr, c.Type, quoteIdent(c.Name))
 	}
 	return b.String()
 }
