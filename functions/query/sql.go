@@ -96,12 +96,19 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 // stored nowhere; the tier is then "off".
 func (f *Function) answer(ctx context.Context, sql, format string, limit int, useCache bool, start time.Time) (cachedResult, string, error) {
 	snaps := f.snapshots()
+	// The tenant's scope is part of the key: another tenant's identical
+	// statement is another answer, and never a faster (cached) one.
+	ctx, sc := f.pinScope(ctx)
 	if !useCache || f.cfg.NoResultCache {
 		f.metrics.resultCache.WithLabelValues("off").Inc()
 		out, err := f.compute(ctx, snaps, "", sql, format, limit, start)
 		return out, "off", err
 	}
-	key := resultKey(storage.Location(f.lake.Store())+"|"+snaps.versions(), sql, format, limit)
+	versions := storage.Location(f.lake.Store()) + "|" + snaps.versions()
+	if sc.Key() != "" {
+		versions += "|" + sc.Key()
+	}
+	key := resultKey(versions, sql, format, limit)
 	if res, ok := f.l1.Get(key); ok {
 		f.metrics.resultCache.WithLabelValues("l1").Inc()
 		return res, "l1", nil
@@ -205,7 +212,15 @@ func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit i
 		return nil, err
 	}
 	views := map[string]sqlexec.View{}
+	sc := f.scope(ctx)
 	for table, prunes := range scansByView(scans) {
+		if !sc.All() {
+			// Only the tenant's systems' files are fetched (an empty set
+			// keeps none); the views then drop the other systems' rows.
+			for i := range prunes {
+				prunes[i].SystemIDs = sc.Filter(prunes[i].SystemIDs)
+			}
+		}
 		kept, systems := keptFiles(table, snaps[table], prunes)
 		lease, err := f.cache.Fetch(ctx, objects(kept))
 		if err != nil {
@@ -228,7 +243,7 @@ func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit i
 			return nil, fmt.Errorf("fetch data files: %w", err)
 		}
 		defer more.Release()
-		v := sqlexec.View{}
+		v := sqlexec.View{Confine: confinement(sc)}
 		for i, pf := range kept {
 			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: f.keys.Shared(pf.key), Encoding: pf.encoding})
 		}

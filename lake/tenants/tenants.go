@@ -139,6 +139,18 @@ func (m *Map) Systems(tenant string) []string {
 	return out
 }
 
+// Tenants lists the tenants other than the default that own a system,
+// sorted.
+func (m *Map) Tenants() []string {
+	seen := map[string]bool{}
+	for _, t := range m.owner {
+		if t != DefaultTenant {
+			seen[t] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
 // Len is the number of claimed systems.
 func (m *Map) Len() int { return len(m.owner) }
 
