@@ -277,8 +277,11 @@ func (f *Function) params(ctx context.Context, req SearchRequest) (*searchParams
 	// planned, and rows of other systems are filtered in every index walk
 	// and scan (allowsSystem).
 	if sc := f.scope(ctx); !sc.All() {
-		p.scope = sc
-		p.systems = sc.Filter(p.systems)
+		// An allow list is all the test needs (Filter already kept only
+		// the tenant's); a deny list (the default tenant's) is kept.
+		if p.systems = sc.Filter(p.systems); p.systems == nil {
+			p.scope = sc
+		}
 	}
 	hnsw.Normalize(p.q)
 	return p, nil

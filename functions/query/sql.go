@@ -243,7 +243,7 @@ func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit i
 			return nil, fmt.Errorf("fetch data files: %w", err)
 		}
 		defer more.Release()
-		v := sqlexec.View{Confine: confinement(sc)}
+		v := sqlexec.View{Confine: confineTo(sc, systems)}
 		for i, pf := range kept {
 			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: f.keys.Shared(pf.key), Encoding: pf.encoding})
 		}

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/akosha/akosha/functions/query/sqlexec"
 	"github.com/akosha/akosha/internal/auth"
@@ -61,6 +62,24 @@ func confinement(s *tenants.Scope) *sqlexec.Confinement {
 	}
 	systems, deny := s.List()
 	return &sqlexec.Confinement{Systems: systems, Deny: deny}
+}
+
+// confineTo is confinement(s) narrowed to the systems a statement names
+// (nil: it names none): a shorter list, which DuckDB can also use to skip
+// row groups. The rows shown are the same.
+func confineTo(s *tenants.Scope, named map[string]bool) *sqlexec.Confinement {
+	c := confinement(s)
+	if c == nil || named == nil {
+		return c
+	}
+	var in []string
+	for sys := range named {
+		if s.Allows(sys) {
+			in = append(in, sys)
+		}
+	}
+	slices.Sort(in)
+	return &sqlexec.Confinement{Systems: in}
 }
 
 // fleetOnly refuses a route whose answer spans every tenant (the lake's

@@ -43,6 +43,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -102,7 +103,9 @@ type Map struct {
 }
 
 // Empty is the mapping of a lake without a systems table.
-func Empty() *Map { return &Map{Version: -1, owner: map[string]string{}, files: map[string]delta.Add{}} }
+func Empty() *Map {
+	return &Map{Version: -1, owner: map[string]string{}, files: map[string]delta.Add{}}
+}
 
 func mapOf(snap *delta.Snapshot) *Map {
 	m := &Map{Version: snap.Version, owner: map[string]string{}, files: map[string]delta.Add{}}
@@ -264,23 +267,23 @@ type Registry struct {
 	store storage.Store
 	log   *delta.Table
 
-	mu   sync.Mutex // serialises refreshes and writes
+	mu   sync.Mutex // serialises refreshes and writes (which do I/O)
 	snap *delta.Snapshot
-	cur  *Map
+	// cur is read without mu: every query request reads it, and must not
+	// wait for a claim's round trips to S3.
+	cur atomic.Pointer[Map]
 }
 
 // New returns the registry of the lake in store. It does no I/O: the table
 // is read by Refresh and created by the first claim.
 func New(store storage.Store) *Registry {
-	return &Registry{store: store, log: delta.NewTable(store, Table), cur: Empty()}
+	r := &Registry{store: store, log: delta.NewTable(store, Table)}
+	r.cur.Store(Empty())
+	return r
 }
 
 // Current is the mapping last read or written, without I/O.
-func (r *Registry) Current() *Map {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.cur
-}
+func (r *Registry) Current() *Map { return r.cur.Load() }
 
 // Refresh reads the versions committed since the last read.
 func (r *Registry) Refresh(ctx context.Context) (*Map, error) {
@@ -295,7 +298,7 @@ func (r *Registry) refreshLocked(ctx context.Context) (*Map, error) {
 	if r.snap == nil {
 		snap, err = r.log.Snapshot(ctx)
 		if errors.Is(err, storage.ErrNotExist) {
-			return r.cur, nil
+			return r.cur.Load(), nil
 		}
 	} else {
 		snap, err = r.log.Update(ctx, r.snap)
@@ -304,14 +307,15 @@ func (r *Registry) refreshLocked(ctx context.Context) (*Map, error) {
 		return nil, fmt.Errorf("tenants: read the %s table: %w", Table, err)
 	}
 	r.set(snap)
-	return r.cur, nil
+	return r.cur.Load(), nil
 }
 
 func (r *Registry) set(snap *delta.Snapshot) {
 	if r.snap != nil && snap.Version <= r.snap.Version {
 		return
 	}
-	r.snap, r.cur = snap, mapOf(snap)
+	r.snap = snap
+	r.cur.Store(mapOf(snap))
 }
 
 // ensureLocked creates the table when it does not exist yet.
@@ -383,7 +387,7 @@ func (r *Registry) Claim(ctx context.Context, systems []string, tenant, by strin
 		if _, err := r.refreshLocked(ctx); err != nil {
 			return err
 		}
-		todo, err := check(r.cur)
+		todo, err := check(r.cur.Load())
 		if err != nil || len(todo) == 0 {
 			return err
 		}
@@ -448,8 +452,9 @@ func (r *Registry) Move(ctx context.Context, sys, to, by string) (from string, v
 	if _, err := r.refreshLocked(ctx); err != nil {
 		return "", 0, err
 	}
-	from = r.cur.TenantOf(sys)
-	if from == to && r.cur.Claimed(sys) {
+	cur := r.cur.Load()
+	from = cur.TenantOf(sys)
+	if from == to && cur.Claimed(sys) {
 		return from, r.snap.Version, nil
 	}
 	now := time.Now().UTC()
@@ -461,7 +466,7 @@ func (r *Registry) Move(ctx context.Context, sys, to, by string) (from string, v
 		"operation":           "AKOSHA TENANT MOVE",
 		"operationParameters": map[string]any{"system_id": sys, "from": from, "to": to, "by": by},
 	}}}
-	if old, ok := r.cur.files[sys]; ok {
+	if old, ok := cur.files[sys]; ok {
 		rm := old.RemoveAt(now.UnixMilli())
 		actions = append(actions, delta.Action{Remove: &rm})
 	} else {
