@@ -82,6 +82,10 @@ type MigrateResult struct {
 	Rows     int64  `json:"rows"`
 	Reused   int    `json:"groups_reused"` // groups staged by an interrupted run
 	Version  int64  `json:"version"`       // the migration's commit (0 in a dry run or when already done)
+	// Evolved: the table's schema gained the columns this version added
+	// (expires_at, issue 16), in a metaData commit of its own when the
+	// layout was already tier/day (or would, on a dry run).
+	Evolved bool `json:"schema_evolved,omitempty"`
 }
 
 // migrateDir holds the staged groups of an interrupted migration:
@@ -144,7 +148,7 @@ func migrateTable(ctx context.Context, store storage.Store, name string, opts Mi
 	}
 	if slices.Equal(snap.Metadata.PartitionColumns, schemas.PartitionColumns) {
 		res.Already = true
-		return res, nil
+		return evolveSchema(ctx, log, snap, name, opts, res)
 	}
 	if !slices.Equal(snap.Metadata.PartitionColumns, OldPartitionColumns) {
 		return res, checkLayout(name, snap.Metadata)
@@ -215,6 +219,10 @@ func migrateTable(ctx context.Context, store storage.Store, name string, opts Mi
 	}
 	meta := snap.Metadata
 	meta.PartitionColumns = slices.Clone(schemas.PartitionColumns)
+	if want, err := schemas.DeltaSchemaString(name); err == nil && want != meta.SchemaString {
+		// The rows were rewritten in this version's form.
+		meta.SchemaString, res.Evolved = want, true
+	}
 	actions := []delta.Action{
 		{CommitInfo: map[string]any{
 			"operation":  "AKOSHA MIGRATE",
@@ -362,4 +370,60 @@ func migrateRows[R any](ctx context.Context, t *Table, part Partition, inputs []
 		files = append(files, f)
 	}
 	return files, nil
+}
+
+// evolveSchema brings the schema of a table already in the tier/day layout
+// to this version's, when this version only added nullable columns to it
+// (expires_at, issue 16): Akosha's own readers take a missing column as
+// NULL, but engines that read the Delta log (Spark, Trino, delta-rs) see
+// only the columns its schema names. One metaData commit, which conflicts
+// with any concurrent write (stop ingest and the jobs first, as for the
+// layout migration). A schema that is not a prefix of this version's
+// columns is left alone.
+func evolveSchema(ctx context.Context, log *delta.Table, snap *delta.Snapshot, name string, opts MigrateOptions, res MigrateResult) (MigrateResult, error) {
+	want, err := schemas.DeltaSchemaString(name)
+	if err != nil || snap.Metadata.SchemaString == want {
+		return res, err
+	}
+	have, err := snap.Metadata.Schema()
+	if err != nil {
+		return res, fmt.Errorf("read the schema: %w", err)
+	}
+	next, err := (&delta.Metadata{SchemaString: want}).Schema()
+	if err != nil {
+		return res, err
+	}
+	names := func(s *delta.StructType) map[string]bool {
+		out := map[string]bool{}
+		for _, f := range s.Fields {
+			out[f.Name] = true
+		}
+		return out
+	}
+	nextNames := names(next)
+	for n := range names(have) {
+		if !nextNames[n] {
+			opts.Log.Warn("migrate: schema has a column this version does not know; left alone", "table", name, "column", n)
+			return res, nil
+		}
+	}
+	res.Evolved = true
+	if opts.DryRun {
+		return res, nil
+	}
+	meta := snap.Metadata
+	meta.SchemaString = want
+	cr, err := log.Commit(ctx, snap, []delta.Action{
+		{CommitInfo: map[string]any{
+			"operation":           "AKOSHA SCHEMA EVOLVE",
+			"engineInfo":          "akosha-lake-migrate",
+			"operationParameters": map[string]any{"added": "nullable columns of this version (expires_at)"},
+		}},
+		{MetaData: &meta},
+	})
+	if err != nil {
+		return res, fmt.Errorf("commit the new schema (stop ingest and the jobs, then run again): %w", err)
+	}
+	res.Version = cr.Version
+	return res, nil
 }

@@ -332,3 +332,48 @@ func TestMigrateRefusesAnUnknownLayout(t *testing.T) {
 		t.Fatalf("open: %v", err)
 	}
 }
+
+// A lake in the tier/day layout written before expires_at (issue 16): its
+// memories schema lacks the column, which engines reading the log would
+// never see. Migrate adds it in one metaData commit (a dry run only says
+// so), the lake keeps its files and rows, and a second run does nothing.
+func TestMigrateEvolvesTheSchema(t *testing.T) {
+	ctx := testenv.Context(t)
+	s := testenv.Local(t)
+	want, err := schemas.DeltaSchemaString(schemas.TableMemories)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(want, `{"name":"expires_at","type":"timestamp","nullable":true,"metadata":{}},`, "", 1)
+	if old == want {
+		t.Fatal("the test's old schema still has expires_at")
+	}
+	if _, err := delta.NewTable(s, schemas.TableMemories).Create(ctx, delta.Metadata{
+		Name: schemas.TableMemories, SchemaString: old, PartitionColumns: schemas.PartitionColumns, Configuration: map[string]string{},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := lake.Open(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AppendMemories(ctx, []schemas.Memory{{SystemID: "s", ID: "m", Content: "c", CreatedAt: time.Now().Add(-time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := lake.Migrate(ctx, s, lake.MigrateOptions{DryRun: true})
+	if err != nil || !res[0].Evolved || res[0].Version != 0 || res[1].Evolved {
+		t.Fatalf("dry run: %+v %v", res, err)
+	}
+	res, err = lake.Migrate(ctx, s, lake.MigrateOptions{})
+	if err != nil || !res[0].Evolved || !res[0].Already || res[0].Version != 2 {
+		t.Fatalf("migrate: %+v %v", res, err)
+	}
+	snap, err := delta.NewTable(s, schemas.TableMemories).Snapshot(ctx)
+	if err != nil || snap.Metadata.SchemaString != want || len(snap.Files()) != 1 {
+		t.Fatalf("after: schema %s, %d files, %v", snap.Metadata.SchemaString, len(snap.Files()), err)
+	}
+	res, err = lake.Migrate(ctx, s, lake.MigrateOptions{})
+	if err != nil || res[0].Evolved || res[0].Version != 0 {
+		t.Fatalf("second run: %+v %v", res, err)
+	}
+}

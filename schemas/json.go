@@ -525,6 +525,40 @@ func (d *decoder) timestamp(field string) (time.Time, error) {
 	return t, nil
 }
 
+// duration reads a ttl: a Go duration string ("720h", "1h30m") or a number
+// of seconds; null reads as 0.
+func (d *decoder) duration(field string) (time.Duration, error) {
+	if d.null() {
+		return 0, nil
+	}
+	switch c := d.peek(); {
+	case c == '"':
+		b, err := d.stringBytes()
+		if err != nil {
+			return 0, err
+		}
+		v, err := time.ParseDuration(string(b))
+		if err != nil {
+			return 0, &ValidationError{Field: field, Message: fmt.Sprintf("%q is not a duration (say \"720h\", \"90m\" or a number of seconds)", truncate(string(b), 40))}
+		}
+		if v <= 0 {
+			return 0, &ValidationError{Field: field, Message: "must be more than 0"}
+		}
+		return v, nil
+	case c == '-' || c >= '0' && c <= '9':
+		b, err := d.number()
+		if err != nil {
+			return 0, err
+		}
+		secs, err := strconv.ParseFloat(string(b), 64)
+		if err != nil || !(secs > 0) || secs > MaxTTL.Seconds() {
+			return 0, &ValidationError{Field: field, Message: fmt.Sprintf("%s seconds is out of range (more than 0, at most 100 years)", truncate(string(b), 40))}
+		}
+		return time.Duration(secs * float64(time.Second)), nil
+	}
+	return 0, d.typeMismatch(field, "a duration string or a number of seconds")
+}
+
 // raw reads a value and returns a copy of its text, since the caller may
 // reuse the input buffer. null reads as nil; other values that are not
 // objects are kept for Validate to reject with a clear message.

@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"time"
 	"unicode/utf8"
@@ -41,6 +42,52 @@ type Memory struct {
 	Importance  *float64        `json:"importance,omitempty" validate:"omitempty,min=0,max=1"`
 	SourceType  string          `json:"source_type,omitempty" validate:"max=200"`
 	Metadata    json.RawMessage `json:"metadata,omitempty"` // a JSON object
+	// ExpiresAt is when the record stops being visible (issue 16): from
+	// then on no SQL, search, lookup or analytics answer shows it, and the
+	// next compaction removes it. nil: it never expires. It must be after
+	// the ingest's now (a record that would never be visible is refused).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// TTL is the other way to say it: expires_at = the ingest's now + TTL.
+	// In JSON a Go duration string ("720h", "90m") or a number of seconds.
+	// It is resolved on ingest (ResolveExpiry) and never stored; a record
+	// may give expires_at or ttl, not both.
+	TTL time.Duration `json:"-"`
+}
+
+// MaxTTL bounds a record's ttl (and a per-kind default): 100 years.
+const MaxTTL = 100 * 365 * 24 * time.Hour
+
+// ResolveExpiry turns the record's ttl, or else the default for its kind
+// (byKind, from AKOSHA_EXPIRY_BY_KIND), into expires_at counted from now.
+// An explicit expires_at is kept as it is. Call it after Validate.
+func (m *Memory) ResolveExpiry(now time.Time, byKind map[string]time.Duration) {
+	switch {
+	case m.ExpiresAt != nil:
+	case m.TTL > 0:
+		t := normalizeTime(now.Add(m.TTL))
+		m.ExpiresAt = &t
+	case byKind[m.Kind] > 0:
+		t := normalizeTime(now.Add(byKind[m.Kind]))
+		m.ExpiresAt = &t
+	}
+	m.TTL = 0
+}
+
+// checkExpiry reports what is wrong with a record's expires_at and ttl.
+func checkExpiry(expires *time.Time, ttl time.Duration, now time.Time) string {
+	switch {
+	case expires != nil && ttl != 0:
+		return "give expires_at or ttl, not both"
+	case ttl < 0 || ttl > MaxTTL:
+		return fmt.Sprintf("ttl %s is out of range (more than 0, at most 100 years)", ttl)
+	case expires == nil:
+		return ""
+	case !expires.After(now):
+		return fmt.Sprintf("expires_at %s is not in the future: such a record would never be visible (delete it instead)", FormatTime(*expires))
+	case expires.Sub(now) > MaxTTL:
+		return fmt.Sprintf("expires_at %s is more than 100 years away", FormatTime(*expires))
+	}
+	return ""
 }
 
 // Normalize fills defaults and puts fields in their stored form: Kind
@@ -61,6 +108,10 @@ func (m *Memory) Normalize() {
 	}
 	if isNull(m.Metadata) {
 		m.Metadata = nil
+	}
+	if m.ExpiresAt != nil {
+		t := normalizeTime(*m.ExpiresAt)
+		m.ExpiresAt = &t
 	}
 }
 
@@ -89,6 +140,13 @@ func (m *Memory) Validate(now time.Time) error {
 	p.check("source_type", checkLabel(m.SourceType))
 	p.checkList("tags", m.Tags, checkLabel)
 	p.check("metadata", checkObject(m.Metadata))
+	if msg := checkExpiry(m.ExpiresAt, m.TTL, now); msg != "" {
+		field := "expires_at"
+		if m.TTL != 0 {
+			field = "ttl"
+		}
+		p.check(field, msg)
+	}
 	return p.err()
 }
 
@@ -191,6 +249,13 @@ func (m *Memory) UnmarshalJSON(data []byte) error {
 			out.SourceType, err = d.str("source_type")
 		case "metadata":
 			out.Metadata, err = d.raw()
+		case "expires_at":
+			var t time.Time
+			if t, err = d.timestamp("expires_at"); err == nil && !t.IsZero() {
+				out.ExpiresAt = &t
+			}
+		case "ttl":
+			out.TTL, err = d.duration("ttl")
 		default:
 			err = d.skip(1)
 		}
@@ -210,8 +275,13 @@ func (m *Memory) UnmarshalJSON(data []byte) error {
 // an array of numbers.
 func (m Memory) MarshalJSON() ([]byte, error) {
 	type plain Memory // without methods, so that json.Marshal does not recurse
+	var expires string
+	if m.ExpiresAt != nil {
+		expires = FormatTime(*m.ExpiresAt)
+	}
 	return marshalJSON(struct {
 		plain
 		CreatedAt string `json:"created_at"`
-	}{plain(m), FormatTime(m.CreatedAt)})
+		ExpiresAt string `json:"expires_at,omitempty"`
+	}{plain(m), FormatTime(m.CreatedAt), expires})
 }

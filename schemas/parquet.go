@@ -73,6 +73,10 @@ type MemoryRow struct {
 	SourceType  *string   `parquet:"source_type,optional,dict"`
 	Metadata    *string   `parquet:"metadata,optional,plain"` // JSON object text
 	IngestedAt  time.Time `parquet:"ingested_at,timestamp(microsecond)"`
+	// ExpiresAt is the record's expiry (issue 16); null: never. The last
+	// column: files written before it lack it, and every reader takes a
+	// missing column as null (sqlexec's views, parquet-go's row reads).
+	ExpiresAt *time.Time `parquet:"expires_at,optional,timestamp(microsecond)"`
 }
 
 // Row returns m as a data file row. It shares m's Embedding and Tags slices,
@@ -100,7 +104,17 @@ func (m *Memory) Row() MemoryRow {
 		Importance:  copyPtr(m.Importance),
 		SourceType:  optString(m.SourceType),
 		Metadata:    optString(objectString(m.Metadata)),
+		ExpiresAt:   normalizedPtr(m.ExpiresAt),
 	}
+}
+
+// normalizedPtr is an optional timestamp in its stored form.
+func normalizedPtr(t *time.Time) *time.Time {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	v := normalizeTime(*t)
+	return &v
 }
 
 // Memory returns the record of row r. It shares r's slices.
@@ -122,7 +136,16 @@ func (r *MemoryRow) Memory() Memory {
 		Importance:  copyPtr(r.Importance),
 		SourceType:  deref(r.SourceType),
 		Metadata:    objectRaw(deref(r.Metadata)),
+		ExpiresAt:   utcPtr(r.ExpiresAt),
 	}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC()
+	return &v
 }
 
 // EntityRow is a row of an entities data file.
@@ -326,6 +349,7 @@ var deltaSchemas = map[string]string{
 		field("source_type", "string"),
 		field("metadata", "string"),
 		field("ingested_at", "timestamp"),
+		field("expires_at", "timestamp"), // issue 16; files before it lack the column
 	),
 	TableEntities: deltaSchemaJSON(
 		field("system_id", "string"),

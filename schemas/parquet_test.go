@@ -196,6 +196,7 @@ func TestParquetSchemas(t *testing.T) {
 	optional binary source_type (STRING);
 	optional binary metadata (STRING);
 	required int64 ingested_at (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
+	optional int64 expires_at (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
 }`},
 		{"entities", writeRows(t, []EntityRow{sampleEntityPtr().Row()}), `
 	required binary system_id (STRING);

@@ -22,24 +22,25 @@ import (
 // Its files name the encoding in their add action (lake.EncodingInt8); SQL
 // views and search dequantize them.
 type QuantizedMemoryRow struct {
-	SystemID       string    `parquet:"system_id,dict"`
-	ID             string    `parquet:"id,plain"`
-	Kind           string    `parquet:"kind,dict"`
-	Content        string    `parquet:"content,plain"`
-	EmbeddingI8    []int8    `parquet:"embedding_i8,optional,list"` // null when absent
-	EmbeddingScale *float32  `parquet:"embedding_scale,optional"`   // null when absent (a pointer: see optString)
-	CreatedAt      time.Time `parquet:"created_at,timestamp(microsecond)"`
-	Project        *string   `parquet:"project,optional,dict"`
-	Namespace      *string   `parquet:"namespace,optional,dict"`
-	SessionID      *string   `parquet:"session_id,optional,dict"`
-	UserID         *string   `parquet:"user_id,optional,dict"`
-	Category       *string   `parquet:"category,optional,dict"`
-	Subcategory    *string   `parquet:"subcategory,optional,dict"`
-	Tags           []string  `parquet:"tags,optional,list" parquet-element:",dict"`
-	Importance     *float64  `parquet:"importance,optional"`
-	SourceType     *string   `parquet:"source_type,optional,dict"`
-	Metadata       *string   `parquet:"metadata,optional,plain"`
-	IngestedAt     time.Time `parquet:"ingested_at,timestamp(microsecond)"`
+	SystemID       string     `parquet:"system_id,dict"`
+	ID             string     `parquet:"id,plain"`
+	Kind           string     `parquet:"kind,dict"`
+	Content        string     `parquet:"content,plain"`
+	EmbeddingI8    []int8     `parquet:"embedding_i8,optional,list"` // null when absent
+	EmbeddingScale *float32   `parquet:"embedding_scale,optional"`   // null when absent (a pointer: see optString)
+	CreatedAt      time.Time  `parquet:"created_at,timestamp(microsecond)"`
+	Project        *string    `parquet:"project,optional,dict"`
+	Namespace      *string    `parquet:"namespace,optional,dict"`
+	SessionID      *string    `parquet:"session_id,optional,dict"`
+	UserID         *string    `parquet:"user_id,optional,dict"`
+	Category       *string    `parquet:"category,optional,dict"`
+	Subcategory    *string    `parquet:"subcategory,optional,dict"`
+	Tags           []string   `parquet:"tags,optional,list" parquet-element:",dict"`
+	Importance     *float64   `parquet:"importance,optional"`
+	SourceType     *string    `parquet:"source_type,optional,dict"`
+	Metadata       *string    `parquet:"metadata,optional,plain"`
+	IngestedAt     time.Time  `parquet:"ingested_at,timestamp(microsecond)"`
+	ExpiresAt      *time.Time `parquet:"expires_at,optional,timestamp(microsecond)"` // as MemoryRow's
 }
 
 // Quantized returns r with its embedding quantized. It shares r's other
@@ -57,6 +58,7 @@ func (r *MemoryRow) Quantized() QuantizedMemoryRow {
 		SessionID: r.SessionID, UserID: r.UserID, Category: r.Category,
 		Subcategory: r.Subcategory, Tags: r.Tags, Importance: r.Importance,
 		SourceType: r.SourceType, Metadata: r.Metadata, IngestedAt: r.IngestedAt,
+		ExpiresAt: r.ExpiresAt,
 	}
 }
 
@@ -74,6 +76,7 @@ func (q *QuantizedMemoryRow) MemoryRow() MemoryRow {
 		SessionID: q.SessionID, UserID: q.UserID, Category: q.Category,
 		Subcategory: q.Subcategory, Tags: q.Tags, Importance: q.Importance,
 		SourceType: q.SourceType, Metadata: q.Metadata, IngestedAt: q.IngestedAt,
+		ExpiresAt: q.ExpiresAt,
 	}
 }
 

@@ -14,6 +14,23 @@ func (r *MemoryRow) StatStrings(fn func(col string, v *string)) {
 	fn("id", &r.ID)
 	fn("kind", &r.Kind)
 	fn("project", r.Project)
+	fn("expires_at", expiryStat(r.ExpiresAt))
+}
+
+// ExpiryStatLayout is how expires_at is written in file statistics: UTC to
+// the millisecond, fixed width, so that the string order is the time order
+// (the min and max are then true bounds when cut down to the millisecond;
+// a reader takes a max as covering the millisecond it names). A file whose
+// statistics have no nullCount for expires_at was written before the
+// column existed: it has no expiring rows.
+const ExpiryStatLayout = "2006-01-02T15:04:05.000Z"
+
+func expiryStat(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Truncate(time.Millisecond).Format(ExpiryStatLayout)
+	return &s
 }
 
 // StatStrings calls fn with each of the row's recorded string columns.
@@ -36,6 +53,7 @@ func (r *QuantizedMemoryRow) StatStrings(fn func(col string, v *string)) {
 	fn("id", &r.ID)
 	fn("kind", &r.Kind)
 	fn("project", r.Project)
+	fn("expires_at", expiryStat(r.ExpiresAt))
 }
 
 // SortKey is the order of rows in a data file: (system_id, created_at).

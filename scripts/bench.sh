@@ -35,6 +35,10 @@ out="bench-out/$(date -u +%Y%m%dT%H%M%SZ).txt"
 		go test -run '^$' -bench 'BenchmarkFleetIngest' -benchtime 1000x -timeout 30m ./functions/ingest/
 		go test -v -run '^$' -bench 'BenchmarkFleet$' -benchtime 1x -timeout 90m ./functions/query/
 	fi
+	if [ "${AKOSHA_BENCH_DEDUPE:-}" = 1 ]; then
+		echo "## compaction's cross-partition dedupe (issue 15): 1M records, 1% re-sent on another day"
+		go test -run '^$' -bench 'DedupeRewrite' -benchtime 1x -timeout 60m ./jobs/compact/
+	fi
 	if [ -n "${AKOSHA_BENCH_QUERY:-}" ]; then
 		echo "## query"
 		go test -run '^$' -bench 'Query' -benchtime 1x -timeout 60m ./functions/query/

@@ -132,15 +132,23 @@ func TestGeneratedClientAgainstAkoshaServeDev(t *testing.T) {
 		}
 	}
 
-	mem, err := c.GetMemoryWithResponse(ctx, "laptop-1", "m1")
+	mem, err := c.GetMemoryWithResponse(ctx, "laptop-1", "m1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if mem.JSON200 == nil || mem.JSON200.Content != "fixed the flaky test" || mem.JSON200.Tier != "hot" || mem.JSON200.Day.String() != "2026-11-25" {
 		t.Errorf("get memory: %d %s", mem.StatusCode(), mem.Body)
 	}
-	if missing, err := c.GetMemoryWithResponse(ctx, "laptop-1", "nope"); err != nil || missing.JSON404 == nil || missing.JSON404.Error.Code != "not_found" {
+	if missing, err := c.GetMemoryWithResponse(ctx, "laptop-1", "nope", nil); err != nil || missing.JSON404 == nil || missing.JSON404.Error.Code != "not_found" {
 		t.Errorf("get a missing memory: %v %s", err, missing.Body)
+	}
+	// Time travel: as_of after the latest version is a 404 version_not_found.
+	var future client.AsOf
+	if err := future.FromAsOf0(999999); err != nil {
+		t.Fatal(err)
+	}
+	if old, err := c.GetMemoryWithResponse(ctx, "laptop-1", "m1", &client.GetMemoryParams{AsOf: &future}); err != nil || old.JSON404 == nil || old.JSON404.Error.Code != "version_not_found" {
+		t.Errorf("get a memory as of a version after the latest: %v %s", err, old.Body)
 	}
 
 	res, err := c.SqlWithResponse(ctx, nil, client.SQLRequest{Sql: "SELECT id, tags FROM memories ORDER BY id"})
@@ -162,9 +170,15 @@ func TestGeneratedClientAgainstAkoshaServeDev(t *testing.T) {
 	if found.JSON200 == nil || len(found.JSON200.Results) != 1 || found.JSON200.Results[0].Id != "m2" || found.JSON200.Results[0].Score < 0.999 {
 		t.Errorf("search: %d %s", found.StatusCode(), found.Body)
 	}
+	// Without an embeddings endpoint a text is ranked by BM25 (mode text);
+	// mode vector with a text needs the endpoint.
 	text, err := c.SearchMemoriesWithResponse(ctx, client.SearchRequest{Text: ptr("flaky")})
-	if err != nil || text.JSON400 == nil || text.JSON400.Error.Code != "text_search_unavailable" {
+	if err != nil || text.JSON200 == nil || len(text.JSON200.Results) != 1 || text.JSON200.Results[0].Id != "m1" {
 		t.Errorf("text search without an embeddings endpoint: %v %s", err, text.Body)
+	}
+	vecText, err := c.SearchMemoriesWithResponse(ctx, client.SearchRequest{Text: ptr("flaky"), Mode: ptr(client.Vector)})
+	if err != nil || vecText.JSON400 == nil || vecText.JSON400.Error.Code != "text_search_unavailable" {
+		t.Errorf("mode vector with a text, without an embeddings endpoint: %v %s", err, vecText.Body)
 	}
 
 	sys, err := c.ListSystemsWithResponse(ctx)

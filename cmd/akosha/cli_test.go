@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,7 +34,8 @@ func TestCLIOnALocalLake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.AppendMemories(context.Background(), gen.Memories(1, 50, 2, 1)); err != nil {
+	first := gen.Memories(1, 50, 2, 1)
+	if _, err := l.AppendMemories(context.Background(), first); err != nil {
 		t.Fatal(err)
 	}
 	out, err := run(t, "sql", "--lake", dir, "SELECT count(*) AS n, count(DISTINCT system_id) AS systems FROM memories")
@@ -42,11 +46,36 @@ func TestCLIOnALocalLake(t *testing.T) {
 	if err != nil || out != "n\n50\n" {
 		t.Errorf("sql csv: %v %q", err, out)
 	}
+	// Time travel: a second commit, then the count as of the first.
+	if _, err := l.AppendMemories(context.Background(), gen.Memories(2, 10, 2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ asOf, want string }{{"1", "n\n50\n"}, {"2", "n\n60\n"}, {"", "n\n60\n"}} {
+		out, err = run(t, "sql", "--lake", dir, "--format", "csv", "--as-of", tc.asOf, "SELECT count(*) AS n FROM memories")
+		if err != nil || out != tc.want {
+			t.Errorf("sql --as-of %q: %v %q, want %q", tc.asOf, err, out, tc.want)
+		}
+	}
+	if _, err := run(t, "sql", "--lake", dir, "--as-of", "9", "SELECT 1"); err == nil || !strings.Contains(err.Error(), "version_not_found") {
+		t.Errorf("sql --as-of after the latest: %v", err)
+	}
+	vec, _ := json.Marshal(first[0].Embedding)
+	vecFile := filepath.Join(t.TempDir(), "q.json")
+	if err := os.WriteFile(vecFile, vec, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "search", "--lake", dir, "--as-of", "1", "--k", "1", "--format", "json", "--vector-file", vecFile)
+	if err != nil || !strings.Contains(out, `"id": "`+first[0].ID+`"`) || !strings.Contains(out, `"version": 1`) {
+		t.Errorf("search --as-of 1: %v\n%s", err, out)
+	}
+	if _, err := run(t, "search", "--lake", dir, "--as-of", "last week", "--vector-file", vecFile); err == nil || !strings.Contains(err.Error(), "invalid_as_of") {
+		t.Errorf("search --as-of 'last week': %v", err)
+	}
 	if _, err := run(t, "sql", "--lake", dir, "COPY memories TO '/tmp/x'"); err == nil {
 		t.Error("sql accepted a COPY")
 	}
 	out, err = run(t, "lake", "verify", "--lake", dir)
-	if err != nil || !strings.Contains(out, "memories: version 1, 1 live files checked") {
+	if err != nil || !strings.Contains(out, "memories: version 2, 2 live files checked") {
 		t.Errorf("lake verify: %v\n%s", err, out)
 	}
 	out, err = run(t, "lake", "log", "--lake", dir)

@@ -178,6 +178,9 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some groups failed, 4 another run holds
 							fmt.Fprintf(out, "  %-10s %d superseded versions removed from %d files (%d left), skipped %v\n", "",
 								d.Superseded, d.FilesIn, d.FilesOut, d.Skipped)
 						}
+						if d := ts.Dedupe; d.Expired > 0 {
+							fmt.Fprintf(out, "  %-10s %d expired records removed (erasure record %s)\n", "", d.Expired, d.Erasure)
+						}
 					}
 				}
 				for _, r := range sum.Results {

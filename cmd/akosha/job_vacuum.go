@@ -97,6 +97,10 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some deletes failed, 4 another run hold
 						ts.Deleted[vacuum.KindLog], ts.Deleted[vacuum.KindCheckpoint], ts.Deleted[vacuum.KindIndex],
 						ts.WithinGrace, kept)
 				}
+				if u := sum.Uploads; u.Deleted > 0 || u.Failed > 0 {
+					fmt.Fprintf(out, "  %-10s %s %d database files (%s) of %d imported uploads, %d failed\n",
+						"uploads", verb, u.Deleted, mb(u.Bytes), u.Uploads, u.Failed)
+				}
 			}
 			if errors.Is(err, vacuum.ErrDeletesFailed) {
 				return exitError{exitPartial, err}

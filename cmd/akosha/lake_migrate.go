@@ -57,6 +57,10 @@ recognise is refused before anything is written.`,
 				for _, r := range res {
 					state := "migrated"
 					switch {
+					case r.Already && r.Evolved && dryRun:
+						state = "would add new columns to the schema"
+					case r.Already && r.Evolved:
+						state = "schema: new columns added"
 					case r.Already:
 						state = "already tier/day"
 					case dryRun:

@@ -16,26 +16,34 @@ import (
 
 func newSearchCmd(g *globals) *cobra.Command {
 	var c client
-	var text, vectorFile, format, project, from, to string
+	var text, vectorFile, format, project, from, to, mode, session, asOf string
 	var k int
-	var threshold float64
-	var systems, kinds, tiers []string
+	var threshold, weight float64
+	var tagsAll bool
+	var systems, kinds, tiers, tags []string
 	cmd := &cobra.Command{
 		Use:   "search --text TEXT | --vector-file FILE",
-		Short: "Semantic search over the memories (cosine similarity, highest first)",
-		Long: `search runs one vector search, on a running server (--url) or on the lake itself (--lake).
+		Short: "Semantic, full-text (BM25) or hybrid search over the memories, best first",
+		Long: `search runs one search, on a running server (--url) or on the lake itself (--lake).
 
---text needs an embeddings endpoint (the server's, or AKOSHA_EMBEDDINGS_URL in lake mode);
---vector-file reads a JSON array of 384 numbers ("-" for stdin).`,
+--mode vector ranks by cosine similarity to --vector-file, or to --text embedded by an
+embeddings endpoint (the server's, or AKOSHA_EMBEDDINGS_URL in lake mode); --mode text ranks
+--text by BM25 over content and tags and needs no endpoint; --mode hybrid fuses both
+rankings (--hybrid-weight is the vector ranking's share). The default is hybrid when there
+is a text and a vector (given, or embedded), vector with --vector-file only, text with
+--text and no endpoint. --vector-file reads a JSON array of 384 numbers ("-" for stdin).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (text == "") == (vectorFile == "") {
-				return usageError{fmt.Errorf("give --text or --vector-file")}
+			if text == "" && vectorFile == "" {
+				return usageError{fmt.Errorf("give --text or --vector-file (or both, for --mode hybrid)")}
 			}
 			if format != "table" && format != "json" {
 				return usageError{fmt.Errorf("--format %q: want table or json", format)}
 			}
-			req := query.SearchRequest{Text: text, K: &k}
+			req := query.SearchRequest{Text: text, K: &k, Mode: mode, AsOf: query.AsOf(asOf)}
+			if cmd.Flags().Changed("hybrid-weight") {
+				req.HybridWeight = &weight
+			}
 			if vectorFile != "" {
 				var rd io.Reader = os.Stdin
 				if vectorFile != "-" {
@@ -53,8 +61,9 @@ func newSearchCmd(g *globals) *cobra.Command {
 			if cmd.Flags().Changed("threshold") {
 				req.Threshold = &threshold
 			}
-			if systems != nil || kinds != nil || tiers != nil || project != "" || from != "" || to != "" {
-				req.Filter = &query.SearchFilter{SystemID: systems, Kind: kinds, Tier: tiers, Project: project, From: from, To: to}
+			if systems != nil || kinds != nil || tiers != nil || project != "" || from != "" || to != "" || tags != nil || tagsAll || session != "" {
+				req.Filter = &query.SearchFilter{SystemID: systems, Kind: kinds, Tier: tiers, Project: project, From: from, To: to,
+					Tags: tags, TagsAll: tagsAll, SessionID: session}
 			}
 			var resp query.SearchResponse
 			if c.url != "" {
@@ -91,17 +100,23 @@ func newSearchCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.flags(cmd)
-	cmd.Flags().StringVar(&text, "text", "", "search text (needs an embeddings endpoint)")
+	cmd.Flags().StringVar(&text, "text", "", "search text (BM25 in modes text and hybrid; embedded in mode vector)")
+	cmd.Flags().StringVar(&mode, "mode", "", "vector, text or hybrid (default: from the inputs, see above)")
+	cmd.Flags().Float64Var(&weight, "hybrid-weight", 0.5, "mode hybrid: the vector ranking's share in the fusion (0..1)")
 	cmd.Flags().StringVar(&vectorFile, "vector-file", "", `JSON file holding the 384-float query vector ("-": stdin)`)
 	cmd.Flags().IntVar(&k, "k", query.DefaultSearchK, "number of results (1..1000)")
-	cmd.Flags().Float64Var(&threshold, "threshold", 0, "lowest cosine similarity to return (-1..1)")
+	cmd.Flags().Float64Var(&threshold, "threshold", 0, "lowest cosine similarity to return (-1..1; modes vector and hybrid)")
 	cmd.Flags().StringSliceVar(&systems, "system", nil, "only these system ids")
 	cmd.Flags().StringSliceVar(&kinds, "kind", nil, "only these kinds (conversation, reflection, memory)")
 	cmd.Flags().StringSliceVar(&tiers, "tier", nil, "only these tiers (hot, warm, cold)")
 	cmd.Flags().StringVar(&project, "project", "", "only this project")
+	cmd.Flags().StringSliceVar(&tags, "tag", nil, "only records holding any of these tags")
+	cmd.Flags().BoolVar(&tagsAll, "tags-all", false, "with --tag: records must hold every tag")
+	cmd.Flags().StringVar(&session, "session", "", "only this session id")
 	cmd.Flags().StringVar(&from, "from", "", "created at or after (RFC 3339)")
 	cmd.Flags().StringVar(&to, "to", "", "created at or before (RFC 3339)")
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "search as of a memories table version or an RFC 3339 time (time travel)")
 	return cmd
 }
 

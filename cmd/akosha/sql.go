@@ -77,14 +77,17 @@ func isTerminal(f *os.File) bool {
 
 func newSQLCmd(g *globals) *cobra.Command {
 	var c client
-	var format string
+	var format, asOf string
 	var limit int
 	cmd := &cobra.Command{
 		Use:   `sql "SELECT ..."`,
 		Short: "Run SQL over the lake (views memories, entities, relations)",
 		Long: `sql runs one read-only statement, on a running server (--url) or on the lake itself (--lake).
 
-Output: an aligned table by default; --format csv, json, ndjson or parquet for machines.`,
+Output: an aligned table by default; --format csv, json, ndjson or parquet for machines.
+
+--as-of answers from a past state of the lake: a memories table version (e.g. 12) or an
+RFC 3339 time (each table at its newest version committed at or before it).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			accept := map[string]string{"table": "application/json", "json": "application/json", "csv": "text/csv",
@@ -94,7 +97,11 @@ Output: an aligned table by default; --format csv, json, ndjson or parquet for m
 			}
 			out := cmd.OutOrStdout()
 			if c.url != "" {
-				body, err := c.post(cmd.Context(), "/v1/sql", map[string]any{"sql": args[0], "limit": limit}, accept)
+				req := map[string]any{"sql": args[0], "limit": limit}
+				if asOf != "" {
+					req["as_of"] = query.AsOf(asOf)
+				}
+				body, err := c.post(cmd.Context(), "/v1/sql", req, accept)
 				if err != nil {
 					return err
 				}
@@ -108,7 +115,7 @@ Output: an aligned table by default; --format csv, json, ndjson or parquet for m
 				}
 				return printTable(out, &res)
 			}
-			res, err := g.localQuery(cmd.Context(), args[0], limit)
+			res, err := g.localQuery(cmd.Context(), args[0], limit, query.AsOf(asOf))
 			if err != nil {
 				return err
 			}
@@ -129,11 +136,12 @@ Output: an aligned table by default; --format csv, json, ndjson or parquet for m
 	c.flags(cmd)
 	cmd.Flags().StringVar(&format, "format", "table", "table, csv, json, ndjson or parquet")
 	cmd.Flags().IntVar(&limit, "limit", 0, "most rows to return (default the server's limit, 10,000)")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "answer as of a memories table version or an RFC 3339 time (time travel)")
 	return cmd
 }
 
 // localQuery runs a statement on the lake itself.
-func (g *globals) localQuery(ctx context.Context, sql string, limit int) (*sqlexec.Result, error) {
+func (g *globals) localQuery(ctx context.Context, sql string, limit int, asOf query.AsOf) (*sqlexec.Result, error) {
 	f, done, err := g.localQueryFunction(ctx)
 	if err != nil {
 		return nil, err
@@ -141,7 +149,7 @@ func (g *globals) localQuery(ctx context.Context, sql string, limit int) (*sqlex
 	defer done()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	return f.Query(ctx, sql, limit)
+	return f.QueryAt(ctx, sql, limit, asOf)
 }
 
 // localQueryFunction opens a query function on the lake itself (no server,

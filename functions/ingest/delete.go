@@ -25,8 +25,6 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,7 +49,7 @@ import (
 const DeleteOperation = "AKOSHA DELETE"
 
 // ErasuresPrefix is where erasure records are written, at the lake root.
-const ErasuresPrefix = "_erasures/"
+const ErasuresPrefix = lake.ErasuresPrefix
 
 // maxDeleteIDs bounds the ids of one filter; more go in several requests.
 const maxDeleteIDs = 10000
@@ -452,17 +450,7 @@ type Erasure struct {
 
 func (f *Function) writeErasure(ctx context.Context, filter DeleteFilter, who string, resp DeleteResponse) (string, error) {
 	now := time.Now().UTC()
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	key := ErasuresPrefix + now.Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(rnd[:]) + ".json"
-	b, err := json.Marshal(Erasure{Who: who, When: now, Filter: filter, Deleted: resp.Deleted, Tables: resp.Tables})
-	if err != nil {
-		return "", err
-	}
-	if err := f.lake.Store().PutIfAbsent(ctx, key, bytes.NewReader(b), int64(len(b))); err != nil {
-		return "", fmt.Errorf("write %s: %w", key, err)
-	}
-	return key, nil
+	return lake.WriteErasure(ctx, f.lake.Store(), now, Erasure{Who: who, When: now, Filter: filter, Deleted: resp.Deleted, Tables: resp.Tables})
 }
 
 func principalName(ctx context.Context) string {

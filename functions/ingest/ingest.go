@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,7 @@ var (
 	keyGroupWait  = config.Register(config.Key{Name: "AKOSHA_INGEST_GROUP_WAIT", Default: "5ms", Help: "longest a request waits for others to share its commit"})
 	keyGroupMax   = config.Register(config.Key{Name: "AKOSHA_INGEST_GROUP_RECORDS", Default: "20000", Help: "most records in one group commit"})
 	keyFlushes    = config.Register(config.Key{Name: "AKOSHA_INGEST_GROUP_FLUSHES", Default: "1", Help: "most group commits of one table being written at once; a waiting group grows meanwhile"})
+	keyExpiry     = config.Register(config.Key{Name: "AKOSHA_EXPIRY_BY_KIND", Help: "default expiry of memories per kind, kind:duration,... (e.g. conversation:720h); a record's own expires_at or ttl wins; empty: memories never expire by default"})
 )
 
 // Config sets the function's limits.
@@ -44,6 +46,41 @@ type Config struct {
 	GroupWait    time.Duration // group commit: longest wait for company (default 5 ms)
 	GroupRecords int           // group commit: most records per commit (default 20,000)
 	GroupFlushes int           // group commit: most groups of a table staged or committed at once (default 1)
+	// ExpiryByKind is the default ttl of a memory of each kind that gives
+	// neither expires_at nor ttl (AKOSHA_EXPIRY_BY_KIND); none: no default.
+	ExpiryByKind map[string]time.Duration
+}
+
+// ParseExpiryByKind reads AKOSHA_EXPIRY_BY_KIND: kind:duration pairs,
+// comma-separated, each kind once, each duration a Go duration (720h) over
+// 0 and at most 100 years.
+func ParseExpiryByKind(s string) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	for _, pair := range strings.Split(s, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		kind, dur, ok := strings.Cut(pair, ":")
+		kind = strings.TrimSpace(kind)
+		switch kind {
+		case schemas.KindConversation, schemas.KindReflection, schemas.KindMemory:
+		default:
+			return nil, fmt.Errorf("%s: %q: want kind:duration with kind conversation, reflection or memory", keyExpiry.Name, pair)
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s: %q: want kind:duration, e.g. conversation:720h", keyExpiry.Name, pair)
+		}
+		if _, dup := out[kind]; dup {
+			return nil, fmt.Errorf("%s: kind %s given twice", keyExpiry.Name, kind)
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(dur))
+		if err != nil || d <= 0 || d > schemas.MaxTTL {
+			return nil, fmt.Errorf("%s: %q: the duration must be a Go duration over 0 and at most 100 years (e.g. 720h)", keyExpiry.Name, pair)
+		}
+		out[kind] = d
+	}
+	return out, nil
 }
 
 // ConfigFromEnv reads the configuration from AKOSHA_INGEST_* variables.
@@ -58,6 +95,9 @@ func ConfigFromEnv() (Config, error) {
 	c.GroupWait = dur(keyGroupWait)
 	c.GroupRecords = int(get(keyGroupMax))
 	c.GroupFlushes = int(get(keyFlushes))
+	byKind, err := ParseExpiryByKind(keyExpiry.String())
+	errs = append(errs, err)
+	c.ExpiryByKind = byKind
 	return c.withDefaults(), errors.Join(errs...)
 }
 

@@ -57,6 +57,7 @@ var memoryFields = map[string]string{
 	"created_at": "created_at", "importance_score": "importance", "importance": "importance",
 	"project": "project", "namespace": "namespace", "session_id": "session_id", "user_id": "user_id",
 	"category": "category", "subcategory": "subcategory", "tags": "tags", "source_type": "source_type",
+	"expires_at": "expires_at", "ttl": "ttl", // issue 16: a memory's expiry
 }
 
 // toRecord maps Session-Buddy's arguments onto a memory record's JSON.

@@ -137,6 +137,14 @@ func store[R any](r *http.Request, f *Function, table string, c *committer[R], r
 			return duplicate(f, table, resp, prev, txn)
 		}
 	}
+	if mems, ok := any(recs).([]schemas.Memory); ok {
+		// ttl and the per-kind default become expires_at, counted from
+		// the time the ingest accepted the record.
+		now := time.Now()
+		for i := range mems {
+			mems[i].ResolveExpiry(now, f.cfg.ExpiryByKind)
+		}
+	}
 	res := c.Submit(r.Context(), recs, txn)
 	if res.Err != nil {
 		f.metrics.records.WithLabelValues(table, "error").Add(float64(len(recs)))

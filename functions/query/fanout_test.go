@@ -381,10 +381,12 @@ func TestSearchFansOutToTierStores(t *testing.T) {
 		tl.ref.query.SetEmbeddings(emb.URL, "mini")
 		defer tl.front.query.SetEmbeddings("", "")
 		defer tl.ref.query.SetEmbeddings("", "")
-		want := tl.reference(t, map[string]any{"text": "anything", "k": 12})
+		// Mode vector: text and hybrid modes are answered by the front
+		// itself (BM25 needs the whole corpus' statistics).
+		want := tl.reference(t, map[string]any{"text": "anything", "k": 12, "mode": "vector"})
 		calls.Store(0)
 		before, _, _ := tl.hotSpy.counts()
-		sameResults(t, "text", searchAt(t, tl.front.url, map[string]any{"text": "anything", "k": 12}, nil), want)
+		sameResults(t, "text", searchAt(t, tl.front.url, map[string]any{"text": "anything", "k": 12, "mode": "vector"}, nil), want)
 		after, _, _ := tl.hotSpy.counts()
 		if calls.Load() != 1 || after["hot"] != before["hot"]+1 || after["with text"] != 0 {
 			t.Errorf("embedding calls %d; hot store searches %v -> %v", calls.Load(), before, after)

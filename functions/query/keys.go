@@ -41,6 +41,36 @@ type keyIndex struct {
 	// reads shares one file's read between the warmer and the statements
 	// that want it at the same time (a cold function starts both at once).
 	reads singleflight.Group
+	// parent is the latest snapshot's index, for the index of a past one
+	// (asof.go): files are immutable, so the hashes it read serve both.
+	parent *keyIndex
+}
+
+// child is a new, empty index for another snapshot that takes the hashes
+// of the files k already knows instead of reading them again.
+func (k *keyIndex) child() *keyIndex {
+	c := newKeyIndex(k.store)
+	c.seed, c.parent = k.seed, k
+	return c
+}
+
+// inherit splits keys into the files the parent knows (their hashes) and
+// the rest.
+func (k *keyIndex) inherit(keys []string) (known []localFile, hashes [][]uint64, rest []string) {
+	if k.parent == nil {
+		return nil, nil, keys
+	}
+	k.parent.mu.Lock()
+	defer k.parent.mu.Unlock()
+	for _, key := range keys {
+		if h, ok := k.parent.files[key]; ok {
+			known = append(known, localFile{key: key})
+			hashes = append(hashes, h)
+		} else {
+			rest = append(rest, key)
+		}
+	}
+	return known, hashes, rest
 }
 
 func newKeyIndex(store storage.Store) *keyIndex {
@@ -84,6 +114,8 @@ func (k *keyIndex) Sync(ctx context.Context, table string, snap *delta.Snapshot,
 		}
 	}
 	k.mu.Unlock()
+	known, hashes, missing := k.inherit(missing)
+	k.add(known, hashes)
 
 	results := make([][]uint64, len(missing))
 	g, gctx := errgroup.WithContext(ctx)
@@ -121,6 +153,19 @@ func (k *keyIndex) AddLocal(files []localFile) error {
 		}
 	}
 	k.mu.Unlock()
+	if k.parent != nil {
+		keys := make([]string, len(todo))
+		byKey := map[string]localFile{}
+		for i, f := range todo {
+			keys[i], byKey[f.key] = f.key, f
+		}
+		known, hashes, rest := k.inherit(keys)
+		k.add(known, hashes)
+		todo = todo[:0]
+		for _, key := range rest {
+			todo = append(todo, byKey[key])
+		}
+	}
 	results := make([][]uint64, len(todo))
 	var g errgroup.Group
 	g.SetLimit(4)

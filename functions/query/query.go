@@ -78,6 +78,9 @@ type Config struct {
 	// requests before warming it in the background (0: 2 s; see
 	// keyWarmDelay).
 	KeyWarmDelay time.Duration
+	// Now is the clock that decides which records have expired (issue 16);
+	// nil: time.Now. Tests move it instead of sleeping.
+	Now func() time.Time
 }
 
 // ConfigFromEnv reads AKOSHA_* variables.
@@ -132,6 +135,9 @@ func (c Config) withDefaults() Config {
 	if c.KeyWarmDelay <= 0 {
 		c.KeyWarmDelay = keyWarmDelay
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	return c
 }
 
@@ -145,13 +151,15 @@ type Function struct {
 	cache   *cache.Cache
 	engine  *sqlexec.Engine
 	keys    *keyIndex
+	expiry  *expiryIndex // which rows have expired, for result cache keys (expiry.go)
 	l1      *lru
 	l2      *redisCache // nil without Redis
 	flight  singleflight.Group
 	metrics *metrics
 	mux     *httpx.Mux
-	vectors *vectorState // vector search (search.go, vectors.go)
-	fanout  *fanout      // search through the tier stores (fanout.go); nil: search here
+	vectors *vectorState   // vector search (search.go, vectors.go)
+	past    *pastSnapshots // as_of: loaded past snapshots (asof.go)
+	fanout  *fanout        // search through the tier stores (fanout.go); nil: search here
 
 	stopWarm  context.CancelFunc
 	warmDone  chan struct{}
@@ -231,6 +239,8 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	}
 	f.cfg, f.lake, f.auth, f.cache, f.engine, f.metrics = cfg, l, a, c, eng, m
 	f.keys = newKeyIndex(objects)
+	f.expiry = newExpiryIndex(l)
+	f.past = newPastSnapshots()
 	f.l1 = newLRU(cfg.ResultCacheBytes)
 	f.vectors = newVectorState(f)
 	f.fanout = newFanout(cfg)
@@ -316,6 +326,11 @@ func (f *Function) Stop(ctx context.Context) error {
 // column beside it would only take the two cores from it.
 const keyWarmDelay = 2 * time.Second
 
+// forgetEvery is how often the cache drops copies of objects vacuum deleted
+// (forget.go): a forgotten record leaves the caches within this of leaving
+// the bucket.
+const forgetEvery = time.Minute
+
 // warmKeys keeps the key index current with the snapshots in the
 // background, so that statements find every file's keys already known.
 func (f *Function) warmKeys(ctx context.Context, every time.Duration) {
@@ -327,10 +342,19 @@ func (f *Function) warmKeys(ctx context.Context, every time.Duration) {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	lastForget := time.Now()
 	for {
 		for name, snap := range f.snapshots() {
 			if err := f.keys.Sync(ctx, name, snap, nil, nil); err != nil && ctx.Err() == nil {
 				slog.Warn("key index", "table", name, "err", err)
+			}
+		}
+		if time.Since(lastForget) >= forgetEvery {
+			lastForget = time.Now()
+			if n, err := f.forgetGone(ctx); err != nil && ctx.Err() == nil {
+				slog.Warn("cache: forget objects vacuum deleted", "err", err)
+			} else if n > 0 {
+				slog.Info("cache: forgot objects vacuum deleted", "files", n)
 			}
 		}
 		select {
@@ -394,6 +418,28 @@ func (f *Function) Query(ctx context.Context, sql string, limit int) (*sqlexec.R
 	return f.run(ctx, f.snapshots(), sql, limit)
 }
 
+// QueryAt runs one statement as of a past snapshot (asof.go), as POST
+// /v1/sql with as_of does, without the result caches; asOf "" is Query.
+func (f *Function) QueryAt(ctx context.Context, sql string, limit int, asOf AsOf) (*sqlexec.Result, error) {
+	if asOf == "" {
+		return f.Query(ctx, sql, limit)
+	}
+	for _, name := range lake.Tables {
+		t, _ := f.lake.Table(name)
+		if _, err := t.Refresh(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if limit <= 0 || limit > f.cfg.MaxRows {
+		limit = f.cfg.MaxRows
+	}
+	snaps, err := f.snapshotsAt(ctx, asOf)
+	if err != nil {
+		return nil, err
+	}
+	return f.run(ctx, snaps, sql, limit)
+}
+
 // CacheStats reports the NVMe cache's counters (benchmarks and tests).
 func (f *Function) CacheStats() cache.Stats { return f.cache.Stats() }
 
@@ -421,7 +467,7 @@ func (f *Function) ServeSQL(ctx context.Context, sql string, limit int) ([]byte,
 	if limit <= 0 || limit > f.cfg.MaxRows {
 		limit = f.cfg.MaxRows
 	}
-	out, tier, err := f.answer(ctx, sql, fmtJSON, limit, true, time.Now())
+	out, tier, err := f.answer(ctx, f.snapshots(), sql, fmtJSON, limit, true, time.Now())
 	return out.Body, tier, err
 }
 

@@ -14,7 +14,7 @@ import (
 
 // serveMemory answers GET /v1/memories/{system_id}/{id}: the latest version
 // of one record, read through the same planner as SQL, so only the system's
-// files are fetched.
+// files are fetched. ?as_of= reads it from a past snapshot (asof.go).
 func (f *Function) serveMemory(w http.ResponseWriter, r *http.Request) {
 	sys, id := r.PathValue("system_id"), r.PathValue("id")
 	probe := schemas.Memory{SystemID: sys, ID: id, Content: "x", CreatedAt: time.Now()}
@@ -22,8 +22,13 @@ func (f *Function) serveMemory(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, http.StatusBadRequest, "invalid_key", err.Error())
 		return
 	}
+	snaps, err := f.snapshotsAt(r.Context(), asOfQuery(r))
+	if err != nil {
+		httpx.WriteErr(w, err)
+		return
+	}
 	sql := "SELECT * EXCLUDE (ingested_at) FROM memories WHERE system_id = " + quote(sys) + " AND id = " + quote(id)
-	res, err := f.run(r.Context(), f.snapshots(), sql, 2)
+	res, err := f.run(r.Context(), snaps, sql, 2)
 	if err != nil {
 		httpx.WriteErr(w, sqlError(err))
 		return

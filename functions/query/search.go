@@ -84,15 +84,27 @@ const (
 // SearchRequest is the body of POST /v1/search. Exactly one of Vector and
 // Text is set. K defaults to 10; Threshold (cosine, -1..1) is optional.
 type SearchRequest struct {
-	Vector    []float64     `json:"vector,omitempty"`
-	Text      string        `json:"text,omitempty"`
-	K         *int          `json:"k,omitempty"`
-	Threshold *float64      `json:"threshold,omitempty"`
-	Filter    *SearchFilter `json:"filter,omitempty"`
+	Vector []float64 `json:"vector,omitempty"`
+	Text   string    `json:"text,omitempty"`
+	// Mode is "vector", "text" (BM25 over content and tags) or "hybrid"
+	// (both rankings fused, lake/fusion). The default is hybrid when there
+	// is a text and a vector (given, or embedded from the text), vector when
+	// only a vector is given, text when only a text is given and no
+	// embeddings endpoint is configured.
+	Mode string `json:"mode,omitempty"`
+	// HybridWeight is the vector ranking's share in hybrid mode, in [0, 1];
+	// default 0.5.
+	HybridWeight *float64      `json:"hybrid_weight,omitempty"`
+	K            *int          `json:"k,omitempty"`
+	Threshold    *float64      `json:"threshold,omitempty"`
+	Filter       *SearchFilter `json:"filter,omitempty"`
 	// Cache is accepted for symmetry with /v1/sql: search keeps no result
 	// cache (every search reads the newest snapshot), so false changes
 	// nothing.
 	Cache *bool `json:"cache,omitempty"`
+	// AsOf searches a past snapshot of the memories table (asof.go): a
+	// version or an RFC 3339 time.
+	AsOf AsOf `json:"as_of,omitempty"`
 }
 
 // SearchFilter narrows a search. Every field that is set must match.
@@ -106,6 +118,28 @@ type SearchFilter struct {
 	Tier     StringList `json:"tier,omitempty"`
 	From     string     `json:"from,omitempty"`
 	To       string     `json:"to,omitempty"`
+	// Tags keeps records holding any of these tags (all of them with
+	// TagsAll); SessionID keeps one session's records.
+	Tags      TagList `json:"tags,omitempty"`
+	TagsAll   bool    `json:"tags_all,omitempty"`
+	SessionID string  `json:"session_id,omitempty"`
+}
+
+// TagList is filter.tags: a list of non-empty strings (or one string).
+type TagList []string
+
+// errBadTags is filter.tags that is not strings; decodeSearch makes it an
+// invalid_filter.
+var errBadTags = errors.New("filter.tags: want a string or a list of strings")
+
+// UnmarshalJSON accepts "a", ["a", "b"] or null.
+func (t *TagList) UnmarshalJSON(b []byte) error {
+	var l StringList
+	if err := l.UnmarshalJSON(b); err != nil {
+		return errBadTags
+	}
+	*t = TagList(l)
+	return nil
 }
 
 // StringList is a JSON list of strings that also accepts a single string.
@@ -136,6 +170,13 @@ type SearchResult struct {
 	CreatedAt string  `json:"created_at"`
 	Tier      string  `json:"tier"`
 	Project   string  `json:"project"`
+	// Text and hybrid modes only: the hit's BM25 score (absent when the
+	// text ranking did not hold it), its cosine similarity (hybrid, absent
+	// when the vector ranking did not hold it) and its 1-based place. In
+	// text mode Score is the BM25 score; in hybrid mode the fused one.
+	BM25        *float64 `json:"bm25,omitempty"`
+	VectorScore *float32 `json:"vector_score,omitempty"`
+	Rank        int      `json:"rank,omitempty"`
 }
 
 // SearchResponse is the answer of POST /v1/search.
@@ -172,7 +213,34 @@ type searchParams struct {
 	from, to  int64 // created_at bounds, Unix micros; 0 = open
 	fromT     time.Time
 	toT       time.Time
+	tags      []string
+	tagsAll   bool
+	session   string
+	now       time.Time // what has expired is decided at this time
+
+	mode   string // modeVector, modeText or modeHybrid
+	text   string // the query text (text and hybrid modes)
+	weight float64
+
+	// snaps are the past snapshots an as_of search reads; nil: the latest.
+	snaps snapshots
 }
+
+// snapshots are the snapshots a search reads: the past ones of an as_of
+// search, else the latest.
+func (f *Function) searchSnapshots(p *searchParams) snapshots {
+	if p.snaps != nil {
+		return p.snaps
+	}
+	return f.snapshots()
+}
+
+// Search modes.
+const (
+	modeVector = "vector"
+	modeText   = "text"
+	modeHybrid = "hybrid"
+)
 
 var systemIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 
@@ -182,14 +250,50 @@ func badRequest(code, format string, args ...any) error {
 
 // params validates req; text is embedded by the caller first.
 func (f *Function) params(ctx context.Context, req SearchRequest) (*searchParams, error) {
-	p := &searchParams{k: DefaultSearchK}
+	p := &searchParams{k: DefaultSearchK, weight: 0.5, now: f.cfg.Now()}
 	hasVec, hasText := req.Vector != nil, strings.TrimSpace(req.Text) != ""
+	canEmbed := f.vectors.embed != nil
+	p.mode = req.Mode
+	switch req.Mode {
+	case "":
+		switch {
+		case hasVec && hasText, hasText && canEmbed:
+			p.mode = modeHybrid
+		case hasVec:
+			p.mode = modeVector
+		default:
+			p.mode = modeText
+		}
+	case modeVector, modeText, modeHybrid:
+	default:
+		return nil, badRequest("invalid_mode", "mode must be vector, text or hybrid, got %q", truncate(req.Mode, 40))
+	}
+	if req.HybridWeight != nil {
+		w := *req.HybridWeight
+		if !(w >= 0 && w <= 1) {
+			return nil, badRequest("invalid_hybrid_weight", "hybrid_weight must be between 0 and 1, got %v", w)
+		}
+		if p.mode != modeHybrid {
+			return nil, badRequest("invalid_hybrid_weight", "hybrid_weight applies to mode hybrid only (mode is %s)", p.mode)
+		}
+		p.weight = w
+	}
 	switch {
-	case hasVec && hasText:
-		return nil, badRequest("invalid_query", `give "vector" or "text", not both`)
 	case !hasVec && !hasText:
 		return nil, badRequest("missing_query", `the body needs "vector" (384 floats) or "text"`)
-	case hasVec:
+	case p.mode == modeVector && hasVec && hasText:
+		return nil, badRequest("invalid_query", `mode vector takes "vector" or "text", not both`)
+	case p.mode == modeText && !hasText:
+		return nil, badRequest("missing_query", `mode text needs "text"`)
+	case p.mode == modeText && hasVec:
+		return nil, badRequest("invalid_query", `mode text takes "text" only, not "vector"`)
+	case p.mode == modeHybrid && !hasText:
+		return nil, badRequest("missing_query", `mode hybrid needs "text" (and "vector", or an embeddings endpoint)`)
+	}
+	if p.mode != modeVector {
+		p.text = req.Text
+	}
+	if hasVec {
 		q, err := toVector(req.Vector)
 		if err != nil {
 			return nil, httpx.Errorf(http.StatusUnprocessableEntity, "invalid_vector", "%v", err)
@@ -203,6 +307,9 @@ func (f *Function) params(ctx context.Context, req SearchRequest) (*searchParams
 		p.k = *req.K
 	}
 	if req.Threshold != nil {
+		if p.mode == modeText {
+			return nil, badRequest("invalid_threshold", "threshold bounds cosine similarity: mode text has none")
+		}
 		t := *req.Threshold
 		if math.IsNaN(t) || t < -1 || t > 1 {
 			return nil, badRequest("invalid_threshold", "threshold must be between -1 and 1, got %v", t)
@@ -238,6 +345,15 @@ func (f *Function) params(ctx context.Context, req SearchRequest) (*searchParams
 			return nil, err
 		}
 		p.project = fl.Project
+		for _, tg := range fl.Tags {
+			if tg == "" {
+				return nil, badRequest("invalid_filter", "filter.tags: empty tag")
+			}
+		}
+		p.tags, p.tagsAll, p.session = fl.Tags, fl.TagsAll, fl.SessionID
+		if fl.TagsAll && len(fl.Tags) == 0 {
+			return nil, badRequest("invalid_filter", "filter.tags_all needs filter.tags")
+		}
 		for _, b := range []struct {
 			name string
 			s    string
@@ -262,10 +378,10 @@ func (f *Function) params(ctx context.Context, req SearchRequest) (*searchParams
 			return nil, badRequest("invalid_time", "filter.from is after filter.to")
 		}
 	}
-	if hasText {
+	if hasText && !hasVec && p.mode != modeText {
 		if f.vectors.embed == nil {
 			return nil, badRequest("text_search_unavailable",
-				"text search needs an embeddings endpoint (AKOSHA_EMBEDDINGS_URL); send a 384-float \"vector\" instead")
+				"mode %s with a text needs an embeddings endpoint (AKOSHA_EMBEDDINGS_URL); send a 384-float \"vector\" too, or use mode text", p.mode)
 		}
 		q, err := f.vectors.embed.embed(ctx, req.Text)
 		if err != nil {
@@ -299,8 +415,11 @@ func decodeSearch(b []byte) (SearchRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
+		if errors.Is(err, errBadTags) {
+			return req, badRequest("invalid_filter", "%v", err)
+		}
 		if strings.Contains(err.Error(), "unknown field") {
-			return req, badRequest("unknown_field", "%v (search takes vector, text, k, threshold and filter: system_id, project, kind, tier, from, to)", err)
+			return req, badRequest("unknown_field", "%v (search takes vector, text, mode, hybrid_weight, k, threshold, as_of and filter: system_id, project, kind, tier, from, to, tags, tags_all, session_id)", err)
 		}
 		if errors.Is(err, io.EOF) {
 			return req, badRequest(httpx.CodeMalformedJSON, "request body is empty")
@@ -351,13 +470,28 @@ func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchRespon
 	if err != nil {
 		return nil, err
 	}
+	if req.AsOf != "" {
+		if p.snaps, err = f.snapshotsAt(ctx, req.AsOf); err != nil {
+			return nil, err
+		}
+	}
 	// With tier stores, their tiers are searched by them (fanout.go); a
 	// text query was embedded above, once, and the stores get its vector.
+	// A search of the past is answered here: the stores keep the latest
+	// snapshot warm, and the past one is read from the lake (asof.go).
 	var resp *SearchResponse
-	if f.fansOut(ctx) {
+	switch {
+	case p.mode != modeVector:
+		// Text and hybrid searches are answered here: BM25 needs the
+		// statistics of the whole corpus (tier stores do not fuse yet).
+		resp, err = f.searchText(ctx, p)
+	case f.fansOut(ctx) && p.snaps == nil:
 		resp, err = f.fanOut(ctx, req, p)
-	} else {
+	default:
 		resp, err = f.searchLocal(ctx, p)
+	}
+	if err != nil && p.snaps != nil && errors.Is(err, storage.ErrNotExist) && f.isPast(p.snaps) {
+		return nil, pastDataGone()
 	}
 	if err != nil {
 		return nil, err
@@ -366,18 +500,30 @@ func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchRespon
 	return resp, nil
 }
 
-// searchLocal answers a validated search here, on the current snapshot.
+// searchLocal answers a validated search here, on the current snapshot
+// (or the past one of an as_of search).
 func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchResponse, error) {
 	if err := f.vectors.refreshIndexes(ctx, indexListTTL); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	snaps := f.snapshots()
+	snaps := f.searchSnapshots(p)
+	return f.searchOn(ctx, snaps, f.planSearch(snaps[schemas.TableMemories], p), p)
+}
+
+// searchOn answers a vector search of plan, on snaps.
+func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*plannedPart, p *searchParams) (*SearchResponse, error) {
 	snap := snaps[schemas.TableMemories]
+	// A past snapshot has its own key index (asof.go); the vector indexes
+	// were planned against its live files like the latest's: rows of files
+	// not live in it are skipped, its files no index covers are scanned.
+	keyIdx := f.keysFor(schemas.TableMemories, snap)
+	for _, pp := range plan {
+		pp.keys = keyIdx
+	}
 	// The key index (which files share record keys) is needed only once
 	// the candidates are merged. A cold function learns the keys of the
 	// files an index covers from the index's rows as it loads them, and
 	// reads the others' id columns beside the index searches.
-	plan := f.planSearch(snap, p)
 	fromIndexes := map[string]bool{}
 	for _, pp := range plan {
 		for _, key := range pp.learn {
@@ -387,7 +533,7 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 		}
 	}
 	var keys errgroup.Group
-	keys.Go(func() error { return f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems, fromIndexes) })
+	keys.Go(func() error { return keyIdx.Sync(ctx, schemas.TableMemories, snap, p.systems, fromIndexes) })
 	defer keys.Wait()
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
 	kk := rescored(p.k)
@@ -403,12 +549,12 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 		}
 		// The files an index was to name but did not (vacuum deleted it
 		// under this search) are read now.
-		if !f.keys.Knows(fromIndexes) {
-			if err := f.keys.Sync(ctx, schemas.TableMemories, snap, p.systems, nil); err != nil {
+		if !keyIdx.Knows(fromIndexes) {
+			if err := keyIdx.Sync(ctx, schemas.TableMemories, snap, p.systems, nil); err != nil {
 				return nil, err
 			}
 		}
-		final, err = f.latestOnly(ctx, snaps, cands, kk, &resp.stats)
+		final, err = f.latestOnly(ctx, snaps, keyIdx, p.now, cands, kk, &resp.stats)
 		if err != nil {
 			return nil, err
 		}
@@ -446,6 +592,10 @@ type plannedData struct {
 	key  string
 	size int64
 	part lake.Partition
+	// expiring: some of the file's rows may have expired at the search's
+	// now; its candidates are checked against the memories view, which
+	// hides expired records (issue 16).
+	expiring bool
 }
 
 // plannedPart is one (tier, system) to search: an index (maybe) and the
@@ -461,7 +611,8 @@ type plannedPart struct {
 	// key index learns from its rows ("" for the others); nil unless the
 	// index has vecindex.Manifest.RowKeys.
 	learn []string
-	dead  float64 // the index's dead fraction on this snapshot
+	dead  float64   // the index's dead fraction on this snapshot
+	keys  *keyIndex // the snapshot's key index, which learns from the index's rows
 	scan  []*plannedData
 }
 
@@ -511,7 +662,8 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		pp := &plannedPart{part: part}
 		data := func(path string) *plannedData {
 			fp, _ := lake.PartitionOf(ac.adds[path].PartitionValues) // parsed above
-			return &plannedData{key: schemas.TableMemories + "/" + path, size: ac.live[path], part: fp}
+			return &plannedData{key: schemas.TableMemories + "/" + path, size: ac.live[path], part: fp,
+				expiring: lake.ExpiryOf(ac.adds[path]).MayHaveExpired(p.now)}
 		}
 		kept := make(map[string]bool, len(ac.kept))
 		for _, path := range ac.kept {
@@ -555,7 +707,7 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 // rowFilter applies the row filter; nil when nothing narrows rows. The
 // system is a row filter too: a file holds many systems.
 func (p *searchParams) rowFilter() func(system, kind, project string, created int64) bool {
-	if p.systems == nil && p.scope == nil && p.kinds == nil && p.project == "" && p.from == 0 && p.to == 0 {
+	if p.systems == nil && p.scope == nil && p.kinds == nil && p.project == "" && p.from == 0 && p.to == 0 && !p.textFiltered() {
 		return nil
 	}
 	return func(system, kind, project string, created int64) bool {
@@ -662,7 +814,7 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 	defer release()
 	rows := li.rows
 	if pp.learn != nil {
-		f.keys.LearnIndexed(pp.learn, rows)
+		pp.keys.LearnIndexed(pp.learn, rows)
 	}
 	n := rows.Len()
 	// Rows of files that are dead or pruned are skipped during the walk,
@@ -697,10 +849,25 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 				}
 			}
 		}
+		// Tags and session_id are not in the index's rows: the files'
+		// text columns say which rows pass.
+		var textOK [][]bool // per manifest file
+		if p.textFiltered() {
+			textOK = make([][]bool, len(pp.files))
+			for i, pd := range pp.files {
+				if pd == nil {
+					continue
+				}
+				if textOK[i], err = f.textAllowed(ctx, pd, p); err != nil {
+					return nil, 0, false, err
+				}
+			}
+		}
 		filter = func(id int32) bool {
 			c := rows.Created[id]
 			return use[rows.File[id]] && sysOK[rows.System[id]] && kindOK[rows.Kind[id]] && (proj == -1 || int64(rows.Project[id]) == proj) &&
-				(p.from == 0 || c >= p.from) && (p.to == 0 || c <= p.to)
+				(p.from == 0 || c >= p.from) && (p.to == 0 || c <= p.to) &&
+				(textOK == nil || allowedAt(textOK[rows.File[id]], rows.Pos[id]))
 		}
 		matching = 0
 		for i := range n {
@@ -753,11 +920,17 @@ func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParam
 		return nil, 0, err
 	}
 	defer release()
+	var textOK []bool
+	if p.textFiltered() {
+		if textOK, err = f.textAllowed(ctx, pd, p); err != nil {
+			return nil, 0, err
+		}
+	}
 	var filter func(int32) bool
 	if rf != nil {
 		filter = func(v int32) bool {
 			r := d.VecRow[v]
-			return rf(d.System[r], d.Kind[r], d.Project[r], d.Created[r])
+			return rf(d.System[r], d.Kind[r], d.Project[r], d.Created[r]) && (textOK == nil || allowedAt(textOK, r))
 		}
 	}
 	res, err := hnsw.Exact(d.Vecs, vecindex.Dim, p.q, kk, filter)
@@ -780,14 +953,17 @@ func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParam
 
 // latestOnly keeps, of the best kk candidates, those that are the latest
 // version of their record, one per record, best first.
-func (f *Function) latestOnly(ctx context.Context, snaps snapshots, cands []candidate, kk int, st *searchStats) ([]candidate, error) {
+func (f *Function) latestOnly(ctx context.Context, snaps snapshots, keys *keyIndex, now time.Time, cands []candidate, kk int, st *searchStats) ([]candidate, error) {
 	if len(cands) > kk {
 		cands = cands[:kk]
 	}
 	type key struct{ sys, id string }
 	var check []candidate
+	// Candidates that may be older versions, or expired, are checked
+	// against the memories view (latest wins, expired rows hidden).
+	mustCheck := func(c candidate) bool { return c.file.expiring || keys.Shared(c.file.key) }
 	for _, c := range cands {
-		if f.keys.Shared(c.file.key) {
+		if mustCheck(c) {
 			check = append(check, c)
 		}
 	}
@@ -800,7 +976,7 @@ func (f *Function) latestOnly(ctx context.Context, snaps snapshots, cands []cand
 		}
 		sql := "SELECT system_id, id, ingested_at FROM memories WHERE system_id IN (" + quoteList(sys) +
 			") AND id IN (" + quoteList(ids) + ")"
-		res, err := f.run(ctx, snaps, sql, len(sys)*len(ids)+1)
+		res, err := f.runAt(ctx, snaps, now, sql, len(sys)*len(ids)+1)
 		if err != nil {
 			return nil, fmt.Errorf("search: resolve re-sent records: %w", sqlError(err))
 		}
@@ -824,7 +1000,7 @@ func (f *Function) latestOnly(ctx context.Context, snaps snapshots, cands []cand
 			st.Dropped++
 			continue
 		}
-		if f.keys.Shared(c.file.key) {
+		if mustCheck(c) {
 			if l, ok := latest[k]; !ok || l != c.ingested {
 				st.Dropped++
 				continue

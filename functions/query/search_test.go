@@ -37,6 +37,10 @@ type model struct {
 	latest map[string]schemas.Memory // system_id/id -> latest version
 	// tiers: day -> tier, for records no longer hot (nil: all hot).
 	tiers map[string]string
+	// unit holds each latest embedding normalized, computed once per put:
+	// truth runs for every query, and cloning every vector each time was
+	// most of this package's allocations (and its CPU under -race).
+	unit map[string][]float32
 }
 
 // tier is where the latest version of the record key lives.
@@ -49,8 +53,18 @@ func (m *model) tier(key string) string {
 }
 
 func (m *model) put(recs []schemas.Memory) {
+	if m.unit == nil {
+		m.unit = map[string][]float32{}
+	}
 	for _, r := range recs {
-		m.latest[r.SystemID+"/"+r.ID] = r
+		key := r.SystemID + "/" + r.ID
+		m.latest[key] = r
+		delete(m.unit, key)
+		if len(r.Embedding) == schemas.EmbeddingDim {
+			v := slices.Clone(r.Embedding)
+			hnsw.Normalize(v)
+			m.unit[key] = v
+		}
 	}
 }
 
@@ -65,11 +79,10 @@ func (m *model) truth(q []float32, k int, keep func(schemas.Memory) bool) []trut
 	hnsw.Normalize(qn)
 	var hits []truthHit
 	for key, r := range m.latest {
-		if len(r.Embedding) != schemas.EmbeddingDim || (keep != nil && !keep(r)) {
+		v, ok := m.unit[key]
+		if !ok || len(r.Embedding) != schemas.EmbeddingDim || (keep != nil && !keep(r)) {
 			continue
 		}
-		v := slices.Clone(r.Embedding)
-		hnsw.Normalize(v)
 		var s float64
 		for i := range v {
 			s += float64(v[i]) * float64(qn[i])
@@ -212,7 +225,7 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 	}
 
 	// Text search without an embeddings endpoint is a clear 400.
-	if st, _, body := searchHTTP(t, p, map[string]any{"text": "hello"}); st != 400 || !strings.Contains(body, "text_search_unavailable") {
+	if st, _, body := searchHTTP(t, p, map[string]any{"text": "hello", "mode": "vector"}); st != 400 || !strings.Contains(body, "text_search_unavailable") {
 		t.Fatalf("text without embedder: %d %s", st, body)
 	}
 
@@ -509,7 +522,7 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 		defer emb.Close()
 		p.query.SetEmbeddings(emb.URL, "mini")
 		defer p.query.SetEmbeddings("", "")
-		st, a, body := searchHTTP(t, p, map[string]any{"text": "query 4", "k": 10})
+		st, a, body := searchHTTP(t, p, map[string]any{"text": "query 4", "k": 10, "mode": "vector"})
 		if st != 200 {
 			t.Fatalf("text: %d %s", st, body)
 		}
@@ -519,7 +532,7 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 		}
 		// MCP: search_all_systems by text and by vector.
 		req := httptest.NewRequest("POST", "/mcp", nil)
-		ans, err := p.query.CallTool(req, "search_all_systems", json.RawMessage(`{"query": "query 4", "limit": 3, "system_id": "s0"}`))
+		ans, err := p.query.CallTool(req, "search_all_systems", json.RawMessage(`{"query": "query 4", "mode": "vector", "limit": 3, "system_id": "s0"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -560,7 +573,7 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 			t.Fatalf("tools/list: %s", rec.Body)
 		}
 		rec = httptest.NewRecorder()
-		p.query.Handle(rec, httptest.NewRequest("POST", "/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_all_systems","arguments":{"query":"x"}}}`)))
+		p.query.Handle(rec, httptest.NewRequest("POST", "/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_all_systems","arguments":{"query":"x","mode":"hybrid"}}}`)))
 		if !strings.Contains(rec.Body.String(), `"isError":true`) || !strings.Contains(rec.Body.String(), "embeddings endpoint") {
 			t.Fatalf("text without embedder over MCP: %s", rec.Body)
 		}
@@ -650,7 +663,21 @@ func TestSearchBadRequests(t *testing.T) {
 		{"not an object", `[1]`, 400, "malformed_json"},
 		{"empty", ``, 400, "malformed_json"},
 		{"neither", `{"k": 3}`, 400, "missing_query"},
-		{"both", `{"text": "a", "vector": ` + vec(good) + `}`, 400, "invalid_query"},
+		{"both in mode vector", `{"mode": "vector", "text": "a", "vector": ` + vec(good) + `}`, 400, "invalid_query"},
+		{"both: hybrid", `{"text": "a", "vector": ` + vec(good) + `}`, 200, ""},
+		{"unknown mode", `{"mode": "semantic", "text": "a"}`, 400, "invalid_mode"},
+		{"hybrid weight above 1", `{"hybrid_weight": 1.5, "text": "a", "vector": ` + vec(good) + `}`, 400, "invalid_hybrid_weight"},
+		{"hybrid weight below 0", `{"hybrid_weight": -0.1, "text": "a", "vector": ` + vec(good) + `}`, 400, "invalid_hybrid_weight"},
+		{"hybrid weight in mode text", `{"mode": "text", "hybrid_weight": 0.5, "text": "a"}`, 400, "invalid_hybrid_weight"},
+		{"mode text with a vector", `{"mode": "text", "text": "a", "vector": ` + vec(good) + `}`, 400, "invalid_query"},
+		{"mode text without text", `{"mode": "text", "vector": ` + vec(good) + `}`, 400, "missing_query"},
+		{"mode hybrid without text", `{"mode": "hybrid", "vector": ` + vec(good) + `}`, 400, "missing_query"},
+		{"threshold in mode text", `{"text": "a", "threshold": 0.5}`, 400, "invalid_threshold"},
+		{"tags not strings", `{"filter": {"tags": [1, 2]}, "text": "a"}`, 400, "invalid_filter"},
+		{"tags an object", `{"filter": {"tags": {"a": 1}}, "text": "a"}`, 400, "invalid_filter"},
+		{"empty tag", `{"filter": {"tags": [""]}, "text": "a"}`, 400, "invalid_filter"},
+		{"tags_all without tags", `{"filter": {"tags_all": true}, "text": "a"}`, 400, "invalid_filter"},
+		{"text mode, empty lake", `{"text": "hello", "filter": {"tags": "go", "session_id": "s"}}`, 200, ""},
 		{"short vector", `{"vector": ` + vec(short) + `}`, 422, "invalid_vector"},
 		{"non-finite", `{"vector": ` + vec(huge) + `}`, 422, "invalid_vector"},
 		{"k zero", `{"k": 0, "vector": ` + vec(good) + `}`, 400, "invalid_k"},
@@ -664,7 +691,9 @@ func TestSearchBadRequests(t *testing.T) {
 		{"bad tier", `{"filter": {"tier": "lukewarm"}, "vector": ` + vec(good) + `}`, 400, "invalid_filter"},
 		{"bad system", `{"filter": {"system_id": ["a b"]}, "vector": ` + vec(good) + `}`, 400, "invalid_filter"},
 		{"system not a list", `{"filter": {"system_id": 3}, "vector": ` + vec(good) + `}`, 400, "malformed_json"},
-		{"text without embedder", `{"text": "hello"}`, 400, "text_search_unavailable"},
+		{"mode vector text without embedder", `{"mode": "vector", "text": "hello"}`, 400, "text_search_unavailable"},
+		{"mode hybrid text without embedder", `{"mode": "hybrid", "text": "hello"}`, 400, "text_search_unavailable"},
+		{"text without embedder: mode text", `{"text": "hello"}`, 200, ""},
 		{"empty lake", `{"vector": ` + vec(good) + `}`, 200, ""},
 	}
 	for _, c := range cases {

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/akosha/akosha/internal/httpx"
+	"github.com/akosha/akosha/schemas"
 )
 
 // snapCache keeps the last answer of a GET route that is a function of the
@@ -48,12 +51,18 @@ func newSnapCache(f *Function) *snapCache { return &snapCache{f: f, by: map[stri
 // wrap serves h through the cache.
 func (c *snapCache) wrap(route string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key := c.f.snapshots().versions() + "?" + r.URL.RawQuery
 		// One answer per tenant's scope: the answer is computed through
 		// the confined views.
 		ctx, sc := c.f.pinScope(r.Context())
 		r = r.WithContext(ctx)
 		route := route + "|" + sc.Key()
+		snaps := c.f.snapshots()
+		epoch, err := c.f.expiry.epoch(ctx, snaps[schemas.TableMemories], c.f.cfg.Now())
+		if err != nil {
+			httpx.WriteErr(w, err)
+			return
+		}
+		key := snaps.versions() + epoch + "?" + r.URL.RawQuery
 		c.mu.Lock()
 		a := c.by[route]
 		c.mu.Unlock()

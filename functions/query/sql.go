@@ -17,6 +17,7 @@ import (
 	"github.com/akosha/akosha/lake/cache"
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/schemas"
 )
 
 // sqlRequest is the body of POST /v1/sql.
@@ -26,6 +27,9 @@ type sqlRequest struct {
 	// Cache false computes the answer afresh: no result cache is read or
 	// written (for measurement, or an answer that must be fresh).
 	Cache *bool `json:"cache"`
+	// AsOf answers from a past snapshot (asof.go): a memories table
+	// version or an RFC 3339 time.
+	AsOf AsOf `json:"as_of"`
 }
 
 // Answer formats, chosen by Accept.
@@ -82,7 +86,12 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteErr(w, err)
 		return
 	}
-	out, tier, err := f.answer(r.Context(), req.SQL, format, limit, req.Cache == nil || *req.Cache, start)
+	snaps, err := f.snapshotsAt(r.Context(), req.AsOf)
+	if err != nil {
+		httpx.WriteErr(w, err)
+		return
+	}
+	out, tier, err := f.answer(r.Context(), snaps, req.SQL, format, limit, req.Cache == nil || *req.Cache, start)
 	if err != nil {
 		httpx.WriteErr(w, err)
 		return
@@ -90,21 +99,33 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 	writeCached(w, out, tier)
 }
 
-// answer is a statement's encoded answer, from the in-process cache, Redis
-// or computed (and then cached in both), with the tier that gave it. With
-// useCache false, or the caches configured off, it is computed afresh and
-// stored nowhere; the tier is then "off".
-func (f *Function) answer(ctx context.Context, sql, format string, limit int, useCache bool, start time.Time) (cachedResult, string, error) {
-	snaps := f.snapshots()
+// answer is a statement's encoded answer on snaps, from the in-process
+// cache, Redis or computed (and then cached in both), with the tier that
+// gave it. The cache key holds every table's version, so answers on past
+// snapshots (as_of) and on the latest ones never meet. With useCache
+// false, or the caches configured off, it is computed afresh and stored
+// nowhere; the tier is then "off".
+func (f *Function) answer(ctx context.Context, snaps snapshots, sql, format string, limit int, useCache bool, start time.Time) (cachedResult, string, error) {
 	// The tenant's scope is part of the key: another tenant's identical
-	// statement is another answer, and never a faster (cached) one.
+	// statement is another answer, and never a faster (cached) one. Past
+	// snapshots (as_of) are confined by the same, current, scope.
 	ctx, sc := f.pinScope(ctx)
+	// Expiry is decided at the present, on past snapshots too: a record
+	// that has expired stays hidden whatever version is asked for.
+	now := f.cfg.Now()
 	if !useCache || f.cfg.NoResultCache {
 		f.metrics.resultCache.WithLabelValues("off").Inc()
-		out, err := f.compute(ctx, snaps, "", sql, format, limit, start)
+		out, err := f.compute(ctx, snaps, now, "", sql, format, limit, start)
 		return out, "off", err
 	}
-	versions := storage.Location(f.lake.Store()) + "|" + snaps.versions()
+	// The key names the snapshots, the tenant's scope and, when rows
+	// expire, how many expiry instants have passed: an answer cached before
+	// a record's expiry is never served after it.
+	epoch, err := f.expiry.epoch(ctx, snaps[schemas.TableMemories], now)
+	if err != nil {
+		return cachedResult{}, "", err
+	}
+	versions := storage.Location(f.lake.Store()) + "|" + snaps.versions() + epoch
 	if sc.Key() != "" {
 		versions += "|" + sc.Key()
 	}
@@ -122,15 +143,15 @@ func (f *Function) answer(ctx context.Context, sql, format string, limit int, us
 	}
 	f.metrics.resultCache.WithLabelValues("miss").Inc()
 	// Identical statements arriving together are computed once.
-	v, err, _ := f.flight.Do(key, func() (any, error) { return f.compute(ctx, snaps, key, sql, format, limit, start) })
+	v, err, _ := f.flight.Do(key, func() (any, error) { return f.compute(ctx, snaps, now, key, sql, format, limit, start) })
 	if err != nil {
 		return cachedResult{}, "", err
 	}
 	return v.(cachedResult), "miss", nil
 }
 
-func (f *Function) compute(ctx context.Context, snaps snapshots, key, sql, format string, limit int, start time.Time) (cachedResult, error) {
-	res, err := f.run(ctx, snaps, sql, limit)
+func (f *Function) compute(ctx context.Context, snaps snapshots, now time.Time, key, sql, format string, limit int, start time.Time) (cachedResult, error) {
+	res, err := f.runAt(ctx, snaps, now, sql, limit)
 	if err != nil {
 		return cachedResult{}, sqlError(err)
 	}
@@ -207,12 +228,24 @@ func sqlError(err error) error {
 //     dropped are fetched too, so the newest version of a re-sent record
 //     decides what the view shows even when it moved partitions.
 func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit int) (*sqlexec.Result, error) {
+	return f.runAt(ctx, snaps, f.cfg.Now(), sql, limit)
+}
+
+// runAt is run with the memories view hiding the records expired at now.
+func (f *Function) runAt(ctx context.Context, snaps snapshots, now time.Time, sql string, limit int) (*sqlexec.Result, error) {
 	scans, err := f.engine.Analyze(ctx, sql)
 	if err != nil {
 		return nil, err
 	}
 	views := map[string]sqlexec.View{}
 	sc := f.scope(ctx)
+	past := f.isPast(snaps)
+	fetchErr := func(err error) error {
+		if past && errors.Is(err, storage.ErrNotExist) {
+			return pastDataGone()
+		}
+		return fmt.Errorf("fetch data files: %w", err)
+	}
 	for table, prunes := range scansByView(scans) {
 		if !sc.All() {
 			// Only the tenant's systems' files are fetched (an empty set
@@ -221,34 +254,44 @@ func (f *Function) run(ctx context.Context, snaps snapshots, sql string, limit i
 				prunes[i].SystemIDs = sc.Filter(prunes[i].SystemIDs)
 			}
 		}
+		keys := f.keysFor(table, snaps[table])
 		kept, systems := keptFiles(table, snaps[table], prunes)
 		lease, err := f.cache.Fetch(ctx, objects(kept))
 		if err != nil {
-			return nil, fmt.Errorf("fetch data files: %w", err)
+			return nil, fetchErr(err)
 		}
 		defer lease.Release()
 		local := make([]localFile, len(kept))
 		for i, pf := range kept {
 			local[i] = localFile{key: pf.key, path: lease.Paths[i], size: pf.size}
 		}
-		if err := f.keys.AddLocal(local); err != nil {
+		if err := keys.AddLocal(local); err != nil {
 			return nil, err
 		}
-		if err := f.keys.Sync(ctx, table, snaps[table], systems, nil); err != nil {
+		if err := keys.Sync(ctx, table, snaps[table], systems, nil); err != nil {
+			if past && errors.Is(err, storage.ErrNotExist) {
+				return nil, pastDataGone()
+			}
 			return nil, err
 		}
-		partners := f.sharingPartners(table, snaps[table], kept, systems)
+		partners := sharingPartners(keys, table, snaps[table], kept, systems)
 		more, err := f.cache.Fetch(ctx, objects(partners))
 		if err != nil {
-			return nil, fmt.Errorf("fetch data files: %w", err)
+			return nil, fetchErr(err)
 		}
 		defer more.Release()
 		v := sqlexec.View{Confine: confineTo(sc, systems)}
 		for i, pf := range kept {
-			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: f.keys.Shared(pf.key), Encoding: pf.encoding})
+			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: keys.Shared(pf.key), Encoding: pf.encoding, NoExpiry: pf.noExpiry})
+			if pf.expiring {
+				v.VisibleAt = now
+			}
 		}
 		for i, pf := range partners {
-			v.Files = append(v.Files, sqlexec.File{Path: more.Paths[i], Dedup: true, Encoding: pf.encoding})
+			v.Files = append(v.Files, sqlexec.File{Path: more.Paths[i], Dedup: true, Encoding: pf.encoding, NoExpiry: pf.noExpiry})
+			if pf.expiring {
+				v.VisibleAt = now
+			}
 		}
 		views[table] = v
 		f.metrics.filesRead.Add(float64(len(v.Files)))
@@ -261,6 +304,19 @@ type plannedFile struct {
 	key      string
 	size     int64
 	encoding string // lake.EncodingOf the add
+	// noExpiry: a memories file written before the expires_at column;
+	// expiring: one holding rows with an expiry (lake.ExpiryOf).
+	noExpiry, expiring bool
+}
+
+// planned is the plannedFile of a live add of table.
+func planned(table string, a delta.Add) plannedFile {
+	pf := plannedFile{key: table + "/" + a.Path, size: a.Size, encoding: lake.EncodingOf(a)}
+	if table == schemas.TableMemories {
+		e := lake.ExpiryOf(a)
+		pf.noExpiry, pf.expiring = !e.Column, e.Rows > 0
+	}
+	return pf
 }
 
 func objects(files []plannedFile) []cache.Object {
@@ -291,7 +347,7 @@ func keptFiles(table string, snap *delta.Snapshot, prunes []Prune) ([]plannedFil
 	for a := range snap.AllFiles() {
 		for _, p := range prunes {
 			if p.Keep(a) {
-				out = append(out, plannedFile{key: table + "/" + a.Path, size: a.Size, encoding: lake.EncodingOf(a)})
+				out = append(out, planned(table, a))
 				break
 			}
 		}
@@ -303,12 +359,12 @@ func keptFiles(table string, snap *delta.Snapshot, prunes []Prune) ([]plannedFil
 // with another file and may hold a system the statement reads (systems; nil:
 // any). A version of a record lives in a file of the same system, so these
 // are every file that can hold a newer version of a kept row.
-func (f *Function) sharingPartners(table string, snap *delta.Snapshot, kept []plannedFile, systems map[string]bool) []plannedFile {
+func sharingPartners(keys *keyIndex, table string, snap *delta.Snapshot, kept []plannedFile, systems map[string]bool) []plannedFile {
 	taken := map[string]bool{}
 	anyShared := false
 	for _, pf := range kept {
 		taken[pf.key] = true
-		if f.keys.Shared(pf.key) {
+		if keys.Shared(pf.key) {
 			anyShared = true
 		}
 	}
@@ -318,10 +374,10 @@ func (f *Function) sharingPartners(table string, snap *delta.Snapshot, kept []pl
 	var out []plannedFile
 	for a := range snap.AllFiles() {
 		key := table + "/" + a.Path
-		if taken[key] || !f.keys.Shared(key) || !lake.MayHoldAny(a, systems) {
+		if taken[key] || !keys.Shared(key) || !lake.MayHoldAny(a, systems) {
 			continue
 		}
-		out = append(out, plannedFile{key: key, size: a.Size, encoding: lake.EncodingOf(a)})
+		out = append(out, planned(table, a))
 	}
 	return out
 }

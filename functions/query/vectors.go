@@ -29,6 +29,7 @@ const (
 	indexListTTL      = 5 * time.Second
 	defaultIndexBytes = 8 << 30 // int8 indexes: about 0.6 KB per vector with their rows
 	defaultFileBytes  = 1 << 30
+	defaultTextBytes  = 1 << 30
 )
 
 type vectorState struct {
@@ -42,6 +43,7 @@ type vectorState struct {
 
 	indexes *refLRU[*loadedIndex]
 	files   *refLRU[*vecindex.FileData]
+	texts   *refLRU[*textData] // text columns, for full-text search and the tags/session filters
 	embed   *embedder
 }
 
@@ -61,6 +63,7 @@ func newVectorState(f *Function) *vectorState {
 		byGroup:   map[lake.Partition][]*vecindex.Manifest{},
 		indexes:   newRefLRU[*loadedIndex](defaultIndexBytes),
 		files:     newRefLRU[*vecindex.FileData](defaultFileBytes),
+		texts:     newRefLRU[*textData](defaultTextBytes),
 		embed:     embedderFromEnv(),
 	}
 }
@@ -68,6 +71,7 @@ func newVectorState(f *Function) *vectorState {
 func (v *vectorState) close() {
 	v.indexes.clear()
 	v.files.clear()
+	v.texts.clear()
 }
 
 // refreshIndexes lists the manifests when the last listing is older than

@@ -47,9 +47,25 @@ func (f *Function) serveMemoryVersions(w http.ResponseWriter, r *http.Request) {
 	}
 	defer lease.Release()
 	view := sqlexec.View{Confine: confinement(sc)}
+	expiring := false
 	for i, pf := range kept {
 		// Dedup false: every row of every file, older versions included.
-		view.Files = append(view.Files, sqlexec.File{Path: lease.Paths[i], Encoding: pf.encoding})
+		view.Files = append(view.Files, sqlexec.File{Path: lease.Paths[i], Encoding: pf.encoding, NoExpiry: pf.noExpiry})
+		expiring = expiring || pf.expiring
+	}
+	if expiring {
+		// A record whose latest version has expired is invisible here
+		// too, older versions and all (issue 16): ask the latest-wins view.
+		res, err := f.run(ctx, snaps, "SELECT 1 FROM memories WHERE system_id = "+quote(sys)+" AND id = "+quote(id), 1)
+		if err != nil {
+			httpx.WriteErr(w, sqlError(err))
+			return
+		}
+		if res.RowCount == 0 {
+			httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "no memory "+id+" in system "+sys)
+			return
+		}
+		view.VisibleAt = f.cfg.Now()
 	}
 	sql := "SELECT * EXCLUDE (embedding) FROM memories WHERE system_id = " + quote(sys) + " AND id = " + quote(id) +
 		" ORDER BY ingested_at DESC"

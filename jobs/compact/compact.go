@@ -39,6 +39,10 @@ type Options struct {
 	// Retry bounds the tries of a partition whose merge lost a race
 	// (default lake.DefaultRetry).
 	Retry lake.Retry
+	// Now decides which memories have expired (issue 16): the dedupe pass
+	// removes every version of a record whose latest version's expires_at
+	// is at or before it. Zero: the time the pass runs.
+	Now time.Time
 }
 
 // Phase says what an Event reports.

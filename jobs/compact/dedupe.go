@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/schemas"
 )
 
 // Latest-wins in the table itself. A record re-sent with a created_at on
@@ -32,6 +34,9 @@ type FileKeys struct {
 	Path     string
 	Keys     []string
 	Ingested []int64
+	// Expires is each row's expires_at (Unix microseconds), 0 when it has
+	// none; nil when no row of the file has one (issue 16).
+	Expires []int64
 }
 
 // PlanSuperseded returns, per file path, the numbers of the rows that
@@ -39,6 +44,16 @@ type FileKeys struct {
 // latest version is the one the SQL views keep: the greatest ingested_at,
 // then the later file path, then the later row.
 func PlanSuperseded(files []FileKeys) map[string]map[int64]bool {
+	drop, _ := PlanForgotten(files, math.MinInt64)
+	return drop
+}
+
+// PlanForgotten is PlanSuperseded that also drops every version of a
+// record whose latest version expired at or before now (Unix
+// microseconds): the SQL views hide such a record, and removing only its
+// expired latest version would bring an older one back. expired counts
+// those records. It is a pure function.
+func PlanForgotten(files []FileKeys, now int64) (drop map[string]map[int64]bool, expired int64) {
 	type ref struct {
 		file     int
 		row      int64
@@ -54,7 +69,7 @@ func PlanSuperseded(files []FileKeys) map[string]map[int64]bool {
 		return a.row > b.row
 	}
 	latest := map[string]ref{}
-	drop := map[string]map[int64]bool{}
+	drop = map[string]map[int64]bool{}
 	mark := func(r ref) {
 		p := files[r.file].Path
 		if drop[p] == nil {
@@ -77,16 +92,26 @@ func PlanSuperseded(files []FileKeys) map[string]map[int64]bool {
 			}
 		}
 	}
-	return drop
+	for _, r := range latest {
+		if ex := files[r.file].Expires; ex != nil && ex[r.row] != 0 && ex[r.row] <= now {
+			mark(r)
+			expired++
+		}
+	}
+	return drop, expired
 }
 
 // DedupeResult is what a dedupe pass did to one table.
 type DedupeResult struct {
-	Superseded int64 // rows removed
-	FilesIn    int   // files rewritten (or removed, when every row went)
-	FilesOut   int
-	Version    int64 // the commit, when one was made
-	Attempts   int
+	Superseded int64 // rows removed (expired records' included)
+	// Expired counts the records removed because their latest version
+	// expired; Erasure is the erasure record written for them.
+	Expired  int64
+	Erasure  string
+	FilesIn  int // files rewritten (or removed, when every row went)
+	FilesOut int
+	Version  int64 // the commit, when one was made
+	Attempts int
 	// Skipped: every try lost its race with another commit; the next run
 	// plans again.
 	Skipped bool
@@ -140,7 +165,11 @@ func dedupeOnce(ctx context.Context, t *lake.Table, layouts map[string]lake.Layo
 			return res, err
 		}
 	}
-	drop := PlanSuperseded(keys)
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	drop, expired := PlanForgotten(keys, now.UnixMicro())
 	// A partition a tier move has reserved is left to the move, which
 	// collapses versions too; the rest waits for the next run.
 	for _, a := range files {
@@ -153,6 +182,7 @@ func dedupeOnce(ctx context.Context, t *lake.Table, layouts map[string]lake.Layo
 			res.Superseded += int64(len(rows))
 		}
 		res.FilesIn = len(drop)
+		res.Expired = expired
 		return res, nil
 	}
 	var inputs []delta.Add
@@ -175,19 +205,49 @@ func dedupeOnce(ctx context.Context, t *lake.Table, layouts map[string]lake.Layo
 		res.Superseded += int64(len(rows))
 	}
 	res.FilesIn, res.FilesOut = len(inputs), len(outs)
+	op, predicate := "AKOSHA DEDUPE", "rows superseded by a later version of their record (system_id, id)"
+	params := map[string]any{"predicate": predicate, "rowsRemoved": res.Superseded}
+	if expired > 0 {
+		// Expiry is a forgetting: it says so in the log (ids never, nor
+		// content) and leaves an erasure record, as a delete does.
+		op = ExpireOperation
+		params["predicate"] = predicate + ", and every version of a record whose latest version expired (expires_at <= '" +
+			now.UTC().Format(time.RFC3339Nano) + "')"
+		params["recordsExpired"] = expired
+	}
 	cr, err := t.Replace(ctx, inputs, outs, true, map[string]any{
-		"operation":  "AKOSHA DEDUPE",
-		"engineInfo": "akosha-compact",
-		"operationParameters": map[string]any{
-			"predicate": "rows superseded by a later version of their record (system_id, id)", "rowsRemoved": res.Superseded,
-		},
+		"operation":           op,
+		"engineInfo":          "akosha-compact",
+		"operationParameters": params,
 	}, opts.logger())
 	if err != nil {
 		return res, err
 	}
 	res.Version = cr.Version
+	res.Expired = expired
+	if expired > 0 {
+		key, err := lake.WriteErasure(ctx, t.Log.Store(), time.Now(), map[string]any{
+			"who":     "job:compact",
+			"when":    time.Now().UTC(),
+			"filter":  map[string]any{"table": t.Name, "expired_at_or_before": now.UTC()},
+			"deleted": expired,
+			"tables": map[string]any{t.Name: map[string]any{
+				"deleted": expired, "rows": res.Superseded, "files_rewritten": res.FilesIn, "version": cr.Version,
+			}},
+		})
+		if err != nil {
+			// The rows are gone; the record of it is not. Say so loudly
+			// rather than fail a run whose commit landed.
+			opts.logger().Error("compact: erasure record of expired records not written", "table", t.Name, "err", err, "expired", expired)
+		}
+		res.Erasure = key
+	}
 	return res, nil
 }
+
+// ExpireOperation is the commitInfo operation of a dedupe pass that removed
+// expired records.
+const ExpireOperation = "AKOSHA EXPIRE"
 
 // readFileKeys reads the record keys and ingested_at of a data file: three
 // columns, fetched with ranged reads (lake.Table.ReadColumns, which the
@@ -196,18 +256,31 @@ func dedupeOnce(ctx context.Context, t *lake.Table, layouts map[string]lake.Layo
 func readFileKeys(ctx context.Context, t *lake.Table, a delta.Add) (FileKeys, error) {
 	fk := FileKeys{Path: a.Path}
 	var systems []string
-	_, missing, err := t.ReadColumns(ctx, a, []string{"system_id", "id", "ingested_at"}, func(c int, v parquet.Value) {
+	cols := []string{"system_id", "id", "ingested_at"}
+	// Only memories expire; a file whose statistics say no row has an
+	// expiry is not read for it (lake.ExpiryOf).
+	if t.Name == schemas.TableMemories && lake.ExpiryOf(a).Rows > 0 {
+		cols = append(cols, "expires_at")
+		fk.Expires = []int64{}
+	}
+	_, missing, err := t.ReadColumns(ctx, a, cols, func(c int, v parquet.Value) {
 		switch c {
 		case 0:
 			systems = append(systems, v.String())
 		case 1:
 			fk.Keys = append(fk.Keys, v.String())
-		default:
+		case 2:
 			if v.IsNull() {
 				fk.Ingested = append(fk.Ingested, math.MinInt64)
 				return
 			}
 			fk.Ingested = append(fk.Ingested, v.Int64())
+		default:
+			if v.IsNull() {
+				fk.Expires = append(fk.Expires, 0)
+				return
+			}
+			fk.Expires = append(fk.Expires, v.Int64())
 		}
 	})
 	if err != nil {
@@ -219,7 +292,10 @@ func readFileKeys(ctx context.Context, t *lake.Table, a delta.Add) (FileKeys, er
 	if slices.Contains(missing, "system_id") { // neither column nor partition value
 		systems = make([]string, len(fk.Keys))
 	}
-	if len(fk.Ingested) != len(fk.Keys) || len(systems) != len(fk.Keys) {
+	if slices.Contains(missing, "expires_at") {
+		fk.Expires = nil
+	}
+	if len(fk.Ingested) != len(fk.Keys) || len(systems) != len(fk.Keys) || fk.Expires != nil && len(fk.Expires) != len(fk.Keys) {
 		return fk, fmt.Errorf("%s: %d ids, %d ingested_at, %d system_ids", a.Path, len(fk.Keys), len(fk.Ingested), len(systems))
 	}
 	for i := range fk.Keys {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,4 +134,37 @@ func TestCompactionRemovesVersionsAcrossPartitions(t *testing.T) {
 			t.Fatalf("second run committed: version %d -> %d", snap.Version, v.Version)
 		}
 	})
+}
+
+// Expiry (issue 16): a record whose latest version expired loses every
+// version; an older expired version under a newer unexpired one is only
+// superseded; a record expiring later stays.
+func TestPlanForgotten(t *testing.T) {
+	files := []FileKeys{
+		{Path: "a", Keys: []string{"s/old", "s/gone", "s/keep", "s/later"}, Ingested: []int64{1, 1, 1, 1}},
+		{Path: "b", Keys: []string{"s/old", "s/gone", "s/back"}, Ingested: []int64{2, 2, 2}, Expires: []int64{0, 100, 50}},
+		{Path: "c", Keys: []string{"s/back", "s/later"}, Ingested: []int64{3, 3}, Expires: []int64{0, 200}},
+	}
+	for _, tt := range []struct {
+		now     int64
+		drop    string
+		expired int64
+	}{
+		{99, "a:0 a:1 a:3 b:2", 0},
+		{100, "a:0 a:1 a:3 b:1 b:2", 1},
+		{200, "a:0 a:1 a:3 b:1 b:2 c:1", 2},
+	} {
+		drop, expired := PlanForgotten(files, tt.now)
+		var got []string
+		for _, f := range files {
+			for r := range int64(len(f.Keys)) {
+				if drop[f.Path][r] {
+					got = append(got, fmt.Sprintf("%s:%d", f.Path, r))
+				}
+			}
+		}
+		if strings.Join(got, " ") != tt.drop || expired != tt.expired {
+			t.Errorf("now %d: drop %v, expired %d; want %s, %d", tt.now, got, expired, tt.drop, tt.expired)
+		}
+	}
 }

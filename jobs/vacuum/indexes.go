@@ -16,10 +16,10 @@ import (
 // using it while less than vecindex.MaxDeadFraction of it is in files no
 // longer live, so it is deleted when
 //
-//   - the covered files removed before removedBefore (or with no tombstone
-//     left at all: removed longer ago than the table's tombstone retention)
-//     alone make up that fraction: no reader has used it for a grace
-//     period; or
+//   - any covered file was removed before removedBefore (or has no
+//     tombstone left at all: removed longer ago than the table's tombstone
+//     retention): the index may hold the vectors and keys of rows a delete
+//     or an expiry forgot, which must not outlive the grace (issue 16); or
 //   - a newer index of the same tier and system, of the current format, is
 //     usable now and was written before removedBefore: readers take the
 //     newest usable index, so none has used the older one since every
@@ -55,7 +55,9 @@ func planIndexes(ctx context.Context, store storage.Store, objs []storage.Object
 					gone++
 				}
 			}
-			if ok && len(paths) > 0 && float64(gone) >= vecindex.MaxDeadFraction*float64(len(paths)) {
+			// Any file gone past the grace: the index may hold rows a
+			// delete or an expiry forgot (erasure reaches the bytes).
+			if ok && len(paths) > 0 && gone > 0 {
 				out = append(out, Candidate{Key: o.Key, Kind: KindIndex, Size: o.Size})
 			}
 		}
@@ -109,14 +111,21 @@ func planIndexes(ctx context.Context, store storage.Store, objs []storage.Object
 	for _, ix := range indexes {
 		m, o := ix.m, ix.obj
 		// A file counts as dead only once removed longer ago than the grace.
-		notLongGone := map[string]int64{}
+		// An index covering such a file goes, however few its dead
+		// vectors: its vectors and key lists may hold rows that a delete or
+		// an expiry removed (issue 16: erasure reaches the bytes), and no
+		// reader has needed that file for a grace period. The index job
+		// builds the tier again (it has no usable index then); until it
+		// does, search scans the tier's files exactly.
+		longGone := false
 		for _, f := range m.Files {
-			if !removedLongAgo(f.Path) {
-				notLongGone[f.Path] = f.Size
+			if removedLongAgo(f.Path) {
+				longGone = true
+				break
 			}
 		}
 		superseded := path.Base(m.Key) < settled[group{m.Tier, m.SystemID}]
-		if !superseded && m.DeadFraction(notLongGone) < vecindex.MaxDeadFraction {
+		if !superseded && !longGone {
 			continue
 		}
 		// The manifest first (it is what makes the index exist), then its objects.

@@ -142,7 +142,10 @@ type TableSummary struct {
 
 // Summary is the run's result.
 type Summary struct {
-	Tables  map[string]*TableSummary
+	Tables map[string]*TableSummary
+	// Uploads is the import staging deleted (uploads.go); only a run over
+	// every table cleans it.
+	Uploads UploadSummary
 	DryRun  bool
 	Elapsed time.Duration
 }
@@ -156,6 +159,7 @@ func (s *Summary) Total() (n int, bytes int64, failed int) {
 		bytes += t.Bytes
 		failed += t.Failed
 	}
+	n, bytes, failed = n+s.Uploads.Deleted, bytes+s.Uploads.Bytes, failed+s.Uploads.Failed
 	return
 }
 
@@ -185,6 +189,14 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (*Summary, error) {
 		}
 		if err != nil {
 			return sum, fmt.Errorf("vacuum %s: %w", name, err)
+		}
+	}
+	if len(opts.Tables) == 0 {
+		up, err := vacuumUploads(ctx, l.Store(), opts)
+		sum.Uploads = up
+		failed += up.Failed
+		if err != nil {
+			return sum, fmt.Errorf("vacuum import staging: %w", err)
 		}
 	}
 	sum.Elapsed = time.Since(start)

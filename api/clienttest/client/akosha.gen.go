@@ -60,6 +60,27 @@ func (e MemoryKind) Valid() bool {
 	}
 }
 
+// Defines values for SearchRequestMode.
+const (
+	Hybrid SearchRequestMode = "hybrid"
+	Text   SearchRequestMode = "text"
+	Vector SearchRequestMode = "vector"
+)
+
+// Valid indicates whether the value is a known member of the SearchRequestMode enum.
+func (e SearchRequestMode) Valid() bool {
+	switch e {
+	case Hybrid:
+		return true
+	case Text:
+		return true
+	case Vector:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SearchResponseResultsTier.
 const (
 	SearchResponseResultsTierCold SearchResponseResultsTier = "cold"
@@ -168,6 +189,25 @@ func (e SqlParamsAccept) Valid() bool {
 	}
 }
 
+// AsOf Time travel: answer from a past snapshot of the lake. An integer is a version of the
+// memories table (the other tables are taken as of that version's commit time); an
+// RFC 3339 string is a time, and each table is read at the newest version committed at
+// or before it (the log's commit timestamps). Any version the log still retains can be
+// read; older ones are a 410 `version_not_retained`, versions after the latest (or times
+// before the first commit) a 404 `version_not_found`, anything else a 400
+// `invalid_as_of`. Answers are cached by the versions read, never shared with the latest.
+//
+// Examples: 12, 2026-11-25T10:00:00Z
+type AsOf struct {
+	union json.RawMessage
+}
+
+// AsOf0 defines model for AsOf.0.
+type AsOf0 = int
+
+// AsOf1 defines model for AsOf.1.
+type AsOf1 = time.Time
+
 // Embedding 384 finite float32 values, needed for search.
 type Embedding = []float32
 
@@ -224,6 +264,11 @@ type Memory struct {
 	// EmbeddingB64 The same 384 float32 values, little-endian, in standard base64 (2,048 characters); not together with `embedding`.
 	EmbeddingB64 *EmbeddingB64 `json:"embedding_b64,omitempty"`
 
+	// ExpiresAt When the memory is forgotten: from then on no SQL, search, lookup or analytics answer shows it, and the next `akosha job compact` removes every version of it (with an erasure record). It must be in the future (a record that would never be visible is invalid) and at most 100 years away. Not together with `ttl`. Without either, the default of the record's kind applies (`AKOSHA_EXPIRY_BY_KIND`), if any.
+	//
+	// Examples: 2026-11-25T10:00:00Z, 2026-11-25T10:00:00
+	ExpiresAt *Timestamp `json:"expires_at,omitempty"`
+
 	// Id Unique per system.
 	Id         string      `json:"id"`
 	Importance *float32    `json:"importance,omitempty"`
@@ -242,11 +287,25 @@ type Memory struct {
 	// Examples: laptop-1
 	SystemId *SystemID `json:"system_id,omitempty"`
 	Tags     *[]string `json:"tags,omitempty"`
-	UserId   *string   `json:"user_id,omitempty"`
+
+	// Ttl The expiry as a lifetime counted from the ingest: a Go duration string (`"720h"`, `"90m"`) or a number of seconds; more than 0, at most 100 years. Stored as `expires_at`. Not together with `expires_at`.
+	Ttl    *Memory_Ttl `json:"ttl,omitempty"`
+	UserId *string     `json:"user_id,omitempty"`
 }
 
 // MemoryKind defines model for Memory.Kind.
 type MemoryKind string
+
+// MemoryTtl0 defines model for Memory.Ttl.0.
+type MemoryTtl0 = string
+
+// MemoryTtl1 defines model for Memory.Ttl.1.
+type MemoryTtl1 = float32
+
+// Memory_Ttl The expiry as a lifetime counted from the ingest: a Go duration string (`"720h"`, `"90m"`) or a number of seconds; more than 0, at most 100 years. Stored as `expires_at`. Not together with `expires_at`.
+type Memory_Ttl struct {
+	union json.RawMessage
+}
 
 // MemoryBatch defines model for MemoryBatch.
 type MemoryBatch struct {
@@ -258,6 +317,18 @@ type MemoryBatch struct {
 
 // SQLRequest defines model for SQLRequest.
 type SQLRequest struct {
+	// AsOf Time travel: answer from a past snapshot of the lake. An integer is a version of the
+	// memories table (the other tables are taken as of that version's commit time); an
+	// RFC 3339 string is a time, and each table is read at the newest version committed at
+	// or before it (the log's commit timestamps). Any version the log still retains can be
+	// read; older ones are a 410 `version_not_retained`, versions after the latest (or times
+	// before the first commit) a 404 `version_not_found`, anything else a 400
+	// `invalid_as_of`. Answers are cached by the versions read, never shared with the latest.
+	//
+	//
+	// Examples: 12, 2026-11-25T10:00:00Z
+	AsOf *AsOf `json:"as_of,omitempty"`
+
 	// Cache false: compute afresh, neither reading nor writing the result caches.
 	Cache *bool `json:"cache,omitempty"`
 
@@ -280,54 +351,108 @@ type SQLResult struct {
 	RowCount  int             `json:"row_count"`
 	Rows      [][]interface{} `json:"rows"`
 	Truncated bool            `json:"truncated"`
-	Version   int             `json:"version"`
+
+	// Version The memories table's version read.
+	Version int `json:"version"`
+
+	// Versions Every table's version read.
+	Versions *map[string]int `json:"versions,omitempty"`
 }
 
-// SearchRequest Exactly one of `vector` and `text`.
+// SearchRequest A `vector`, a `text`, or both (mode `hybrid`).
 type SearchRequest struct {
+	// AsOf Time travel: answer from a past snapshot of the lake. An integer is a version of the
+	// memories table (the other tables are taken as of that version's commit time); an
+	// RFC 3339 string is a time, and each table is read at the newest version committed at
+	// or before it (the log's commit timestamps). Any version the log still retains can be
+	// read; older ones are a 410 `version_not_retained`, versions after the latest (or times
+	// before the first commit) a 404 `version_not_found`, anything else a 400
+	// `invalid_as_of`. Answers are cached by the versions read, never shared with the latest.
+	//
+	//
+	// Examples: 12, 2026-11-25T10:00:00Z
+	AsOf *AsOf `json:"as_of,omitempty"`
+
 	// Cache Accepted for symmetry with /v1/sql; search keeps no result cache.
 	Cache  *bool `json:"cache,omitempty"`
 	Filter *struct {
 		// From RFC 3339; without a zone (Python's `isoformat()`, as Session-Buddy writes) it is read as UTC.
 		//
 		// Examples: 2026-11-25T10:00:00Z, 2026-11-25T10:00:00
-		From     *Timestamp    `json:"from,omitempty"`
-		Kind     *StringOrList `json:"kind,omitempty"`
-		Project  *string       `json:"project,omitempty"`
-		SystemId *StringOrList `json:"system_id,omitempty"`
-		Tier     *StringOrList `json:"tier,omitempty"`
+		From    *Timestamp    `json:"from,omitempty"`
+		Kind    *StringOrList `json:"kind,omitempty"`
+		Project *string       `json:"project,omitempty"`
+
+		// SessionId Records of this session.
+		SessionId *string       `json:"session_id,omitempty"`
+		SystemId  *StringOrList `json:"system_id,omitempty"`
+
+		// Tags Records holding any of these tags (all of them with `tags_all`); not strings, or an empty tag, is 400 `invalid_filter`.
+		Tags *SearchRequest_Filter_Tags `json:"tags,omitempty"`
+
+		// TagsAll Records must hold every tag of `tags`.
+		TagsAll *bool         `json:"tags_all,omitempty"`
+		Tier    *StringOrList `json:"tier,omitempty"`
 
 		// To RFC 3339; without a zone (Python's `isoformat()`, as Session-Buddy writes) it is read as UTC.
 		//
 		// Examples: 2026-11-25T10:00:00Z, 2026-11-25T10:00:00
 		To *Timestamp `json:"to,omitempty"`
 	} `json:"filter,omitempty"`
-	K    *int    `json:"k,omitempty"`
-	Text *string `json:"text,omitempty"`
 
-	// Threshold The least score answered.
+	// HybridWeight Mode hybrid only, the vector ranking's share in the fusion; outside [0, 1] is 400 `invalid_hybrid_weight`.
+	HybridWeight *float32 `json:"hybrid_weight,omitempty"`
+	K            *int     `json:"k,omitempty"`
+
+	// Mode How results rank (see the operation); an unknown one is 400 `invalid_mode`.
+	Mode *SearchRequestMode `json:"mode,omitempty"`
+	Text *string            `json:"text,omitempty"`
+
+	// Threshold The least cosine similarity answered (modes vector and hybrid; in mode text 400 `invalid_threshold`).
 	Threshold *float32 `json:"threshold,omitempty"`
 
 	// Vector 384 finite float32 values, needed for search.
 	Vector *Embedding `json:"vector,omitempty"`
 }
 
+// SearchRequestFilterTags0 defines model for SearchRequest.Filter.Tags.0.
+type SearchRequestFilterTags0 = string
+
+// SearchRequestFilterTags1 defines model for SearchRequest.Filter.Tags.1.
+type SearchRequestFilterTags1 = []string
+
+// SearchRequest_Filter_Tags Records holding any of these tags (all of them with `tags_all`); not strings, or an empty tag, is 400 `invalid_filter`.
+type SearchRequest_Filter_Tags struct {
+	union json.RawMessage
+}
+
+// SearchRequestMode How results rank (see the operation); an unknown one is 400 `invalid_mode`.
+type SearchRequestMode string
+
 // SearchResponse defines model for SearchResponse.
 type SearchResponse struct {
 	ElapsedMs float32 `json:"elapsed_ms"`
 	Results   []struct {
+		// Bm25 Text and hybrid: the BM25 score, when the text ranking held the record.
+		Bm25      *float32  `json:"bm25,omitempty"`
 		Content   string    `json:"content"`
 		CreatedAt time.Time `json:"created_at"`
 		Id        string    `json:"id"`
 		Kind      string    `json:"kind"`
 		Project   string    `json:"project"`
 
-		// Score Cosine similarity.
+		// Rank Text and hybrid: the 1-based place.
+		Rank *int `json:"rank,omitempty"`
+
+		// Score Mode vector: cosine similarity (-1..1); text: BM25; hybrid: the fused score.
 		Score float32 `json:"score"`
 
 		// SystemId Examples: laptop-1
 		SystemId SystemID                  `json:"system_id"`
 		Tier     SearchResponseResultsTier `json:"tier"`
+
+		// VectorScore Hybrid only: the cosine similarity, when the vector ranking held the record.
+		VectorScore *float32 `json:"vector_score,omitempty"`
 	} `json:"results"`
 	Version *int `json:"version,omitempty"`
 }
@@ -337,10 +462,13 @@ type SearchResponseResultsTier string
 
 // StoredMemory A memory as SQL answers it, with `tier` and `day`; absent fields are null.
 type StoredMemory struct {
-	Content    string                  `json:"content"`
-	CreatedAt  time.Time               `json:"created_at"`
-	Day        openapi_types.Date      `json:"day"`
-	Embedding  *[]float32              `json:"embedding,omitempty"`
+	Content   string             `json:"content"`
+	CreatedAt time.Time          `json:"created_at"`
+	Day       openapi_types.Date `json:"day"`
+	Embedding *[]float32         `json:"embedding,omitempty"`
+
+	// ExpiresAt The record's expiry; null: never.
+	ExpiresAt  *time.Time              `json:"expires_at,omitempty"`
 	Id         string                  `json:"id"`
 	Importance *float32                `json:"importance,omitempty"`
 	Kind       *string                 `json:"kind,omitempty"`
@@ -416,6 +544,12 @@ type Unavailable = Error
 // UnsupportedMedia Every error answer. Clients branch on `code`, never on `message`.
 type UnsupportedMedia = Error
 
+// VersionNotFound Every error answer. Clients branch on `code`, never on `message`.
+type VersionNotFound = Error
+
+// VersionNotRetained Every error answer. Clients branch on `code`, never on `message`.
+type VersionNotRetained = Error
+
 // MemoryBatchBody defines model for MemoryBatchBody.
 type MemoryBatchBody = MemoryBatch
 
@@ -437,6 +571,12 @@ type IngestMemoriesParams struct {
 // IngestMemoriesParamsContentEncoding defines parameters for IngestMemories.
 type IngestMemoriesParamsContentEncoding string
 
+// GetMemoryParams defines parameters for GetMemory.
+type GetMemoryParams struct {
+	// AsOf A past snapshot to read (see `AsOf`); absent, the latest. 404 `version_not_found` or 410 `version_not_retained` as for `/v1/sql`.
+	AsOf *AsOf `form:"as_of,omitempty" json:"as_of,omitempty"`
+}
+
 // SqlParams defines parameters for Sql.
 type SqlParams struct {
 	// Accept The answer's format; `application/json` when absent.
@@ -454,6 +594,192 @@ type SearchMemoriesJSONRequestBody = SearchRequest
 
 // SqlJSONRequestBody defines body for Sql for application/json ContentType.
 type SqlJSONRequestBody = SQLRequest
+
+// AsAsOf0 returns the union data inside the AsOf as a AsOf0
+func (t AsOf) AsAsOf0() (AsOf0, error) {
+	var body AsOf0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAsOf0 overwrites any union data inside the AsOf as the provided AsOf0
+func (t *AsOf) FromAsOf0(v AsOf0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAsOf0 performs a merge with any union data inside the AsOf, using the provided AsOf0
+func (t *AsOf) MergeAsOf0(v AsOf0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsAsOf1 returns the union data inside the AsOf as a AsOf1
+func (t AsOf) AsAsOf1() (AsOf1, error) {
+	var body AsOf1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAsOf1 overwrites any union data inside the AsOf as the provided AsOf1
+func (t *AsOf) FromAsOf1(v AsOf1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeAsOf1 performs a merge with any union data inside the AsOf, using the provided AsOf1
+func (t *AsOf) MergeAsOf1(v AsOf1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t AsOf) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *AsOf) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsMemoryTtl0 returns the union data inside the Memory_Ttl as a MemoryTtl0
+func (t Memory_Ttl) AsMemoryTtl0() (MemoryTtl0, error) {
+	var body MemoryTtl0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromMemoryTtl0 overwrites any union data inside the Memory_Ttl as the provided MemoryTtl0
+func (t *Memory_Ttl) FromMemoryTtl0(v MemoryTtl0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeMemoryTtl0 performs a merge with any union data inside the Memory_Ttl, using the provided MemoryTtl0
+func (t *Memory_Ttl) MergeMemoryTtl0(v MemoryTtl0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsMemoryTtl1 returns the union data inside the Memory_Ttl as a MemoryTtl1
+func (t Memory_Ttl) AsMemoryTtl1() (MemoryTtl1, error) {
+	var body MemoryTtl1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromMemoryTtl1 overwrites any union data inside the Memory_Ttl as the provided MemoryTtl1
+func (t *Memory_Ttl) FromMemoryTtl1(v MemoryTtl1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeMemoryTtl1 performs a merge with any union data inside the Memory_Ttl, using the provided MemoryTtl1
+func (t *Memory_Ttl) MergeMemoryTtl1(v MemoryTtl1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t Memory_Ttl) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *Memory_Ttl) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsSearchRequestFilterTags0 returns the union data inside the SearchRequest_Filter_Tags as a SearchRequestFilterTags0
+func (t SearchRequest_Filter_Tags) AsSearchRequestFilterTags0() (SearchRequestFilterTags0, error) {
+	var body SearchRequestFilterTags0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSearchRequestFilterTags0 overwrites any union data inside the SearchRequest_Filter_Tags as the provided SearchRequestFilterTags0
+func (t *SearchRequest_Filter_Tags) FromSearchRequestFilterTags0(v SearchRequestFilterTags0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeSearchRequestFilterTags0 performs a merge with any union data inside the SearchRequest_Filter_Tags, using the provided SearchRequestFilterTags0
+func (t *SearchRequest_Filter_Tags) MergeSearchRequestFilterTags0(v SearchRequestFilterTags0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsSearchRequestFilterTags1 returns the union data inside the SearchRequest_Filter_Tags as a SearchRequestFilterTags1
+func (t SearchRequest_Filter_Tags) AsSearchRequestFilterTags1() (SearchRequestFilterTags1, error) {
+	var body SearchRequestFilterTags1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSearchRequestFilterTags1 overwrites any union data inside the SearchRequest_Filter_Tags as the provided SearchRequestFilterTags1
+func (t *SearchRequest_Filter_Tags) FromSearchRequestFilterTags1(v SearchRequestFilterTags1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeSearchRequestFilterTags1 performs a merge with any union data inside the SearchRequest_Filter_Tags, using the provided SearchRequestFilterTags1
+func (t *SearchRequest_Filter_Tags) MergeSearchRequestFilterTags1(v SearchRequestFilterTags1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t SearchRequest_Filter_Tags) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *SearchRequest_Filter_Tags) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // AsStringOrList0 returns the union data inside the StringOrList as a StringOrList0
 func (t StringOrList) AsStringOrList0() (StringOrList0, error) {
@@ -621,29 +947,60 @@ type ClientInterface interface {
 
 	// GetMemory One memory, its latest version
 	//
-	// Every column of the record, as `SELECT *` answers it. Role viewer.
+	// Every column of the record, as `SELECT *` answers it; `as_of` reads it from a past
+	// snapshot (time travel, see `AsOf`). Role viewer.
 	//
 	// Corresponds with GET /v1/memories/{system_id}/{id} (the `GetMemory` operationId).
-	GetMemory(ctx context.Context, systemId SystemID, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetMemory(ctx context.Context, systemId SystemID, id string, params *GetMemoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SearchMemoriesWithBody Semantic search across every system
+	// SearchMemoriesWithBody Semantic, full-text or hybrid search across every system
 	//
-	// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-	// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-	// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-	// never appear; fewer than `k` matches answer fewer results. Role: viewer.
+	// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+	// matches answer fewer results. `mode` says how they rank:
+	//
+	// - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+	//   endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+	//   Records without an embedding never appear. `score` is the cosine.
+	// - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+	//   matching; needs no embeddings endpoint. The corpus is the latest version of every
+	//   record the filter admits. `score` and `bm25` are the BM25 score.
+	// - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+	//   (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+	//   the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+	//   where that ranking did not hold the record).
+	//
+	// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+	// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+	// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+	// version searched. Role: viewer.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/search (the `SearchMemories` operationId).
 	SearchMemoriesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SearchMemories Semantic search across every system
+	// SearchMemories Semantic, full-text or hybrid search across every system
 	//
-	// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-	// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-	// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-	// never appear; fewer than `k` matches answer fewer results. Role: viewer.
+	// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+	// matches answer fewer results. `mode` says how they rank:
+	//
+	// - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+	//   endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+	//   Records without an embedding never appear. `score` is the cosine.
+	// - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+	//   matching; needs no embeddings endpoint. The corpus is the latest version of every
+	//   record the filter admits. `score` and `bm25` are the BM25 score.
+	// - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+	//   (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+	//   the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+	//   where that ranking did not hold the record).
+	//
+	// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+	// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+	// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+	// version searched. Role: viewer.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -659,7 +1016,8 @@ type ClientInterface interface {
 	// list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 	// what the statement asks; `truncated` says rows were cut by it. The answer's format
 	// is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-	// `"cache": false` computes it afresh. Role: viewer.
+	// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+	// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -675,7 +1033,8 @@ type ClientInterface interface {
 	// list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 	// what the statement asks; `truncated` says rows were cut by it. The answer's format
 	// is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-	// `"cache": false` computes it afresh. Role: viewer.
+	// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+	// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -742,11 +1101,12 @@ func (c *Client) IngestMemories(ctx context.Context, params *IngestMemoriesParam
 
 // GetMemory One memory, its latest version
 //
-// Every column of the record, as `SELECT *` answers it. Role viewer.
+// Every column of the record, as `SELECT *` answers it; `as_of` reads it from a past
+// snapshot (time travel, see `AsOf`). Role viewer.
 //
 // Corresponds with GET /v1/memories/{system_id}/{id} (the `GetMemory` operationId).
-func (c *Client) GetMemory(ctx context.Context, systemId SystemID, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetMemoryRequest(c.Server, systemId, id)
+func (c *Client) GetMemory(ctx context.Context, systemId SystemID, id string, params *GetMemoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMemoryRequest(c.Server, systemId, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -757,12 +1117,27 @@ func (c *Client) GetMemory(ctx context.Context, systemId SystemID, id string, re
 	return c.Client.Do(req)
 }
 
-// SearchMemoriesWithBody Semantic search across every system
+// SearchMemoriesWithBody Semantic, full-text or hybrid search across every system
 //
-// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-// never appear; fewer than `k` matches answer fewer results. Role: viewer.
+// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+// matches answer fewer results. `mode` says how they rank:
+//
+//   - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+//     endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+//     Records without an embedding never appear. `score` is the cosine.
+//   - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+//     matching; needs no embeddings endpoint. The corpus is the latest version of every
+//     record the filter admits. `score` and `bm25` are the BM25 score.
+//   - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+//     (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+//     the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+//     where that ranking did not hold the record).
+//
+// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+// version searched. Role: viewer.
 //
 // Takes any type of body and a specified content type.
 //
@@ -779,12 +1154,27 @@ func (c *Client) SearchMemoriesWithBody(ctx context.Context, contentType string,
 	return c.Client.Do(req)
 }
 
-// SearchMemories Semantic search across every system
+// SearchMemories Semantic, full-text or hybrid search across every system
 //
-// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-// never appear; fewer than `k` matches answer fewer results. Role: viewer.
+// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+// matches answer fewer results. `mode` says how they rank:
+//
+//   - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+//     endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+//     Records without an embedding never appear. `score` is the cosine.
+//   - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+//     matching; needs no embeddings endpoint. The corpus is the latest version of every
+//     record the filter admits. `score` and `bm25` are the BM25 score.
+//   - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+//     (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+//     the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+//     where that ranking did not hold the record).
+//
+// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+// version searched. Role: viewer.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -810,7 +1200,8 @@ func (c *Client) SearchMemories(ctx context.Context, body SearchMemoriesJSONRequ
 // list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 // what the statement asks; `truncated` says rows were cut by it. The answer's format
 // is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-// `"cache": false` computes it afresh. Role: viewer.
+// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 //
 // Takes any type of body and a specified content type.
 //
@@ -836,7 +1227,8 @@ func (c *Client) SqlWithBody(ctx context.Context, params *SqlParams, contentType
 // list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 // what the statement asks; `truncated` says rows were cut by it. The answer's format
 // is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-// `"cache": false` computes it afresh. Role: viewer.
+// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -966,7 +1358,7 @@ func NewIngestMemoriesRequestWithBody(server string, params *IngestMemoriesParam
 }
 
 // NewGetMemoryRequest constructs an http.Request for the GetMemory method
-func NewGetMemoryRequest(server string, systemId SystemID, id string) (*http.Request, error) {
+func NewGetMemoryRequest(server string, systemId SystemID, id string, params *GetMemoryParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -996,6 +1388,33 @@ func NewGetMemoryRequest(server string, systemId SystemID, id string) (*http.Req
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.AsOf != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "as_of", *params.AsOf, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -1202,31 +1621,62 @@ type ClientWithResponsesInterface interface {
 
 	// GetMemoryWithResponse One memory, its latest version
 	//
-	// Every column of the record, as `SELECT *` answers it. Role viewer.
+	// Every column of the record, as `SELECT *` answers it; `as_of` reads it from a past
+	// snapshot (time travel, see `AsOf`). Role viewer.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/memories/{system_id}/{id} (the `GetMemory` operationId).
-	GetMemoryWithResponse(ctx context.Context, systemId SystemID, id string, reqEditors ...RequestEditorFn) (*GetMemoryResponse, error)
+	GetMemoryWithResponse(ctx context.Context, systemId SystemID, id string, params *GetMemoryParams, reqEditors ...RequestEditorFn) (*GetMemoryResponse, error)
 
-	// SearchMemoriesWithBodyWithResponse Semantic search across every system
+	// SearchMemoriesWithBodyWithResponse Semantic, full-text or hybrid search across every system
 	//
-	// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-	// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-	// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-	// never appear; fewer than `k` matches answer fewer results. Role: viewer.
+	// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+	// matches answer fewer results. `mode` says how they rank:
+	//
+	// - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+	//   endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+	//   Records without an embedding never appear. `score` is the cosine.
+	// - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+	//   matching; needs no embeddings endpoint. The corpus is the latest version of every
+	//   record the filter admits. `score` and `bm25` are the BM25 score.
+	// - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+	//   (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+	//   the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+	//   where that ranking did not hold the record).
+	//
+	// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+	// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+	// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+	// version searched. Role: viewer.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/search (the `SearchMemories` operationId).
 	SearchMemoriesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SearchMemoriesResponse, error)
 
-	// SearchMemoriesWithResponse Semantic search across every system
+	// SearchMemoriesWithResponse Semantic, full-text or hybrid search across every system
 	//
-	// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-	// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-	// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-	// never appear; fewer than `k` matches answer fewer results. Role: viewer.
+	// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+	// matches answer fewer results. `mode` says how they rank:
+	//
+	// - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+	//   endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+	//   Records without an embedding never appear. `score` is the cosine.
+	// - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+	//   matching; needs no embeddings endpoint. The corpus is the latest version of every
+	//   record the filter admits. `score` and `bm25` are the BM25 score.
+	// - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+	//   (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+	//   the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+	//   where that ranking did not hold the record).
+	//
+	// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+	// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+	// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+	// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+	// version searched. Role: viewer.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1242,7 +1692,8 @@ type ClientWithResponsesInterface interface {
 	// list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 	// what the statement asks; `truncated` says rows were cut by it. The answer's format
 	// is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-	// `"cache": false` computes it afresh. Role: viewer.
+	// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+	// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1258,7 +1709,8 @@ type ClientWithResponsesInterface interface {
 	// list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 	// what the statement asks; `truncated` says rows were cut by it. The answer's format
 	// is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-	// `"cache": false` computes it afresh. Role: viewer.
+	// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+	// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1523,6 +1975,10 @@ type SearchMemoriesResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *VersionNotFound
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *VersionNotRetained
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON422 the response for an HTTP 422 `application/json` response
@@ -1554,6 +2010,16 @@ func (r SearchMemoriesResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r SearchMemoriesResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SearchMemoriesResponse) GetJSON404() *VersionNotFound {
+	return r.JSON404
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r SearchMemoriesResponse) GetJSON410() *VersionNotRetained {
+	return r.JSON410
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -1641,8 +2107,12 @@ type SqlResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *VersionNotFound
 	// JSON406 the response for an HTTP 406 `application/json` response
 	JSON406 *Error
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *VersionNotRetained
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -1681,9 +2151,19 @@ func (r SqlResponse) GetJSON403() *Forbidden {
 	return r.JSON403
 }
 
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SqlResponse) GetJSON404() *VersionNotFound {
+	return r.JSON404
+}
+
 // GetJSON406 returns the response for an HTTP 406 `application/json` response
 func (r SqlResponse) GetJSON406() *Error {
 	return r.JSON406
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r SqlResponse) GetJSON410() *VersionNotRetained {
+	return r.JSON410
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -1898,25 +2378,41 @@ func (c *ClientWithResponses) IngestMemoriesWithResponse(ctx context.Context, pa
 
 // GetMemoryWithResponse One memory, its latest version
 //
-// Every column of the record, as `SELECT *` answers it. Role viewer.
+// Every column of the record, as `SELECT *` answers it; `as_of` reads it from a past
+// snapshot (time travel, see `AsOf`). Role viewer.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/memories/{system_id}/{id} (the `GetMemory` operationId).
-func (c *ClientWithResponses) GetMemoryWithResponse(ctx context.Context, systemId SystemID, id string, reqEditors ...RequestEditorFn) (*GetMemoryResponse, error) {
-	rsp, err := c.GetMemory(ctx, systemId, id, reqEditors...)
+func (c *ClientWithResponses) GetMemoryWithResponse(ctx context.Context, systemId SystemID, id string, params *GetMemoryParams, reqEditors ...RequestEditorFn) (*GetMemoryResponse, error) {
+	rsp, err := c.GetMemory(ctx, systemId, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
 	return ParseGetMemoryResponse(rsp)
 }
 
-// SearchMemoriesWithBodyWithResponse Semantic search across every system
+// SearchMemoriesWithBodyWithResponse Semantic, full-text or hybrid search across every system
 //
-// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-// never appear; fewer than `k` matches answer fewer results. Role: viewer.
+// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+// matches answer fewer results. `mode` says how they rank:
+//
+//   - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+//     endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+//     Records without an embedding never appear. `score` is the cosine.
+//   - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+//     matching; needs no embeddings endpoint. The corpus is the latest version of every
+//     record the filter admits. `score` and `bm25` are the BM25 score.
+//   - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+//     (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+//     the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+//     where that ranking did not hold the record).
+//
+// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+// version searched. Role: viewer.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1929,12 +2425,27 @@ func (c *ClientWithResponses) SearchMemoriesWithBodyWithResponse(ctx context.Con
 	return ParseSearchMemoriesResponse(rsp)
 }
 
-// SearchMemoriesWithResponse Semantic search across every system
+// SearchMemoriesWithResponse Semantic, full-text or hybrid search across every system
 //
-// The `k` memories most similar to `vector` (384 floats) or `text` (embedded by the
-// endpoint `AKOSHA_EMBEDDINGS_URL`; without one, 400 `text_search_unavailable`), by
-// cosine similarity, highest first, filtered by `filter`. Records without an embedding
-// never appear; fewer than `k` matches answer fewer results. Role: viewer.
+// The `k` best memories for a query, filtered by `filter`, best first; fewer than `k`
+// matches answer fewer results. `mode` says how they rank:
+//
+//   - `vector`: cosine similarity to `vector` (384 floats) or to `text` embedded by the
+//     endpoint `AKOSHA_EMBEDDINGS_URL` (without one, 400 `text_search_unavailable`).
+//     Records without an embedding never appear. `score` is the cosine.
+//   - `text`: BM25 (FTS5's, k1 1.2, b 0.75) of `text` over content and tags, any word
+//     matching; needs no embeddings endpoint. The corpus is the latest version of every
+//     record the filter admits. `score` and `bm25` are the BM25 score.
+//   - `hybrid`: both rankings, each max(50, 2k) deep, fused by weighted reciprocal rank
+//     (k = 60): `hybrid_weight` is the vector ranking's share (default 0.5). `score` is
+//     the fused score, `vector_score` and `bm25` the scores in each ranking (absent
+//     where that ranking did not hold the record).
+//
+// The default mode is `hybrid` when there is a `text` and a vector (given, or embedded
+// from the text), `vector` with only a `vector`, `text` with only a `text` and no
+// embeddings endpoint. Text and hybrid hits carry their 1-based `rank`. `as_of` searches
+// a past snapshot in every mode (time travel, see `AsOf`); `version` is the memories
+// version searched. Role: viewer.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1956,7 +2467,8 @@ func (c *ClientWithResponses) SearchMemoriesWithResponse(ctx context.Context, bo
 // list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 // what the statement asks; `truncated` says rows were cut by it. The answer's format
 // is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-// `"cache": false` computes it afresh. Role: viewer.
+// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -1978,7 +2490,8 @@ func (c *ClientWithResponses) SqlWithBodyWithResponse(ctx context.Context, param
 // list of 384 numbers. `limit` (default and cap `AKOSHA_SQL_MAX_ROWS`, 10,000) caps
 // what the statement asks; `truncated` says rows were cut by it. The answer's format
 // is chosen by `Accept`. Answers are cached by snapshot version (`X-Akosha-Cache`);
-// `"cache": false` computes it afresh. Role: viewer.
+// `"cache": false` computes it afresh. `as_of` answers from a past snapshot (time
+// travel, see `AsOf`); the answer's `versions` name the versions read. Role: viewer.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2259,6 +2772,20 @@ func ParseSearchMemoriesResponse(rsp *http.Response) (*SearchMemoriesResponse, e
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest VersionNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest VersionNotRetained
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2374,12 +2901,26 @@ func ParseSqlResponse(rsp *http.Response) (*SqlResponse, error) {
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest VersionNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON406 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest VersionNotRetained
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge

@@ -19,7 +19,7 @@ func TestViewColumnsAndTypes(t *testing.T) {
 		{"embedding", "FLOAT[384]"}, {"created_at", "TIMESTAMP WITH TIME ZONE"},
 		{"project", "VARCHAR"}, {"namespace", "VARCHAR"}, {"session_id", "VARCHAR"}, {"user_id", "VARCHAR"},
 		{"category", "VARCHAR"}, {"subcategory", "VARCHAR"}, {"tags", "VARCHAR[]"}, {"importance", "DOUBLE"},
-		{"source_type", "VARCHAR"}, {"metadata", "JSON"}, {"ingested_at", "TIMESTAMP WITH TIME ZONE"},
+		{"source_type", "VARCHAR"}, {"metadata", "JSON"}, {"ingested_at", "TIMESTAMP WITH TIME ZONE"}, {"expires_at", "TIMESTAMP WITH TIME ZONE"},
 		{"tier", "VARCHAR"}, {"day", "DATE"},
 	}
 	if got := jsonOf(t, res.Columns); got != jsonOf(t, want) {

@@ -254,7 +254,7 @@ func TestAcceptedStatements(t *testing.T) {
 		// A CTE named like a file binds to the CTE: nothing is read.
 		{"WITH \"{file}\" AS (SELECT 42 AS x) SELECT * FROM \"{file}\"", `[[42]]`},
 		{"WITH duckdb_settings AS (SELECT 7 AS x) SELECT * FROM duckdb_settings", `[[7]]`},
-		{"SELECT count(*) FROM (DESCRIBE memories)", `[[19]]`},
+		{"SELECT count(*) FROM (DESCRIBE memories)", `[[20]]`},
 		{"SELECT column_name FROM (DESCRIBE SELECT created_at FROM memories)", `[["created_at"]]`},
 		{"SUMMARIZE SELECT 1 AS x", ``},
 		{"DESCRIBE memories", ``},

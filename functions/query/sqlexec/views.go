@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // View names: the only relations a user statement may reference.
@@ -36,6 +37,11 @@ type View struct {
 	// Confine, when set, limits the view to the rows of some systems: what
 	// one tenant may read of files that hold every tenant's rows.
 	Confine *Confinement
+	// VisibleAt, when set, hides the rows whose expires_at is at or before
+	// it (memories only; issue 16). It applies after latest-wins: a record
+	// whose latest version expired is invisible, never replaced by an older
+	// version. Zero: no row is hidden (no file holds an expiring row).
+	VisibleAt time.Time
 }
 
 // Confinement is the set of systems a view shows.
@@ -124,6 +130,11 @@ type File struct {
 	// encoding are read by their own read_parquet, since they differ in
 	// columns.
 	Encoding string
+	// NoExpiry flags a memories file written before the expires_at column
+	// existed (issue 16): the view reads the column as NULL there. Files
+	// with and without it are read by separate read_parquet calls, since
+	// DuckDB refuses a column the first file has and a later one lacks.
+	NoExpiry bool
 }
 
 // EncodingInt8 is File.Encoding of a memories file holding
@@ -175,6 +186,7 @@ var tableColumns = map[string][]ColumnDef{
 		ColumnDef{Name: "source_type", Type: "VARCHAR"},
 		ColumnDef{Name: "metadata", Type: "JSON"},
 		ColumnDef{Name: "ingested_at", Type: "TIMESTAMPTZ"},
+		ColumnDef{Name: "expires_at", Type: "TIMESTAMPTZ"},
 	),
 	ViewEntities: withPartitions(
 		ColumnDef{Name: "system_id", Type: "VARCHAR"},
@@ -276,23 +288,28 @@ func viewBody(name string, v View) string {
 		cols = tableColumns[name]
 	}
 
-	var plain, plainInt8, dedup []File
+	// Files not read through the dedup window, grouped by what makes their
+	// columns differ (encoding, and whether they have expires_at), in a
+	// fixed order.
+	type shape struct {
+		int8, noExpiry bool
+	}
+	plain := map[shape][]File{}
+	var dedup []File
 	for _, f := range v.Files {
-		switch {
-		case f.Dedup:
+		if f.Dedup {
 			dedup = append(dedup, f)
-		case f.Encoding == EncodingInt8:
-			plainInt8 = append(plainInt8, f)
-		default:
-			plain = append(plain, f)
+			continue
 		}
+		sh := shape{f.Encoding == EncodingInt8, f.NoExpiry}
+		plain[sh] = append(plain[sh], f)
 	}
 
 	// Confined: every column masked and the rows filtered (Confinement).
 	sel, where := projection(cols), ""
 	if c := v.Confine; c != nil {
 		if !c.Deny && len(c.Systems) == 0 {
-			plain, plainInt8, dedup = nil, nil, nil // sees nothing
+			plain, dedup = nil, nil // sees nothing
 		}
 		// The test is computed once per row, in a column the masks and the
 		// filter share: spelt out in each CASE it cost DuckDB one
@@ -306,11 +323,10 @@ func viewBody(name string, v View) string {
 		return "(SELECT *, " + v.Confine.condition() + " AS " + okColumn + " FROM " + src + ")"
 	}
 	var parts []string
-	if len(plain) > 0 {
-		parts = append(parts, "SELECT "+sel+" FROM "+from(readParquet(plain, false))+where)
-	}
-	if len(plainInt8) > 0 {
-		parts = append(parts, "SELECT "+sel+" FROM "+from(readParquet(plainInt8, false))+where)
+	for _, sh := range []shape{{false, false}, {false, true}, {true, false}, {true, true}} {
+		if files := plain[sh]; len(files) > 0 {
+			parts = append(parts, "SELECT "+sel+" FROM "+from(readParquet(files, false))+where)
+		}
 	}
 	if len(dedup) > 0 {
 		parts = append(parts, "SELECT "+sel+" FROM "+from(dedupSource(dedup))+where)
@@ -320,7 +336,12 @@ func viewBody(name string, v View) string {
 		// column types, and reads nothing.
 		parts = append(parts, "SELECT "+emptyProjection(cols)+" WHERE false")
 	}
-	return strings.Join(parts, "\nUNION ALL\n")
+	body := strings.Join(parts, "\nUNION ALL\n")
+	if !v.VisibleAt.IsZero() && slices.ContainsFunc(cols, func(c ColumnDef) bool { return c.Name == "expires_at" }) {
+		body = "SELECT * FROM (" + body + ") WHERE expires_at IS NULL OR expires_at > " +
+			"CAST(" + quoteString(v.VisibleAt.UTC().Format("2006-01-02 15:04:05.999999+00")) + " AS TIMESTAMPTZ)"
+	}
+	return body
 }
 
 // withViews returns the user's statement text with the views it uses
@@ -429,6 +450,10 @@ func emptyProjection(cols []ColumnDef) string {
 func readParquet(files []File, withOrigin bool) string {
 	var b strings.Builder
 	quantized := len(files) > 0 && files[0].Encoding == EncodingInt8
+	noExpiry := len(files) > 0 && files[0].NoExpiry
+	if noExpiry {
+		b.WriteString("(SELECT *, CAST(NULL AS TIMESTAMPTZ) AS expires_at FROM ")
+	}
 	if quantized {
 		b.WriteString("(SELECT * EXCLUDE (embedding_i8, embedding_scale), " +
 			"list_transform(embedding_i8, x -> CAST(x AS FLOAT) * embedding_scale) AS embedding FROM ")
@@ -449,6 +474,9 @@ func readParquet(files []File, withOrigin bool) string {
 	if quantized {
 		b.WriteString(")")
 	}
+	if noExpiry {
+		b.WriteString(")")
+	}
 	return b.String()
 }
 
@@ -459,17 +487,27 @@ func dedupSource(files []File) string {
 	type group struct {
 		seq      int64
 		encoding string
+		noExpiry bool
 	}
 	groups := map[group][]File{}
 	for _, f := range files {
-		g := group{f.Seq, f.Encoding}
+		g := group{f.Seq, f.Encoding, f.NoExpiry}
 		groups[g] = append(groups[g], f)
 	}
 	keys := slices.SortedFunc(maps.Keys(groups), func(a, b group) int {
 		if a.seq != b.seq {
 			return cmp.Compare(a.seq, b.seq)
 		}
-		return strings.Compare(a.encoding, b.encoding)
+		if c := strings.Compare(a.encoding, b.encoding); c != 0 {
+			return c
+		}
+		switch {
+		case a.noExpiry == b.noExpiry:
+			return 0
+		case a.noExpiry:
+			return 1
+		}
+		return -1
 	})
 
 	var b strings.Builder

@@ -1,17 +1,16 @@
-// Search: one box. Keyword matching runs as SQL over the memories view
-// (POST /v1/sql), which also takes every filter, tags included; semantic
-// search (POST /v1/search with text) needs the server's embeddings endpoint.
-// When both answer, the two rankings are fused by reciprocal rank (hybrid);
-// when the server has no embeddings endpoint, the page says so and keeps
-// the keyword hits.
-import { ApiError, lit, post, sql } from '../api.js';
+// Search: one box, answered by POST /v1/search. Keyword is the server's BM25
+// full-text mode (text), semantic its vector mode (the text embedded by the
+// server's embeddings endpoint), hybrid both fused by reciprocal rank. Every
+// filter, tags included, goes to the server, so the ranking is over exactly
+// the records the filter admits. When the server has no embeddings endpoint,
+// hybrid says so and answers with the keyword ranking.
+import { ApiError, post } from '../api.js';
 import { clear, errorBox, h, params, shortTime, tierBadge } from '../dom.js';
 
 export const title = 'Search';
 
 const KINDS = ['conversation', 'reflection', 'memory'];
 const K = 20;
-const RRF = 60; // the usual reciprocal-rank constant: ranks, not raw scores, are fused
 
 const list = (s) => (s || '').split(',').map((x) => x.trim()).filter(Boolean);
 
@@ -56,113 +55,71 @@ export async function render(view) {
   else q.focus();
 }
 
-// filters turns the form's values into the SQL WHERE terms and the search
-// endpoint's filter object.
+// filters turns the form's values into the search endpoint's filter object.
 function filters(p) {
-  const where = [], filter = {};
+  const filter = {};
   const sys = list(p.get('systems')), kind = list(p.get('kind')), tags = list(p.get('tags'));
-  if (sys.length) { where.push('system_id IN (' + sys.map(lit).join(', ') + ')'); filter.system_id = sys; }
-  if (p.get('project')) { where.push('project = ' + lit(p.get('project'))); filter.project = p.get('project'); }
-  if (kind.length) { where.push('kind IN (' + kind.map(lit).join(', ') + ')'); filter.kind = kind; }
-  if (tags.length) where.push('list_has_any(tags, [' + tags.map(lit).join(', ') + '])');
-  if (p.get('from')) { where.push('created_at >= ' + lit(p.get('from')) + '::TIMESTAMPTZ'); filter.from = p.get('from') + 'T00:00:00Z'; }
+  if (sys.length) filter.system_id = sys;
+  if (p.get('project')) filter.project = p.get('project');
+  if (kind.length) filter.kind = kind;
+  if (tags.length) filter.tags = tags;
+  if (p.get('from')) filter.from = p.get('from') + 'T00:00:00Z';
   if (p.get('to')) {
     const end = new Date(p.get('to') + 'T00:00:00Z'); end.setUTCDate(end.getUTCDate() + 1);
-    const endISO = end.toISOString().slice(0, 10);
-    where.push('created_at < ' + lit(endISO) + '::TIMESTAMPTZ');
-    filter.to = endISO + 'T00:00:00Z';
+    filter.to = end.toISOString().slice(0, 10) + 'T00:00:00Z';
   }
-  return { where, filter, tags };
+  return filter;
 }
 
-// keyword ranks records by the share of the query's words their content
-// holds (case-insensitive), newest first among equals.
-async function keyword(text, f) {
-  const words = [...new Set(text.toLowerCase().split(/\s+/).filter(Boolean))].slice(0, 8);
-  const hits = words.map((w) => 'CASE WHEN contains(lower(content), ' + lit(w) + ') THEN 1 ELSE 0 END');
-  const score = '(' + hits.join(' + ') + ') / ' + words.length + '.0';
-  const where = [...f.where, '(' + words.map((w) => 'contains(lower(content), ' + lit(w) + ')').join(' OR ') + ')'];
-  const stmt = 'SELECT system_id, id, kind, project, tier, created_at, left(content, 400) AS content, ' + score + ' AS score\n' +
-    'FROM memories WHERE ' + where.join(' AND ') + '\nORDER BY score DESC, created_at DESC LIMIT ' + K;
-  const res = await sql(stmt, K);
-  return res.rows.map((r) => Object.fromEntries(res.columns.map((c, i) => [c.name, r[i]])));
-}
-
-async function semantic(text, f) {
-  const res = await post('/v1/search', { text, k: f.tags.length ? K * 5 : K, filter: f.filter });
-  let hits = res.results;
-  if (f.tags.length && hits.length) {
-    // The search endpoint has no tags filter: keep the hits whose tags match.
-    const keys = hits.map((r) => lit(r.system_id + '/' + r.id));
-    const sysIn = [...new Set(hits.map((r) => lit(r.system_id)))];
-    const ok = await sql('SELECT system_id, id FROM memories WHERE system_id IN (' + sysIn.join(', ') + ') AND system_id || \'/\' || id IN (' +
-      keys.join(', ') + ') AND ' + f.where.find((w) => w.startsWith('list_has_any')), hits.length);
-    const keep = new Set(ok.rows.map((r) => r[0] + '/' + r[1]));
-    hits = hits.filter((r) => keep.has(r.system_id + '/' + r.id));
-  }
-  return hits.slice(0, K);
-}
-
-function fuse(kw, sem) {
-  const by = new Map();
-  const add = (list, field) => list.forEach((r, i) => {
-    const key = r.system_id + '/' + r.id;
-    const e = by.get(key) || { ...r, fused: 0 };
-    e.fused += 1 / (RRF + i + 1);
-    e[field] = r.score;
-    by.set(key, e);
-  });
-  add(sem, 'cosine'); add(kw, 'match');
-  return [...by.values()].sort((a, b) => b.fused - a.fused).slice(0, K);
-}
+// The page's modes and the server's.
+const SERVER_MODE = { hybrid: 'hybrid', keyword: 'text', semantic: 'vector' };
 
 async function run(out, p) {
   const text = (p.get('q') || '').trim();
   if (!text) { clear(out); return; }
-  const mode = p.get('mode') || 'hybrid';
+  const mode = SERVER_MODE[p.get('mode')] ? p.get('mode') : 'hybrid';
   clear(out, h('p', { class: 'muted' }, 'Searching…'));
-  const f = filters(p);
+  const filter = filters(p);
   const started = performance.now();
   const notes = [];
-  let kw = [], sem = [];
+  let res, how = mode;
   try {
-    const jobs = [];
-    if (mode !== 'semantic') jobs.push(keyword(text, f).then((r) => { kw = r; }));
-    if (mode !== 'keyword') {
-      jobs.push(semantic(text, f).then((r) => { sem = r; }, (e) => {
-        if (e instanceof ApiError && e.code === 'text_search_unavailable') {
-          notes.push(mode === 'semantic' ? e : 'Semantic search is unavailable (the server has no embeddings endpoint): keyword matches only.');
-        } else throw e;
-      }));
+    try {
+      res = await post('/v1/search', { text, mode: SERVER_MODE[mode], k: K, filter });
+    } catch (e) {
+      // Hybrid needs the text embedded; without an embeddings endpoint the
+      // keyword ranking alone still answers.
+      if (!(mode === 'hybrid' && e instanceof ApiError && e.code === 'text_search_unavailable')) throw e;
+      notes.push('Semantic search is unavailable (the server has no embeddings endpoint): keyword matches only.');
+      res = await post('/v1/search', { text, mode: 'text', k: K, filter });
+      how = 'keyword';
     }
-    await Promise.all(jobs);
   } catch (e) {
     clear(out, errorBox(e));
     return;
   }
-  const fatal = notes.find((n) => n instanceof ApiError);
-  if (fatal) { clear(out, errorBox(fatal)); return; }
-  let hits, how;
-  if (mode === 'keyword' || (mode === 'hybrid' && !sem.length)) {
-    hits = kw.map((r) => ({ ...r, match: r.score })); how = 'keyword';
-  } else if (mode === 'semantic' || !kw.length) {
-    hits = sem.map((r) => ({ ...r, cosine: r.score })); how = 'semantic';
-  } else {
-    hits = fuse(kw, sem); how = 'hybrid';
-  }
+  const hits = res.results || [];
   const ms = Math.round(performance.now() - started);
   clear(out,
     notes.map((n) => h('p', { class: 'notice' }, n)),
     h('p', { class: 'muted', id: 'hit-count' }, hits.length + ' hit' + (hits.length === 1 ? '' : 's') + ' (' + how + ', ' + ms + ' ms)'),
-    hits.length ? h('ol', { class: 'hits' }, hits.map(hit)) : h('p', {}, 'Nothing matched.'));
+    hits.length ? h('ol', { class: 'hits' }, hits.map((r) => hit(r, how))) : h('p', {}, 'Nothing matched.'));
 }
 
-function hit(r) {
+// scores names each score a hit carries: the cosine of the vector ranking,
+// BM25 of the text ranking, and in hybrid mode the fused score and rank.
+function scores(r, how) {
+  const out = [];
+  const cosine = how === 'semantic' ? r.score : r.vector_score;
+  if (cosine !== undefined && cosine !== null) out.push('cosine ' + Number(cosine).toFixed(3));
+  if (r.bm25 !== undefined && r.bm25 !== null) out.push('bm25 ' + Number(r.bm25).toFixed(2));
+  if (how === 'hybrid') out.push('fused ' + (Number(r.score) * 100).toFixed(2));
+  if (r.rank) out.push('#' + r.rank);
+  return out.join(' · ');
+}
+
+function hit(r, how) {
   const href = '#/record/' + encodeURIComponent(r.system_id) + '/' + encodeURIComponent(r.id);
-  const scores = [];
-  if (r.cosine !== undefined) scores.push('cosine ' + Number(r.cosine).toFixed(3));
-  if (r.match !== undefined) scores.push('match ' + Number(r.match).toFixed(2));
-  if (r.fused !== undefined) scores.push('fused ' + (r.fused * 100).toFixed(2));
   return h('li', { class: 'hit' },
     h('div', { class: 'hit-head' },
       h('a', { href }, r.id),
@@ -171,6 +128,6 @@ function hit(r) {
       r.project && h('span', {}, 'project ' + r.project),
       r.tier && tierBadge(r.tier),
       h('time', { datetime: r.created_at }, shortTime(r.created_at)),
-      h('span', { class: 'score', title: 'score' }, scores.join(' · '))),
+      h('span', { class: 'score', title: 'score' }, scores(r, how))),
     h('div', { class: 'hit-body' }, String(r.content || '').slice(0, 400)));
 }

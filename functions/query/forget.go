@@ -1,0 +1,40 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/akosha/akosha/lake/storage"
+)
+
+// forgetGone deletes from the NVMe cache the copies of data files and index
+// objects that the lake no longer holds (issue 16: erasure reaches the
+// tier stores' caches too). A data file still live in the current snapshot
+// is kept without asking the store; any other cached object is looked up
+// (HEAD) and forgotten when vacuum has deleted it. It returns how many
+// files it deleted.
+func (f *Function) forgetGone(ctx context.Context) (int, error) {
+	snaps := f.snapshots()
+	var gone []string
+	for _, key := range f.cache.Keys() {
+		table, rel, _ := strings.Cut(key, "/")
+		if snap := snaps[table]; snap != nil && strings.HasPrefix(rel, "tier=") {
+			if _, live := snap.File(rel); live {
+				continue
+			}
+		}
+		_, err := f.lake.Store().Head(ctx, key)
+		switch {
+		case errors.Is(err, storage.ErrNotExist):
+			gone = append(gone, key)
+		case err != nil:
+			return 0, err
+		}
+	}
+	return f.cache.Forget(gone), nil
+}
+
+// ForgetGone runs forgetGone now (tests; the background loop runs it every
+// forgetEvery).
+func (f *Function) ForgetGone(ctx context.Context) (int, error) { return f.forgetGone(ctx) }
