@@ -2,7 +2,9 @@ package query_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/testenv"
 	"github.com/akosha/akosha/lake"
+	"github.com/akosha/akosha/lake/fulltext"
 )
 
 // Keys of the two-tenant deployment: two teams, a contractor of team A
@@ -117,6 +120,11 @@ func TestTenantsConfineEveryRoute(t *testing.T) {
 		write(keyB, table, "b1", "bravo-secret", 200)
 		write(keyDef, table, "d1", "delta-secret", 200)
 	}
+	// A moment when every tenant's first records are in, before the writes
+	// below: the as_of routes read the past snapshots of then.
+	time.Sleep(5 * time.Millisecond)
+	past := time.Now().UTC().Format(time.RFC3339Nano)
+	time.Sleep(5 * time.Millisecond)
 	// Writes: into another tenant's system, outside a contractor's
 	// systems, or deleting another tenant's record: 403, nothing written.
 	write(keyA, "memories", "b1", "alpha-intrusion", 403)
@@ -154,6 +162,14 @@ func TestTenantsConfineEveryRoute(t *testing.T) {
 		{name: "versions a1", method: "GET", path: "/v1/memories/a1/m0/versions"},
 		{name: "systems", method: "GET", path: "/v1/systems"},
 		{name: "search", method: "POST", path: "/v1/search", body: search},
+		// Text and hybrid search rank by BM25 over a corpus of the
+		// caller's systems only: "secret" is in every tenant's records.
+		{name: "search text", method: "POST", path: "/v1/search", body: map[string]any{"mode": "text", "text": "secret", "k": 50}},
+		{name: "search text filtered to b1", method: "POST", path: "/v1/search", body: map[string]any{"mode": "text", "text": "bravo secret", "filter": map[string]any{"system_id": []string{"b1"}}}},
+		{name: "search hybrid", method: "POST", path: "/v1/search", body: map[string]any{"mode": "hybrid", "vector": sum, "text": "secret", "k": 50}},
+		{name: "search text as_of", method: "POST", path: "/v1/search", body: map[string]any{"mode": "text", "text": "secret", "k": 50, "as_of": past}},
+		{name: "sql as_of", method: "POST", path: "/v1/sql", body: map[string]any{"sql": "SELECT system_id, content FROM memories", "as_of": past}},
+		{name: "sql as_of named system", method: "POST", path: "/v1/sql", body: map[string]any{"sql": "SELECT system_id, content FROM memories WHERE system_id IN ('a1','b1','d1')", "as_of": past}},
 		{name: "search filtered to b1", method: "POST", path: "/v1/search", body: map[string]any{"vector": sum, "filter": map[string]any{"system_id": []string{"b1", "a1"}}}},
 		{name: "trends", method: "GET", path: "/v1/analytics/trends?window=7d&group_by=system&min_points=2"},
 		{name: "anomalies", method: "GET", path: "/v1/analytics/anomalies?window=7d&group_by=system&min_points=2"},
@@ -193,7 +209,8 @@ func TestTenantsConfineEveryRoute(t *testing.T) {
 					}
 					return
 				}
-				if st >= 500 || st == 401 || st == 403 || st == 400 {
+				if st >= 500 || st == 401 || st == 403 || st == 400 || st == 410 ||
+					(st == 404 && strings.Contains(string(body), "version_not")) {
 					t.Fatalf("%d %s", st, body)
 				}
 				text := string(body)
@@ -211,6 +228,44 @@ func TestTenantsConfineEveryRoute(t *testing.T) {
 		}
 		if !sawOwn[c.name] {
 			t.Errorf("%s never saw its own records: the test proves nothing for it", c.name)
+		}
+	}
+
+	// The BM25 statistics are the tenant's own: a tenant's score of
+	// "secret" is that of a corpus holding only its records, not one
+	// weighed down by the other tenants' "secret"s. Team A (an allow list
+	// of systems) has a1's three alpha-secret and a-laptop's three
+	// alpha-laptop; the default tenant (a deny list) has d1's three.
+	for _, c := range []struct {
+		key, sys string
+		corpus   []string
+	}{
+		{keyA, "a1", []string{"alpha-secret", "alpha-secret", "alpha-secret", "alpha-laptop", "alpha-laptop", "alpha-laptop"}},
+		{keyDef, "d1", []string{"delta-secret", "delta-secret", "delta-secret"}},
+	} {
+		var docs []fulltext.Doc
+		for _, text := range c.corpus {
+			docs = append(docs, fulltext.Doc{Content: text})
+		}
+		want, err := fulltext.NewTexts(docs).Search(fulltext.ParseQuery("secret", fulltext.MatchAny), fulltext.Options{K: 1})
+		if err != nil || len(want) != 1 {
+			t.Fatalf("reference BM25: %v %v", want, err)
+		}
+		var got struct {
+			Results []struct {
+				SystemID string   `json:"system_id"`
+				BM25     *float64 `json:"bm25"`
+			} `json:"results"`
+		}
+		st, _, body := do(t, "POST", p.query+"/v1/search", map[string]any{"mode": "text", "text": "secret", "k": 50}, bearer(c.key))
+		if err := json.Unmarshal(body, &got); st != 200 || err != nil || len(got.Results) != 3 {
+			t.Fatalf("%s's text search: %d %s (%v)", c.sys, st, body, err)
+		}
+		for _, r := range got.Results {
+			if r.SystemID != c.sys || r.BM25 == nil || math.Abs(*r.BM25-want[0].Score) > 1e-6*want[0].Score {
+				t.Fatalf("text search as %s's tenant: hit %s bm25 %v, want %s with %v (a corpus of the tenant's records only)",
+					c.sys, r.SystemID, r.BM25, c.sys, want[0].Score)
+			}
 		}
 	}
 
