@@ -14,6 +14,7 @@ import (
 
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/lake/tenants"
 	"github.com/akosha/akosha/schemas"
 )
 
@@ -22,8 +23,9 @@ var Tables = []string{schemas.TableMemories, schemas.TableEntities, schemas.Tabl
 
 // Lake is one lake root: a store and its tables.
 type Lake struct {
-	store  storage.Store
-	tables map[string]*Table
+	store   storage.Store
+	tables  map[string]*Table
+	tenants *tenants.Registry
 }
 
 // Table is one Delta table with the process's view of its latest snapshot.
@@ -39,7 +41,7 @@ type Table struct {
 // Creating is a put-if-absent of version 0, so processes racing to create
 // the same lake agree on one table.
 func Open(ctx context.Context, store storage.Store) (*Lake, error) {
-	l := &Lake{store: store, tables: map[string]*Table{}}
+	l := &Lake{store: store, tables: map[string]*Table{}, tenants: tenants.New(store)}
 	for _, name := range Tables {
 		t := &Table{Name: name, Log: delta.NewTable(store, name)}
 		snap, err := t.Log.Snapshot(ctx)
@@ -75,6 +77,12 @@ func create(ctx context.Context, log *delta.Table, name string) (*delta.Snapshot
 	}
 	return snap, err
 }
+
+// Tenants is the lake's system -> tenant mapping (lake/tenants), shared by
+// everything in the process that uses this Lake, so a process reads the
+// claims it wrote. Open does not read it: Refresh (or Poll) does, and the
+// table is created by the first claim.
+func (l *Lake) Tenants() *tenants.Registry { return l.tenants }
 
 // Store is the store the lake lives on.
 func (l *Lake) Store() storage.Store { return l.store }
@@ -151,6 +159,9 @@ func (l *Lake) Poll(ctx context.Context, every time.Duration, onErr func(error))
 			if _, err := l.tables[name].Refresh(ctx); err != nil && onErr != nil && ctx.Err() == nil {
 				onErr(err)
 			}
+		}
+		if _, err := l.tenants.Refresh(ctx); err != nil && onErr != nil && ctx.Err() == nil {
+			onErr(err)
 		}
 	}
 }

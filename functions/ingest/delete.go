@@ -516,6 +516,10 @@ func (f *Function) serveDelete(w http.ResponseWriter, r *http.Request, filter De
 		httpx.WriteErr(w, err)
 		return
 	}
+	if err := f.ownsSystem(r.Context(), filter.SystemID); err != nil {
+		httpx.WriteErr(w, err)
+		return
+	}
 	resp, err := f.Delete(r.Context(), filter, dry, principalName(r.Context()))
 	if err != nil {
 		httpx.WriteErr(w, err)
@@ -579,6 +583,9 @@ func (f *Function) toolDelete(r *http.Request, filter DeleteFilter, dry bool) (m
 		return nil, err
 	}
 	if err := filter.authorize(r.Context()); err != nil {
+		return nil, err
+	}
+	if err := f.ownsSystem(r.Context(), filter.SystemID); err != nil {
 		return nil, err
 	}
 	resp, err := f.Delete(r.Context(), filter, dry, principalName(r.Context()))

@@ -144,7 +144,7 @@ func (f *Function) storeMemories(r *http.Request, raws [][]byte) (Response, erro
 	if err != nil {
 		return Response{}, err
 	}
-	if err := checkSystems(r, recs, memoryKey); err != nil {
+	if err := checkSystems(r, f, recs, memoryKey); err != nil {
 		return Response{}, err
 	}
 	txn, err := idempotencyTxn(r, mcpBody(raws))
@@ -372,7 +372,7 @@ func (f *Function) storeGraph(r *http.Request, table string, rec map[string]any)
 	case schemas.TableEntities:
 		recs, errs, err := decodeRecords[schemas.Entity](batch, entityKey, time.Now(), 1)
 		if err == nil {
-			err = checkSystems(r, recs, entityKey)
+			err = checkSystems(r, f, recs, entityKey)
 		}
 		if err != nil {
 			return nil, err
@@ -384,7 +384,7 @@ func (f *Function) storeGraph(r *http.Request, table string, rec map[string]any)
 	default:
 		recs, errs, err := decodeRecords[schemas.Relation](batch, relationKey, time.Now(), 1)
 		if err == nil {
-			err = checkSystems(r, recs, relationKey)
+			err = checkSystems(r, f, recs, relationKey)
 		}
 		if err != nil {
 			return nil, err

@@ -111,7 +111,7 @@ func ingestHandler[R any, P record[R]](f *Function, table string, key keyOf[R], 
 			httpx.WriteErr(w, err)
 			return
 		}
-		if err := checkSystems(r, recs, key); err != nil {
+		if err := checkSystems(r, f, recs, key); err != nil {
 			httpx.WriteErr(w, err)
 			return
 		}
@@ -182,19 +182,24 @@ func duplicate(f *Function, table string, resp Response, prev, txn *delta.Txn) (
 }
 
 // checkSystems refuses the whole request when a token limited to some
-// systems tries to write another: nothing is written.
-func checkSystems[R any](r *http.Request, recs []R, key keyOf[R]) error {
+// systems tries to write another, or when a system belongs to another
+// tenant: nothing is written. Systems new to the lake become the token's
+// tenant's (f.claim), before any record of theirs is committed.
+func checkSystems[R any](r *http.Request, f *Function, recs []R, key keyOf[R]) error {
 	p, ok := auth.FromContext(r.Context())
-	if !ok {
-		return nil
-	}
+	var systems []string
+	seen := map[string]bool{}
 	for i := range recs {
 		sys, _ := key(&recs[i])
-		if !p.AllowsSystem(*sys) {
+		if ok && !p.AllowsSystem(*sys) {
 			return httpx.Errorf(http.StatusForbidden, "forbidden", "this token may not write system %q", *sys)
 		}
+		if !seen[*sys] {
+			seen[*sys] = true
+			systems = append(systems, *sys)
+		}
 	}
-	return nil
+	return f.claim(r.Context(), systems)
 }
 
 var _ = schemas.TableMemories

@@ -227,6 +227,16 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 		c.Close()
 		return fmt.Errorf("query: duckdb: %w", err)
 	}
+	// The tenants' mapping is read before the first request: with none
+	// read, every system would look like the default tenant's.
+	mctx, mcancel := context.WithTimeout(context.Background(), time.Minute)
+	_, err = l.Tenants().Refresh(mctx)
+	mcancel()
+	if err != nil {
+		eng.Close()
+		c.Close()
+		return fmt.Errorf("query: %w", err)
+	}
 	f.cfg, f.lake, f.auth, f.cache, f.engine, f.metrics = cfg, l, a, c, eng, m
 	f.keys = newKeyIndex(objects)
 	f.expiry = newExpiryIndex(l)
@@ -249,7 +259,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux.Handle("POST /v1/sql", read(f.serveSQL))
 	mux.Handle("GET /v1/memories/{system_id}/{id}", read(f.serveMemory))
 	mux.Handle("GET /v1/systems", read(f.answers.wrap("systems", f.serveSystems)))
-	mux.Handle("GET /v1/objects/{key...}", read(f.serveObject)) // 404 unless a tier store
+	mux.Handle("GET /v1/objects/{key...}", read(f.fleetOnly(f.serveObject))) // 404 unless a tier store
 	mux.Handle("POST /v1/search", read(f.serveSearch))
 	mux.Handle("GET /v1/analytics/trends", read(f.serveTrends))
 	mux.Handle("GET /v1/analytics/anomalies", read(f.serveAnomalies))
@@ -258,7 +268,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux.Handle("GET /v1/graph/entities", read(f.serveGraphByName))
 	mux.Handle("GET /v1/graph/path", read(f.serveGraphPath))
 	mux.Handle("GET /v1/memories/{system_id}/{id}/versions", read(f.serveMemoryVersions))
-	mux.Handle("GET /v1/lake", read(f.serveLake))
+	mux.Handle("GET /v1/lake", read(f.fleetOnly(f.serveLake)))
 	// The console's files hold no data and need no credential; the calls
 	// it makes carry the user's and go through the routes above.
 	mux.Handle(console.Pattern, console.Handler())
@@ -398,6 +408,9 @@ func (f *Function) Query(ctx context.Context, sql string, limit int) (*sqlexec.R
 		if _, err := t.Refresh(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if _, err := f.lake.Tenants().Refresh(ctx); err != nil {
+		return nil, err
 	}
 	if limit <= 0 || limit > f.cfg.MaxRows {
 		limit = f.cfg.MaxRows

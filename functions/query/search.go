@@ -68,6 +68,7 @@ import (
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/hnsw"
 	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/lake/tenants"
 	"github.com/akosha/akosha/lake/vecindex"
 	"github.com/akosha/akosha/schemas"
 )
@@ -205,6 +206,7 @@ type searchParams struct {
 	threshold float32
 	hasThresh bool
 	systems   map[string]bool
+	scope     *tenants.Scope // the caller's tenant; nil: every system
 	tiers     map[string]bool
 	kinds     map[string]bool
 	project   string
@@ -387,8 +389,23 @@ func (f *Function) params(ctx context.Context, req SearchRequest) (*searchParams
 		}
 		p.q = q
 	}
+	// The tenant's systems only: files that cannot hold them are not
+	// planned, and rows of other systems are filtered in every index walk
+	// and scan (allowsSystem).
+	if sc := f.scope(ctx); !sc.All() {
+		// An allow list is all the test needs (Filter already kept only
+		// the tenant's); a deny list (the default tenant's) is kept.
+		if p.systems = sc.Filter(p.systems); p.systems == nil {
+			p.scope = sc
+		}
+	}
 	hnsw.Normalize(p.q)
 	return p, nil
+}
+
+// allowsSystem reports whether rows of system s may be candidates.
+func (p *searchParams) allowsSystem(s string) bool {
+	return (p.systems == nil || p.systems[s]) && (p.scope == nil || p.scope.Allows(s))
 }
 
 // decodeSearch reads a search body strictly: unknown keys (top level or in
@@ -690,11 +707,11 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 // rowFilter applies the row filter; nil when nothing narrows rows. The
 // system is a row filter too: a file holds many systems.
 func (p *searchParams) rowFilter() func(system, kind, project string, created int64) bool {
-	if p.systems == nil && p.kinds == nil && p.project == "" && p.from == 0 && p.to == 0 && !p.textFiltered() {
+	if p.systems == nil && p.scope == nil && p.kinds == nil && p.project == "" && p.from == 0 && p.to == 0 && !p.textFiltered() {
 		return nil
 	}
 	return func(system, kind, project string, created int64) bool {
-		return (p.systems == nil || p.systems[system]) && (p.kinds == nil || p.kinds[kind]) && (p.project == "" || p.project == project) &&
+		return p.allowsSystem(system) && (p.kinds == nil || p.kinds[kind]) && (p.project == "" || p.project == project) &&
 			(p.from == 0 || created >= p.from) && (p.to == 0 || created <= p.to)
 	}
 }
@@ -817,7 +834,7 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 	if rf != nil {
 		sysOK := make([]bool, len(rows.Systems))
 		for i, s := range rows.Systems {
-			sysOK[i] = p.systems == nil || p.systems[s]
+			sysOK[i] = p.allowsSystem(s)
 		}
 		kindOK := make([]bool, len(rows.Kinds))
 		for i, k := range rows.Kinds {

@@ -18,8 +18,8 @@ import (
 // statistics) takes about half a second of the two cores; a new commit
 // changes the versions, so an answer is never older than its key says.
 //
-// Only for answers that do not depend on the caller: one answer serves
-// every principal.
+// Only for answers that depend on the caller through its tenant alone: one
+// answer serves every principal of a tenant (the key holds its scope).
 //
 // The versions are read before the handler takes its own snapshots, so a
 // commit landing in between makes the stored answer newer than its key,
@@ -40,6 +40,9 @@ type snapAnswer struct {
 	body, gz    []byte
 }
 
+// maxSnapAnswers bounds the answers kept (routes x tenants' scopes).
+const maxSnapAnswers = 256
+
 // gzipAbove is the size from which an answer is also kept gzipped.
 const gzipAbove = 32 << 10
 
@@ -48,8 +51,13 @@ func newSnapCache(f *Function) *snapCache { return &snapCache{f: f, by: map[stri
 // wrap serves h through the cache.
 func (c *snapCache) wrap(route string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		// One answer per tenant's scope: the answer is computed through
+		// the confined views.
+		ctx, sc := c.f.pinScope(r.Context())
+		r = r.WithContext(ctx)
+		route := route + "|" + sc.Key()
 		snaps := c.f.snapshots()
-		epoch, err := c.f.expiry.epoch(r.Context(), snaps[schemas.TableMemories], c.f.cfg.Now())
+		epoch, err := c.f.expiry.epoch(ctx, snaps[schemas.TableMemories], c.f.cfg.Now())
 		if err != nil {
 			httpx.WriteErr(w, err)
 			return
@@ -76,6 +84,9 @@ func (c *snapCache) wrap(route string, h http.HandlerFunc) http.HandlerFunc {
 				a.gz = buf.Bytes()
 			}
 			c.mu.Lock()
+			if len(c.by) >= maxSnapAnswers {
+				clear(c.by) // many tenants: start over rather than grow
+			}
 			c.by[route] = a
 			c.mu.Unlock()
 		}

@@ -106,6 +106,10 @@ func (f *Function) serveSQL(w http.ResponseWriter, r *http.Request) {
 // false, or the caches configured off, it is computed afresh and stored
 // nowhere; the tier is then "off".
 func (f *Function) answer(ctx context.Context, snaps snapshots, sql, format string, limit int, useCache bool, start time.Time) (cachedResult, string, error) {
+	// The tenant's scope is part of the key: another tenant's identical
+	// statement is another answer, and never a faster (cached) one. Past
+	// snapshots (as_of) are confined by the same, current, scope.
+	ctx, sc := f.pinScope(ctx)
 	// Expiry is decided at the present, on past snapshots too: a record
 	// that has expired stays hidden whatever version is asked for.
 	now := f.cfg.Now()
@@ -114,14 +118,18 @@ func (f *Function) answer(ctx context.Context, snaps snapshots, sql, format stri
 		out, err := f.compute(ctx, snaps, now, "", sql, format, limit, start)
 		return out, "off", err
 	}
-	// The key names the snapshots and, when rows expire, how many expiry
-	// instants have passed: an answer cached before a record's expiry is
-	// never served after it.
+	// The key names the snapshots, the tenant's scope and, when rows
+	// expire, how many expiry instants have passed: an answer cached before
+	// a record's expiry is never served after it.
 	epoch, err := f.expiry.epoch(ctx, snaps[schemas.TableMemories], now)
 	if err != nil {
 		return cachedResult{}, "", err
 	}
-	key := resultKey(storage.Location(f.lake.Store())+"|"+snaps.versions()+epoch, sql, format, limit)
+	versions := storage.Location(f.lake.Store()) + "|" + snaps.versions() + epoch
+	if sc.Key() != "" {
+		versions += "|" + sc.Key()
+	}
+	key := resultKey(versions, sql, format, limit)
 	if res, ok := f.l1.Get(key); ok {
 		f.metrics.resultCache.WithLabelValues("l1").Inc()
 		return res, "l1", nil
@@ -230,6 +238,7 @@ func (f *Function) runAt(ctx context.Context, snaps snapshots, now time.Time, sq
 		return nil, err
 	}
 	views := map[string]sqlexec.View{}
+	sc := f.scope(ctx)
 	past := f.isPast(snaps)
 	fetchErr := func(err error) error {
 		if past && errors.Is(err, storage.ErrNotExist) {
@@ -238,6 +247,13 @@ func (f *Function) runAt(ctx context.Context, snaps snapshots, now time.Time, sq
 		return fmt.Errorf("fetch data files: %w", err)
 	}
 	for table, prunes := range scansByView(scans) {
+		if !sc.All() {
+			// Only the tenant's systems' files are fetched (an empty set
+			// keeps none); the views then drop the other systems' rows.
+			for i := range prunes {
+				prunes[i].SystemIDs = sc.Filter(prunes[i].SystemIDs)
+			}
+		}
 		keys := f.keysFor(table, snaps[table])
 		kept, systems := keptFiles(table, snaps[table], prunes)
 		lease, err := f.cache.Fetch(ctx, objects(kept))
@@ -264,7 +280,7 @@ func (f *Function) runAt(ctx context.Context, snaps snapshots, now time.Time, sq
 			return nil, fetchErr(err)
 		}
 		defer more.Release()
-		v := sqlexec.View{}
+		v := sqlexec.View{Confine: confineTo(sc, systems)}
 		for i, pf := range kept {
 			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: keys.Shared(pf.key), Encoding: pf.encoding, NoExpiry: pf.noExpiry})
 			if pf.expiring {

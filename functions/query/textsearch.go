@@ -54,10 +54,13 @@ func (d textDoc) result() SearchResult {
 	}
 }
 
-// textRow says whether row r of d passes every row filter of p.
+// textRow says whether row r of d passes every row filter of p. The
+// system test is allowsSystem, which holds the caller's tenant too: a row
+// of another tenant's system never enters the BM25 corpus, so it can
+// neither be a hit nor weigh on the corpus statistics (IDF) of this one.
 func (p *searchParams) textRow(d *textData, r int) bool {
 	c := d.Created[r]
-	if (p.systems != nil && !p.systems[d.System[r]]) || (p.kinds != nil && !p.kinds[d.Kind[r]]) ||
+	if !p.allowsSystem(d.System[r]) || (p.kinds != nil && !p.kinds[d.Kind[r]]) ||
 		(p.project != "" && p.project != d.Project[r]) || (p.from != 0 && c < p.from) || (p.to != 0 && c > p.to) ||
 		(p.session != "" && p.session != d.Session[r]) {
 		return false

@@ -30,6 +30,13 @@ func (f *Function) serveMemoryVersions(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	snaps := f.snapshots()
 	table := schemas.TableMemories
+	sc := f.scope(ctx)
+	if !sc.Allows(sys) {
+		// The same answer as a record that does not exist: another
+		// tenant's system is not there for this caller.
+		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "no memory "+id+" in system "+sys)
+		return
+	}
 	// The planner's own pruning (sql.go) picks the files that can hold the
 	// system's rows, whatever the lake's layout.
 	kept, _ := keptFiles(table, snaps[table], []Prune{{SystemIDs: map[string]bool{sys: true}}})
@@ -39,7 +46,7 @@ func (f *Function) serveMemoryVersions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer lease.Release()
-	view := sqlexec.View{}
+	view := sqlexec.View{Confine: confinement(sc)}
 	expiring := false
 	for i, pf := range kept {
 		// Dedup false: every row of every file, older versions included.

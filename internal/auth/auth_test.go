@@ -347,3 +347,67 @@ func TestIssueToken(t *testing.T) {
 		}
 	}
 }
+
+// TestTenantClaims: the JWT claim tenant and the fifth field of an API key
+// reach the principal; "*" is a fleet-wide admin's only; no tenant is the
+// default tenant.
+func TestTenantClaims(t *testing.T) {
+	a := newAuthenticator(t)
+	tests := []struct {
+		name, role, tenant string
+		wantTenant         string
+		fleet              bool
+		wantErr            bool
+	}{
+		{name: "no tenant", role: "viewer", wantTenant: auth.DefaultTenant},
+		{name: "a tenant", role: "operator", tenant: "team-a", wantTenant: "team-a"},
+		{name: "fleet-wide admin", role: "admin", tenant: "*", wantTenant: "*", fleet: true},
+		{name: "tenant admin", role: "admin", tenant: "team-b", wantTenant: "team-b"},
+		{name: "fleet-wide viewer refused", role: "viewer", tenant: "*", wantErr: true},
+		{name: "bad tenant name refused", role: "viewer", tenant: "../x", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Signed by hand, so that IssueTenantToken's own checks do not
+			// hide the authenticator's.
+			c := auth.Claims{Role: tt.role, Tenant: tt.tenant, RegisteredClaims: jwt.RegisteredClaims{
+				Subject: "s", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}}
+			tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			p, err := a.Authenticate(r)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("Authenticate = %+v, want an error", p)
+				}
+				if _, err := auth.IssueTenantToken(secret, "s", tt.role, tt.tenant, nil, time.Hour); err == nil {
+					t.Error("IssueTenantToken accepted what Authenticate refuses")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.TenantName() != tt.wantTenant || p.IsFleetWide() != tt.fleet {
+				t.Errorf("tenant %q fleet-wide %v, want %q %v", p.TenantName(), p.IsFleetWide(), tt.wantTenant, tt.fleet)
+			}
+		})
+	}
+
+	keys, err := auth.ParseAPIKeys("c:viewer:k0123456789abcdef::team-c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka, err := auth.New(auth.Config{APIKeys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("X-API-Key", "k0123456789abcdef")
+	if p, err := ka.Authenticate(r); err != nil || p.TenantName() != "team-c" || p.IsFleetWide() {
+		t.Errorf("API key principal = %+v, %v; want tenant team-c", p, err)
+	}
+}

@@ -66,7 +66,7 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		a.keys = append(a.keys, storedKey{
 			hash:      hashKey(k.Key),
-			principal: Principal{Name: k.Name, Role: k.Role, SystemIDs: slices.Clone(k.SystemIDs)},
+			principal: Principal{Name: k.Name, Role: k.Role, SystemIDs: slices.Clone(k.SystemIDs), Tenant: k.Tenant},
 		})
 	}
 	return a, nil

@@ -52,12 +52,16 @@ type APIKey struct {
 	Name      string
 	Role      string
 	Key       string
-	SystemIDs []string // empty: all systems
+	SystemIDs []string // empty: all systems (of its tenant)
+	// Tenant is the key's tenant: "" (DefaultTenant), a tenant name, or
+	// FleetWide ("*", admin only).
+	Tenant string
 }
 
 // ParseAPIKeys parses the AKOSHA_API_KEYS format: comma-separated entries
-// name:role:key[:system1|system2], white space around entries ignored. Error
-// messages name the entry by position and name, never by its key.
+// name:role:key[:system1|system2[:tenant]], white space around entries
+// ignored. With the fifth field (the tenant) the systems field may be empty.
+// Error messages name the entry by position and name, never by its key.
 func ParseAPIKeys(s string) ([]APIKey, error) {
 	var keys []APIKey
 	names := map[string]bool{}
@@ -68,13 +72,21 @@ func ParseAPIKeys(s string) ([]APIKey, error) {
 			continue // "a,b," and an empty variable are fine
 		}
 		parts := strings.Split(entry, ":")
-		if len(parts) < 3 || len(parts) > 4 {
-			return nil, fmt.Errorf("auth: %s entry %d: want name:role:key[:system1|system2], got %d fields",
+		if len(parts) < 3 || len(parts) > 5 {
+			return nil, fmt.Errorf("auth: %s entry %d: want name:role:key[:system1|system2[:tenant]], got %d fields",
 				EnvAPIKeys, i+1, len(parts))
 		}
 		k := APIKey{Name: parts[0], Role: parts[1], Key: parts[2]}
-		if len(parts) == 4 {
+		// Four fields keep their old meaning (a system list, which must not
+		// be empty); with a tenant after it the list may be empty.
+		if len(parts) == 4 || len(parts) == 5 && parts[3] != "" {
 			k.SystemIDs = strings.Split(parts[3], "|")
+		}
+		if len(parts) == 5 {
+			if k.Tenant = parts[4]; k.Tenant == "" {
+				return nil, fmt.Errorf("auth: %s entry %d (%s): empty tenant (leave the fifth field out for the default tenant)",
+					EnvAPIKeys, i+1, parts[0])
+			}
 		}
 		if err := k.validate(); err != nil {
 			return nil, fmt.Errorf("auth: %s entry %d: %w", EnvAPIKeys, i+1, err)
@@ -107,8 +119,28 @@ func (k APIKey) validate() error {
 			return fmt.Errorf("key %q: system_id %q does not match %s", k.Name, id, systemIDPattern)
 		}
 	}
+	return checkTenant(k.Tenant, k.Role)
+}
+
+// checkTenant validates a credential's tenant: empty (the default), a name
+// of the system_id syntax, or FleetWide for an admin.
+func checkTenant(tenant, role string) error {
+	switch {
+	case tenant == "":
+		return nil
+	case tenant == FleetWide && role != RoleAdmin:
+		return fmt.Errorf("tenant %q (fleet-wide) is for the admin role only", FleetWide)
+	case tenant == FleetWide:
+		return nil
+	case !systemIDPattern.MatchString(tenant):
+		return fmt.Errorf("tenant %q does not match %s (or %q for a fleet-wide admin)", tenant, systemIDPattern, FleetWide)
+	}
 	return nil
 }
+
+// ValidTenant reports whether name is a tenant name (not FleetWide): the
+// system_id syntax.
+func ValidTenant(name string) bool { return systemIDPattern.MatchString(name) }
 
 // NewFromEnv builds the Authenticator the functions use. With dev set,
 // authentication is off. Otherwise it reads AKOSHA_JWT_SECRET and

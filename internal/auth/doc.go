@@ -16,13 +16,14 @@
 // JWTs are HS256 only, signed with AKOSHA_JWT_SECRET (at least 32 bytes).
 // Their claims are sub (the principal's name, required), role (required),
 // exp (required), optional nbf and iat (honoured with 30 s of leeway for clock
-// skew) and optional system_ids, a list limiting the token to those systems.
-// IssueToken makes one.
+// skew), optional system_ids, a list limiting the token's writes to those
+// systems, and optional tenant (below). IssueToken and IssueTenantToken make
+// one.
 //
 // API keys are static and listed in AKOSHA_API_KEYS, a comma-separated list
 // of entries
 //
-//	name:role:key[:system1|system2|...]
+//	name:role:key[:system1|system2|...[:tenant]]
 //
 // for example
 //
@@ -31,9 +32,22 @@
 // The name identifies the key in logs and rate limits; the role is one of the
 // roles below; the key is at least 16 characters without ':', ',' or white
 // space (`openssl rand -hex 24` makes a good one); the optional system list,
-// separated by '|', limits it to those system_ids. Only a SHA-256 hash of
+// separated by '|', limits its writes to those system_ids (with a tenant
+// after it, the list may be empty: name:role:key::team-a). Only a SHA-256 hash of
 // each key is kept in memory, and a presented key is compared with all of
 // them in constant time.
+//
+// # Tenants
+//
+// Every system belongs to one tenant (lake/tenants keeps the mapping in the
+// lake) and every credential to one: its tenant claim or fifth field, or
+// DefaultTenant when it names none. A credential reads every system of its
+// tenant and nothing else, and writes the systems of its tenant (only its
+// system_ids, when it has them); a system first written by a credential
+// becomes its tenant's. A deployment that names no tenant anywhere is one
+// default tenant: everything reads everything, as before tenants existed.
+// An admin is limited to its tenant like anyone else; an admin over every
+// tenant says so with the tenant "*" (FleetWide), which only admins may hold.
 //
 // # Roles
 //

@@ -43,12 +43,38 @@ func (p Permission) String() string {
 	return fmt.Sprintf("Permission(%d)", int(p))
 }
 
+// DefaultTenant is the tenant of every credential and every system that
+// names none. A deployment that configures no tenant is this one tenant,
+// which reads every system: today's single-team Akosha.
+const DefaultTenant = "default"
+
+// FleetWide is the tenant value of a credential that reads every tenant's
+// systems. Only an admin may hold it, and only when it says so: an admin
+// without a tenant is the default tenant's admin.
+const FleetWide = "*"
+
 // Principal is the authenticated caller of a request.
 type Principal struct {
 	Name      string   // JWT sub, or API key name
 	Role      string   // RoleViewer, RoleOperator or RoleAdmin
-	SystemIDs []string // the systems it may touch; empty means all
+	SystemIDs []string // the systems it may write; empty means all of its tenant
+	// Tenant is the tenant whose systems it reads (and may write):
+	// DefaultTenant when the credential names none, FleetWide for an admin
+	// over every tenant. Use TenantName, which maps "" to DefaultTenant.
+	Tenant string
 }
+
+// TenantName is p's tenant, DefaultTenant when none was set.
+func (p Principal) TenantName() string {
+	if p.Tenant == "" {
+		return DefaultTenant
+	}
+	return p.Tenant
+}
+
+// IsFleetWide reports whether p reads every tenant (an admin whose tenant
+// is FleetWide).
+func (p Principal) IsFleetWide() bool { return p.Tenant == FleetWide && p.Role == RoleAdmin }
 
 // CanRead reports whether p may read: every role may.
 func (p Principal) CanRead() bool { return ValidRole(p.Role) }
@@ -72,9 +98,11 @@ func (p Principal) Has(perm Permission) bool {
 	return false
 }
 
-// AllowsSystem reports whether p may touch the records of system id. A
-// principal without a system list may touch every system. Handlers check it
-// per record, since the system_id is in the body, not the URL.
+// AllowsSystem reports whether p's system list lets it write system id. A
+// principal without a system list may write every system of its tenant
+// (the tenant check is the lake's: functions/ingest asks lake/tenants).
+// Handlers check it per record, since the system_id is in the body, not
+// the URL.
 func (p Principal) AllowsSystem(id string) bool {
 	return len(p.SystemIDs) == 0 || slices.Contains(p.SystemIDs, id)
 }

@@ -16,6 +16,9 @@ const Leeway = 30 * time.Second
 type Claims struct {
 	Role      string   `json:"role"`
 	SystemIDs []string `json:"system_ids,omitempty"`
+	// Tenant is the tenant the token reads: absent for the default
+	// tenant, "*" for a fleet-wide admin.
+	Tenant string `json:"tenant,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -56,7 +59,11 @@ func (a *Authenticator) verifyJWT(token string) (Principal, error) {
 			return Principal{}, fmt.Errorf("%w: token system_ids holds an invalid system_id", ErrInvalidCredentials)
 		}
 	}
-	return Principal{Name: c.Subject, Role: c.Role, SystemIDs: c.SystemIDs}, nil
+	if err := checkTenant(c.Tenant, c.Role); err != nil {
+		// The claim is not echoed beyond what checkTenant says of it.
+		return Principal{}, fmt.Errorf("%w: token tenant: %s", ErrInvalidCredentials, err.Error())
+	}
+	return Principal{Name: c.Subject, Role: c.Role, SystemIDs: c.SystemIDs, Tenant: c.Tenant}, nil
 }
 
 // jwtReason words a parse error for the client. The library's own messages
@@ -81,8 +88,14 @@ func jwtReason(err error) string {
 }
 
 // IssueToken returns an HS256 JWT for sub with role, limited to systemIDs
-// (none: all systems), valid from now for ttl.
+// (none: all systems), valid from now for ttl, of the default tenant.
 func IssueToken(secret []byte, sub, role string, systemIDs []string, ttl time.Duration) (string, error) {
+	return IssueTenantToken(secret, sub, role, "", systemIDs, ttl)
+}
+
+// IssueTenantToken is IssueToken for a tenant ("" the default, FleetWide
+// for an admin over every tenant).
+func IssueTenantToken(secret []byte, sub, role, tenant string, systemIDs []string, ttl time.Duration) (string, error) {
 	switch {
 	case len(secret) < MinSecretLen:
 		return "", fmt.Errorf("auth: issue token: secret is %d bytes, want at least %d", len(secret), MinSecretLen)
@@ -98,8 +111,12 @@ func IssueToken(secret []byte, sub, role string, systemIDs []string, ttl time.Du
 			return "", fmt.Errorf("auth: issue token: invalid system_id %q", id)
 		}
 	}
+	if err := checkTenant(tenant, role); err != nil {
+		return "", fmt.Errorf("auth: issue token: %w", err)
+	}
 	now := time.Now()
 	claims := Claims{
+		Tenant:    tenant,
 		Role:      role,
 		SystemIDs: slices.Clone(systemIDs),
 		RegisteredClaims: jwt.RegisteredClaims{

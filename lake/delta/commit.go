@@ -171,11 +171,13 @@ func (t *Table) Commit(ctx context.Context, base *Snapshot, actions []Action) (*
 			// Lost the race: fold in every winner so far, then retry after
 			// the last of them.
 			ambiguous = false
+			var winnerTS int64
 			for existing != nil {
 				winner, err := parseCommit(existing, false)
 				if err != nil {
 					return nil, fail(fmt.Errorf("winner %d: %w", v, err))
 				}
+				winnerTS = max(winnerTS, commitTimestamp(existing))
 				if err := in.check(v, winner); err != nil {
 					return nil, fail(err)
 				}
@@ -185,6 +187,17 @@ func (t *Table) Commit(ctx context.Context, base *Snapshot, actions []Action) (*
 				if errors.Is(err, storage.ErrNotExist) {
 					existing = nil
 				} else if err != nil {
+					return nil, fail(err)
+				}
+			}
+			// The commit lands after the winners, so its time must not be
+			// before theirs: as_of resolves a time by binary search over
+			// the commit times (VersionAt), which needs them in version
+			// order. A time taken before losing the race would put it
+			// before the winners' (a compaction that lost to an ingest).
+			if info := body[0].CommitInfo; info != nil {
+				info["timestamp"] = max(t.clock().UnixMilli(), winnerTS)
+				if data, err = encodeCommit(body); err != nil {
 					return nil, fail(err)
 				}
 			}
@@ -460,4 +473,26 @@ func validateMetadata(m Metadata) error {
 		}
 	}
 	return nil
+}
+
+// commitTimestamp is the commitInfo timestamp (Unix ms) of a commit's
+// bytes; 0 when it has none.
+func commitTimestamp(data []byte) int64 {
+	acts, err := parseCommit(data, true)
+	if err != nil {
+		return 0
+	}
+	for _, a := range acts {
+		switch ts := a.CommitInfo["timestamp"].(type) {
+		case json.Number:
+			if ms, err := ts.Int64(); err == nil {
+				return ms
+			}
+		case float64:
+			return int64(ts)
+		case int64:
+			return ts
+		}
+	}
+	return 0
 }

@@ -115,3 +115,34 @@ func TestVersionAtAndRetained(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitTimesFollowVersions: a writer that loses the race for a
+// version commits after the winner with a time not before the winner's,
+// however early its own clock read (it prepared before the winner
+// committed), so VersionAt's binary search sees ordered times.
+func TestCommitTimesFollowVersions(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore()
+	base := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	early, late := NewTable(st, "memories"), NewTable(st, "memories")
+	early.Logger, late.Logger = testLogger(t), testLogger(t)
+	early.now = func() time.Time { return base.Add(time.Minute) }
+	late.now = func() time.Time { return base.Add(2 * time.Minute) }
+	s0, err := early.Create(ctx, testMeta(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, late, s0, addActions(testAdd("b", "hot", day("2026-11-25"), 1)))       // version 1
+	r := mustCommit(t, early, s0, addActions(testAdd("a", "hot", day("2026-11-25"), 1))) // loses 1, lands at 2
+	if r.Version != 2 {
+		t.Fatalf("the loser landed at %d, want 2", r.Version)
+	}
+	t1, err1 := early.CommitTime(ctx, 1)
+	t2, err2 := early.CommitTime(ctx, 2)
+	if err1 != nil || err2 != nil || t2.Before(t1) {
+		t.Fatalf("commit times %s, %s (%v %v): version 2 is before version 1", t1, t2, err1, err2)
+	}
+	if v, err := early.VersionAt(ctx, t2, nil); err != nil || v != 2 {
+		t.Errorf("VersionAt(%s) = %d, %v; want 2", t2, v, err)
+	}
+}

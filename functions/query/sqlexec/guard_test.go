@@ -26,6 +26,9 @@ func FuzzGuard(f *testing.F) {
 			f.Add(fx.expand(h.sql))
 		}
 	}
+	for _, s := range tenantStatements { // confine_test.go
+		f.Add(fx.expand(s))
+	}
 	for _, s := range []string{
 		"SELECT * FROM memories",
 		"WITH t AS (SELECT id FROM memories) SELECT * FROM t JOIN entities USING (id)",

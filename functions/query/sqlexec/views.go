@@ -34,12 +34,75 @@ type View struct {
 	Files []File
 	// Columns overrides the view's columns; nil means TableColumns(name).
 	Columns []ColumnDef
+	// Confine, when set, limits the view to the rows of some systems: what
+	// one tenant may read of files that hold every tenant's rows.
+	Confine *Confinement
 	// VisibleAt, when set, hides the rows whose expires_at is at or before
 	// it (memories only; issue 16). It applies after latest-wins: a record
 	// whose latest version expired is invisible, never replaced by an older
 	// version. Zero: no row is hidden (no file holds an expiring row).
 	VisibleAt time.Time
 }
+
+// Confinement is the set of systems a view shows.
+//
+// The filter alone would not do: DuckDB's optimizer is free to evaluate a
+// user's predicate before the view's own (it reorders conjunctions by
+// cost and pushes expressions into the scan), so
+// WHERE CAST(content AS INT) = 1 could fail on, and so reveal in its error,
+// another tenant's content, and a predicate that errors or burns time only
+// on some rows would be an oracle. So every column of a confined view is
+// masked as well, CASE WHEN <system allowed> THEN column END: whatever
+// order the optimizer picks, an expression over a row of another system
+// sees only NULLs, and the filter then drops the row.
+type Confinement struct {
+	// Systems are the system_ids shown, or with Deny those not shown.
+	Systems []string
+	Deny    bool
+}
+
+// condition is the SQL test of a row's system against c, over the raw
+// system_id column of a data file. list_contains over a constant list:
+// DuckDB rewrites an IN list of more than a few values into a join, which
+// made a confined view several times slower than the plain one.
+func (c *Confinement) condition() string {
+	if len(c.Systems) == 0 {
+		if c.Deny {
+			return "(system_id IS NOT NULL)"
+		}
+		return "false"
+	}
+	var list strings.Builder
+	list.WriteByte('[')
+	for i, s := range c.Systems {
+		if i > 0 {
+			list.WriteString(", ")
+		}
+		list.WriteString(quoteString(s))
+	}
+	list.WriteByte(']')
+	if c.Deny {
+		return "(system_id IS NOT NULL AND NOT list_contains(" + list.String() + ", system_id))"
+	}
+	return "coalesce(list_contains(" + list.String() + ", system_id), false)"
+}
+
+// scanFilter is a filter equal to the condition that DuckDB can push into
+// the Parquet scan, to skip row groups by their statistics: an IN list of
+// a few values (a statement naming one system). "" when there is none.
+func (c *Confinement) scanFilter() string {
+	if c.Deny || len(c.Systems) == 0 || len(c.Systems) > maxScanFilter {
+		return ""
+	}
+	q := make([]string, len(c.Systems))
+	for i, s := range c.Systems {
+		q[i] = quoteString(s)
+	}
+	return " AND system_id IN (" + strings.Join(q, ", ") + ")"
+}
+
+// maxScanFilter is the longest system list given to the scan as well.
+const maxScanFilter = 8
 
 // File is one data file of a view.
 type File struct {
@@ -169,6 +232,7 @@ const hiveTypes = `{'tier': VARCHAR, 'day': DATE}`
 const (
 	seqColumn  = "__akosha_seq"
 	fileColumn = "__akosha_file"
+	okColumn   = "__akosha_ok" // a confined view's row test (Confinement)
 )
 
 // typePattern bounds what a ColumnDef.Type may contain: type names, array
@@ -187,6 +251,13 @@ func checkViews(views map[string]View, dirs []string) error {
 		for _, f := range v.Files {
 			if err := checkPath(f.Path, dirs); err != nil {
 				return fmt.Errorf("view %s: %w", name, err)
+			}
+		}
+		if v.Confine != nil {
+			for _, s := range v.Confine.Systems {
+				if s == "" || strings.ContainsRune(s, 0) {
+					return fmt.Errorf("view %s: invalid confinement system %q", name, s)
+				}
 			}
 		}
 		if v.Columns != nil && len(v.Columns) == 0 {
@@ -234,14 +305,31 @@ func viewBody(name string, v View) string {
 		plain[sh] = append(plain[sh], f)
 	}
 
+	// Confined: every column masked and the rows filtered (Confinement).
+	sel, where := projection(cols), ""
+	if c := v.Confine; c != nil {
+		if !c.Deny && len(c.Systems) == 0 {
+			plain, dedup = nil, nil // sees nothing
+		}
+		// The test is computed once per row, in a column the masks and the
+		// filter share: spelt out in each CASE it cost DuckDB one
+		// evaluation (an IN list's join) per column.
+		sel, where = maskedProjection(cols, okColumn), " WHERE "+okColumn+c.scanFilter()
+	}
+	from := func(src string) string {
+		if v.Confine == nil {
+			return src
+		}
+		return "(SELECT *, " + v.Confine.condition() + " AS " + okColumn + " FROM " + src + ")"
+	}
 	var parts []string
 	for _, sh := range []shape{{false, false}, {false, true}, {true, false}, {true, true}} {
 		if files := plain[sh]; len(files) > 0 {
-			parts = append(parts, "SELECT "+projection(cols)+" FROM "+readParquet(files, false))
+			parts = append(parts, "SELECT "+sel+" FROM "+from(readParquet(files, false))+where)
 		}
 	}
 	if len(dedup) > 0 {
-		parts = append(parts, "SELECT "+projection(cols)+" FROM "+dedupSource(dedup))
+		parts = append(parts, "SELECT "+sel+" FROM "+from(dedupSource(dedup))+where)
 	}
 	if len(parts) == 0 {
 		// A typed row that is never produced: the view binds, has the right
@@ -317,6 +405,23 @@ func projection(cols []ColumnDef) string {
 			expr = quoteIdent(c.Name)
 		}
 		fmt.Fprintf(&b, "CAST(%s AS %s) AS %s", expr, c.Type, quoteIdent(c.Name))
+	}
+	return b.String()
+}
+
+// maskedProjection is projection with each column NULL unless cond holds
+// for its row (Confinement says why).
+func maskedProjection(cols []ColumnDef, cond string) string {
+	var b strings.Builder
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		expr := c.Expr
+		if expr == "" {
+			expr = quoteIdent(c.Name)
+		}
+		fmt.Fprintf(&b, "CAST(CASE WHEN %s THEN %s END AS %s) AS %s", cond, expr, c.Type, quoteIdent(c.Name))
 	}
 	return b.String()
 }
