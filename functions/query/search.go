@@ -967,28 +967,16 @@ func (f *Function) latestOnly(ctx context.Context, snaps snapshots, keys *keyInd
 			check = append(check, c)
 		}
 	}
-	latest := map[key]int64{}
+	latest := map[string]int64{}
 	if len(check) > 0 {
 		sys, ids := map[string]bool{}, map[string]bool{}
 		for _, c := range check {
 			sys[c.system] = true
 			ids[c.id] = true
 		}
-		sql := "SELECT system_id, id, ingested_at FROM memories WHERE system_id IN (" + quoteList(sys) +
-			") AND id IN (" + quoteList(ids) + ")"
-		res, err := f.runAt(ctx, snaps, now, sql, len(sys)*len(ids)+1)
-		if err != nil {
-			return nil, fmt.Errorf("search: resolve re-sent records: %w", sqlError(err))
-		}
-		for _, row := range res.Rows {
-			s, _ := row[0].(string)
-			id, _ := row[1].(string)
-			ts, _ := row[2].(string)
-			t, err := time.Parse(time.RFC3339Nano, ts)
-			if err != nil {
-				return nil, fmt.Errorf("search: resolve re-sent records: ingested_at %q: %w", ts, err)
-			}
-			latest[key{s, id}] = t.UnixMicro()
+		var err error
+		if latest, err = f.latestIngested(ctx, snaps, now, sys, ids); err != nil {
+			return nil, err
 		}
 		st.Resolved += len(check)
 	}
@@ -1001,7 +989,7 @@ func (f *Function) latestOnly(ctx context.Context, snaps snapshots, keys *keyInd
 			continue
 		}
 		if mustCheck(c) {
-			if l, ok := latest[k]; !ok || l != c.ingested {
+			if l, ok := latest[c.system+"/"+c.id]; !ok || l != c.ingested {
 				st.Dropped++
 				continue
 			}
@@ -1109,4 +1097,30 @@ func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) (
 	}
 	defer fh.Close()
 	return vecindex.HitsAt(fh, pd.size, rows)
+}
+
+// latestIngested returns the ingested_at (Unix micros) of the latest
+// version of the records named by the systems and ids given, keyed
+// "system/id", from the memories view as it is at now: latest wins, and a
+// record expired by then is absent. Vector and text search resolve the
+// candidates that may be older versions with it.
+func (f *Function) latestIngested(ctx context.Context, snaps snapshots, now time.Time, sys, ids map[string]bool) (map[string]int64, error) {
+	sql := "SELECT system_id, id, ingested_at FROM memories WHERE system_id IN (" + quoteList(sys) +
+		") AND id IN (" + quoteList(ids) + ")"
+	res, err := f.runAt(ctx, snaps, now, sql, len(sys)*len(ids)+1)
+	if err != nil {
+		return nil, fmt.Errorf("search: resolve re-sent records: %w", sqlError(err))
+	}
+	out := make(map[string]int64, len(res.Rows))
+	for _, row := range res.Rows {
+		s, _ := row[0].(string)
+		id, _ := row[1].(string)
+		ts, _ := row[2].(string)
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return nil, fmt.Errorf("search: resolve re-sent records: ingested_at %q: %w", ts, err)
+		}
+		out[s+"/"+id] = t.UnixMicro()
+	}
+	return out, nil
 }

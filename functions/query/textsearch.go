@@ -25,6 +25,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -203,22 +204,11 @@ func (f *Function) latestVersions(ctx context.Context, snaps snapshots, now time
 			sys[d.td.System[d.row]] = true
 			ids[d.td.ID[d.row]] = true
 		}
-		sql := "SELECT system_id, id, ingested_at FROM memories WHERE system_id IN (" + quoteList(sys) +
-			") AND id IN (" + quoteList(ids) + ")"
-		res, err := f.runAt(ctx, snaps, now, sql, len(sys)*len(ids)+1)
+		got, err := f.latestIngested(ctx, snaps, now, sys, ids)
 		if err != nil {
-			return nil, fmt.Errorf("search: resolve re-sent records: %w", sqlError(err))
+			return nil, err
 		}
-		for _, row := range res.Rows {
-			s, _ := row[0].(string)
-			id, _ := row[1].(string)
-			ts, _ := row[2].(string)
-			t, err := time.Parse(time.RFC3339Nano, ts)
-			if err != nil {
-				return nil, fmt.Errorf("search: resolve re-sent records: ingested_at %q: %w", ts, err)
-			}
-			out[s+"/"+id] = t.UnixMicro()
-		}
+		maps.Copy(out, got)
 	}
 	return out, nil
 }
