@@ -144,6 +144,17 @@ func (t *Table) advance(s *delta.Snapshot) {
 	}
 }
 
+// Refresh brings every table's snapshot up to its log's latest version,
+// for a reader that must see commits made since the last poll.
+func (l *Lake) Refresh(ctx context.Context) error {
+	for _, name := range Tables {
+		if _, err := l.tables[name].Refresh(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Poll refreshes every table each interval until ctx ends, so that readers see
 // other processes' commits within about that interval.
 func (l *Lake) Poll(ctx context.Context, every time.Duration, onErr func(error)) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 )
 
@@ -76,12 +77,8 @@ func (c *zstdCodec) Encode(dst, src []byte) ([]byte, error) {
 }
 
 // Decode is never used to read: parquet-go picks the decoder of a file's
-// pages by the codec named in its metadata. It is here for the interface.
+// pages by the codec named in its metadata, its own pooled one, which this
+// hands the call to as well.
 func (c *zstdCodec) Decode(dst, src []byte) ([]byte, error) {
-	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return nil, fmt.Errorf("zstd decoder: %w", err)
-	}
-	defer d.Close()
-	return d.DecodeAll(src, dst[:0])
+	return parquet.LookupCompressionCodec(format.Zstd).Decode(dst, src)
 }

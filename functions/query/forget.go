@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/storage"
 )
 
@@ -20,11 +19,8 @@ func (f *Function) forgetGone(ctx context.Context) (int, error) {
 	// The newest snapshots, not the cached ones: a file a commit removed
 	// since the last poll would still look live and keep its copy until
 	// the next pass (seen under load, where polls lag).
-	for _, name := range lake.Tables {
-		t, _ := f.lake.Table(name)
-		if _, err := t.Refresh(ctx); err != nil {
-			return 0, fmt.Errorf("forget: refresh %s: %w", name, err)
-		}
+	if err := f.lake.Refresh(ctx); err != nil {
+		return 0, fmt.Errorf("forget: %w", err)
 	}
 	snaps := f.snapshots()
 	var gone []string

@@ -403,32 +403,18 @@ func (f *Function) KeysIndexed(table string, snap *delta.Snapshot) bool {
 // Query runs one statement on the latest snapshots, as POST /v1/sql does,
 // without the result caches (the CLI's lake mode).
 func (f *Function) Query(ctx context.Context, sql string, limit int) (*sqlexec.Result, error) {
-	for _, name := range lake.Tables {
-		t, _ := f.lake.Table(name)
-		if _, err := t.Refresh(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := f.lake.Tenants().Refresh(ctx); err != nil {
-		return nil, err
-	}
-	if limit <= 0 || limit > f.cfg.MaxRows {
-		limit = f.cfg.MaxRows
-	}
-	return f.run(ctx, f.snapshots(), sql, limit)
+	return f.QueryAt(ctx, sql, limit, "")
 }
 
 // QueryAt runs one statement as of a past snapshot (asof.go), as POST
-// /v1/sql with as_of does, without the result caches; asOf "" is Query.
+// /v1/sql with as_of does, without the result caches; asOf "" is the
+// latest snapshots.
 func (f *Function) QueryAt(ctx context.Context, sql string, limit int, asOf AsOf) (*sqlexec.Result, error) {
-	if asOf == "" {
-		return f.Query(ctx, sql, limit)
+	if err := f.lake.Refresh(ctx); err != nil {
+		return nil, err
 	}
-	for _, name := range lake.Tables {
-		t, _ := f.lake.Table(name)
-		if _, err := t.Refresh(ctx); err != nil {
-			return nil, err
-		}
+	if _, err := f.lake.Tenants().Refresh(ctx); err != nil {
+		return nil, err
 	}
 	if limit <= 0 || limit > f.cfg.MaxRows {
 		limit = f.cfg.MaxRows
