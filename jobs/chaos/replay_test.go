@@ -96,11 +96,7 @@ func TestRawLogReplayAnswersAsAkosha(t *testing.T) {
 	}
 	var want [][]string
 	for _, r := range res.Rows {
-		row := make([]string, len(r))
-		for i, v := range r {
-			row[i] = fmt.Sprint(v)
-		}
-		want = append(want, row)
+		want = append(want, stringRow(r))
 	}
 
 	got := rawReplay(t, filepath.Join(store.Root(), schemas.TableMemories), "SELECT "+cols+" FROM live"+order)
@@ -186,14 +182,21 @@ func rawReplay(t *testing.T, tableDir, stmt string) [][]string {
 		if err := rows.Scan(ptrs...); err != nil {
 			t.Fatal(err)
 		}
-		row := make([]string, len(vals))
-		for i, v := range vals {
-			row[i] = fmt.Sprint(v)
-		}
-		out = append(out, row)
+		out = append(out, stringRow(vals))
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// stringRow prints a row's values as the comparisons between /v1/sql and
+// the raw replay see them: both sides through fmt.Sprint, so the same value
+// reads the same whichever driver decoded it.
+func stringRow(vals []any) []string {
+	row := make([]string, len(vals))
+	for i, v := range vals {
+		row[i] = fmt.Sprint(v)
+	}
+	return row
 }

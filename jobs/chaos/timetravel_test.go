@@ -171,11 +171,7 @@ func TestTimeTravelAcceptance(t *testing.T) {
 	}
 	var want [][]string
 	for _, r := range res.Rows {
-		row := make([]string, len(r))
-		for i, v := range r {
-			row[i] = fmt.Sprint(v)
-		}
-		want = append(want, row)
+		want = append(want, stringRow(r))
 	}
 	dir := download(t, store, schemas.TableMemories)
 	got := rawReplay(t, filepath.Join(dir, schemas.TableMemories), "SELECT "+cols+" FROM live ORDER BY system_id, id")
