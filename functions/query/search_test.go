@@ -127,7 +127,64 @@ func f64(v []float32) []float64 {
 
 // compare checks a search answer against the exact answer: the same records
 // (recall >= minRecall), each with its true score, highest first.
+// compare checks a search's results against the exact answer: every hit is
+// a live record with its fields, sorted, unique, scored exactly; and, for
+// one query, at least minRecall of the exact top k are found. Where an
+// approximate search answers a set of queries, use a recallMeter instead:
+// recall is a property of the set.
 func compare(t *testing.T, what string, got []query.SearchResult, want []truthHit, m *model, minRecall float64) {
+	t.Helper()
+	hits := checkHits(t, what, got, want, m)
+	if len(want) > 0 {
+		if recall := float64(hits) / float64(len(want)); recall < minRecall {
+			t.Fatalf("%s: recall %.3f < %.2f", what, recall, minRecall)
+		}
+	}
+}
+
+// recallMeter bounds the mean recall@k of a set of graph searches. A graph
+// built in parallel differs from run to run with how its inserts
+// interleave (and with the order of the files it was built from), so which
+// query misses one of its 20 neighbours is chance: bounding each query at
+// 0.95 failed about one run in twenty. The mean over the set is the
+// measure HNSW's recall is stated in; each query must still reach
+// min - 0.2, which a broken path (a skipped file, a lost filter) does not.
+type recallMeter struct {
+	what       string
+	hits, want int
+	worst      float64
+	worstWhat  string
+}
+
+func (r *recallMeter) compare(t *testing.T, what string, got []query.SearchResult, want []truthHit, m *model) {
+	t.Helper()
+	hits := checkHits(t, what, got, want, m)
+	if len(want) == 0 {
+		return
+	}
+	r.hits += hits
+	r.want += len(want)
+	if rec := float64(hits) / float64(len(want)); r.worstWhat == "" || rec < r.worst {
+		r.worst, r.worstWhat = rec, what
+	}
+}
+
+func (r *recallMeter) check(t *testing.T, minMean float64) {
+	t.Helper()
+	if r.want == 0 {
+		return
+	}
+	if mean := float64(r.hits) / float64(r.want); mean < minMean {
+		t.Fatalf("%s: mean recall %.3f < %.2f (%d of %d)", r.what, mean, minMean, r.hits, r.want)
+	}
+	if r.worst < minMean-0.2 {
+		t.Fatalf("%s: %s: recall %.3f < %.2f", r.what, r.worstWhat, r.worst, minMean-0.2)
+	}
+}
+
+// checkHits is compare without the recall bound: it returns how many of
+// the exact answer's records were found.
+func checkHits(t *testing.T, what string, got []query.SearchResult, want []truthHit, m *model) int {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d results, want %d", what, len(got), len(want))
@@ -169,11 +226,7 @@ func compare(t *testing.T, what string, got []query.SearchResult, want []truthHi
 			}
 		}
 	}
-	if len(want) > 0 {
-		if recall := float64(hits) / float64(len(want)); recall < minRecall {
-			t.Fatalf("%s: recall %.3f < %.2f", what, recall, minRecall)
-		}
-	}
+	return hits
 }
 
 func TestVectorSearchEndToEnd(t *testing.T) {
@@ -232,14 +285,16 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 	// Before any index: everything is scanned exactly.
 	check := func(what string, minRecall float64) {
 		t.Helper()
+		r := recallMeter{what: what}
 		for i := range 8 {
 			q := queries(i)
 			st, a, body := searchHTTP(t, p, map[string]any{"vector": f64(q), "k": 10})
 			if st != 200 {
 				t.Fatalf("%s: %d %s", what, st, body)
 			}
-			compare(t, fmt.Sprintf("%s q%d", what, i), a.Results, m.truth(q, 10, nil), m, minRecall)
+			r.compare(t, fmt.Sprintf("%s q%d", what, i), a.Results, m.truth(q, 10, nil), m)
 		}
+		r.check(t, minRecall)
 	}
 	check("no index", 1)
 
@@ -338,13 +393,15 @@ func TestVectorSearchEndToEnd(t *testing.T) {
 					return r.SystemID == "s0" && r.Kind != "reflection" && r.Project == "beta"
 				}},
 		}
+		filtered := recallMeter{what: "filters"}
 		for _, c := range cases {
 			st, a, body := searchHTTP(t, p, map[string]any{"vector": f64(q), "k": 20, "filter": c.filter})
 			if st != 200 {
 				t.Fatalf("%s: %d %s", c.name, st, body)
 			}
-			compare(t, c.name, a.Results, m.truth(q, 20, c.keep), m, 0.95)
+			filtered.compare(t, c.name, a.Results, m.truth(q, 20, c.keep), m)
 		}
+		filtered.check(t, 0.95)
 		// Selective: a 3-minute window of s0's day 0 keeps a handful of rows
 		// of an indexed partition: scanned exactly, all of them.
 		from, to := day0.Add(600*time.Second), day0.Add(780*time.Second)
@@ -785,13 +842,15 @@ func TestSearchIndexLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		var st stats
+		r := recallMeter{what: what}
+		defer r.check(t, minRecall)
 		for i := range nq {
 			q := vecs[(6000+i)*textvec.Dim : (6001+i)*textvec.Dim]
 			res, err := p.query.Search(ctx, query.SearchRequest{Vector: f64(q), K: ptr(20)})
 			if err != nil {
 				t.Fatalf("%s: %v", what, err)
 			}
-			compare(t, fmt.Sprintf("%s q%d", what, i), res.Results, m.truth(q, 20, nil), m, minRecall)
+			r.compare(t, fmt.Sprintf("%s q%d", what, i), res.Results, m.truth(q, 20, nil), m)
 			graph, exact, scans, dropped, keys := query.SearchStatsOf(res)
 			if dropped != 0 {
 				t.Fatalf("%s q%d: %d candidates dropped as stale versions: rows of dead files were returned", what, i, dropped)
