@@ -304,6 +304,8 @@ func wordnetStreams(data []byte) [][]uint64 {
 // cased, at least two letters long. With camel set (identifiers) it also
 // splits at lower-to-upper changes and before the last capital of an
 // acronym: "parseHTTPRequest" -> parse http request.
+//
+//go:norace
 func appendWords(dst []uint64, text string, camel bool) []uint64 {
 	const (
 		offset64 = 14695981039346656037

@@ -28,6 +28,8 @@ type words struct {
 // ("mutex" and "lock") get similar vectors, as in distributional semantics.
 // The mean vector (the direction of the commonest contexts, shared by all
 // words) is removed, and each vector normalized.
+//
+//go:norace
 func wordVectors(c *corpus, proj []uint16) *words {
 	counts := make(map[uint64]int32)
 	for _, w := range c.words {
@@ -101,6 +103,8 @@ func wordVectors(c *corpus, proj []uint16) *words {
 }
 
 // normalize scales v to unit length; a zero v stays zero.
+//
+//go:norace
 func normalize(v []float32) {
 	var ss float64
 	for _, x := range v {

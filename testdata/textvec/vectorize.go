@@ -15,6 +15,8 @@ type window struct {
 
 // windowsAt is how many windows of size w at stride s the corpus holds. A
 // stream shorter than w is one window of its own.
+//
+//go:norace
 func windowsAt(c *corpus, w, s int) int {
 	total := 0
 	for i := range c.streams() {
@@ -73,6 +75,8 @@ const buckets = 1 << hashBits
 
 // mix is splitmix64's finalizer: FNV-1a's low bits are weak, and bigrams
 // need their two words' hashes combined without symmetry.
+//
+//go:norace
 func mix(x uint64) uint64 {
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
@@ -83,6 +87,8 @@ func mix(x uint64) uint64 {
 }
 
 // features appends the buckets of a document's unigrams and bigrams.
+//
+//go:norace
 func features(dst []uint32, words []uint64) []uint32 {
 	for i, w := range words {
 		dst = append(dst, uint32(mix(w)&(buckets-1)))
@@ -97,6 +103,8 @@ func features(dst []uint32, words []uint64) []uint32 {
 // projection is the sparse JL matrix: for bucket b, jlBlocks entries at
 // [b*jlBlocks, (b+1)*jlBlocks), each a coordinate (low 15 bits) and a sign
 // (bit 15), one coordinate in each block of Dim/jlBlocks.
+//
+//go:norace
 func projection(seed int64) []uint16 {
 	const block = Dim / jlBlocks
 	p := make([]uint16, buckets*jlBlocks)
@@ -128,24 +136,10 @@ const lexicalWeight = 0.5
 // vectorize turns the documents into unit vectors, flat.
 func vectorize(c *corpus, docs []window, seed int64, workers int) []float32 {
 	workers = max(1, min(workers, len(docs)/1024+1))
-	words := func(d window) []uint64 { return c.words[d.start : d.start+d.count] }
-
 	// Pass 1: document frequencies, one array per worker, summed.
 	dfs := make([][]uint32, workers)
 	parallel(len(docs), workers, func(w, from, to int) {
-		df := make([]uint32, buckets)
-		seen := make([]uint32, buckets) // seen[b] == doc+1: counted for doc
-		var fs []uint32
-		for d := from; d < to; d++ {
-			fs = features(fs[:0], words(docs[d]))
-			for _, b := range fs {
-				if seen[b] != uint32(d+1) {
-					seen[b] = uint32(d + 1)
-					df[b]++
-				}
-			}
-		}
-		dfs[w] = df
+		dfs[w] = docFrequencies(c, docs[from:to], from)
 	})
 	idf := make([]float32, buckets)
 	nd := float64(len(docs))
@@ -164,56 +158,7 @@ func vectorize(c *corpus, docs []window, seed int64, workers int) []float32 {
 	// mixed.
 	out := make([]float32, len(docs)*Dim)
 	parallel(len(docs), workers, func(_, from, to int) {
-		tf := make([]uint16, buckets)
-		wtf := make([]uint16, len(wv.bucket)) // per vocabulary word
-		var fs, uniq []uint32
-		var wuniq []int32
-		sem := make([]float32, Dim)
-		for d := from; d < to; d++ {
-			ws := words(docs[d])
-			fs = features(fs[:0], ws)
-			uniq = uniq[:0]
-			for _, b := range fs {
-				if tf[b] == 0 {
-					uniq = append(uniq, b)
-				}
-				tf[b]++
-			}
-			v := out[d*Dim : (d+1)*Dim]
-			for _, b := range uniq {
-				wt := (1 + float32(math.Log(float64(tf[b])))) * idf[b]
-				tf[b] = 0
-				for _, e := range proj[b*jlBlocks : (b+1)*jlBlocks] {
-					if e&(1<<15) != 0 {
-						v[e&(1<<15-1)] -= wt
-					} else {
-						v[e] += wt
-					}
-				}
-			}
-			normalize(v)
-
-			wuniq = wuniq[:0]
-			for _, idx := range wv.token[docs[d].start : docs[d].start+docs[d].count] {
-				if idx < 0 {
-					continue
-				}
-				if wtf[idx] == 0 {
-					wuniq = append(wuniq, idx)
-				}
-				wtf[idx]++
-			}
-			clear(sem)
-			for _, idx := range wuniq {
-				wt := (1 + float32(math.Log(float64(wtf[idx])))) * idf[wv.bucket[idx]]
-				wtf[idx] = 0
-				axpy(sem, wt, wv.vecs[int(idx)*Dim:(int(idx)+1)*Dim])
-			}
-			normalize(sem)
-			for i := range v {
-				v[i] = lexicalWeight*v[i] + (1-lexicalWeight)*sem[i]
-			}
-		}
+		embedDocs(c, docs, from, to, proj, idf, wv, out)
 	})
 
 	// Center: remove the direction every document shares (common words and
@@ -229,18 +174,14 @@ func vectorize(c *corpus, docs []window, seed int64, workers int) []float32 {
 		m32[i] = float32(mean[i] / nd)
 	}
 	parallel(len(docs), workers, func(_, from, to int) {
-		for d := from; d < to; d++ {
-			v := out[d*Dim : (d+1)*Dim]
-			for i := range v {
-				v[i] -= m32[i]
-			}
-			normalize(v)
-		}
+		center(out[from*Dim:to*Dim], m32)
 	})
 	return out
 }
 
 // axpy adds a*x to y.
+//
+//go:norace
 func axpy(y []float32, a float32, x []float32) {
 	x = x[:len(y)]
 	for i := range y {
@@ -259,4 +200,103 @@ func parallel(n, workers int, fn func(w, from, to int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// The generator's loops run under -race in every test package that uses
+// textvec, where the race detector made them 10-30 times slower: a set not
+// yet cached cost some 30 CPU-seconds. They are marked go:norace. Each
+// worker reads shared inputs that are written before it starts and writes
+// only its own range of the output, which parallel's WaitGroup publishes.
+
+// docFrequencies counts, per bucket, the documents of docs (numbered from
+// first) holding it.
+//
+//go:norace
+func docFrequencies(c *corpus, docs []window, first int) []uint32 {
+	df := make([]uint32, buckets)
+	seen := make([]uint32, buckets) // seen[b] == doc+1: counted for doc
+	var fs []uint32
+	for i, doc := range docs {
+		d := first + i
+		fs = features(fs[:0], c.words[doc.start:doc.start+doc.count])
+		for _, b := range fs {
+			if seen[b] != uint32(d+1) {
+				seen[b] = uint32(d + 1)
+				df[b]++
+			}
+		}
+	}
+	return df
+}
+
+// embedDocs writes the vectors of docs[from:to] into out: the TF-IDF
+// projection (lexical) and the tf-idf-weighted sum of the words' vectors
+// (semantic), each normalized, mixed.
+//
+//go:norace
+func embedDocs(c *corpus, docs []window, from, to int, proj []uint16, idf []float32, wv *words, out []float32) {
+	words := func(d window) []uint64 { return c.words[d.start : d.start+d.count] }
+	tf := make([]uint16, buckets)
+	wtf := make([]uint16, len(wv.bucket)) // per vocabulary word
+	var fs, uniq []uint32
+	var wuniq []int32
+	sem := make([]float32, Dim)
+	for d := from; d < to; d++ {
+		ws := words(docs[d])
+		fs = features(fs[:0], ws)
+		uniq = uniq[:0]
+		for _, b := range fs {
+			if tf[b] == 0 {
+				uniq = append(uniq, b)
+			}
+			tf[b]++
+		}
+		v := out[d*Dim : (d+1)*Dim]
+		for _, b := range uniq {
+			wt := (1 + float32(math.Log(float64(tf[b])))) * idf[b]
+			tf[b] = 0
+			for _, e := range proj[b*jlBlocks : (b+1)*jlBlocks] {
+				if e&(1<<15) != 0 {
+					v[e&(1<<15-1)] -= wt
+				} else {
+					v[e] += wt
+				}
+			}
+		}
+		normalize(v)
+
+		wuniq = wuniq[:0]
+		for _, idx := range wv.token[docs[d].start : docs[d].start+docs[d].count] {
+			if idx < 0 {
+				continue
+			}
+			if wtf[idx] == 0 {
+				wuniq = append(wuniq, idx)
+			}
+			wtf[idx]++
+		}
+		clear(sem)
+		for _, idx := range wuniq {
+			wt := (1 + float32(math.Log(float64(wtf[idx])))) * idf[wv.bucket[idx]]
+			wtf[idx] = 0
+			axpy(sem, wt, wv.vecs[int(idx)*Dim:(int(idx)+1)*Dim])
+		}
+		normalize(sem)
+		for i := range v {
+			v[i] = lexicalWeight*v[i] + (1-lexicalWeight)*sem[i]
+		}
+	}
+}
+
+// center subtracts m from each vector of vs and normalizes it.
+//
+//go:norace
+func center(vs []float32, m []float32) {
+	for o := 0; o < len(vs); o += Dim {
+		v := vs[o : o+Dim]
+		for i := range v {
+			v[i] -= m[i]
+		}
+		normalize(v)
+	}
 }
