@@ -135,7 +135,7 @@ func Generate(opts Options) ([]float32, error) {
 		}
 	}
 
-	streams, err := cachedCorpus(opts.Sources)
+	streams, err := cachedCorpus(opts.Sources, opts.CacheDir, id)
 	if err != nil {
 		return nil, err
 	}
@@ -153,22 +153,37 @@ func Generate(opts Options) ([]float32, error) {
 
 // corpora keeps loaded corpora for the life of the process: a test run
 // generates several sets from one corpus, and reading it is most of a small
-// set's cost. A corpus is read-only once loaded.
+// set's cost. A corpus is read-only once loaded. Across processes it is
+// cached as a file beside the vectors: scanning the Go tree costs seconds,
+// and under -race (every test package generating a set it has not cached)
+// several times more.
 var corpora struct {
 	sync.Mutex
 	m map[string]*corpus
 }
 
-func cachedCorpus(sources []Source) (*corpus, error) {
+func cachedCorpus(sources []Source, cacheDir, id string) (*corpus, error) {
 	key := fmt.Sprint(sources)
 	corpora.Lock()
 	defer corpora.Unlock()
 	if c := corpora.m[key]; c != nil {
 		return c, nil
 	}
-	c, err := loadCorpus(sources, runtime.GOMAXPROCS(0))
+	path := ""
+	if cacheDir != "-" {
+		if cacheDir == "" {
+			cacheDir = os.TempDir()
+		}
+		path = filepath.Join(cacheDir, "akosha-textcorpus-"+corpusKey(sources, id)+".bin")
+	}
+	c, err := readCorpusCache(path)
 	if err != nil {
-		return nil, err
+		if c, err = loadCorpus(sources, runtime.GOMAXPROCS(0)); err != nil {
+			return nil, err
+		}
+		if path != "" {
+			_ = writeCorpusCache(path, c) // only saves time
+		}
 	}
 	if corpora.m == nil {
 		corpora.m = map[string]*corpus{}

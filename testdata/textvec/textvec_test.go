@@ -1,6 +1,7 @@
 package textvec
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -133,4 +134,33 @@ func dot(a, b []float32) float64 {
 		s += float64(a[i]) * float64(b[i])
 	}
 	return s
+}
+
+// The corpus is cached as a file too: read back it is the same corpus, and
+// a torn or foreign file is refused (and rebuilt by cachedCorpus).
+func TestCorpusCache(t *testing.T) {
+	c, err := loadCorpus([]Source{GoSource}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "corpus.bin")
+	if err := writeCorpusCache(path, c); err != nil {
+		t.Fatal(err)
+	}
+	back, err := readCorpusCache(path)
+	if err != nil || !slices.Equal(back.words, c.words) || !slices.Equal(back.starts, c.starts) {
+		t.Fatalf("read back: err %v", err)
+	}
+	st, _ := os.Stat(path)
+	for _, size := range []int64{0, 10, 24, st.Size() - 8} {
+		if err := os.Truncate(path, size); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readCorpusCache(path); err == nil {
+			t.Fatalf("a file cut at %d bytes was read", size)
+		}
+	}
+	if _, err := readCorpusCache(filepath.Join(t.TempDir(), "none")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
 }
