@@ -25,7 +25,10 @@
 // the two never collide). They are read as they are, beside the table, and
 // never imported: an import would have to be exactly-once across processes
 // for no gain, and a process of the older version still running during an
-// upgrade may write more of them.
+// upgrade may write more of them. One caveat follows: to another engine
+// they are files of the table directory the log does not name, so its
+// VACUUM of _erasures (Spark, delta-rs) would delete them. Akosha's vacuum
+// never touches the table.
 package erasures
 
 import (
