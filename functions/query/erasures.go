@@ -36,9 +36,9 @@ type ErasuresResponse struct {
 	Truncated bool `json:"truncated"`
 }
 
-// ErasureQuery parses the parameters of GET /v1/erasures: since
+// erasureQuery parses the parameters of GET /v1/erasures: since
 // (inclusive) and until (exclusive), RFC 3339, and limit.
-func ErasureQuery(r *http.Request) (erasures.Query, error) {
+func erasureQuery(r *http.Request) (erasures.Query, error) {
 	p, err := newParams(r.URL.Query(), []string{"since", "until", "limit"})
 	if err != nil {
 		return erasures.Query{}, err
@@ -69,7 +69,7 @@ func ErasureQuery(r *http.Request) (erasures.Query, error) {
 }
 
 func (f *Function) serveErasures(w http.ResponseWriter, r *http.Request) {
-	q, err := ErasureQuery(r)
+	q, err := erasureQuery(r)
 	if err != nil {
 		httpx.WriteErr(w, err)
 		return

@@ -204,8 +204,8 @@ func (l *Log) Append(ctx context.Context, rec Record) (Record, error) {
 	if len(rec.Filter) == 0 {
 		rec.Filter = json.RawMessage("{}")
 	}
-	if !json.Valid(rec.Filter) {
-		return Record{}, fmt.Errorf("erasures: the filter is not JSON")
+	if string(objectOr(string(rec.Filter))) != string(rec.Filter) {
+		return Record{}, fmt.Errorf("erasures: the filter is not a JSON object")
 	}
 	tables, err := json.Marshal(rec.Tables)
 	if err != nil {
@@ -400,10 +400,7 @@ func (l *Log) readFile(ctx context.Context, a delta.Add) ([]Record, error) {
 	out := make([]Record, 0, n)
 	for _, r := range rows[:n] {
 		rec := Record{ID: r.ID, When: r.When.UTC(), Who: r.Who, Tenant: r.Tenant, Operation: r.Operation,
-			SystemID: r.SystemID, Filter: json.RawMessage(r.Filter), Deleted: r.Deleted, Key: key}
-		if !json.Valid(rec.Filter) {
-			rec.Filter = json.RawMessage("{}")
-		}
+			SystemID: r.SystemID, Filter: objectOr(r.Filter), Deleted: r.Deleted, Key: key}
 		if err := json.Unmarshal([]byte(r.Tables), &rec.Tables); err != nil {
 			rec.Tables = nil
 		}
@@ -481,9 +478,7 @@ func (l *Log) readLegacy(ctx context.Context, key string, keyTime time.Time) (Re
 	if !j.When.IsZero() {
 		rec.When = j.When.UTC()
 	}
-	if len(j.Filter) > 0 && json.Valid(j.Filter) {
-		rec.Filter = j.Filter
-	}
+	rec.Filter = objectOr(string(j.Filter))
 	var f struct {
 		SystemID string `json:"system_id"`
 		Expired  any    `json:"expired_at_or_before"`
@@ -494,4 +489,15 @@ func (l *Log) readLegacy(ctx context.Context, key string, keyTime time.Time) (Re
 		rec.Operation = OpExpire
 	}
 	return rec, nil
+}
+
+// objectOr is s when it is a JSON object, else {}: a row written by
+// another engine, or a damaged legacy record, still answers in the
+// documented shape.
+func objectOr(s string) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(s), &m) != nil || m == nil {
+		return json.RawMessage("{}")
+	}
+	return json.RawMessage(s)
 }
