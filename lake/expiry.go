@@ -1,11 +1,6 @@
 package lake
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
@@ -13,7 +8,7 @@ import (
 	"time"
 
 	"github.com/akosha/akosha/lake/delta"
-	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/lake/erasures"
 	"github.com/akosha/akosha/schemas"
 )
 
@@ -93,22 +88,6 @@ func (e Expiry) MayHaveExpired(now time.Time) bool { return e.Rows > 0 && !e.Min
 // AllExpired reports whether every expiring row of the file is expired at now.
 func (e Expiry) AllExpired(now time.Time) bool { return e.Rows > 0 && !e.Max.After(now) }
 
-// ErasuresPrefix is where erasure records are written, at the lake root.
-const ErasuresPrefix = "_erasures/"
-
-// WriteErasure writes one erasure record (a JSON object of rec, which
-// names who forgot what and never holds content) under _erasures/ and
-// returns its key.
-func WriteErasure(ctx context.Context, store storage.Store, when time.Time, rec any) (string, error) {
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	key := ErasuresPrefix + when.UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(rnd[:]) + ".json"
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return "", fmt.Errorf("erasure record: %w", err)
-	}
-	if err := store.PutIfAbsent(ctx, key, bytes.NewReader(b), int64(len(b))); err != nil {
-		return "", fmt.Errorf("write %s: %w", key, err)
-	}
-	return key, nil
-}
+// ErasuresPrefix is where the erasure log lives, at the lake root
+// (lake/erasures).
+const ErasuresPrefix = erasures.Prefix

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/akosha/akosha/lake/delta"
+	"github.com/akosha/akosha/lake/erasures"
 	"github.com/akosha/akosha/lake/storage"
 	"github.com/akosha/akosha/lake/tenants"
 	"github.com/akosha/akosha/schemas"
@@ -26,6 +27,7 @@ type Lake struct {
 	store   storage.Store
 	tables  map[string]*Table
 	tenants *tenants.Registry
+	erased  *erasures.Log
 }
 
 // Table is one Delta table with the process's view of its latest snapshot.
@@ -41,7 +43,7 @@ type Table struct {
 // Creating is a put-if-absent of version 0, so processes racing to create
 // the same lake agree on one table.
 func Open(ctx context.Context, store storage.Store) (*Lake, error) {
-	l := &Lake{store: store, tables: map[string]*Table{}, tenants: tenants.New(store)}
+	l := &Lake{store: store, tables: map[string]*Table{}, tenants: tenants.New(store), erased: erasures.New(store)}
 	for _, name := range Tables {
 		t := &Table{Name: name, Log: delta.NewTable(store, name)}
 		snap, err := t.Log.Snapshot(ctx)
@@ -83,6 +85,11 @@ func create(ctx context.Context, log *delta.Table, name string) (*delta.Snapshot
 // claims it wrote. Open does not read it: Refresh (or Poll) does, and the
 // table is created by the first claim.
 func (l *Lake) Tenants() *tenants.Registry { return l.tenants }
+
+// Erasures is the lake's erasure log (lake/erasures): a table of its own,
+// outside Tables, so no job compacts, ages, indexes or vacuums it. Open
+// does not read it; the first erasure creates it.
+func (l *Lake) Erasures() *erasures.Log { return l.erased }
 
 // Store is the store the lake lives on.
 func (l *Lake) Store() storage.Store { return l.store }

@@ -23,8 +23,9 @@ func newDeleteCmd(g *globals) *cobra.Command {
 		Use:   "delete --system ID (--id ID... | --project P | --session S | --kind K | --before T | --all-records-of-system)",
 		Short: "Delete records (forgetting): by id or by filter, with a dry run",
 		Long: `delete removes every version of the records a filter names, with a copy-on-write commit
-per table (operation AKOSHA DELETE) that lands before it returns, and writes an erasure
-record (who, when, the filter, the count; no content) under _erasures/ of the lake.
+per table (operation AKOSHA DELETE) that lands before it returns, and appends a row to
+the lake's erasure log (who, when, the filter, the count; no content), which
+akosha erasures shows.
 
 On a running server (--url) it calls POST /v1/delete, with the server's auth: an operator
 may delete within its systems, erasing a whole system (--all-records-of-system) needs an

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/akosha/akosha/functions/ingest"
+	"github.com/akosha/akosha/functions/query"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/storage"
 	"github.com/akosha/akosha/schemas"
@@ -56,6 +57,21 @@ func TestDeleteCommandOnALocalLake(t *testing.T) {
 	if err != nil || out != "n\n5\n" {
 		t.Errorf("after the delete: %v %q", err, out)
 	}
+	// The erasure log shows the delete (not the dry run), as the local user.
+	out, err = run(t, "erasures", "--lake", dir, "--json")
+	var log query.ErasuresResponse
+	if err != nil || json.Unmarshal([]byte(out), &log) != nil || len(log.Erasures) != 1 ||
+		!strings.HasPrefix(log.Erasures[0].Who, "cli:") || log.Erasures[0].Deleted != 5 || log.Erasures[0].SystemID != "sys-a" {
+		t.Fatalf("erasures: %v %s", err, out)
+	}
+	if out, err = run(t, "erasures", "--lake", dir); err != nil || !strings.Contains(out, "WHEN") || !strings.Contains(out, `"project":"drop"`) {
+		t.Errorf("erasures as a table: %v %s", err, out)
+	}
+	for _, bad := range [][]string{{"--since", "yesterday"}, {"--limit", "0"}, {"--until", "2026-01-01T00:00:00Z", "--since", "2026-02-01T00:00:00Z"}} {
+		if _, err := run(t, append([]string{"erasures", "--lake", dir}, bad...)...); err == nil {
+			t.Errorf("erasures %v was accepted", bad)
+		}
+	}
 	if _, err := run(t, "delete", "--lake", dir, "--system", "sys-a", "--before", "yesterday"); err == nil {
 		t.Error("a bad --before was accepted")
 	}
@@ -78,5 +94,14 @@ func TestDeleteCommandOverHTTP(t *testing.T) {
 	var r ingest.DeleteResponse
 	if err != nil || json.Unmarshal([]byte(out), &r) != nil || r.Deleted != 2 || r.Tables["memories"].Version == 0 {
 		t.Fatalf("delete over HTTP: %v %s", err, out)
+	}
+	// akosha erasures --url: GET /v1/erasures with the credential.
+	if _, err := run(t, "erasures", "--url", p.url, "--token", viewerKey); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("a viewer read the erasure log: %v", err)
+	}
+	out, err = run(t, "erasures", "--url", p.url, "--token", adminKey, "--json")
+	var log query.ErasuresResponse
+	if err != nil || json.Unmarshal([]byte(out), &log) != nil || len(log.Erasures) != 1 || log.Erasures[0].Deleted != 2 {
+		t.Fatalf("erasures over HTTP: %v %s", err, out)
 	}
 }

@@ -60,7 +60,7 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.lakeURL, "lake", config.LakeURL.String(),
 		"lake: a directory, file://... or s3://bucket/prefix (env AKOSHA_LAKE_URL)")
-	root.AddCommand(newLakeCmd(g), newServeCmd(g), newFunctionCmd(g), newSQLCmd(g), newDeleteCmd(g), newJobCmd(g), newSearchCmd(g), newAnalyticsCmd(g), newGraphCmd(g), newTenantCmd(g))
+	root.AddCommand(newLakeCmd(g), newServeCmd(g), newFunctionCmd(g), newSQLCmd(g), newDeleteCmd(g), newErasuresCmd(g), newJobCmd(g), newSearchCmd(g), newAnalyticsCmd(g), newGraphCmd(g), newTenantCmd(g))
 	return root
 }
 

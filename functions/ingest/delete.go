@@ -18,9 +18,17 @@ package ingest
 // is planned again against the new snapshot and retried; concurrent
 // appends never conflict, so no other record is lost.
 //
-// Every delete that removed something leaves an erasure record: a JSON
-// object under _erasures/ at the lake root with who (the principal's name),
-// when, the filter, and the counts; never content.
+// Every delete that removed something leaves an erasure record: one row of
+// the lake's erasure log (lake/erasures, the Delta table _erasures) with
+// who (the principal's name), when, the system's tenant, the filter, and
+// the counts; never content. It is committed after the data and before the
+// answer, so an acknowledged delete is logged. When the log's commit fails
+// (after a few tries) the delete stands, since the data commit landed and
+// cannot be taken back, and the answer says so in `warning` (with an
+// error log line and akosha_erasure_log_failures_total): answering an
+// error instead would invite a retry, which finds nothing to delete and
+// so would log nothing either. Dry runs and deletes that removed nothing
+// write no row.
 
 import (
 	"bytes"
@@ -42,6 +50,7 @@ import (
 	"github.com/akosha/akosha/internal/mcp"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
+	"github.com/akosha/akosha/lake/erasures"
 	"github.com/akosha/akosha/schemas"
 )
 
@@ -83,8 +92,12 @@ type DeleteResponse struct {
 	Deleted int64                  `json:"deleted"` // records removed (or, on a dry run, that would be)
 	DryRun  bool                   `json:"dry_run"`
 	Tables  map[string]TableDelete `json:"tables"`
-	// Erasure is the key of the erasure record, when one was written.
+	// Erasure is the key of the object holding the erasure log's row, when
+	// one was written.
 	Erasure string `json:"erasure,omitempty"`
+	// Warning says the delete happened but its erasure record was not
+	// written (the log's commit failed).
+	Warning string `json:"warning,omitempty"`
 }
 
 // TableDelete is what a delete did to one table.
@@ -429,28 +442,72 @@ func (f *Function) Delete(ctx context.Context, filter DeleteFilter, dryRun bool,
 	if dryRun || resp.Deleted == 0 {
 		return resp, nil
 	}
-	key, err := f.writeErasure(ctx, filter, who, resp)
+	rec, err := f.logErasure(ctx, filter, who, resp)
 	if err != nil {
-		// The rows are gone; the record of it is not. Say so loudly
-		// rather than answer an error for a delete that happened.
+		// The rows are gone; the record of it is not. Say so loudly,
+		// in the log and in the answer, rather than answer an error for
+		// a delete that happened (see the package comment).
+		f.metrics.erasureLogFailures.Inc()
 		slog.Error("delete: erasure record not written", "err", err, "who", who, "system_id", filter.SystemID, "deleted", resp.Deleted)
+		resp.Warning = "the records were deleted, but the erasure log's record of it was not written: " + err.Error()
+		return resp, nil
 	}
-	resp.Erasure = key
+	resp.Erasure = rec.Key
 	return resp, nil
 }
 
-// Erasure is one erasure record (_erasures/*.json).
-type Erasure struct {
-	Who     string                 `json:"who"`
-	When    time.Time              `json:"when"`
-	Filter  DeleteFilter           `json:"filter"`
-	Deleted int64                  `json:"deleted"`
-	Tables  map[string]TableDelete `json:"tables"`
+// erasureLogTries and erasureLogTimeout bound how long a delete's answer
+// waits for its erasure record after the data commit landed.
+const (
+	erasureLogTries   = 3
+	erasureLogTimeout = 30 * time.Second
+)
+
+// logErasure appends the delete's row to the erasure log. It runs after the
+// data commit, so the caller hanging up must not stop it: it gets a
+// deadline of its own.
+func (f *Function) logErasure(ctx context.Context, filter DeleteFilter, who string, resp DeleteResponse) (erasures.Record, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), erasureLogTimeout)
+	defer cancel()
+	fj, err := json.Marshal(filter)
+	if err != nil {
+		return erasures.Record{}, fmt.Errorf("encode the filter: %w", err)
+	}
+	// The system's tenant as of the delete, read afresh (ownsSystem did
+	// for a tenant's caller; a fleet-wide admin's may be stale), so that
+	// the tenant's operators see the row.
+	m := f.lake.Tenants().Current()
+	if fresh, err := f.lake.Tenants().Refresh(ctx); err == nil {
+		m = fresh
+	}
+	rec := erasures.Record{
+		When: time.Now(), Who: who, Tenant: m.TenantOf(filter.SystemID), Operation: erasures.OpDelete,
+		SystemID: filter.SystemID, Filter: fj, Deleted: resp.Deleted, Tables: map[string]erasures.TableCounts{},
+	}
+	for name, td := range resp.Tables {
+		rec.Tables[name] = erasures.TableCounts{Deleted: td.Deleted, Rows: td.Rows, Files: td.Files, Version: td.Version}
+	}
+	// Each try is a new row (Append gives it a new id): a try whose
+	// outcome stayed unknown may have landed, and its file must not be
+	// reused or discarded by the next. At worst that logs a delete twice,
+	// never not at all.
+	var out erasures.Record
+	var last error
+	retry := lake.Retry{Attempts: erasureLogTries, Base: 100 * time.Millisecond, Max: time.Second}
+	err = retry.Do(ctx, func(int) (bool, error) {
+		out, last = appendErasure(ctx, f.lake.Erasures(), rec)
+		return last != nil, nil
+	})
+	if err == nil {
+		err = last
+	}
+	return out, err
 }
 
-func (f *Function) writeErasure(ctx context.Context, filter DeleteFilter, who string, resp DeleteResponse) (string, error) {
-	now := time.Now().UTC()
-	return lake.WriteErasure(ctx, f.lake.Store(), now, Erasure{Who: who, When: now, Filter: filter, Deleted: resp.Deleted, Tables: resp.Tables})
+// appendErasure is the erasure log's append; tests replace it to make the
+// log fail after the data commit.
+var appendErasure = func(ctx context.Context, l *erasures.Log, rec erasures.Record) (erasures.Record, error) {
+	return l.Append(ctx, rec)
 }
 
 func principalName(ctx context.Context) string {

@@ -1,13 +1,21 @@
 package ingest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/testenv"
 	"github.com/akosha/akosha/lake"
+	"github.com/akosha/akosha/lake/erasures"
 	"github.com/akosha/akosha/schemas"
 )
 
@@ -74,5 +82,49 @@ func TestDeleteRetriesAfterLosingToCompaction(t *testing.T) {
 	}
 	if len(p.records) != 9 || p.records["m-1-3"] {
 		t.Errorf("left %d records (%v), want the 9 others", len(p.records), p.records)
+	}
+}
+
+// When the erasure log's commit fails after the data commit, the delete
+// stands (it cannot be taken back) and its answer says the log is missing
+// the record, after a few tries; nothing half-written is left in the log.
+func TestDeleteWhoseErasureLogFails(t *testing.T) {
+	ctx := testenv.Context(t)
+	l, err := lake.Open(ctx, testenv.S3(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := auth.New(auth.Config{Disabled: true})
+	fn, err := Open(l, a, Config{}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fn.Stop(ctx)
+	recs := []schemas.Memory{{SystemID: "sys-a", ID: "m-1", Content: "c", CreatedAt: time.Now().UTC().Add(-time.Hour)}}
+	if _, err := l.AppendMemories(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	tries := 0
+	appendErasure = func(context.Context, *erasures.Log, erasures.Record) (erasures.Record, error) {
+		tries++
+		return erasures.Record{}, errors.New("the log's store is down")
+	}
+	t.Cleanup(func() {
+		appendErasure = func(ctx context.Context, l *erasures.Log, rec erasures.Record) (erasures.Record, error) {
+			return l.Append(ctx, rec)
+		}
+	})
+	resp, err := fn.Delete(ctx, DeleteFilter{SystemID: "sys-a", IDs: []string{"m-1"}}, false, "tester")
+	if err != nil || resp.Deleted != 1 || resp.Erasure != "" || !strings.Contains(resp.Warning, "the log's store is down") {
+		t.Fatalf("delete: %+v %v", resp, err)
+	}
+	if tries != erasureLogTries {
+		t.Errorf("%d tries of the log, want %d", tries, erasureLogTries)
+	}
+	if got := testutil.ToFloat64(fn.metrics.erasureLogFailures); got != 1 {
+		t.Errorf("akosha_erasure_log_failures_total %v, want 1", got)
+	}
+	if rows, _, err := l.Erasures().List(ctx, erasures.Query{}); err != nil || len(rows) != 0 {
+		t.Errorf("the log: %v %v", rows, err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/akosha/akosha/functions/ingest"
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/testenv"
+	"github.com/akosha/akosha/lake/erasures"
 	"github.com/akosha/akosha/lake/storage"
 	"github.com/akosha/akosha/schemas"
 )
@@ -170,24 +171,24 @@ func TestDeleteRefusals(t *testing.T) {
 		t.Fatalf("after deletes: %v", after)
 	}
 	// Each delete left one erasure record: who, the filter, the count, no content.
-	objs, err := s.lake.Store().List(ctxT(t), ingest.ErasuresPrefix)
-	if err != nil || len(objs) != 2 {
-		t.Fatalf("erasure records: %v %v", objs, err)
+	recs, more, err := s.lake.Erasures().List(ctxT(t), erasures.Query{})
+	if err != nil || len(recs) != 2 || more {
+		t.Fatalf("erasure records: %v %v %v", recs, more, err)
 	}
 	var whos []string
-	for _, o := range objs {
-		b, _ := storage.ReadAll(ctxT(t), s.lake.Store(), o.Key)
+	for _, e := range recs {
+		b, _ := storage.ReadAll(ctxT(t), s.lake.Store(), e.Key)
 		if bytes.Contains(b, []byte("secret content")) {
 			t.Errorf("erasure record holds content: %s", b)
 		}
-		var e ingest.Erasure
-		if err := json.Unmarshal(b, &e); err != nil || e.When.IsZero() || e.Deleted == 0 || e.Filter.SystemID == "" {
-			t.Errorf("erasure record %s: %v", b, err)
+		var f ingest.DeleteFilter
+		if err := json.Unmarshal(e.Filter, &f); err != nil || e.When.IsZero() || e.Deleted == 0 || f.SystemID == "" || e.SystemID != f.SystemID {
+			t.Errorf("erasure record %+v: %v", e, err)
 		}
 		whos = append(whos, e.Who)
 	}
-	if strings.Join(whos, ",") != "laptop,root" {
-		t.Errorf("erasure records name %v, want laptop then root", whos)
+	if strings.Join(whos, ",") != "root,laptop" {
+		t.Errorf("erasure records name %v, want root then laptop (newest first)", whos)
 	}
 }
 

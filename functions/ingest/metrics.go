@@ -19,6 +19,9 @@ type metrics struct {
 	commitFails *prometheus.CounterVec   // failed group commits, by table
 	conflicts   *prometheus.CounterVec   // versions lost to other writers, by table
 	deleted     *prometheus.CounterVec   // records removed by deletes, by table
+	// erasureLogFailures counts deletes whose erasure record was not
+	// written (the delete stands; its answer carries a warning).
+	erasureLogFailures prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -46,8 +49,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "akosha_deleted_records_total", Help: "Records removed by deletes (DELETE /v1/..., POST /v1/delete, MCP forget), by table.",
 		}, []string{"table"}),
+		erasureLogFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "akosha_erasure_log_failures_total", Help: "Deletes that removed records but whose erasure log record was not written (alert on any).",
+		}),
 	}
-	if err := errors.Join(httpx.Register(reg, &m.deleted), httpx.Register(reg, &m.records), httpx.Register(reg, &m.bytes), httpx.Register(reg, &m.batchSize),
+	if err := errors.Join(httpx.Register(reg, &m.deleted), httpx.Register(reg, &m.erasureLogFailures), httpx.Register(reg, &m.records), httpx.Register(reg, &m.bytes), httpx.Register(reg, &m.batchSize),
 		httpx.Register(reg, &m.commitTime), httpx.Register(reg, &m.commitFails), httpx.Register(reg, &m.conflicts)); err != nil {
 		return nil, err
 	}

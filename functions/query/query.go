@@ -269,6 +269,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux.Handle("GET /v1/graph/path", read(f.serveGraphPath))
 	mux.Handle("GET /v1/memories/{system_id}/{id}/versions", read(f.serveMemoryVersions))
 	mux.Handle("GET /v1/lake", read(f.fleetOnly(f.serveLake)))
+	mux.Handle("GET /v1/erasures", a.Require(auth.Write, http.HandlerFunc(f.serveErasures)))
 	// The console's files hold no data and need no credential; the calls
 	// it makes carry the user's and go through the routes above.
 	mux.Handle(console.Pattern, console.Handler())
@@ -285,7 +286,7 @@ func Routes() []string {
 	return []string{"POST /v1/sql", "GET /v1/memories/{system_id}/{id}", "GET /v1/systems", "POST /v1/search", "GET /v1/objects/{key...}",
 		"GET /v1/analytics/trends", "GET /v1/analytics/anomalies", "GET /v1/analytics/correlations",
 		"GET /v1/graph/entities/{system_id}/{id}", "GET /v1/graph/entities", "GET /v1/graph/path",
-		"GET /v1/memories/{system_id}/{id}/versions", "GET /v1/lake", console.Pattern}
+		"GET /v1/memories/{system_id}/{id}/versions", "GET /v1/lake", "GET /v1/erasures", console.Pattern}
 }
 
 // Patterns are the routes this function registered (Routes names those a

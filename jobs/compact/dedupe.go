@@ -3,6 +3,7 @@ package compact
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
+	"github.com/akosha/akosha/lake/erasures"
 	"github.com/akosha/akosha/lake/storage"
 	"github.com/akosha/akosha/schemas"
 )
@@ -226,13 +228,14 @@ func dedupeOnce(ctx context.Context, t *lake.Table, layouts map[string]lake.Layo
 	res.Version = cr.Version
 	res.Expired = expired
 	if expired > 0 {
-		key, err := lake.WriteErasure(ctx, t.Log.Store(), time.Now(), map[string]any{
-			"who":     "job:compact",
-			"when":    time.Now().UTC(),
-			"filter":  map[string]any{"table": t.Name, "expired_at_or_before": now.UTC()},
-			"deleted": expired,
-			"tables": map[string]any{t.Name: map[string]any{
-				"deleted": expired, "rows": res.Superseded, "files_rewritten": res.FilesIn, "version": cr.Version,
+		// The row goes to the lake's erasure log (lake/erasures). Expiry
+		// spans systems and tenants: the row names none, and only admins
+		// see it.
+		filter, _ := json.Marshal(map[string]any{"table": t.Name, "expired_at_or_before": now.UTC()})
+		rec, err := erasures.New(t.Log.Store()).Append(ctx, erasures.Record{
+			Who: "job:compact", Operation: erasures.OpExpire, Filter: filter, Deleted: expired,
+			Tables: map[string]erasures.TableCounts{t.Name: {
+				Deleted: expired, Rows: res.Superseded, Files: res.FilesIn, Version: cr.Version,
 			}},
 		})
 		if err != nil {
@@ -240,6 +243,7 @@ func dedupeOnce(ctx context.Context, t *lake.Table, layouts map[string]lake.Layo
 			// rather than fail a run whose commit landed.
 			opts.logger().Error("compact: erasure record of expired records not written", "table", t.Name, "err", err, "expired", expired)
 		}
+		key := rec.Key
 		res.Erasure = key
 	}
 	return res, nil
