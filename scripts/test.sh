@@ -30,8 +30,13 @@ export GORACE="${GORACE:-atexit_sleep_ms=0}"
 
 "$GO" vet ./... || exit 1
 
+# The tests that run akosha as a process (the crash loop, the generated
+# client against serve --dev) share one build of it.
+bindir=$(mktemp -d "${TMPDIR:-/tmp}/akosha-test-bin.XXXXXX")
 others=$(mktemp "${TMPDIR:-/tmp}/akosha-test-others.XXXXXX")
-trap 'rm -f "$others"' EXIT
+trap 'rm -f "$others"; rm -rf "$bindir"' EXIT
+"$GO" build "-ldflags=$ldflags" -o "$bindir/akosha" ./cmd/akosha || exit 1
+export AKOSHA_TEST_BINARY="$bindir/akosha"
 (
 	set -e
 	# shellcheck disable=SC2086

@@ -42,11 +42,18 @@ func testContext(t *testing.T) context.Context {
 func serveDev(t *testing.T) string {
 	t.Helper()
 	ctx := testContext(t)
-	bin := filepath.Join(t.TempDir(), "akosha")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/akosha")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/akosha: %v\n%s", err, out)
+	// make test builds akosha once for every test that runs it as a
+	// process (AKOSHA_TEST_BINARY); run alone, the test builds it.
+	bin := os.Getenv("AKOSHA_TEST_BINARY")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "akosha")
+		build := exec.CommandContext(ctx, "go", "build", "-ldflags=-s -w", "-o", bin, "./cmd/akosha")
+		build.Dir = repoRoot
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build ./cmd/akosha: %v\n%s", err, out)
+		}
+	} else if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("AKOSHA_TEST_BINARY: %v", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -27,16 +27,23 @@ import (
 	"github.com/akosha/akosha/lake"
 )
 
-// buildAkosha builds the binary once per test (Go's build cache makes the
-// second build a link).
+// buildAkosha builds the binary, or takes the one make test built for
+// every test that runs akosha as a process (AKOSHA_TEST_BINARY): linking it
+// with DuckDB costs several CPU-seconds a time.
 func buildAkosha(t *testing.T) string {
 	t.Helper()
+	if bin := os.Getenv("AKOSHA_TEST_BINARY"); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("AKOSHA_TEST_BINARY: %v", err)
+		}
+		return bin
+	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("the go command is not on PATH: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "akosha")
-	cmd := exec.Command(goTool, "build", "-o", bin, "github.com/akosha/akosha/cmd/akosha")
+	cmd := exec.Command(goTool, "build", "-ldflags=-s -w", "-o", bin, "github.com/akosha/akosha/cmd/akosha")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
