@@ -1084,7 +1084,7 @@ func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) (
 		if err != nil {
 			return nil, err
 		}
-		return vecindex.HitsAt(rr, pd.size, rows)
+		return vecindex.HitsAt(ctx, rr, pd.size, rows)
 	}
 	path, release, err := f.cache.Path(ctx, pd.key, pd.size)
 	if err != nil {
@@ -1096,7 +1096,7 @@ func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) (
 		return nil, err
 	}
 	defer fh.Close()
-	return vecindex.HitsAt(fh, pd.size, rows)
+	return vecindex.HitsAt(ctx, fh, pd.size, rows)
 }
 
 // latestIngested returns the ingested_at (Unix micros) of the latest
