@@ -86,3 +86,14 @@ func (c *Files) Len() int {
 	defer c.mu.Unlock()
 	return c.lru.Len()
 }
+
+// Keys are the keys of the footers kept.
+func (c *Files) Keys() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.m))
+	for k := range c.m {
+		out = append(out, k)
+	}
+	return out
+}
