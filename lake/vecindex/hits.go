@@ -146,51 +146,47 @@ func (f *File) HitsAt(ctx context.Context, r io.ReaderAt, rows []uint32) (out []
 			ats[k] = int64(rows[i]) - f.starts[g]
 		}
 		chunks := f.pf.RowGroups()[g].ColumnChunks()
-		err := rd.each(ctx, chunks, f.content, ats, func(k int, vs []parquet.Value) error {
+		err := rd.each(ctx, chunks, f.content, ats, rd.values(func(k int, vs []parquet.Value) error {
 			if len(vs) != 1 {
 				return fmt.Errorf("%d values: %w", len(vs), io.ErrUnexpectedEOF)
 			}
 			out[idx[k]].Content = vs[0].String()
 			return nil
-		})
+		}))
 		if err != nil {
 			return nil, fmt.Errorf("content: %w", err)
 		}
 		switch {
 		case f.float:
-			err = rd.each(ctx, chunks, f.emb, ats, func(k int, vs []parquet.Value) error {
-				for _, v := range vs {
-					if v.DefinitionLevel() == f.emb.maxDef {
-						raw[idx[k]] = append(raw[idx[k]], v.Float())
-					}
-				}
-				return nil
-			})
+			err = rd.each(ctx, chunks, f.emb, ats, listRows(rd, f.emb.maxDef, encodingFloat, parquet.Value.Float,
+				func(k int, vs []float32) error {
+					raw[idx[k]] = append(raw[idx[k]], vs...)
+					return nil
+				}))
 			if err != nil {
 				return nil, fmt.Errorf("embedding: %w", err)
 			}
 		case f.quantized:
 			if f.scale.ok { // without the column every scale is 0, as ReadFile has it
-				err = rd.each(ctx, chunks, f.scale, ats, func(k int, vs []parquet.Value) error {
+				err = rd.each(ctx, chunks, f.scale, ats, rd.values(func(k int, vs []parquet.Value) error {
 					if len(vs) != 1 {
 						return fmt.Errorf("%d values: %w", len(vs), io.ErrUnexpectedEOF)
 					}
 					scales[idx[k]] = vs[0].Float() // 0 when null
 					return nil
-				})
+				}))
 				if err != nil {
 					return nil, fmt.Errorf("embedding_scale: %w", err)
 				}
 			}
-			err = rd.each(ctx, chunks, f.i8, ats, func(k int, vs []parquet.Value) error {
-				i := idx[k]
-				for _, v := range vs {
-					if v.DefinitionLevel() == f.i8.maxDef {
-						raw[i] = append(raw[i], float32(int8(v.Int32()))*scales[i])
+			err = rd.each(ctx, chunks, f.i8, ats, listRows(rd, f.i8.maxDef, encodingInt32, parquet.Value.Int32,
+				func(k int, vs []int32) error {
+					i := idx[k]
+					for _, x := range vs {
+						raw[i] = append(raw[i], float32(int8(x))*scales[i])
 					}
-				}
-				return nil
-			})
+					return nil
+				}))
 			if err != nil {
 				return nil, fmt.Errorf("embedding_i8: %w", err)
 			}
@@ -208,11 +204,80 @@ func (f *File) HitsAt(ctx context.Context, r io.ReaderAt, rows []uint32) (out []
 // hitReader reads the rows of one search's hits, one column chunk at a
 // time, reusing its buffers from page to page.
 type hitReader struct {
-	r    io.ReaderAt
-	size int64
-	page []byte          // one page's bytes
-	buf  []parquet.Value // one row's values
-	at   pageAt          // serves page from memory
+	r      io.ReaderAt
+	size   int64
+	page   []byte          // one page's bytes
+	buf    []parquet.Value // one row's values
+	starts []int           // a list page's rows' first values
+	at     pageAt          // serves page from memory
+}
+
+// rowsOf turns a decoded page into a reader of its rows: row(k, i) reads
+// row i of the page, the kth row asked of the column chunk.
+type rowsOf func(page parquet.Page) (row func(k int, i int64) error, err error)
+
+// values reads a row as parquet.Values: one for a flat column, the list's
+// for a repeated one (a null list is one value below the column's maximum
+// definition level).
+func (h *hitReader) values(fn func(k int, vs []parquet.Value) error) rowsOf {
+	return func(page parquet.Page) (func(int, int64) error, error) {
+		return func(k int, i int64) error {
+			n, err := page.Slice(i, i+1).Values().ReadValues(h.buf)
+			if err != nil && !errors.Is(err, io.EOF) {
+				return err
+			}
+			if n == len(h.buf) {
+				return fmt.Errorf("more than %d values in one row", len(h.buf))
+			}
+			return fn(k, h.buf[:n])
+		}, nil
+	}
+}
+
+// listRows reads a row of a list column as its elements at the column's
+// maximum definition level, cut from the page's values as one typed slice
+// by its levels (as readList does), rather than as 384 parquet.Values: the
+// page's levels are walked once for all its rows. A page whose values are
+// dictionary indexes (the lake never writes one) is read as values.
+func listRows[T any](h *hitReader, maxDef int, typed func(parquet.Page) ([]T, bool), conv func(parquet.Value) T,
+	fn func(k int, vs []T) error) rowsOf {
+	return func(page parquet.Page) (func(int, int64) error, error) {
+		data, ok := typed(page)
+		reps, defs := page.RepetitionLevels(), page.DefinitionLevels()
+		if !ok || len(reps) != len(defs) {
+			var row []T
+			return h.values(func(k int, vs []parquet.Value) error {
+				row = row[:0]
+				for _, v := range vs {
+					if v.DefinitionLevel() == maxDef {
+						row = append(row, conv(v))
+					}
+				}
+				return fn(k, row)
+			})(page)
+		}
+		h.starts = h.starts[:0]
+		n := 0
+		for l, def := range defs {
+			if reps[l] == 0 {
+				h.starts = append(h.starts, n)
+			}
+			if int(def) == maxDef {
+				n++
+			}
+		}
+		if n != len(data) {
+			return nil, fmt.Errorf("a list page of %d values whose levels say %d: %w", len(data), n, ErrCorrupt)
+		}
+		h.starts = append(h.starts, n)
+		rows := int64(len(h.starts) - 1)
+		return func(k int, i int64) error {
+			if i >= rows {
+				return fmt.Errorf("row %d of a list page of %d: %w", i, rows, io.ErrUnexpectedEOF)
+			}
+			return fn(k, data[h.starts[i]:h.starts[i+1]])
+		}, nil
+	}
 }
 
 // pageBufs reuse the buffers hitReaders read pages into (an embedding
@@ -224,11 +289,9 @@ var pageBufs = sync.Pool{New: func() any { return new([]byte) }}
 // maxPooledPage bounds the buffers kept in pageBufs.
 const maxPooledPage = 1 << 20
 
-// each calls fn with the values of each row of ats (ascending row indexes
-// in the row group) in column col: one value for a flat column, the list's
-// values for a repeated one. Each page is read and decoded once.
-func (h *hitReader) each(ctx context.Context, chunks []parquet.ColumnChunk, col column, ats []int64,
-	fn func(k int, vs []parquet.Value) error) error {
+// each reads each row of ats (ascending row indexes in the row group) of
+// column col with rows. Each page is read and decoded once.
+func (h *hitReader) each(ctx context.Context, chunks []parquet.ColumnChunk, col column, ats []int64, rows rowsOf) error {
 	if col.index < 0 || col.index >= len(chunks) {
 		return fmt.Errorf("column %d of %d: %w", col.index, len(chunks), ErrCorrupt)
 	}
@@ -259,7 +322,7 @@ func (h *hitReader) each(ctx context.Context, chunks []parquet.ColumnChunk, col 
 		for n < len(ats) && (end < 0 || ats[n] < end) {
 			n++
 		}
-		if err := h.page1(cc, index, p, first, ats[k:n], func(j int, vs []parquet.Value) error { return fn(k+j, vs) }); err != nil {
+		if err := h.page1(cc, index, p, first, ats, k, n, rows); err != nil {
 			return fmt.Errorf("page %d: %w", p, err)
 		}
 		k = n
@@ -286,10 +349,9 @@ func pageOf(index parquet.OffsetIndex, at int64) (int, error) {
 	return lo - 1, nil
 }
 
-// page1 reads page p (whose first row is first) and calls fn with the values
-// of each of rows ats in it.
-func (h *hitReader) page1(cc *parquet.FileColumnChunk, index parquet.OffsetIndex, p int, first int64, ats []int64,
-	fn func(j int, vs []parquet.Value) error) error {
+// page1 reads page p (whose first row is first), and rows ats[lo:hi] in it.
+func (h *hitReader) page1(cc *parquet.FileColumnChunk, index parquet.OffsetIndex, p int, first int64, ats []int64, lo, hi int,
+	rows rowsOf) error {
 	off, size := index.Offset(p), index.CompressedPageSize(p)
 	if off < 0 || size <= 0 || off > h.size-size {
 		return fmt.Errorf("%d bytes at %d in a file of %d: %w", size, off, h.size, ErrCorrupt)
@@ -312,21 +374,18 @@ func (h *hitReader) page1(cc *parquet.FileColumnChunk, index parquet.OffsetIndex
 		return err
 	}
 	defer parquet.Release(page)
-	rows := page.NumRows()
-	for j, at := range ats {
-		i := at - first
-		if i < 0 || i >= rows {
-			return fmt.Errorf("row %d of a page of %d: %w", i, rows, io.ErrUnexpectedEOF)
+	row, err := rows(page)
+	if err != nil {
+		return err
+	}
+	n := page.NumRows()
+	for k := lo; k < hi; k++ {
+		i := ats[k] - first
+		if i < 0 || i >= n {
+			return fmt.Errorf("row %d of a page of %d: %w", i, n, io.ErrUnexpectedEOF)
 		}
-		n, err := page.Slice(i, i+1).Values().ReadValues(h.buf)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		if n == len(h.buf) {
-			return fmt.Errorf("more than %d values in one row", len(h.buf))
-		}
-		if err := fn(j, h.buf[:n]); err != nil {
-			return fmt.Errorf("row %d: %w", at, err)
+		if err := row(k, i); err != nil {
+			return fmt.Errorf("row %d: %w", ats[k], err)
 		}
 	}
 	return nil
