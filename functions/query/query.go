@@ -51,7 +51,7 @@ var (
 	keyResultOff   = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE", Default: "on", Help: "on or off: off answers every statement afresh, bypassing the L1 and L2 result caches (for measurement, or when answers must never be served from a cache)"})
 	keyResultTTL   = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE_TTL", Default: "1h", Help: "Redis result cache entry lifetime"})
 	keyTier        = config.Register(config.Key{Name: "AKOSHA_TIER", Help: "pin this query process to one tier (hot, warm or cold) and serve its objects: a tier store"})
-	keyFooters     = config.Register(config.Key{Name: "AKOSHA_SEARCH_FOOTERS", Default: "256", Help: "parsed footers of cached data files kept for reading search hits (each some tens of KB)"})
+	keyFooters     = config.Register(config.Key{Name: "AKOSHA_SEARCH_FOOTERS", Default: "256", Help: "parsed footers of cached data files kept for reading search hits (~90 KB each for a 1M-record day file)"})
 	keyTierStores  = config.Register(config.Key{Name: "AKOSHA_TIER_STORES", Help: "tier stores to read through before S3 and to fan search out to: hot=http://...,warm=http://..."})
 )
 

@@ -6,9 +6,10 @@ import (
 )
 
 // DefaultFiles is how many parsed footers Files keeps by default: a month
-// of day files in each of a few tiers, with room to spare. A footer of the
-// lake's files (51 column chunks in each of a few row groups) parses into
-// some tens of KB.
+// of day files in each of a few tiers, with room to spare. A 1M-record
+// month's day file (33k rows, 3 row groups of 51 column chunks) keeps
+// about 90 KB once the offset indexes hits read are decoded: 256 are
+// about 22 MB.
 const DefaultFiles = 256
 
 // Files keeps the parsed footers (File) of the data files searches read
