@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sort"
 	"sync"
 
 	"github.com/parquet-go/parquet-go"
@@ -129,11 +130,10 @@ func (f *File) HitsAt(ctx context.Context, r io.ReaderAt, rows []uint32) (out []
 	}()
 	for lo := 0; lo < len(order); {
 		pos := int64(rows[order[lo]])
-		g, ok := slices.BinarySearch(f.starts, pos)
-		if !ok {
-			g--
-		}
-		if g >= len(f.starts)-1 {
+		// The last row group starting at or before pos (empty row groups
+		// share their start with the next).
+		g := sort.Search(len(f.starts), func(i int) bool { return f.starts[i] > pos }) - 1
+		if g < 0 || g >= len(f.starts)-1 {
 			return nil, fmt.Errorf("row %d: %w", pos, io.ErrUnexpectedEOF)
 		}
 		hi := lo

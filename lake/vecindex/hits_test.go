@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -105,6 +106,24 @@ func TestHitsMatchCellReads(t *testing.T) {
 						t.Fatalf("%d of %d hits have a vector: the file lacks the odd rows", vecs, len(kept))
 					}
 				}
+			}
+			// One File read by several searches at once, its offset
+			// indexes decoded by whichever comes first (-race).
+			if f, err = vecindex.OpenFile(bytes.NewReader(data), size); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			got := make([][]vecindex.Hit, 4)
+			errs := make([]error, 4)
+			for g := range got {
+				wg.Go(func() { got[g], errs[g] = f.HitsAt(context.Background(), bytes.NewReader(data), hitRows) })
+			}
+			wg.Wait()
+			for g := range got {
+				if errs[g] != nil {
+					t.Fatal(errs[g])
+				}
+				sameHits(t, "kept footer, concurrently", got[g], want)
 			}
 		})
 	}
