@@ -88,6 +88,12 @@ func TestErasureReachesEveryObject(t *testing.T) {
 	if n := scanForSecrets(t, ctx, s, cacheDir, marker, idMark, hot.Embedding, warm.Embedding); n == 0 {
 		t.Fatal("the scan finds nothing before the delete: it proves nothing")
 	}
+	// The searches kept the footers of the files their hits came from
+	// (a footer holds the file's column statistics: its values).
+	keptBefore := query.KeptFooters(p.query)
+	if len(keptBefore) == 0 {
+		t.Fatal("the searches kept no footer: the check below proves nothing")
+	}
 
 	for _, v := range []schemas.Memory{hot, warm} {
 		if st, _, body := do(t, "DELETE", p.url+"/v1/memories/"+v.SystemID+"/"+v.ID, nil, nil); st != 200 {
@@ -138,6 +144,26 @@ func TestErasureReachesEveryObject(t *testing.T) {
 	}
 	if rows, _, err := p.lake.Erasures().List(ctx, erasures.Query{}); err != nil || len(rows) != 2 || rows[0].Deleted != 1 || rows[1].Deleted != 1 {
 		t.Errorf("the erasure log after the jobs: %+v %v", rows, err)
+	}
+	// No footer outlives its cached file, and some the searches kept went
+	// with the files vacuum deleted.
+	cached := map[string]bool{}
+	for _, k := range query.CachedKeys(p.query) {
+		cached[k] = true
+	}
+	for _, k := range query.KeptFooters(p.query) {
+		if !cached[k] {
+			t.Errorf("the footer of %s is kept after the cache forgot the file", k)
+		}
+	}
+	gone := 0
+	for _, k := range keptBefore {
+		if !cached[k] {
+			gone++
+		}
+	}
+	if gone == 0 {
+		t.Errorf("none of the %d files whose footers were kept left the cache: the check proves nothing", len(keptBefore))
 	}
 	// The lake still answers, and the index job builds what vacuum dropped.
 	if a, _ := sqlQuery(t, p, "SELECT count(*) FROM memories", 0); a.Rows[0][0].(float64) != 58 {

@@ -5,3 +5,8 @@ func SearchStatsOf(r *SearchResponse) (indexSearches, indexExact, fileScans, dro
 	s := r.stats
 	return s.IndexSearches, s.IndexExact, s.FileScans, s.Dropped, s.IndexKeys
 }
+
+// KeptFooters are the keys of the data files whose parsed footers f keeps
+// for search hits, and CachedKeys those its NVMe cache holds.
+func KeptFooters(f *Function) []string { return f.footers.Keys() }
+func CachedKeys(f *Function) []string  { return f.cache.Keys() }

@@ -35,6 +35,7 @@ import (
 	"github.com/akosha/akosha/lake/cache"
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/lake/vecindex"
 )
 
 // Configuration keys read by the query function.
@@ -50,6 +51,7 @@ var (
 	keyResultOff   = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE", Default: "on", Help: "on or off: off answers every statement afresh, bypassing the L1 and L2 result caches (for measurement, or when answers must never be served from a cache)"})
 	keyResultTTL   = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE_TTL", Default: "1h", Help: "Redis result cache entry lifetime"})
 	keyTier        = config.Register(config.Key{Name: "AKOSHA_TIER", Help: "pin this query process to one tier (hot, warm or cold) and serve its objects: a tier store"})
+	keyFooters     = config.Register(config.Key{Name: "AKOSHA_SEARCH_FOOTERS", Default: "256", Help: "parsed footers of cached data files kept for reading search hits (~90 KB each for a 1M-record day file)"})
 	keyTierStores  = config.Register(config.Key{Name: "AKOSHA_TIER_STORES", Help: "tier stores to read through before S3 and to fan search out to: hot=http://...,warm=http://..."})
 )
 
@@ -78,6 +80,9 @@ type Config struct {
 	// requests before warming it in the background (0: 2 s; see
 	// keyWarmDelay).
 	KeyWarmDelay time.Duration
+	// Footers bounds the parsed footers of cached data files kept for
+	// reading search hits (vecindex.Files); 0: vecindex.DefaultFiles.
+	Footers int
 	// Now is the clock that decides which records have expired (issue 16);
 	// nil: time.Now. Tests move it instead of sleeping.
 	Now func() time.Time
@@ -99,6 +104,7 @@ func ConfigFromEnv() (Config, error) {
 		ResultCacheBytes: num(keyResultCache),
 		ResultTTL:        dur(keyResultTTL),
 		Tier:             keyTier.String(),
+		Footers:          int(num(keyFooters)),
 	}
 	switch v := strings.ToLower(keyResultOff.String()); v {
 	case "", "on":
@@ -157,9 +163,10 @@ type Function struct {
 	flight  singleflight.Group
 	metrics *metrics
 	mux     *httpx.Mux
-	vectors *vectorState   // vector search (search.go, vectors.go)
-	past    *pastSnapshots // as_of: loaded past snapshots (asof.go)
-	fanout  *fanout        // search through the tier stores (fanout.go); nil: search here
+	vectors *vectorState    // vector search (search.go, vectors.go)
+	footers *vecindex.Files // parsed footers of cached data files, for search hits (hitsAt)
+	past    *pastSnapshots  // as_of: loaded past snapshots (asof.go)
+	fanout  *fanout         // search through the tier stores (fanout.go); nil: search here
 
 	stopWarm  context.CancelFunc
 	warmDone  chan struct{}
@@ -243,6 +250,10 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	f.past = newPastSnapshots()
 	f.l1 = newLRU(cfg.ResultCacheBytes)
 	f.vectors = newVectorState(f)
+	// A footer goes when its cached file goes (evicted, or forgotten once
+	// vacuum deleted the object): it holds the file's column statistics.
+	f.footers = vecindex.NewFiles(cfg.Footers)
+	c.OnRemove(f.footers.Drop)
 	f.fanout = newFanout(cfg)
 	f.status = newLakeStatus()
 	f.answers = newSnapCache(f)

@@ -1073,10 +1073,10 @@ func (f *Function) finish(ctx context.Context, final []candidate, p *searchParam
 }
 
 // hitsAt reads rows of one data file: from its cached file when the NVMe
-// cache holds it (a few pages read), else with ranged GETs of those pages
-// while the cache fetches the whole file in the background for the next
-// search. A cold search at 1M vectors would otherwise download a whole file
-// (7.5 MB) for each of its hits.
+// cache holds it (a few pages read, through the file's kept footer), else
+// with ranged GETs of those pages while the cache fetches the whole file
+// in the background for the next search. A cold search at 1M vectors would
+// otherwise download a whole file (7.5 MB) for each of its hits.
 func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) ([]vecindex.Hit, error) {
 	if !f.cache.Has(pd.key) {
 		f.cache.Prefetch(pd.key, pd.size)
@@ -1084,19 +1084,30 @@ func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) (
 		if err != nil {
 			return nil, err
 		}
-		return vecindex.HitsAt(rr, pd.size, rows)
+		return vecindex.HitsAt(ctx, rr, pd.size, rows)
 	}
 	path, release, err := f.cache.Path(ctx, pd.key, pd.size)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
+	// The file is open for this call only: a kept footer holds no handle,
+	// so nothing keeps a forgotten file's bytes readable.
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	return vecindex.HitsAt(fh, pd.size, rows)
+	file := f.footers.Get(pd.key)
+	if file == nil {
+		if file, err = vecindex.OpenFile(fh, pd.size); err != nil {
+			return nil, err
+		}
+		// Kept while the lease pins the file: the cache removes it, and
+		// so drops the footer (OnRemove), only once unpinned.
+		f.footers.Put(pd.key, file)
+	}
+	return file.HitsAt(ctx, fh, rows)
 }
 
 // latestIngested returns the ingested_at (Unix micros) of the latest

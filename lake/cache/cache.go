@@ -89,6 +89,7 @@ type Cache struct {
 	lru      *list.List // of *entry; front is the most recently used
 	inflight map[string]*call
 	stats    Stats
+	onRemove func(key string) // see OnRemove
 }
 
 // Stats are the cache's counters since Open, and its current size.

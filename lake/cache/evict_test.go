@@ -1,6 +1,7 @@
 package cache_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/akosha/akosha/internal/testenv"
@@ -111,4 +112,36 @@ func assertHeld(t *testing.T, dir string, want map[string]bool) {
 			t.Errorf("%s held = %v, want %v", k, got, held)
 		}
 	}
+}
+
+// OnRemove hears of every object that leaves, evicted or forgotten, and of
+// none that stays (a pinned file Forget skips): what a caller derived from
+// an object goes with it.
+func TestOnRemoveHearsEvictionsAndForgets(t *testing.T) {
+	testenv.Backends(t, func(t *testing.T, s storage.Store) {
+		a, b, cc := key("s", "a"), key("s", "b"), key("s", "c")
+		for _, k := range []string{a, b, cc} {
+			putObj(t, s, k, 10)
+		}
+		dir := t.TempDir()
+		c := openCache(t, dir, 20, s)
+		var removed []string
+		c.OnRemove(func(key string) { removed = append(removed, key) }) // called under the cache's lock
+
+		getReleased(t, c, a, 10)
+		getReleased(t, c, b, 10)
+		getReleased(t, c, cc, 10) // evicts a
+		_, release := get(t, c, b, 10)
+		if n := c.Forget([]string{b, cc}); n != 1 { // b is pinned: only c goes
+			t.Fatalf("forgot %d, want 1", n)
+		}
+		assertHeld(t, dir, map[string]bool{a: false, b: true, cc: false})
+		release()
+		if n := c.Forget([]string{b}); n != 1 {
+			t.Fatalf("forgot %d, want 1", n)
+		}
+		if want := []string{a, cc, b}; !slices.Equal(removed, want) {
+			t.Fatalf("removed %v, want %v", removed, want)
+		}
+	})
 }

@@ -32,3 +32,15 @@ func (c *Cache) Forget(keys []string) int {
 	}
 	return n
 }
+
+// OnRemove has fn called with the key of every object the cache removes
+// from now on, evicted or forgotten, so that what a caller derived from a
+// cached object (a parsed footer holds its column statistics) goes with
+// it. fn runs under the cache's lock, right after the file is deleted:
+// it must be quick and must not call the cache. Set it before the cache is
+// used; a later call replaces fn.
+func (c *Cache) OnRemove(fn func(key string)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.onRemove = fn
+}

@@ -125,7 +125,11 @@ func (c *Cache) removeLocked(e *entry) {
 	c.stats.Evictions++
 	c.m.bytes.Set(float64(c.stats.Bytes))
 	c.m.evictions.Inc()
-	if err := os.Remove(e.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	err := os.Remove(e.path)
+	if c.onRemove != nil {
+		c.onRemove(e.key)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	for d := filepath.Dir(e.path); d != c.dir && len(d) > len(c.dir); d = filepath.Dir(d) {

@@ -1,6 +1,7 @@
 package vecindex
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -267,118 +268,17 @@ type Hit struct {
 }
 
 // HitsAt reads the content and embedding of the given rows (ascending or
-// not) of one data file.
+// not) of one data file of size bytes: OpenFile, then File.HitsAt. A
+// caller reading the same file again keeps the File instead (Files).
 //
-// It reads the two or three column chunks it needs page by page: the offset
-// index says which page holds a row, and only that page is read (through a
-// 64 KB buffer: over ranged GETs a hit costs a few requests) and decoded.
-// A row-oriented reader over the same file cost several times more here,
-// converting whole pages into row structs.
-func HitsAt(r io.ReaderAt, size int64, rows []uint32) ([]Hit, error) {
-	f, err := parquet.OpenFile(r, size, parquet.SkipBloomFilters(true), parquet.ReadBufferSize(64<<10))
+// Only the pages holding the rows are read, each with one ReadAt (over
+// ranged GETs, one request a page) and decoded once. A row-oriented reader
+// over the same file cost several times more here, converting whole pages
+// into row structs.
+func HitsAt(ctx context.Context, r io.ReaderAt, size int64, rows []uint32) ([]Hit, error) {
+	f, err := OpenFile(r, size)
 	if err != nil {
 		return nil, err
 	}
-	content, ok := f.Schema().Lookup("content")
-	if !ok {
-		return nil, errors.New("no content column")
-	}
-	emb, float := f.Schema().Lookup("embedding", "list", "element")
-	i8, quantized := f.Schema().Lookup("embedding_i8", "list", "element")
-	scale, _ := f.Schema().Lookup("embedding_scale")
-	out := make([]Hit, len(rows))
-	vals := make([]parquet.Value, 2*Dim)
-	for i, pos := range rows {
-		rg, at, err := rowGroupOf(f, int64(pos))
-		if err != nil {
-			return nil, err
-		}
-		chunks := rg.ColumnChunks()
-		vs, err := cell(chunks[content.ColumnIndex], at, vals)
-		if err != nil || len(vs) != 1 {
-			return nil, fmt.Errorf("row %d: content: %w", pos, orMissing(err))
-		}
-		out[i].Content = vs[0].String()
-		var e []float32
-		switch {
-		case float:
-			vs, err := cell(chunks[emb.ColumnIndex], at, vals)
-			if err != nil {
-				return nil, fmt.Errorf("row %d: embedding: %w", pos, err)
-			}
-			for _, v := range vs {
-				if v.DefinitionLevel() == emb.MaxDefinitionLevel {
-					e = append(e, v.Float())
-				}
-			}
-		case quantized:
-			vs, err := cell(chunks[scale.ColumnIndex], at, vals)
-			if err != nil || len(vs) != 1 {
-				return nil, fmt.Errorf("row %d: embedding_scale: %w", pos, orMissing(err))
-			}
-			s := vs[0].Float()
-			vs, err = cell(chunks[i8.ColumnIndex], at, vals)
-			if err != nil {
-				return nil, fmt.Errorf("row %d: embedding_i8: %w", pos, err)
-			}
-			for _, v := range vs {
-				if v.DefinitionLevel() == i8.MaxDefinitionLevel {
-					e = append(e, float32(int8(v.Int32()))*s)
-				}
-			}
-		}
-		if _, vec := appendVec(nil, nil, 0, e); len(vec) == Dim {
-			out[i].Vec = vec
-		}
-	}
-	return out, nil
-}
-
-// rowGroupOf is the row group holding row pos, and the row's index in it.
-func rowGroupOf(f *parquet.File, pos int64) (parquet.RowGroup, int64, error) {
-	for _, rg := range f.RowGroups() {
-		if pos < rg.NumRows() {
-			return rg, pos, nil
-		}
-		pos -= rg.NumRows()
-	}
-	return nil, 0, fmt.Errorf("row %d: %w", pos, io.ErrUnexpectedEOF)
-}
-
-// cell reads the values of row at of one column chunk into buf: one value
-// for a flat column, the list's values for a repeated one (a null list is
-// one value below the column's maximum definition level).
-func cell(cc parquet.ColumnChunk, at int64, buf []parquet.Value) ([]parquet.Value, error) {
-	pages := cc.Pages()
-	defer pages.Close()
-	if err := pages.SeekToRow(at); err != nil {
-		return nil, err
-	}
-	page, err := pages.ReadPage()
-	if err != nil {
-		return nil, err
-	}
-	defer parquet.Release(page)
-	if page.NumRows() < 1 {
-		return nil, io.ErrUnexpectedEOF
-	}
-	n, err := page.Slice(0, 1).Values().ReadValues(buf)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	if n == len(buf) {
-		return nil, fmt.Errorf("more than %d values in one row", len(buf))
-	}
-	out := buf[:n]
-	for i := range out {
-		out[i] = out[i].Clone()
-	}
-	return out, nil
-}
-
-func orMissing(err error) error {
-	if err == nil {
-		return io.ErrUnexpectedEOF
-	}
-	return err
+	return f.HitsAt(ctx, r, rows)
 }
