@@ -123,9 +123,41 @@ func TestSystemsAnswerFollowsCommits(t *testing.T) {
 	}
 	more := records(1, 1, 2, 12)
 	more[0].SystemID, more[1].SystemID = "newcomer", "newcomer"
+	for i := range more {
+		more[i].CreatedAt = time.Now().UTC().AddDate(0, 0, -3).Add(time.Duration(i) * time.Minute).Truncate(time.Microsecond)
+	}
+	pushed := time.Now().UTC().Truncate(time.Millisecond)
 	push(t, p, more)
-	if _, after := get(false); !strings.Contains(string(after), `"newcomer"`) {
+	_, after := get(false)
+	if !strings.Contains(string(after), `"newcomer"`) {
 		t.Errorf("after a commit: %s, want the new system", after)
+	}
+	// last is the latest created_at, last_push the latest ingest: the
+	// newcomer's records were created days ago but pushed just now.
+	var ans struct {
+		Systems []struct {
+			SystemID string `json:"system_id"`
+			Last     string `json:"last"`
+			LastPush string `json:"last_push"`
+		} `json:"systems"`
+	}
+	if err := json.Unmarshal(after, &ans); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range ans.Systems {
+		if s.SystemID != "newcomer" {
+			continue
+		}
+		found = true
+		last, err1 := time.Parse(time.RFC3339Nano, s.Last)
+		lastPush, err2 := time.Parse(time.RFC3339Nano, s.LastPush)
+		if err1 != nil || err2 != nil || lastPush.Before(pushed) || lastPush.After(time.Now()) || !last.Before(pushed.Add(-time.Hour)) {
+			t.Errorf("newcomer: last %q, last_push %q; pushed at %s", s.Last, s.LastPush, pushed)
+		}
+	}
+	if !found {
+		t.Errorf("no newcomer in %s", after)
 	}
 	if enc, _ := get(true); enc != "" {
 		t.Errorf("a small answer was %s-encoded", enc)

@@ -59,6 +59,10 @@ type systemSummary struct {
 	Bytes     int64            `json:"bytes"`           // its share of the three tables' bytes (estimated: rows x bytes per row of the table and tier)
 	First     string           `json:"first,omitempty"` // earliest created_at
 	Last      string           `json:"last,omitempty"`  // latest created_at
+	// LastPush is when the system last pushed: the latest ingested_at of
+	// its memories (a backfill of old sessions is a push today, though
+	// its records' created_at are old).
+	LastPush string `json:"last_push,omitempty"`
 }
 
 // serveSystems answers GET /v1/systems: per system, its memories by tier,
@@ -104,7 +108,8 @@ func (f *Function) serveSystems(w http.ResponseWriter, r *http.Request) {
 	const limit = 10_000_000 // rows of a GROUP BY: systems x tiers
 	ctx := r.Context()
 	mem, err := f.run(ctx, snaps, `SELECT system_id, tier, count(*),
-		strftime(min(created_at), '%Y-%m-%dT%H:%M:%S.%gZ'), strftime(max(created_at), '%Y-%m-%dT%H:%M:%S.%gZ')
+		strftime(min(created_at), '%Y-%m-%dT%H:%M:%S.%gZ'), strftime(max(created_at), '%Y-%m-%dT%H:%M:%S.%gZ'),
+		strftime(max(ingested_at), '%Y-%m-%dT%H:%M:%S.%gZ')
 		FROM memories GROUP BY ALL`, limit)
 	if err != nil {
 		httpx.WriteErr(w, sqlError(err))
@@ -121,6 +126,9 @@ func (f *Function) serveSystems(w http.ResponseWriter, r *http.Request) {
 		}
 		if hi := str(row[4]); hi > s.Last {
 			s.Last = hi
+		}
+		if p := str(row[5]); p > s.LastPush {
+			s.LastPush = p
 		}
 	}
 	for _, q := range []struct {

@@ -415,7 +415,13 @@ func (r *Registry) Claim(ctx context.Context, systems []string, tenant, by strin
 		res, err := r.log.Commit(ctx, r.snap, actions)
 		if err == nil {
 			r.set(res.Snapshot)
-			slog.Info("tenants: claimed systems", "tenant", tenant, "by", by, "systems", todo, "version", res.Version)
+			// A first push of a large fleet claims thousands of systems
+			// at once: the log line names a few and counts the rest.
+			shown := todo
+			if len(shown) > 10 {
+				shown = shown[:10]
+			}
+			slog.Info("tenants: claimed systems", "tenant", tenant, "by", by, "count", len(todo), "systems", shown, "version", res.Version)
 			return nil
 		}
 		if !errors.Is(err, delta.ErrTxnCommitted) && !errors.Is(err, delta.ErrConflict) {

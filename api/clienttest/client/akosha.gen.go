@@ -1043,7 +1043,7 @@ type ClientInterface interface {
 
 	// ListSystems Every system, from the log's statistics alone
 	//
-	// Per system: memories by tier, entities, relations, the first and last `created_at`.
+	// Per system: memories by tier, entities, relations, the first and last `created_at`, and when it last pushed.
 	// Computed from file statistics, no data read: a re-sent record counts twice until
 	// compaction merges its versions. Role viewer.
 	//
@@ -1247,7 +1247,7 @@ func (c *Client) Sql(ctx context.Context, params *SqlParams, body SqlJSONRequest
 
 // ListSystems Every system, from the log's statistics alone
 //
-// Per system: memories by tier, entities, relations, the first and last `created_at`.
+// Per system: memories by tier, entities, relations, the first and last `created_at`, and when it last pushed.
 // Computed from file statistics, no data read: a re-sent record counts twice until
 // compaction merges its versions. Role viewer.
 //
@@ -1719,7 +1719,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListSystemsWithResponse Every system, from the log's statistics alone
 	//
-	// Per system: memories by tier, entities, relations, the first and last `created_at`.
+	// Per system: memories by tier, entities, relations, the first and last `created_at`, and when it last pushed.
 	// Computed from file statistics, no data read: a re-sent record counts twice until
 	// compaction merges its versions. Role viewer.
 	//
@@ -2237,10 +2237,17 @@ type ListSystemsResponse struct {
 	JSON200 *struct {
 		Systems []struct {
 			// Bytes Its estimated share of the three tables' stored bytes: its rows in each table and tier times that table and tier's bytes per row, from the log (a data file holds many systems).
-			Bytes    *int       `json:"bytes,omitempty"`
-			Entities int        `json:"entities"`
-			First    *time.Time `json:"first,omitempty"`
-			Last     *time.Time `json:"last,omitempty"`
+			Bytes    *int `json:"bytes,omitempty"`
+			Entities int  `json:"entities"`
+
+			// First Its earliest memory's created_at.
+			First *time.Time `json:"first,omitempty"`
+
+			// Last Its latest memory's created_at.
+			Last *time.Time `json:"last,omitempty"`
+
+			// LastPush When it last pushed: the latest ingested_at of its memories (a backfill of old sessions pushed today shows today).
+			LastPush *time.Time `json:"last_push,omitempty"`
 
 			// Records Memories by tier.
 			Records   map[string]int `json:"records"`
@@ -2272,10 +2279,17 @@ type ListSystemsResponse struct {
 func (r ListSystemsResponse) GetJSON200() *struct {
 	Systems []struct {
 		// Bytes Its estimated share of the three tables' stored bytes: its rows in each table and tier times that table and tier's bytes per row, from the log (a data file holds many systems).
-		Bytes    *int       `json:"bytes,omitempty"`
-		Entities int        `json:"entities"`
-		First    *time.Time `json:"first,omitempty"`
-		Last     *time.Time `json:"last,omitempty"`
+		Bytes    *int `json:"bytes,omitempty"`
+		Entities int  `json:"entities"`
+
+		// First Its earliest memory's created_at.
+		First *time.Time `json:"first,omitempty"`
+
+		// Last Its latest memory's created_at.
+		Last *time.Time `json:"last,omitempty"`
+
+		// LastPush When it last pushed: the latest ingested_at of its memories (a backfill of old sessions pushed today shows today).
+		LastPush *time.Time `json:"last_push,omitempty"`
 
 		// Records Memories by tier.
 		Records   map[string]int `json:"records"`
@@ -2506,7 +2520,7 @@ func (c *ClientWithResponses) SqlWithResponse(ctx context.Context, params *SqlPa
 
 // ListSystemsWithResponse Every system, from the log's statistics alone
 //
-// Per system: memories by tier, entities, relations, the first and last `created_at`.
+// Per system: memories by tier, entities, relations, the first and last `created_at`, and when it last pushed.
 // Computed from file statistics, no data read: a re-sent record counts twice until
 // compaction merges its versions. Role viewer.
 //
@@ -3019,10 +3033,17 @@ func ParseListSystemsResponse(rsp *http.Response) (*ListSystemsResponse, error) 
 		var dest struct {
 			Systems []struct {
 				// Bytes Its estimated share of the three tables' stored bytes: its rows in each table and tier times that table and tier's bytes per row, from the log (a data file holds many systems).
-				Bytes    *int       `json:"bytes,omitempty"`
-				Entities int        `json:"entities"`
-				First    *time.Time `json:"first,omitempty"`
-				Last     *time.Time `json:"last,omitempty"`
+				Bytes    *int `json:"bytes,omitempty"`
+				Entities int  `json:"entities"`
+
+				// First Its earliest memory's created_at.
+				First *time.Time `json:"first,omitempty"`
+
+				// Last Its latest memory's created_at.
+				Last *time.Time `json:"last,omitempty"`
+
+				// LastPush When it last pushed: the latest ingested_at of its memories (a backfill of old sessions pushed today shows today).
+				LastPush *time.Time `json:"last_push,omitempty"`
 
 				// Records Memories by tier.
 				Records   map[string]int `json:"records"`

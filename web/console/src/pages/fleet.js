@@ -12,7 +12,7 @@ const PAGE = 25;
 const TIERS = ['hot', 'warm', 'cold'];
 const COLS = [
   ['system_id', 'System'], ['total', 'Memories', true], ['tiers', 'Tiers'], ['entities', 'Entities', true],
-  ['relations', 'Relations', true], ['bytes', 'Bytes', true], ['last', 'Last record'], ['trend', 'Last 30 days'],
+  ['relations', 'Relations', true], ['bytes', 'Bytes', true], ['last_push', 'Last push'], ['trend', 'Last 30 days'],
 ];
 
 let cache = null; // {at, data}: the fleet, reused for 10 s while paging
@@ -46,7 +46,7 @@ export async function render(view) {
   function rowsOf() {
     let rows = state.filter ? systems.filter((s) => s.system_id.toLowerCase().includes(state.filter)) : systems.slice();
     const key = state.sort;
-    const v = (s) => (key === 'system_id' || key === 'last' ? (s[key] || '') : (s[key] || 0));
+    const v = (s) => (key === 'system_id' || key === 'last_push' ? (s[key] || '') : (s[key] || 0));
     rows.sort((a, b) => (v(a) < v(b) ? -1 : v(a) > v(b) ? 1 : a.system_id < b.system_id ? -1 : 1) * (state.desc ? -1 : 1));
     return rows;
   }
@@ -68,7 +68,7 @@ export async function render(view) {
         h('td', {}, TIERS.filter((t) => s.records[t]).map((t) => [tierBadge(t + ' ' + num(s.records[t])), ' '])),
         h('td', { class: 'num' }, num(s.entities)), h('td', { class: 'num' }, num(s.relations)),
         h('td', { class: 'num' }, bytes(s.bytes)),
-        h('td', { title: shortTime(s.last) }, ago(s.last)),
+        h('td', { title: 'pushed ' + shortTime(s.last_push) + '; latest record created ' + shortTime(s.last) }, ago(s.last_push)),
         cell);
     }));
     clear(pager,
