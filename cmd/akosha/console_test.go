@@ -162,6 +162,16 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.wait("the editor focused", `document.activeElement === document.querySelector('.cm-content')`)
 	b.step("type a column's start", ctrlA, chromedp.KeyEvent("SELECT system_"))
 	b.wait("completion of system_id", `[...document.querySelectorAll('.cm-tooltip-autocomplete li')].some(li => li.innerText.includes('system_id'))`)
+	// Unqualified names complete from every view, then from the views the
+	// statement names: relations' columns, not only memories'.
+	b.step("type a relations column's start", chromedp.KeyEvent(kb.Escape), ctrlA, chromedp.KeyEvent("SELECT relation_"))
+	b.wait("completion of relation_type", `[...document.querySelectorAll('.cm-tooltip-autocomplete li')].some(li => li.innerText.includes('relation_type'))`)
+	b.step("a statement over entities, completion asked for", chromedp.KeyEvent(kb.Escape), ctrlA,
+		chromedp.KeyEvent("SELECT * FROM entities WHERE "), chromedp.KeyEvent(" ", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.wait("completion of entities' columns", `[...document.querySelectorAll('.cm-tooltip-autocomplete li')].some(li => li.innerText.includes('entity_type'))`)
+	if opts := b.text(".cm-tooltip-autocomplete"); strings.Contains(opts, "relation_type") || strings.Contains(opts, "importance") {
+		t.Errorf("a statement over entities completes %q, with other views' columns", opts)
+	}
 	b.step("write a statement", chromedp.KeyEvent(kb.Escape), ctrlA,
 		chromedp.KeyEvent("SELECT day, count(*) AS records FROM memories GROUP BY day ORDER BY day"), chromedp.KeyEvent(kb.Escape))
 	b.step("run it", chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)))

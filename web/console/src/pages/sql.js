@@ -37,6 +37,32 @@ async function columns() {
   return out;
 }
 
+// viewColumns completes unqualified column names from the views the
+// statement names after FROM or JOIN, or from all three before it names
+// one (lang-sql's own completion offers a single default table's). A name
+// after a dot is lang-sql's: it completes that view's columns itself.
+function viewColumns(cols) {
+  return (context) => {
+    const word = context.matchBefore(/\w+/);
+    if (!word && !context.explicit) return null;
+    const from = word ? word.from : context.pos;
+    if (from > 0 && context.state.sliceDoc(from - 1, from) === '.') return null;
+    const named = new Set();
+    for (const m of context.state.doc.toString().matchAll(/\b(?:from|join)\s+(memories|entities|relations)\b/gi)) {
+      named.add(m[1].toLowerCase());
+    }
+    const byName = new Map();
+    for (const v of (named.size ? VIEWS.filter((x) => named.has(x)) : VIEWS)) {
+      for (const c of cols[v] || []) {
+        const o = byName.get(c.label);
+        if (o) o.detail += ', ' + v;
+        else byName.set(c.label, { label: c.label, type: 'property', detail: c.detail + ' · ' + v });
+      }
+    }
+    return { from, options: [...byName.values()], validFor: /^\w*$/ };
+  };
+}
+
 const isTime = (t) => /^(DATE|TIMESTAMP)/.test(t);
 const isNum = (t) => /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL|REAL)/.test(t);
 const isCat = (t) => /^(VARCHAR|BOOLEAN|ENUM|UUID)/.test(t);
@@ -127,6 +153,7 @@ export async function render(view) {
   const cols = await columns();
   const completionSchema = {};
   for (const v of VIEWS) completionSchema[v] = cols[v];
+  const lang = sqlLang({ dialect: PostgreSQL, schema: completionSchema, upperCaseKeywords: true });
   const runKey = { key: 'Mod-Enter', run: () => { run(); return true; }, preventDefault: true };
   const editor = new EditorView({
     parent: host,
@@ -135,7 +162,7 @@ export async function render(view) {
       extensions: [
         lineNumbers(), history(), drawSelection(), highlightActiveLine(), bracketMatching(), closeBrackets(),
         syntaxHighlighting(defaultHighlightStyle), placeholder('SELECT …'),
-        sqlLang({ dialect: PostgreSQL, schema: completionSchema, defaultTable: 'memories', upperCaseKeywords: true }),
+        lang, lang.language.data.of({ autocomplete: viewColumns(cols) }),
         autocompletion(), EditorView.lineWrapping,
         keymap.of([runKey, ...completionKeymap, ...historyKeymap, ...defaultKeymap, indentWithTab]),
         EditorView.contentAttributes.of({ 'aria-label': 'SQL statement', 'data-primary': 'true' }),
