@@ -12,10 +12,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -180,6 +183,22 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("status %q", s)
 	}
 	b.screenshot(shots, "05-sql-chart")
+	// The result downloads as CSV and as Parquet: files the browser saves.
+	downloads := t.TempDir()
+	if _, err := chromedp.CallBrowser(b.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
+		t.Fatalf("allow downloads: %v", err)
+	}
+	b.step("download CSV", chromedp.Click("#download-csv"))
+	csv := waitForFile(t, filepath.Join(downloads, "akosha-query.csv"))
+	if lines := strings.Split(strings.TrimSpace(string(csv)), "\n"); lines[0] != "day,records" || len(lines) < 22 {
+		t.Errorf("the downloaded CSV: %d lines, header %q", len(lines), lines[0])
+	}
+	b.step("download Parquet", chromedp.Click("#download-parquet"))
+	pq := waitForFile(t, filepath.Join(downloads, "akosha-query.parquet"))
+	if len(pq) < 12 || string(pq[:4]) != "PAR1" || string(pq[len(pq)-4:]) != "PAR1" {
+		t.Errorf("the downloaded Parquet file (%d bytes) is not Parquet", len(pq))
+	}
 	// A category beside a number is a bar chart.
 	b.eval(`(document.querySelector('.cm-content').focus(), '')`)
 	b.step("a statement by category", ctrlA, chromedp.KeyEvent("SELECT kind, count(*) AS n FROM memories GROUP BY kind ORDER BY kind"),
@@ -256,5 +275,21 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	if errs := b.pageErrors(); len(errs) > 0 {
 		t.Errorf("the pages threw: %s", strings.Join(errs, "\n"))
+	}
+}
+
+// waitForFile waits for a download to be complete at path (Chromium writes
+// it under a temporary name and renames it when done), a minute at most.
+func waitForFile(t *testing.T, path string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+			return b
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no download at %s after a minute", path)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

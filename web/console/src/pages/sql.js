@@ -144,8 +144,8 @@ export async function render(view) {
   const status = h('span', { class: 'muted', id: 'sql-status' });
   const host = h('div', { class: 'editor', id: 'sql-editor' });
   const runBtn = h('button', { type: 'button', class: 'primary', id: 'run-sql', title: 'Ctrl+Enter' }, 'Run');
-  const csvBtn = h('button', { type: 'button', disabled: true }, 'Download CSV');
-  const pqBtn = h('button', { type: 'button', disabled: true }, 'Download Parquet');
+  const csvBtn = h('button', { type: 'button', id: 'download-csv', disabled: true }, 'Download CSV');
+  const pqBtn = h('button', { type: 'button', id: 'download-parquet', disabled: true }, 'Download Parquet');
   clear(view, h('h1', {}, 'SQL'),
     h('p', { class: 'muted' }, 'One read-only SELECT over the views memories, entities and relations. Ctrl+Enter runs it; Ctrl+Space completes.'),
     host, h('div', { class: 'row', style: 'margin:8px 0' }, runBtn, csvBtn, pqBtn, status), out);
