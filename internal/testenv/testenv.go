@@ -18,8 +18,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -100,23 +98,6 @@ func RedisURL(t testing.TB) string {
 		missing(t, "redis-server (AKOSHA_TEST_REDIS_URL)")
 	}
 	return u
-}
-
-// DeltaTestdata is the shared folder of real Delta tables, found from the
-// repository root (../shared/testdata/delta) or AKOSHA_DELTA_TESTDATA. It skips
-// when the folder is absent: the tables are never copied into the project.
-func DeltaTestdata(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("AKOSHA_DELTA_TESTDATA"); d != "" {
-		return d
-	}
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	d := filepath.Join(root, "..", "shared", "testdata", "delta")
-	if _, err := os.Stat(filepath.Join(d, "EXPECTED.md")); err != nil {
-		t.Skipf("Delta conformance tables not found at %s (set AKOSHA_DELTA_TESTDATA)", d)
-	}
-	return d
 }
 
 // RandomID is a short random hex string for unique names.

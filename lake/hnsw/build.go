@@ -82,7 +82,10 @@ func Build(ctx context.Context, vectors []float32, dim int, cfg Config) (*Index,
 		ix.halfLines = (2*dim + 63) / 64
 	}
 	b := &builder{ix: ix, locks: make([]sync.Mutex, n)}
-	err := b.run(ctx, min(cfg.Workers, n))
+	workers := min(cfg.Workers, n)
+	ix.parallel = workers > 1
+	err := b.run(ctx, workers)
+	ix.parallel = false
 	ix.half = nil
 	if err != nil {
 		return nil, err

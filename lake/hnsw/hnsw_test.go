@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -23,11 +22,15 @@ func TestRecall(t *testing.T) {
 		n = 20_000
 	}
 	base, queries := textData(t, n, 200)
+	var cfg Config // the defaults
+	if raceEnabled {
+		cfg.Workers = 4 // the race detector's build defaults to one worker
+	}
 	start := time.Now()
-	ix := mustBuild(t, base, dim, Config{})
+	ix := mustBuild(t, base, dim, cfg)
 	el := time.Since(start)
 	t.Logf("built %d vectors in %v (%.0f vectors/s on %d workers), %.0f bytes/vector",
-		n, el.Round(time.Millisecond), float64(n)/el.Seconds(), runtime.GOMAXPROCS(0), float64(ix.Size())/float64(n))
+		n, el.Round(time.Millisecond), float64(n)/el.Seconds(), cfg.withDefaults().Workers, float64(ix.Size())/float64(n))
 
 	r := recallAt10(t, ix, base, queries, 0, nil)
 	t.Logf("recall@10 at ef %d: %.4f", DefaultEfSearch, r)

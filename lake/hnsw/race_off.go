@@ -2,4 +2,5 @@
 
 package hnsw
 
+// raceEnabled: see race_on.go.
 const raceEnabled = false
