@@ -34,6 +34,9 @@ export GORACE="${GORACE:-atexit_sleep_ms=0}"
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
 
 "$GO" vet ./... || exit 1
+# go test would vet every package again with its own subset of the
+# analyzers: the full vet above already ran them.
+TEST_FLAGS="$TEST_FLAGS -vet=off"
 
 # The tests that run akosha as a process (the crash loop, the generated
 # client against serve --dev) share one build of it.
@@ -46,10 +49,10 @@ export AKOSHA_TEST_BINARY="$bindir/akosha"
 	set -e
 	# shellcheck disable=SC2086
 	"$GO" test $TEST_FLAGS "-ldflags=$ldflags" -short ./testdata/textvec ./lake/hnsw
-	(cd deploy/check && "$GO" vet ./... && "$GO" test -count=1 "-ldflags=$ldflags" ./...)
+	(cd deploy/check && "$GO" vet ./... && "$GO" test -count=1 -vet=off "-ldflags=$ldflags" ./...)
 	# A client generated from api/openapi.yaml drives akosha serve --dev
 	# (its own module: the generator stays out of akosha's dependencies).
-	(cd api/clienttest && "$GO" vet ./... && "$GO" test -count=1 "-ldflags=$ldflags" ./...)
+	(cd api/clienttest && "$GO" vet ./... && "$GO" test -count=1 -vet=off "-ldflags=$ldflags" ./...)
 ) >"$others" 2>&1 &
 others_pid=$!
 

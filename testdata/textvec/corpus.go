@@ -25,6 +25,27 @@ import (
 type corpus struct {
 	words  []uint64
 	starts []int
+
+	// lastWords keeps the word vectors of the last seed used: they depend
+	// on the corpus and the seed only, not on the set's size, and were most
+	// of a set's cost when a process makes several with one seed.
+	lastWords struct {
+		sync.Mutex
+		seed int64
+		wv   *words
+	}
+}
+
+// wordVectors returns wordVectors(c, proj), proj being projection(seed),
+// computed once for consecutive calls with the same seed. The result is
+// read-only.
+func (c *corpus) wordVectors(seed int64, proj []uint16) *words {
+	c.lastWords.Lock()
+	defer c.lastWords.Unlock()
+	if c.lastWords.wv == nil || c.lastWords.seed != seed {
+		c.lastWords.wv, c.lastWords.seed = wordVectors(c, proj), seed
+	}
+	return c.lastWords.wv
 }
 
 func (c *corpus) streams() int { return len(c.starts) - 1 }

@@ -151,7 +151,7 @@ func vectorize(c *corpus, docs []window, seed int64, workers int) []float32 {
 		idf[b] = float32(math.Log((1+nd)/(1+float64(df))) + 1)
 	}
 	proj := projection(seed)
-	wv := wordVectors(c, proj)
+	wv := c.wordVectors(seed, proj)
 
 	// Pass 2: per document, the TF-IDF projection (lexical) and the
 	// tf-idf-weighted sum of its words' vectors (semantic), each normalized,
