@@ -209,9 +209,12 @@ func TestManySystemsOneFilePerDay(t *testing.T) {
 	}
 }
 
+// Eight writers, each its own process's view, race for every version: none
+// is lost or doubled and the log has no gap. 25 commits each (200 in all,
+// past the checkpoints at 100 and 200) show it as 50 did, at half the time.
 func TestConcurrentWritersDenseVersions(t *testing.T) {
 	testenv.Backends(t, func(t *testing.T, s storage.Store) {
-		const writers, commits = 8, 50
+		const writers, commits = 8, 25
 		openLake(t, s) // create the tables once
 		var wg sync.WaitGroup
 		errs := make(chan error, writers)
