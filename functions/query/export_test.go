@@ -29,6 +29,15 @@ func SystemsKept(f *Function) bool {
 	return err == nil && f.answers.kept("systems|", key) != nil
 }
 
+// SystemsKeptFor reports whether f keeps the GET /v1/systems answer of its
+// current snapshots for tenant's current scope.
+func SystemsKeptFor(f *Function, tenant string) bool {
+	snaps := f.snapshots()
+	key, err := f.answers.keyOf(context.Background(), snaps, "")
+	sc := f.lake.Tenants().Current().ScopeOf(tenant, false)
+	return err == nil && f.answers.kept("systems|"+sc.Key(), key) != nil
+}
+
 // AnswersWarmerStopped reports whether f's answer warmer has ended (true
 // when it never ran).
 func AnswersWarmerStopped(f *Function) bool {

@@ -52,6 +52,7 @@ type snapCache struct {
 
 type snapAnswer struct {
 	key         string
+	order       int64 // the sum of the tables' versions: they only grow
 	status      int
 	contentType string
 	body, gz    []byte
@@ -94,6 +95,10 @@ func (c *snapCache) kept(rk, key string) *snapAnswer {
 // waits for it rather than running the same GROUP BY beside it on the same
 // cores). A failed answer comes back as its recording, not kept.
 func (c *snapCache) compute(r *http.Request, rk, key, who string, h http.HandlerFunc) (*snapAnswer, *recorder) {
+	var order int64
+	for _, s := range c.f.snapshotsOf(r.Context()) {
+		order += s.Version
+	}
 	type out struct {
 		a   *snapAnswer
 		rec *recorder
@@ -107,7 +112,7 @@ func (c *snapCache) compute(r *http.Request, rk, key, who string, h http.Handler
 		if rec.status != http.StatusOK {
 			return out{rec: rec}, nil
 		}
-		a := &snapAnswer{key: key, status: rec.status, contentType: rec.header.Get("Content-Type"), body: rec.body.Bytes()}
+		a := &snapAnswer{key: key, order: order, status: rec.status, contentType: rec.header.Get("Content-Type"), body: rec.body.Bytes()}
 		if len(a.body) > gzipAbove {
 			var buf bytes.Buffer
 			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
@@ -119,7 +124,11 @@ func (c *snapCache) compute(r *http.Request, rk, key, who string, h http.Handler
 		if len(c.by) >= maxSnapAnswers {
 			clear(c.by) // many tenants: start over rather than grow
 		}
-		c.by[rk] = a
+		// A computation that ends after one for newer snapshots (a slow
+		// warm overtaken by a request after a commit) does not displace it.
+		if old := c.by[rk]; old == nil || old.order <= a.order {
+			c.by[rk] = a
+		}
 		c.mu.Unlock()
 		return out{a: a}, nil
 	})

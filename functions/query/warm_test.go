@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +144,45 @@ func TestSystemsAnswerWarmedFromStart(t *testing.T) {
 	off := startProcess(t, testenv.Local(t), query.Config{WarmAnswers: query.WarmOff})
 	if !query.AnswersWarmerStopped(off.query) {
 		t.Error("off: a warmer runs")
+	}
+}
+
+// The warmer keeps each tenant's own answer: computed through that
+// tenant's scope as the mapping stands after the commit (a system claimed
+// since is in it), served to that tenant only.
+func TestSystemsAnswerWarmedPerTenant(t *testing.T) {
+	p := startTenants(t)
+	write := func(key, sys string) {
+		t.Helper()
+		recs := []map[string]any{{"id": "m0", "content": "x", "created_at": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)}}
+		if st, _, body := do(t, "POST", p.ingest+"/v1/memories", map[string]any{"system_id": sys, "records": recs}, bearer(key)); st != 200 {
+			t.Fatalf("write %s: %d %s", sys, st, body)
+		}
+	}
+	systems := func(key string) string {
+		t.Helper()
+		st, _, body := do(t, "GET", p.query+"/v1/systems", nil, bearer(key))
+		if st != 200 {
+			t.Fatalf("GET /v1/systems: %d %s", st, body)
+		}
+		return string(body)
+	}
+	write(keyA, "a1")
+	write(keyB, "b1")
+	systems(keyA) // both tenants asked: both are warmed from now on
+	systems(keyB)
+	write(keyA, "a2") // a commit, and a system claimed for team A since
+	eventually(t, "team A's warmed answer", func() bool { return query.SystemsKeptFor(p.fn, "team-a") })
+	eventually(t, "team B's warmed answer", func() bool { return query.SystemsKeptFor(p.fn, "team-b") })
+	before := query.AnswersComputed(p.fn, "request")
+	a, b := systems(keyA), systems(keyB)
+	if n := query.AnswersComputed(p.fn, "request"); n != before {
+		t.Errorf("requests computed (%d -> %d): the warmed answers were not ready", before, n)
+	}
+	if !strings.Contains(a, `"a2"`) || !strings.Contains(a, `"a1"`) || strings.Contains(a, `"b1"`) {
+		t.Errorf("team A's answer: %s", a)
+	}
+	if !strings.Contains(b, `"b1"`) || strings.Contains(b, `"a1"`) || strings.Contains(b, `"a2"`) {
+		t.Errorf("team B's answer: %s", b)
 	}
 }
