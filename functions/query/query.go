@@ -90,6 +90,9 @@ type Config struct {
 	WarmAnswers string
 	// WarmEvery is how often the warmer looks at the snapshots (0: 500 ms).
 	WarmEvery time.Duration
+	// WarmSettle is how long the snapshots must stay unchanged before the
+	// warmer computes (0: 2 s).
+	WarmSettle time.Duration
 	// Now is the clock that decides which records have expired (issue 16);
 	// nil: time.Now. Tests move it instead of sleeping.
 	Now func() time.Time
@@ -156,6 +159,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WarmEvery <= 0 {
 		c.WarmEvery = warmEvery
+	}
+	if c.WarmSettle <= 0 {
+		c.WarmSettle = warmSettle
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -314,7 +320,7 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 		}
 		actx, stop := context.WithCancel(context.Background())
 		f.stopAnswers, f.answersDone = stop, make(chan struct{})
-		go f.answers.warm(actx, cfg.WarmEvery, f.answersDone)
+		go f.answers.warm(actx, cfg.WarmEvery, cfg.WarmSettle, f.answersDone)
 	}
 	return nil
 }

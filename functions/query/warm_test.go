@@ -55,7 +55,7 @@ func systemsOf(t *testing.T, p *process, query string) (map[string]int64, string
 // of the snapshot before, however the warmer and the request interleave.
 // The warmer stops with the function.
 func TestSystemsAnswerWarmedAfterCommit(t *testing.T) {
-	p := startProcess(t, testenv.Local(t), query.Config{WarmAnswers: query.WarmAsked, WarmEvery: 20 * time.Millisecond})
+	p := startProcess(t, testenv.Local(t), query.Config{WarmAnswers: query.WarmAsked, WarmEvery: 20 * time.Millisecond, WarmSettle: time.Millisecond})
 	push(t, p, records(3, 1, 9, 21))
 	if query.SystemsKept(p.query) {
 		t.Fatal("kept before anyone asked (asked mode)")
@@ -119,7 +119,7 @@ func TestSystemsAnswerWarmedAfterCommit(t *testing.T) {
 // the first visit after a start (or a commit) finds it ready; "off" runs no
 // warmer.
 func TestSystemsAnswerWarmedFromStart(t *testing.T) {
-	p := startProcess(t, testenv.Local(t), query.Config{WarmAnswers: query.WarmStart, WarmEvery: 20 * time.Millisecond})
+	p := startProcess(t, testenv.Local(t), query.Config{WarmAnswers: query.WarmStart, WarmEvery: 20 * time.Millisecond, WarmSettle: time.Millisecond})
 	push(t, p, records(4, 2, 20, 23))
 	eventually(t, "the warmed answer", func() bool { return query.SystemsKept(p.query) })
 	got, body := systemsOf(t, p, "")
