@@ -65,8 +65,10 @@ const (
 	maxWarmTargets = 8
 	// warmSettle is how long, by default, the snapshots must stay unchanged
 	// before the warmer computes: a bulk ingest commits every second or
-	// so, and an answer per commit nearly doubled the time it took to
-	// write a 10,000-system lake on two cores (32 s -> 56 s).
+	// so, and an answer per commit would take the two cores from it. (Not
+	// shown by measurement on the loaded machine: writing the 10,000-system
+	// lake took 32 s without the warmer and 56 s with one per commit, then
+	// 51 s without and 54 s with this rule; the load moved it more.)
 	warmSettle = 2 * time.Second
 	// maxUnsettled is how long commits that never pause may keep the
 	// warmer waiting: then it computes for the latest snapshots anyway.
