@@ -27,8 +27,9 @@ import (
 // The handler computes from the very snapshots the key names (pinned in
 // its context), so an answer is never older than its key (the expiry epoch
 // is read at the key's moment; the rows hidden as expired are those at the
-// statement's, a moment later: at worst newer), and a commit (an ingest, a delete, a forget) changes the key: an answer for an
-// old snapshot is never served for a newer one.
+// statement's, a moment later: at worst newer), and a commit (an ingest, a
+// delete, a forget) changes the key: an answer for an old snapshot is
+// never served for a newer one.
 //
 // A warmer (warm.go) computes the next answer in the background when it
 // sees new snapshots, so a browser finds it ready.
