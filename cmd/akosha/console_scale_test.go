@@ -37,8 +37,10 @@ func TestConsolePageLoadAtScale(t *testing.T) {
 	_, statErr := os.Stat(filepath.Join(lakeDir, "memories", "_delta_log"))
 	reuse := statErr == nil
 	p := startServerOn(t, lakeDir, (*runtime).bothServer, nil)
+	up := time.Now()
 	if !reuse {
 		writeScaleLake(t, p, n, perSystem)
+		up = time.Now() // the last commit
 	}
 	files := 0
 	filepath.WalkDir(filepath.Join(lakeDir, "memories"), func(path string, d os.DirEntry, err error) error {
@@ -66,11 +68,21 @@ func TestConsolePageLoadAtScale(t *testing.T) {
 		{"graph", "#/graph?entity=DuckDB", `!!document.querySelector('#graph-canvas canvas') && document.querySelectorAll('#neighbours li').length === 1`},
 		{"lake", "#/lake", `!!document.querySelector('#lake-tables')`},
 	}
+	// AKOSHA_CONSOLE_FLEET_FIRST=1 opens the fleet page first, right after
+	// signing in: the first visit soon after a start (or the lake's last
+	// commit), rather than after the search pages had the server for a
+	// few seconds.
+	if os.Getenv("AKOSHA_CONSOLE_FLEET_FIRST") != "" {
+		pages = append(pages[2:4:4], append(pages[:2:2], pages[4:]...)...)
+	}
 	var report strings.Builder
 	fmt.Fprintf(&report, "console page loads, %d systems (%d memories, %d data files), headless Chromium 1280x800\n", n, n*perSystem, files)
 	fmt.Fprintf(&report, "%-20s %10s %14s\n", "page", "first", "best of next 2")
 	load := 0
 	for _, pg := range pages {
+		if load == 0 {
+			fmt.Fprintf(&report, "(the first page began %v after the server started or the lake's last commit)\n", time.Since(up).Round(10*time.Millisecond))
+		}
 		var d [3]time.Duration
 		for i := range d {
 			load++

@@ -52,6 +52,7 @@ var (
 	keyResultTTL   = config.Register(config.Key{Name: "AKOSHA_RESULT_CACHE_TTL", Default: "1h", Help: "Redis result cache entry lifetime"})
 	keyTier        = config.Register(config.Key{Name: "AKOSHA_TIER", Help: "pin this query process to one tier (hot, warm or cold) and serve its objects: a tier store"})
 	keyFooters     = config.Register(config.Key{Name: "AKOSHA_SEARCH_FOOTERS", Default: "256", Help: "parsed footers of cached data files kept for reading search hits (~90 KB each for a 1M-record day file)"})
+	keyWarmAnswers = config.Register(config.Key{Name: "AKOSHA_WARM_ANSWERS", Default: "", Help: "which kept answers (GET /v1/systems) are computed in the background when new snapshots arrive: start (the default on a local lake: those asked in the last hour, and the fleet-wide one from the start), asked (the default on S3: those asked in the last hour) or off"})
 	keyTierStores  = config.Register(config.Key{Name: "AKOSHA_TIER_STORES", Help: "tier stores to read through before S3 and to fan search out to: hot=http://...,warm=http://..."})
 )
 
@@ -83,6 +84,15 @@ type Config struct {
 	// Footers bounds the parsed footers of cached data files kept for
 	// reading search hits (vecindex.Files); 0: vecindex.DefaultFiles.
 	Footers int
+	// WarmAnswers is which kept answers are computed in the background
+	// when new snapshots arrive (warm.go): WarmAuto, WarmStart, WarmAsked
+	// or WarmOff.
+	WarmAnswers string
+	// WarmEvery is how often the warmer looks at the snapshots (0: 500 ms).
+	WarmEvery time.Duration
+	// WarmSettle is how long the snapshots must stay unchanged before the
+	// warmer computes (0: 2 s).
+	WarmSettle time.Duration
 	// Now is the clock that decides which records have expired (issue 16);
 	// nil: time.Now. Tests move it instead of sleeping.
 	Now func() time.Time
@@ -105,6 +115,12 @@ func ConfigFromEnv() (Config, error) {
 		ResultTTL:        dur(keyResultTTL),
 		Tier:             keyTier.String(),
 		Footers:          int(num(keyFooters)),
+		WarmAnswers:      strings.ToLower(keyWarmAnswers.String()),
+	}
+	switch c.WarmAnswers {
+	case WarmAuto, WarmStart, WarmAsked, WarmOff:
+	default:
+		errs = append(errs, fmt.Errorf("%s=%q: want start, asked or off", keyWarmAnswers.Name, c.WarmAnswers))
 	}
 	switch v := strings.ToLower(keyResultOff.String()); v {
 	case "", "on":
@@ -141,6 +157,12 @@ func (c Config) withDefaults() Config {
 	if c.KeyWarmDelay <= 0 {
 		c.KeyWarmDelay = keyWarmDelay
 	}
+	if c.WarmEvery <= 0 {
+		c.WarmEvery = warmEvery
+	}
+	if c.WarmSettle <= 0 {
+		c.WarmSettle = warmSettle
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -168,9 +190,12 @@ type Function struct {
 	past    *pastSnapshots  // as_of: loaded past snapshots (asof.go)
 	fanout  *fanout         // search through the tier stores (fanout.go); nil: search here
 
-	stopWarm  context.CancelFunc
-	warmDone  chan struct{}
-	closeOnce sync.Once
+	stopWarm context.CancelFunc
+	warmDone chan struct{}
+	// The answers' warmer (warm.go): nil done when off.
+	stopAnswers context.CancelFunc
+	answersDone chan struct{}
+	closeOnce   sync.Once
 }
 
 // New is the func-go constructor; Start opens the lake from AKOSHA_LAKE_URL.
@@ -289,6 +314,14 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	mux.Handle("POST /mcp", mcpServer)
 	mux.Handle("POST /mcp/v1", mcpServer)
 	f.mux = mux
+	if mode := warmMode(cfg.WarmAnswers, l.Store()); mode != WarmOff {
+		if mode == WarmStart {
+			f.answers.note(&warmTarget{route: "systems", fleetWide: true, asked: time.Now()})
+		}
+		actx, stop := context.WithCancel(context.Background())
+		f.stopAnswers, f.answersDone = stop, make(chan struct{})
+		go f.answers.warm(actx, cfg.WarmEvery, cfg.WarmSettle, f.answersDone)
+	}
 	return nil
 }
 
@@ -322,6 +355,10 @@ func (f *Function) Stop(ctx context.Context) error {
 	f.closeOnce.Do(func() {
 		f.stopWarm()
 		<-f.warmDone
+		if f.answersDone != nil {
+			f.stopAnswers()
+			<-f.answersDone
+		}
 		f.vectors.close()
 		errs = append(errs, f.engine.Close(), f.cache.Close())
 		if f.l2 != nil {
@@ -387,6 +424,22 @@ func (f *Function) snapshots() snapshots {
 		out[name] = t.Cached()
 	}
 	return out
+}
+
+type snapshotsKey struct{}
+
+// withSnapshots pins the snapshots a handler reads (snapshotsOf), so an
+// answer kept under their versions was computed from them.
+func withSnapshots(ctx context.Context, s snapshots) context.Context {
+	return context.WithValue(ctx, snapshotsKey{}, s)
+}
+
+// snapshotsOf are the snapshots pinned in ctx, else the latest seen.
+func (f *Function) snapshotsOf(ctx context.Context) snapshots {
+	if s, ok := ctx.Value(snapshotsKey{}).(snapshots); ok {
+		return s
+	}
+	return f.snapshots()
 }
 
 // versions names the snapshots for result cache keys:

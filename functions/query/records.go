@@ -71,7 +71,7 @@ type systemSummary struct {
 // counts come from the data, through the same planner and latest-wins views
 // as SQL: a re-sent record counts once.
 func (f *Function) serveSystems(w http.ResponseWriter, r *http.Request) {
-	snaps := f.snapshots()
+	snaps := f.snapshotsOf(r.Context())
 	bySys := map[string]*systemSummary{}
 	get := func(id string) *systemSummary {
 		s := bySys[id]

@@ -36,6 +36,7 @@ const (
 type tenantProcess struct {
 	ingest, query string
 	lake          *lake.Lake
+	fn            *query.Function
 }
 
 func startTenants(t *testing.T) *tenantProcess {
@@ -72,7 +73,7 @@ func startTenants(t *testing.T) *tenantProcess {
 		in.Stop(context.Background())
 		q.Stop(context.Background())
 	})
-	return &tenantProcess{ingest: is.URL, query: qs.URL, lake: l}
+	return &tenantProcess{ingest: is.URL, query: qs.URL, lake: l, fn: q}
 }
 
 func bearer(key string) map[string]string { return map[string]string{"Authorization": "Bearer " + key} }
