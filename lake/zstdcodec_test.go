@@ -35,3 +35,34 @@ func TestZstdCodecRoundTripsAndKeepsItsEncoders(t *testing.T) {
 		}
 	}
 }
+
+// Pages under rawBelow are stored in a zstd frame of one raw block: every
+// zstd reader decodes them, at each size the frame header encodes
+// differently (content size in one byte under 256, two above).
+func TestZstdCodecStoresSmallPagesRaw(t *testing.T) {
+	reader := parquet.LookupCompressionCodec(format.Zstd)
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	src := bytes.Repeat([]byte("abcdefgh"), rawBelow/8)
+	for _, n := range []int{0, 1, 7, 100, 255, 256, 257, 1000, 4000, rawBelow - 1} {
+		page := src[:n]
+		enc, err := zstdCodecAt(zstd.SpeedFastest).Encode(make([]byte, 0, 16), page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(enc) > n+10 {
+			t.Errorf("%d bytes: frame of %d bytes, want at most %d", n, len(enc), n+10)
+		}
+		got, err := reader.Decode(nil, enc)
+		if err != nil || !bytes.Equal(got, page) {
+			t.Fatalf("%d bytes: parquet-go's decoder read back %d bytes (%v)", n, len(got), err)
+		}
+		got, err = dec.DecodeAll(enc, nil)
+		if err != nil || !bytes.Equal(got, page) {
+			t.Fatalf("%d bytes: zstd decoder read back %d bytes (%v)", n, len(got), err)
+		}
+	}
+}

@@ -71,8 +71,15 @@ wait_port() { # port name log
 s3port=$(free_port)
 mkdir -p "$work/s3"
 export AWS_ACCESS_KEY_ID=akoshatest AWS_SECRET_ACCESS_KEY=akoshatestsecret AWS_REGION=us-east-1
+# --keep-alive: versitygw closes every connection after one request unless
+# told otherwise (Connection: close), which S3 does not; without it every
+# PUT, GET and HEAD of a test or benchmark dialled a new connection, and the
+# S3 client's pool of idle connections (lake/storage) was never used.
+# AKOSHA_TEST_S3_KEEPALIVE=0 starts it as before.
+keepalive=(--keep-alive)
+[ "${AKOSHA_TEST_S3_KEEPALIVE:-1}" = 0 ] && keepalive=()
 ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
-	"$versitygw" --port "127.0.0.1:$s3port" --region us-east-1 --quiet posix "$work/s3" >"$work/versitygw.log" 2>&1 &
+	"$versitygw" --port "127.0.0.1:$s3port" --region us-east-1 --quiet "${keepalive[@]}" posix "$work/s3" >"$work/versitygw.log" 2>&1 &
 pids+=($!)
 wait_port "$s3port" versitygw "$work/versitygw.log"
 
