@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/akosha/akosha/internal/cputime"
 	"github.com/akosha/akosha/internal/gen"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/storage"
@@ -43,13 +44,13 @@ func BenchmarkStageGroup(b *testing.B) {
 		b.Run(shape, func(b *testing.B) {
 			store := &discardStore{}
 			b.ReportAllocs()
-			cpu0 := processCPU()
+			cpu0 := cputime.Self()
 			for b.Loop() {
 				if _, err := lake.StageMemories(context.Background(), store, recs); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if cpu := processCPU() - cpu0; cpu > 0 {
+			if cpu := cputime.Self() - cpu0; cpu > 0 {
 				// CPU, not wall time: the machine these run on is shared.
 				b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/akosha/akosha/functions/ingest"
 	"github.com/akosha/akosha/internal/auth"
+	"github.com/akosha/akosha/internal/cputime"
 	"github.com/akosha/akosha/internal/gen"
 	"github.com/akosha/akosha/internal/testenv"
 	"github.com/akosha/akosha/lake"
@@ -349,7 +350,7 @@ type cpuStart struct {
 }
 
 func startCPU() cpuStart {
-	c := cpuStart{self: selfCPU(), s3pid: s3ServerPID()}
+	c := cpuStart{self: cputime.Self(), s3pid: s3ServerPID()}
 	if c.s3pid > 0 {
 		c.s3, _ = processCPU(c.s3pid)
 	}
@@ -359,7 +360,7 @@ func startCPU() cpuStart {
 // report adds cpu-s (this process: clients and server), rec/cpu-s, and, when
 // the S3 server's process is known, s3-cpu-s and rec/all-cpu-s.
 func (c cpuStart) report(b *testing.B, records int) {
-	self := (selfCPU() - c.self).Seconds()
+	self := (cputime.Self() - c.self).Seconds()
 	if self <= 0 {
 		return
 	}

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 
 	"github.com/akosha/akosha/functions/query"
 	"github.com/akosha/akosha/internal/auth"
+	"github.com/akosha/akosha/internal/cputime"
 	"github.com/akosha/akosha/internal/gen"
 	"github.com/akosha/akosha/internal/testenv"
 	"github.com/akosha/akosha/jobs/compact"
@@ -277,12 +277,12 @@ func fleetIngest(b *testing.B, fleets []*fleetLake) {
 			}
 			done = false
 			batch := jb.recs[off:min(off+groupCommit, len(jb.recs))]
-			c0, t0 := selfCPU(), time.Now()
+			c0, t0 := cputime.Self(), time.Now()
 			if _, err := jb.l.AppendMemories(ctx, batch); err != nil {
 				b.Fatalf("append (%d systems): %v", jb.fl.systems, err)
 			}
 			jb.count.wall += time.Since(t0)
-			jb.count.cpu += selfCPU() - c0
+			jb.count.cpu += cputime.Self() - c0
 			jb.count.records += len(batch)
 		}
 		if done {
@@ -565,15 +565,6 @@ func pct(d []time.Duration, p int) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[min(len(s)-1, len(s)*p/100)]
-}
-
-// selfCPU is the user+system CPU time this process has used (getrusage).
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func procStatus(field string) int64 {

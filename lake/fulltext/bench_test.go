@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/akosha/akosha/internal/cputime"
 	"github.com/akosha/akosha/internal/gen"
 )
 
@@ -26,8 +27,8 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	b.SetBytes(n)
 	var buf bytes.Buffer
-	cpu := processCPU()
-	defer func() { b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op") }()
+	cpu := cputime.Self()
+	defer func() { b.ReportMetric(float64(cputime.Self()-cpu)/float64(b.N), "cpu-ns/op") }()
 	for b.Loop() {
 		bl := NewBuilder()
 		for i, d := range docs {
@@ -58,8 +59,8 @@ func BenchmarkSearch(b *testing.B) {
 	}
 	for _, m := range []Match{MatchAll, MatchAny} {
 		b.Run(m.String(), func(b *testing.B) {
-			cpu := processCPU()
-			defer func() { b.ReportMetric(float64(processCPU()-cpu)/float64(b.N*len(queries)), "cpu-ns/query") }()
+			cpu := cputime.Self()
+			defer func() { b.ReportMetric(float64(cputime.Self()-cpu)/float64(b.N*len(queries)), "cpu-ns/query") }()
 			for b.Loop() {
 				for _, q := range queries {
 					if _, err := seg.Search(Query{Terms: q, Match: m}, Options{}); err != nil {

@@ -43,6 +43,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/akosha/akosha/internal/cputime"
 	"github.com/akosha/akosha/internal/gen"
 	"github.com/akosha/akosha/lake/fulltext"
 )
@@ -295,14 +296,14 @@ func runOurs(docs []fulltext.Doc, queries [][]string, reps int, dir, cpuprof, qp
 	}
 	path := filepath.Join(dir, fmt.Sprintf("akosha-ftbench-%d.fts", len(docs)))
 	defer os.Remove(path)
-	t0, c0 := time.Now(), processCPU()
+	t0, c0 := time.Now(), cputime.Self()
 	b := fulltext.NewBuilder()
 	for i, d := range docs {
 		if err := b.Add(uint32(i), d); err != nil {
 			return nil, err
 		}
 	}
-	tAdd, cAdd := time.Since(t0), processCPU()-c0
+	tAdd, cAdd := time.Since(t0), cputime.Self()-c0
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
@@ -314,7 +315,7 @@ func runOurs(docs []fulltext.Doc, queries [][]string, reps int, dir, cpuprof, qp
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	o := &ours{build: time.Since(t0).Seconds(), buildCPU: (processCPU() - c0).Seconds()}
+	o := &ours{build: time.Since(t0).Seconds(), buildCPU: (cputime.Self() - c0).Seconds()}
 	stop()
 	logf("lake/fulltext: adding documents %.2f s (%.2f CPU-s), writing the segment %.2f s (%.2f CPU-s)",
 		tAdd.Seconds(), cAdd.Seconds(), o.build-tAdd.Seconds(), o.buildCPU-cAdd.Seconds())

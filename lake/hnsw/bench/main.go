@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/akosha/akosha/internal/cputime"
 	"github.com/akosha/akosha/lake/hnsw"
 	"github.com/akosha/akosha/testdata/textvec"
 )
@@ -145,7 +146,7 @@ func runOurs(base, queries []float32, truth [][]hnsw.Result, m, efc, workers int
 			return nil, err
 		}
 	}
-	start, cpu := time.Now(), processCPU()
+	start, cpu := time.Now(), cputime.Self()
 	ix, err := hnsw.Build(context.Background(), base, dim, hnsw.Config{M: m, EfConstruction: efc, Workers: workers})
 	if cpuProfile != "" {
 		pprof.StopCPUProfile()
@@ -158,7 +159,7 @@ func runOurs(base, queries []float32, truth [][]hnsw.Result, m, efc, workers int
 		Library:       "lake/hnsw",
 		Version:       runtime.Version(),
 		BuildSeconds:  build,
-		BuildCPU:      (processCPU() - cpu).Seconds(),
+		BuildCPU:      (cputime.Self() - cpu).Seconds(),
 		VectorsPerSec: float64(n) / build,
 		BytesPerVec:   float64(ix.Size()) / float64(n),
 	}

@@ -1,12 +1,15 @@
-package lake_test
+//go:build unix
+
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the user+system CPU time of this process (getrusage).
-func processCPU() time.Duration {
+// Self is the user and system CPU time of this process, all threads
+// (getrusage RUSAGE_SELF); 0 when it cannot be read.
+func Self() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
