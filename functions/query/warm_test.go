@@ -13,18 +13,6 @@ import (
 	"github.com/akosha/akosha/schemas"
 )
 
-// eventually waits until cond holds, failing after a deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20 s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // systemsOf is GET /v1/systems as system -> total, and the raw answer.
 func systemsOf(t *testing.T, p *process, query string) (map[string]int64, string) {
 	t.Helper()
@@ -67,7 +55,7 @@ func TestSystemsAnswerWarmedAfterCommit(t *testing.T) {
 		newcomer[i].SystemID = "newcomer"
 	}
 	push(t, p, newcomer)
-	eventually(t, "the warmed answer after the commit", func() bool { return query.SystemsKept(p.query) })
+	testenv.WaitFor(t, "the warmed answer after the commit", 20*time.Second, func() bool { return query.SystemsKept(p.query) })
 	before := query.AnswersComputed(p.query, "request")
 	warm, body := systemsOf(t, p, "")
 	if n := query.AnswersComputed(p.query, "request"); n != before {
@@ -91,7 +79,7 @@ func TestSystemsAnswerWarmedAfterCommit(t *testing.T) {
 	if got, body := systemsOf(t, p, ""); got["newcomer"] != 1 {
 		t.Errorf("right after the delete: newcomer has %d records, want 1: %s", got["newcomer"], body)
 	}
-	eventually(t, "the warmed answer after the delete", func() bool { return query.SystemsKept(p.query) })
+	testenv.WaitFor(t, "the warmed answer after the delete", 20*time.Second, func() bool { return query.SystemsKept(p.query) })
 	_, body = systemsOf(t, p, "")
 	if _, sync := systemsOf(t, p, "?sync=2"); sync != body {
 		t.Errorf("after the delete, warmed answer\n%s\ndiffers from the synchronous one\n%s", body, sync)
@@ -121,7 +109,7 @@ func TestSystemsAnswerWarmedAfterCommit(t *testing.T) {
 func TestSystemsAnswerWarmedFromStart(t *testing.T) {
 	p := startProcess(t, testenv.Local(t), query.Config{WarmAnswers: query.WarmStart, WarmEvery: 20 * time.Millisecond, WarmSettle: time.Millisecond})
 	push(t, p, records(4, 2, 20, 23))
-	eventually(t, "the warmed answer", func() bool { return query.SystemsKept(p.query) })
+	testenv.WaitFor(t, "the warmed answer", 20*time.Second, func() bool { return query.SystemsKept(p.query) })
 	got, body := systemsOf(t, p, "")
 	if n := query.AnswersComputed(p.query, "request"); n != 0 {
 		t.Errorf("the first request computed the answer (%d): not warmed", n)
@@ -172,8 +160,8 @@ func TestSystemsAnswerWarmedPerTenant(t *testing.T) {
 	systems(keyA) // both tenants asked: both are warmed from now on
 	systems(keyB)
 	write(keyA, "a2") // a commit, and a system claimed for team A since
-	eventually(t, "team A's warmed answer", func() bool { return query.SystemsKeptFor(p.fn, "team-a") })
-	eventually(t, "team B's warmed answer", func() bool { return query.SystemsKeptFor(p.fn, "team-b") })
+	testenv.WaitFor(t, "team A's warmed answer", 20*time.Second, func() bool { return query.SystemsKeptFor(p.fn, "team-a") })
+	testenv.WaitFor(t, "team B's warmed answer", 20*time.Second, func() bool { return query.SystemsKeptFor(p.fn, "team-b") })
 	before := query.AnswersComputed(p.fn, "request")
 	a, b := systems(keyA), systems(keyB)
 	if n := query.AnswersComputed(p.fn, "request"); n != before {

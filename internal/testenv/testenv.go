@@ -100,6 +100,19 @@ func RedisURL(t testing.TB) string {
 	return u
 }
 
+// WaitFor polls cond until it holds, failing the test when it does not
+// within the deadline: tests wait on conditions, never on fixed sleeps.
+func WaitFor(t testing.TB, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // RandomID is a short random hex string for unique names.
 func RandomID() string {
 	var b [6]byte

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/akosha/akosha/internal/testenv"
 	"github.com/akosha/akosha/lake/cache"
@@ -220,7 +221,7 @@ func TestFetchBoundsParallelism(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "32 downloads at the gate", func() bool { a, _, _, _ := cs.snapshot(); return a == 32 })
+	testenv.WaitFor(t, "32 downloads at the gate", 30*time.Second, func() bool { a, _, _, _ := cs.snapshot(); return a == 32 })
 	open()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -250,7 +251,7 @@ func TestCloseStopsDownloads(t *testing.T) {
 			_, _, err := c.Path(context.Background(), key("a", "slow"), 10)
 			errc <- err
 		}()
-		waitFor(t, "the download to start", func() bool { return cs.getsOf(key("a", "slow")) == 1 })
+		testenv.WaitFor(t, "the download to start", 30*time.Second, func() bool { return cs.getsOf(key("a", "slow")) == 1 })
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}

@@ -38,7 +38,7 @@ func TestOneDownloadForConcurrentCallers(t *testing.T) {
 		for i := range callers {
 			wg.Go(func() { paths[i], releases[i], errs[i] = c.Path(testCtx(t), k, 4096) })
 		}
-		waitFor(t, "all callers to wait", func() bool { return c.Stats().Misses == callers })
+		testenv.WaitFor(t, "all callers to wait", 30*time.Second, func() bool { return c.Stats().Misses == callers })
 		open()
 		wg.Wait()
 
@@ -90,7 +90,7 @@ func TestWaiterLeavingKeepsSharedDownload(t *testing.T) {
 			}
 			errB <- err
 		}()
-		waitFor(t, "both callers to wait", func() bool { return c.Stats().Misses == 2 })
+		testenv.WaitFor(t, "both callers to wait", 30*time.Second, func() bool { return c.Stats().Misses == 2 })
 
 		cancel()
 		if err := <-errA; !errors.Is(err, context.Canceled) {
@@ -126,7 +126,7 @@ func TestLastWaiterLeavingCancelsDownload(t *testing.T) {
 		if _, _, err := c.Path(ctx, k, 100); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v, want the caller's deadline", err)
 		}
-		waitFor(t, "the download to be cancelled", func() bool { _, _, n, _ := cs.snapshot(); return n == 1 })
+		testenv.WaitFor(t, "the download to be cancelled", 30*time.Second, func() bool { _, _, n, _ := cs.snapshot(); return n == 1 })
 		open()
 
 		getReleased(t, c, k, 100)

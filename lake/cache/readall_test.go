@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/akosha/akosha/internal/testenv"
 	"github.com/akosha/akosha/lake/cache"
@@ -28,7 +29,7 @@ func TestReadAllMissThenHit(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatal("ReadAll returned other bytes than the object's")
 		}
-		waitFor(t, "the write-back", func() bool { return c.Stats().Objects == 1 })
+		testenv.WaitFor(t, "the write-back", 30*time.Second, func() bool { return c.Stats().Objects == 1 })
 		if !bytes.Equal(fileContent(t, cachedFile(dir, k)), want) {
 			t.Error("the cached file differs from the object")
 		}
@@ -126,7 +127,7 @@ func TestPrefetch(t *testing.T) {
 	c.Prefetch(k, 3000)
 	c.Prefetch(k, 3000)
 	c.Prefetch("../bad", 10) // refused quietly
-	waitFor(t, "the prefetch", func() bool { return c.Has(k) })
+	testenv.WaitFor(t, "the prefetch", 30*time.Second, func() bool { return c.Has(k) })
 	c.Prefetch(k, 3000)
 	if p := getReleased(t, c, k, 3000); !bytes.Equal(fileContent(t, p), want) {
 		t.Error("prefetched file differs from the object")
