@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/akosha/akosha/internal/auth"
@@ -149,11 +150,7 @@ func (c *snapCache) warming(now time.Time) []warmTarget {
 		}
 		out = append(out, *t)
 	}
-	for i := 1; i < len(out); i++ { // a handful: insertion sort
-		for j := i; j > 0 && out[j].asked.After(out[j-1].asked); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortStableFunc(out, func(a, b warmTarget) int { return b.asked.Compare(a.asked) })
 	return out
 }
 

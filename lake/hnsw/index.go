@@ -167,13 +167,10 @@ func (ix *Index) list(id int32, l int) []int32 {
 func (ix *Index) neighbours(dst []int32, id int32, l int) []int32 {
 	b := ix.list(id, l)
 	if !ix.parallel {
-		c := min(int(b[0]), len(b)-1) // the min: never binding for a built or validated index
+		c := min(int(b[0]), len(b)-1) // the min never binds for a built or validated index
 		return append(dst, b[1:1+c]...)
 	}
-	c := int(atomic.LoadInt32(&b[0]))
-	if c > len(b)-1 {
-		c = len(b) - 1 // never true for a built or validated index
-	}
+	c := min(int(atomic.LoadInt32(&b[0])), len(b)-1)
 	for j := 1; j <= c; j++ {
 		dst = append(dst, atomic.LoadInt32(&b[j]))
 	}
