@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"os"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"testing"
@@ -129,19 +128,8 @@ func claimFleet(b *testing.B, s *server, systems []string) {
 // fleetProfile starts a CPU profile of the timed loop when
 // AKOSHA_BENCH_FLEET_CPUPROFILE names a prefix; the returned func stops it.
 func fleetProfile(b *testing.B, name string) func() {
-	prefix := os.Getenv("AKOSHA_BENCH_FLEET_CPUPROFILE")
-	if prefix == "" || b.N == 1 {
+	if b.N == 1 {
 		return func() {}
 	}
-	f, err := os.Create(prefix + "-" + name + ".prof")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		b.Fatal(err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}
+	return testenv.CPUProfile(b, os.Getenv("AKOSHA_BENCH_FLEET_CPUPROFILE"), "-"+name+".prof")
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -547,18 +546,7 @@ func fleetRecall(b *testing.B, fl *fleetLake, vecs []float32, n, nq int, sel flo
 // -cpuprofile would profile the build and the index job too, which dwarf
 // the warm phases), and returns its stop.
 func fleetProfile(b *testing.B, phase string) func() {
-	path := os.Getenv("AKOSHA_BENCH_FLEET_PROFILE")
-	if path == "" {
-		return func() {}
-	}
-	fh, err := os.Create(path + "." + phase)
-	if err != nil {
-		b.Fatalf("profile: %v", err)
-	}
-	if err := pprof.StartCPUProfile(fh); err != nil {
-		b.Fatalf("profile: %v", err)
-	}
-	return func() { pprof.StopCPUProfile(); fh.Close() }
+	return testenv.CPUProfile(b, os.Getenv("AKOSHA_BENCH_FLEET_PROFILE"), "."+phase)
 }
 
 func pct(d []time.Duration, p int) time.Duration {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,20 +66,10 @@ func BenchmarkSearch(b *testing.B) {
 	// Cold: each query on a fresh function with an empty cache.
 	// AKOSHA_BENCH_SEARCH_PROFILE=<file> writes CPU profiles of the cold
 	// queries alone (<file>.cold) and of the timed warm ones (<file>.warm).
-	profile := func(phase string) {
-		path := os.Getenv("AKOSHA_BENCH_SEARCH_PROFILE")
-		if path == "" {
-			return
-		}
-		fh, err := os.Create(path + "." + phase)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(fh); err != nil {
-			b.Fatal(err)
-		}
+	profile := func(phase string) func() {
+		return testenv.CPUProfile(b, os.Getenv("AKOSHA_BENCH_SEARCH_PROFILE"), "."+phase)
 	}
-	profile("cold")
+	stopProfile := profile("cold")
 	var cold []time.Duration
 	for i := range 7 {
 		runtime.GC() // the previous function's indexes are gone, as in a new process
@@ -91,19 +80,19 @@ func BenchmarkSearch(b *testing.B) {
 		b.Logf("cold query %d: %v, fetched %s in %d downloads", i, d.Round(time.Millisecond), mb(st.FetchedBytes), st.Downloads)
 		f.Stop(ctx)
 	}
-	pprof.StopCPUProfile()
+	stopProfile()
 	// Warm.
 	f, _ := openBenchFunction(b, store, b.TempDir())
 	for i := range nq {
 		search(f, i)
 	}
 	var warm []time.Duration
-	profile("warm")
+	stopProfile = profile("warm")
 	for i := range nq {
 		_, d := search(f, i)
 		warm = append(warm, d)
 	}
-	pprof.StopCPUProfile()
+	stopProfile()
 	// Recall apart from the timings: an exact scan of the whole lake
 	// between two timed searches would time its wake (caches, GC) too.
 	var hits, total int

@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,29 @@ func WaitFor(t testing.TB, what string, within time.Duration, cond func() bool) 
 			t.Fatalf("timed out after %v waiting for %s", within, what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// CPUProfile writes a CPU profile to prefix+suffix until the returned stop
+// is called; with an empty prefix (its environment variable unset) it does
+// nothing. Benchmarks profile a phase alone with it: go test -cpuprofile
+// would also profile their set-up, which often dwarfs what they measure.
+func CPUProfile(tb testing.TB, prefix, suffix string) (stop func()) {
+	tb.Helper()
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(prefix + suffix)
+	if err != nil {
+		tb.Fatalf("profile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		tb.Fatalf("profile: %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
 
