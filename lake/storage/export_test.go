@@ -9,3 +9,6 @@ const RangeEnds = rangeEnds
 func (r *RangeReader) Ends() (head int, tailOff int64, hasTail bool) {
 	return len(r.head), r.tailOff, r.tail != nil
 }
+
+// ReadSized is ReadAll's buffer filling, with the size hint given.
+var ReadSized = readSized

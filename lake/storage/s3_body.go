@@ -32,6 +32,15 @@ type resumingBody struct {
 	closed bool
 }
 
+// Remaining is how many bytes are left to read, -1 when the server did not
+// say (ReadAll sizes its buffer by it).
+func (b *resumingBody) Remaining() int64 {
+	if b.end < 0 {
+		return -1
+	}
+	return max(b.end-b.pos, 0)
+}
+
 func (b *resumingBody) Read(p []byte) (int, error) {
 	for {
 		n, err := b.body.Read(p)

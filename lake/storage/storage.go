@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -84,11 +85,65 @@ func ReadAll(ctx context.Context, s Store, key string) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(rc)
+	b, err := readSized(rc, remaining(rc))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
 	return b, nil
+}
+
+// sized is a body that knows how many bytes it has left to give: an S3
+// body knows its Content-Length, a local file its size.
+type sized interface {
+	Remaining() int64
+}
+
+// remaining is what r says it has left, or -1 when it cannot say.
+func remaining(r io.Reader) int64 {
+	switch r := r.(type) {
+	case sized:
+		return r.Remaining()
+	case *os.File: // Local's whole-object Get
+		fi, err := r.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			return -1
+		}
+		pos, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return -1
+		}
+		return max(fi.Size()-pos, 0)
+	}
+	return -1
+}
+
+// maxPrealloc bounds what a size hint may allocate up front: a hint is the
+// server's word, and a wrong one must not cost more than the read would.
+const maxPrealloc = 1 << 30
+
+// readSized reads r to its end into one buffer of the size hint (plus one
+// byte, so the end is seen without growing). io.ReadAll starts at 512
+// bytes and doubles, copying a 100 MB object about twice over and faulting
+// in every intermediate buffer; objects here are mostly read whole and
+// their size is known. A hint that is wrong only costs growth.
+func readSized(r io.Reader, hint int64) ([]byte, error) {
+	if hint < 0 || hint > maxPrealloc {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, hint+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than said: grow as io.ReadAll would
+		}
+	}
 }
 
 // CheckKey refuses keys that could escape the store's root or alias another key.
