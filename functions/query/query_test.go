@@ -94,7 +94,9 @@ func startProcess(t testing.TB, s storage.Store, cfg query.Config) *process {
 	}
 	ts := httptest.NewServer(mux)
 	pctx, cancel := context.WithCancel(context.Background())
-	go l.Poll(pctx, 200*time.Millisecond, nil)
+	// As often as serve polls: commits of this process are seen at once,
+	// and each idle poll is a few GETs per table.
+	go l.Poll(pctx, time.Second, nil)
 	t.Cleanup(func() {
 		cancel()
 		ts.Close()
