@@ -7,21 +7,50 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/format"
 )
 
 const rowsPerGroup = 100
+
+// keptZstd is parquet-go's zstd codec with one encoder kept for the whole
+// run, as the lake keeps its own (lake/zstdcodec.go). parquet-go pools its
+// encoders in a sync.Pool, which every garbage collection empties: each of
+// these tests' small files built an encoder's tables again, most of the
+// package's CPU under -race.
+type keptZstd struct {
+	compress.Codec
+	mu sync.Mutex
+	e  *zstd.Encoder
+}
+
+var testZstd = &keptZstd{Codec: &parquet.Zstd}
+
+func (c *keptZstd) Encode(dst, src []byte) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.e == nil {
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true))
+		if err != nil {
+			return nil, err
+		}
+		c.e = e
+	}
+	return c.e.EncodeAll(src, dst[:0]), nil
+}
 
 // writeRows writes rows as the lake does: zstd, bounded row groups.
 func writeRows[T any](t *testing.T, rows []T) *parquet.File {
 	t.Helper()
 	var buf bytes.Buffer
 	w := parquet.NewGenericWriter[T](&buf,
-		parquet.Compression(&parquet.Zstd),
+		parquet.Compression(testZstd),
 		parquet.MaxRowsPerRowGroup(rowsPerGroup),
 	)
 	if _, err := w.Write(rows); err != nil {
