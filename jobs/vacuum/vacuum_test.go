@@ -340,7 +340,8 @@ func TestVacuumVecindexLayout(t *testing.T) {
 		m := vecindex.Manifest{Version: vecindex.FormatVersion, Table: schemas.TableMemories, Dim: vecindex.Dim,
 			Index: vecindex.ObjRef{Key: k.Index, Size: 3}, Rows: vecindex.ObjRef{Key: k.Rows, Size: 3}}
 		for _, f := range fs {
-			m.Files = append(m.Files, vecindex.FileRef{Path: f.Path, Size: f.Size})
+			m.Files = append(m.Files, vecindex.FileRef{Path: f.Path, Size: f.Size, Vectors: 1})
+			m.Vectors++
 		}
 		b, _ := json.Marshal(m)
 		for key, body := range map[string][]byte{k.Index: []byte("idx"), k.Rows: []byte("row"), k.Manifest: b} {
@@ -381,6 +382,90 @@ func TestVacuumVecindexLayout(t *testing.T) {
 			t.Fatalf("%s kept", k)
 		}
 	}
+}
+
+// Segments (lake/vecindex): vacuum deletes, after the grace, the segments a
+// newer settled segment supersedes (a merge of them) and the unusable ones,
+// and never one that searches choose.
+func TestVacuumKeepsTheSegmentsSearchesUse(t *testing.T) {
+	ctx := context.Background()
+	s := testenv.Local(t)
+	l := openLake(t, s)
+	ingest(t, l, gen.Memories(7, 40, 1, 1), 4)
+	tb, _ := l.Table(schemas.TableMemories)
+	snap, _ := tb.Refresh(ctx)
+	files := snap.Files()
+	if len(files) < 10 {
+		t.Fatalf("%d files", len(files))
+	}
+	part, _ := lake.PartitionOf(files[0].PartitionValues)
+	var all []*vecindex.Manifest
+	putIndex := func(id string, fs []delta.Add) vecindex.Keys {
+		k := vecindex.KeysFor(schemas.TableMemories, part, id)
+		m := vecindex.Manifest{Version: vecindex.FormatVersion, Table: schemas.TableMemories, Tier: part.Tier, Dim: vecindex.Dim, RowKeys: true,
+			Index: vecindex.ObjRef{Key: k.Index, Size: 3}, Rows: vecindex.ObjRef{Key: k.Rows, Size: 3}}
+		for _, f := range fs {
+			m.Files = append(m.Files, vecindex.FileRef{Path: f.Path, Size: f.Size, Vectors: 10})
+			m.Vectors += 10
+		}
+		b, _ := json.Marshal(m)
+		for key, body := range map[string][]byte{k.Index: []byte("idx"), k.Rows: []byte("row"), k.Manifest: b} {
+			if err := s.Put(ctx, key, bytes.NewReader(body), int64(len(body))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m.Key = k.Manifest
+		all = append(all, &m)
+		return k
+	}
+	a := putIndex("01A", files[0:2])
+	b := putIndex("01B", files[2:4])
+	merged := putIndex("01C", files[0:4]) // a and b merged
+	c := putIndex("01D", files[4:6])      // not merged: still searched, however old
+	// Newer than the merge and overlapping it, but unusable: two of its
+	// three files are removed. Searches pass it over, so it supersedes
+	// nothing; it goes once its removed files are past the grace.
+	unusable := putIndex("01E", []delta.Add{files[3], files[8], files[9]})
+	removeFiles(t, l, []string{files[8].Path, files[9].Path})
+	live := map[string]int64{}
+	for _, f := range files[:8] {
+		live[f.Path] = f.Size
+	}
+	var want []string
+	for _, m := range vecindex.Segments(all, live) {
+		want = append(want, m.Key)
+	}
+	if strings.Join(want, " ") != merged.Manifest+" "+c.Manifest && strings.Join(want, " ") != c.Manifest+" "+merged.Manifest {
+		t.Fatalf("searches choose %v", want)
+	}
+
+	// Within the grace: nothing goes (a reader may have listed before the
+	// merge was written).
+	sum, err := Run(ctx, l, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := sum.Tables[schemas.TableMemories].Deleted[KindIndex]; n != 0 {
+		t.Fatalf("deleted %d index objects within the grace", n)
+	}
+	if _, err := Run(ctx, l, Options{Now: after(8 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []vecindex.Keys{merged, c} {
+		for _, key := range []string{k.Manifest, k.Index, k.Rows} {
+			if _, err := s.Head(ctx, key); err != nil {
+				t.Fatalf("a segment searches use lost %s: %v", key, err)
+			}
+		}
+	}
+	for _, k := range []vecindex.Keys{a, b, unusable} {
+		for _, key := range []string{k.Manifest, k.Index, k.Rows} {
+			if _, err := s.Head(ctx, key); err == nil {
+				t.Fatalf("%s kept", key)
+			}
+		}
+	}
+	assertLiveIntact(t, s)
 }
 
 // Log cleanup keeps every version committed within the retention loadable:
