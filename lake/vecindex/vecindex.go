@@ -45,8 +45,8 @@
 // rows of one (system_id, id) among the covered files only the latest version
 // (greatest ingested_at; ties: the later file in path order, then the later
 // row). When the latest version has no embedding the record is not indexed at
-// all. Versions in other files are the reader's business (latest wins across
-// files is resolved at query time).
+// all. Versions in other files, in another segment or in no segment, are the
+// reader's business (latest wins across files is resolved at query time).
 //
 // # Older versions
 //
@@ -267,18 +267,6 @@ func (m *Manifest) sharesLive(taken map[string]bool, live map[string]int64) bool
 // counts). The index job sizes segments by it.
 func (m *Manifest) LiveVectors(live map[string]int64) int64 {
 	return int64(math.Round(float64(m.Vectors) * (1 - m.DeadFraction(live))))
-}
-
-// Newest is the usable index of ms (all of one tier) built last, or nil.
-// Deprecated: readers search every segment (Segments).
-func Newest(ms []*Manifest, live map[string]int64) *Manifest {
-	var best *Manifest
-	for _, m := range ms {
-		if m.Usable(live) && (best == nil || path.Base(m.Key) > path.Base(best.Key)) {
-			best = m
-		}
-	}
-	return best
 }
 
 // ParseManifest decodes a manifest and checks what readers rely on.
