@@ -25,8 +25,7 @@ import (
 //   - it was written before removedBefore and no reader within the grace
 //     would search it: it is unusable even counting the files removed
 //     within the grace as live (no snapshot of the grace period finds it
-//     usable; this also retires indexes of the older formats, which
-//     readers never search), or it is not in the segments chosen now
+//     usable), or it is not in the segments chosen now
 //     (vecindex.Segments over the tier's current indexes and the live
 //     files) and shares a live file with a chosen segment that is newer and
 //     was written before removedBefore: every reader that listed since that
@@ -38,6 +37,9 @@ import (
 // Deleting an index that is not chosen changes nothing in the choice of
 // the others. A reader that meets a deleted index anyway (its listing was
 // older than the delete) scans the index's live files exactly.
+//
+// Indexes of the older formats (per system) go only with their files: this
+// version never searches them, an older reader still may.
 //
 // With IndexCovers (paths only) every file weighs the same.
 func planIndexes(ctx context.Context, store storage.Store, objs []storage.ObjectInfo, snap *delta.Snapshot,
@@ -122,7 +124,9 @@ func planIndexes(ctx context.Context, store storage.Store, objs []storage.Object
 	}
 	// superseded: settled, and no reader within the grace searches it.
 	superseded := func(m *vecindex.Manifest) bool {
-		if chosen[m] || !settledAt[m] {
+		if !m.Current() || chosen[m] || !settledAt[m] {
+			// Older formats go with their files (migrated away), as
+			// they always did: a reader not yet upgraded may search them.
 			return false
 		}
 		// Live in some snapshot of the grace period: live now, or removed
