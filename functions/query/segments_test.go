@@ -27,7 +27,7 @@ func TestSearchIndexSegments(t *testing.T) {
 	ctx := ctxT(t)
 	store := testenv.S3(t)
 	p := startProcess(t, store, query.Config{})
-	const nq = 5
+	const nq = 4
 	vecs, err := textvec.Vectors(1600+nq, 31)
 	if err != nil {
 		t.Fatal(err)
@@ -151,9 +151,52 @@ func TestSearchIndexSegments(t *testing.T) {
 	}
 	search("second", 0)
 
-	// Records of the first segment re-sent into a third: 20 with a new
-	// vector and content, 10 without a vector. The third segment holds
-	// their latest versions; the first still holds the old ones as nodes.
+	// A third and a fourth small segment, then a fifth batch: four
+	// segments of size tier 0 (150, 130, 120 and the new 140) merge into
+	// one. The first segment (tier 1) is left alone.
+	appendRecs(mk(130))
+	index("third", opts, indexer.Summary{Partitions: 1, Built: 1})
+	appendRecs(mk(120))
+	index("fourth", opts, indexer.Summary{Partitions: 1, Built: 1})
+	appendRecs(mk(140))
+	index("merge", opts, indexer.Summary{Partitions: 1, Built: 1, Rebuilt: 1, Merged: 1})
+	merged, all := segments()
+	if len(merged) != 2 || !slices.Contains(merged, first[0]) || len(all) != 5 {
+		t.Fatalf("after the merge: chosen %v of %v", merged, all)
+	}
+	search("merged", 0)
+
+	// The bound: at most MaxSegments (2 here) segments; the smallest merge.
+	appendRecs(mk(150))
+	bounded := opts
+	bounded.MaxSegments = 2
+	index("bound", bounded, indexer.Summary{Partitions: 1, Built: 1, Rebuilt: 1, Merged: 1})
+	chosen, all := segments()
+	if len(chosen) != 2 || len(all) != 6 {
+		t.Fatalf("bounded: chosen %v of %v", chosen, all)
+	}
+	// New rows below MinVectors are scanned beside the segments.
+	appendRecs(mk(50))
+	index("few new rows", bounded, indexer.Summary{Partitions: 1, Current: 1})
+	search("bounded", 2) // one file a day
+
+	// Vacuum past the grace deletes the merged-away segments, and no
+	// segment a search uses.
+	if _, err := vacuum.Run(ctx, p.lake, vacuum.Options{Tables: []string{schemas.TableMemories}, Now: func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }}); err != nil {
+		t.Fatal(err)
+	}
+	left, all := segments()
+	if !slices.Equal(left, chosen) || !slices.Equal(all, chosen) {
+		t.Fatalf("vacuum left %v (chosen %v), want %v", all, left, chosen)
+	}
+	search("vacuumed", 2)
+
+	// Records of the first batch re-sent into a new segment: 20 with a new
+	// vector and content, 10 without a vector. The new segment holds
+	// their latest versions (it covers the 50 rows left to scans too);
+	// the segment over the first batch's files still holds the old ones as
+	// nodes. Searches resolve them by latest wins: never the old version,
+	// never twice.
 	batch := mk(100)
 	var moved, stripped []schemas.Memory
 	for i := range 30 {
@@ -189,7 +232,7 @@ func TestSearchIndexSegments(t *testing.T) {
 			}
 		}
 		for _, r := range append(slices.Clone(moved[:3]), stripped[:3]...) {
-			// The old vector (in the first segment) never finds the old
+			// The old vector (a node of an older segment) never finds the old
 			// version: other records, exactly.
 			var old int
 			fmt.Sscanf(r.ID, "r%05d", &old)
@@ -203,45 +246,6 @@ func TestSearchIndexSegments(t *testing.T) {
 	}
 	resent("re-sent")
 
-	// A fourth small segment, then a fifth batch: four segments of size
-	// tier 0 (150, 130, 120 and the new 140) merge into one. The first
-	// segment (tier 1) is left alone.
-	appendRecs(mk(120))
-	index("fourth", opts, indexer.Summary{Partitions: 1, Built: 1})
-	appendRecs(mk(140))
-	index("merge", opts, indexer.Summary{Partitions: 1, Built: 1, Rebuilt: 1, Merged: 1})
-	merged, all := segments()
-	if len(merged) != 2 || !slices.Contains(merged, first[0]) || len(all) != 5 {
-		t.Fatalf("after the merge: chosen %v of %v", merged, all)
-	}
-	search("merged", 0)
-	resent("merged")
-
-	// The bound: at most MaxSegments (2 here) segments; the smallest merge.
-	appendRecs(mk(150))
-	bounded := opts
-	bounded.MaxSegments = 2
-	index("bound", bounded, indexer.Summary{Partitions: 1, Built: 1, Rebuilt: 1, Merged: 1})
-	chosen, all := segments()
-	if len(chosen) != 2 || len(all) != 6 {
-		t.Fatalf("bounded: chosen %v of %v", chosen, all)
-	}
-	// New rows below MinVectors are scanned beside the segments.
-	appendRecs(mk(50))
-	index("few new rows", bounded, indexer.Summary{Partitions: 1, Current: 1})
-	search("bounded", 2) // one file a day
-
-	// Vacuum past the grace deletes the merged-away segments, and no
-	// segment a search uses.
-	if _, err := vacuum.Run(ctx, p.lake, vacuum.Options{Tables: []string{schemas.TableMemories}, Now: func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }}); err != nil {
-		t.Fatal(err)
-	}
-	left, all := segments()
-	if !slices.Equal(left, chosen) || !slices.Equal(all, chosen) {
-		t.Fatalf("vacuum left %v (chosen %v), want %v", all, left, chosen)
-	}
-	search("vacuumed", 2)
-	resent("vacuumed")
 	tbl, _ := p.lake.Table(schemas.TableMemories)
 	for a := range tbl.Cached().AllFiles() {
 		if pt, _ := lake.PartitionOf(a.PartitionValues); pt.Tier != schemas.TierHot {
