@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -466,6 +467,93 @@ func TestVacuumKeepsTheSegmentsSearchesUse(t *testing.T) {
 		}
 	}
 	assertLiveIntact(t, s)
+}
+
+// The grace, precisely: planIndexes over index objects whose write times
+// are set by the test. A segment merged into a newer one goes only once
+// the newer one was written before the grace (a reader that listed before
+// it still searches the older ones); an unusable segment goes only when it
+// is unusable in every snapshot of the grace period.
+func TestPlanIndexesSegmentsAndGrace(t *testing.T) {
+	ctx := context.Background()
+	s := testenv.Local(t)
+	l := openLake(t, s)
+	ingest(t, l, gen.Memories(7, 40, 1, 1), 4)
+	tb, _ := l.Table(schemas.TableMemories)
+	snap, _ := tb.Refresh(ctx)
+	files := snap.Files()
+	part, _ := lake.PartitionOf(files[0].PartitionValues)
+	stems := map[string]string{} // manifest key -> name
+	putIndex := func(id string, fs []delta.Add) {
+		k := vecindex.KeysFor(schemas.TableMemories, part, id)
+		m := vecindex.Manifest{Version: vecindex.FormatVersion, Table: schemas.TableMemories, Tier: part.Tier, Dim: vecindex.Dim, RowKeys: true,
+			Index: vecindex.ObjRef{Key: k.Index, Size: 3}, Rows: vecindex.ObjRef{Key: k.Rows, Size: 3}}
+		for _, f := range fs {
+			m.Files = append(m.Files, vecindex.FileRef{Path: f.Path, Size: f.Size, Vectors: 10})
+			m.Vectors += 10
+		}
+		b, _ := json.Marshal(m)
+		for key, body := range map[string][]byte{k.Index: []byte("idx"), k.Rows: []byte("row"), k.Manifest: b} {
+			if err := s.Put(ctx, key, bytes.NewReader(body), int64(len(body))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stems[k.Manifest] = id
+	}
+	putIndex("01A", files[0:2])
+	putIndex("01B", files[2:4])
+	putIndex("01C", files[0:4]) // the merge of A and B
+	putIndex("01D", files[4:6])
+	putIndex("01E", []delta.Add{files[3], files[8], files[9]}) // newest; two of its three files removed below
+	beforeRemoval := time.Now()
+	removeFiles(t, l, []string{files[8].Path, files[9].Path})
+	snap, _ = tb.Refresh(ctx)
+	tombs := map[string]int64{}
+	for _, r := range snap.Tombstones() {
+		k, _ := tb.Log.DataKey(r.Path)
+		tombs[k] = r.DeletionTimestamp
+	}
+	objs, err := s.List(ctx, vecindex.Prefix(schemas.TableMemories))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{}.withDefaults()
+	for _, c := range []struct {
+		name          string
+		removedBefore time.Time
+		young         string // written within the grace
+		want          string // manifests deleted
+	}{
+		// The merge written within the grace: A and B stay. E is unusable
+		// now but not in the snapshots before its files' removal.
+		{"merge within the grace", beforeRemoval.Add(-time.Hour), "01C", ""},
+		{"merge settled", beforeRemoval.Add(-time.Hour), "", "01A,01B"},
+		// E's files removed past the grace: it goes (it also covers a file
+		// removed past the grace).
+		{"removals past the grace", time.Now().Add(time.Hour), "", "01A,01B,01E"},
+		// A young unusable segment supersedes nothing, and D, never merged,
+		// stays however old.
+		{"young unusable", time.Now().Add(time.Hour), "01E", "01A,01B,01E"},
+	} {
+		in := slices.Clone(objs)
+		for i := range in {
+			in[i].ModTime = c.removedBefore.Add(-time.Hour)
+			stem := strings.TrimSuffix(in[i].Key, extOf(in[i].Key)) + ".json"
+			if c.young != "" && stems[stem] == c.young {
+				in[i].ModTime = c.removedBefore.Add(time.Minute)
+			}
+		}
+		var got []string
+		for _, cand := range planIndexes(ctx, s, in, snap, tombs, tb.Log, c.removedBefore, c.removedBefore, opts) {
+			if strings.HasSuffix(cand.Key, ".json") {
+				got = append(got, stems[cand.Key])
+			}
+		}
+		slices.Sort(got)
+		if strings.Join(got, ",") != c.want {
+			t.Errorf("%s: deleted %v, want %s", c.name, got, c.want)
+		}
+	}
 }
 
 // Log cleanup keeps every version committed within the retention loadable:
