@@ -256,7 +256,14 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (Summary, error) {
 			step++
 			ev := Event{Partition: g, Index: step, Total: steps, Reason: b.reason, Replaces: len(b.replaces)}
 			start := time.Now()
-			key, n, err := buildGroup(ctx, l.Store(), g, b.files, opts)
+			// MinVectors gates new segments only: a rebuild or a merge
+			// replaces segments, and refusing it for being small would
+			// plan it again at every run.
+			minVectors := opts.MinVectors
+			if len(b.replaces) > 0 {
+				minVectors = 1
+			}
+			key, n, err := buildGroup(ctx, l.Store(), g, b.files, minVectors, opts)
 			ev.Vectors, ev.Key, ev.Elapsed = n, key, time.Since(start)
 			switch {
 			case err != nil:
@@ -267,9 +274,9 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (Summary, error) {
 				sum.Failures = append(sum.Failures, Failure{Partition: g, Err: err})
 				ev.Phase, ev.Err = PhaseFailed, err
 			case key == "" && !opts.DryRun:
-				// Fewer vectors than MinVectors once read (rows without an
-				// embedding, superseded versions). The segments it was to
-				// replace stay in use until they are too dead.
+				// A new segment of fewer vectors than MinVectors once
+				// read (rows without an embedding, superseded versions),
+				// or of none: its files stay scanned exactly.
 				sum.Small++
 				ev.Phase = PhaseSmall
 			default:
@@ -332,9 +339,10 @@ func manifestsByGroup(ctx context.Context, store storage.Store, groups map[lake.
 
 // buildGroup builds and stores one segment of tier p over files, some of
 // its live files (latest wins among them: older versions of a record in
-// other segments are the reader's to resolve). It returns the manifest key ("" when the files hold fewer
-// than MinVectors vectors, or in a dry run) and the number of vectors.
-func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, files []delta.Add, opts Options) (string, int, error) {
+// other segments are the reader's to resolve). It returns the manifest key
+// ("" when the files hold fewer than minVectors vectors, or in a dry run)
+// and the number of vectors.
+func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, files []delta.Add, minVectors int, opts Options) (string, int, error) {
 	files = slices.Clone(files)
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	datas := make([]*vecindex.FileData, len(files))
@@ -361,7 +369,7 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	rows, flat := latest(datas)
 	datas = nil // the vectors live on in flat only
 	n := rows.Len()
-	if n < opts.MinVectors || n == 0 || opts.DryRun {
+	if n < minVectors || n == 0 || opts.DryRun {
 		return "", n, nil
 	}
 	ix, err := hnsw.Build(ctx, flat, vecindex.Dim, hnsw.Config{M: opts.M, EfConstruction: opts.EfConstruction, Workers: opts.Workers})
