@@ -13,12 +13,14 @@ func newIndexCmd(g *globals) *cobra.Command {
 	var opts indexer.Options
 	cmd := &cobra.Command{
 		Use:   "index",
-		Short: "Build HNSW vector indexes for the memories partitions that lack a current one",
-		Long: `index builds one HNSW index per (tier, system_id) of the memories table, across days, and
-stores it under memories/_indexes/ naming the data files it covers. A (tier, system) is rebuilt when it
-has no usable index (and at least --min-vectors vectors), when files the index does not cover hold more
-than max(--min-vectors, 10% of the indexed vectors), or when over 20% of its vectors lie in files that
-are no longer live. It is idempotent: a second run builds nothing. Search scans what no index covers.
+		Short: "Build and merge the HNSW vector index segments of the memories tiers",
+		Long: `index keeps a few HNSW segments per tier of the memories table (any days and systems in a
+segment), stored under memories/_indexes/, each naming the data files it covers. A run builds a new
+segment over the live files no segment covers once they hold --min-vectors rows, rebuilds a segment
+over its live files when over 20% of its vectors lie in files that are no longer live, and merges
+segments: --merge-factor segments of one size tier (tiers --merge-factor apart) become one, and a tier
+never holds more than --max-segments. Existing segments are otherwise left alone. It is idempotent: a
+second run builds nothing. Search visits each segment once and scans what no segment covers.
 
 Exit codes: 0 done, 1 failed, 2 usage, 3 some partitions failed, 4 another run holds the lease.`,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
@@ -36,7 +38,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some partitions failed, 4 another run h
 			pr := newProgress()
 			opts.Progress = func(ev indexer.Event) {
 				if ev.Phase == indexer.PhasePlan {
-					pr.start("indexing partitions", ev.Total)
+					pr.start("indexing tiers", ev.Total)
 					pr.log("index", "phase", ev.Phase, "total", ev.Total)
 					return
 				}
@@ -46,7 +48,7 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some partitions failed, 4 another run h
 					attrs = append(attrs, "vectors", ev.Vectors)
 				}
 				if ev.Phase == indexer.PhaseBuilt {
-					attrs = append(attrs, "manifest", ev.Key, "elapsed_ms", ev.Elapsed.Milliseconds())
+					attrs = append(attrs, "reason", ev.Reason, "replaces", ev.Replaces, "manifest", ev.Key, "elapsed_ms", ev.Elapsed.Milliseconds())
 				}
 				if ev.Err != nil {
 					attrs = append(attrs, "err", ev.Err.Error())
@@ -59,8 +61,8 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some partitions failed, 4 another run h
 			if opts.DryRun {
 				verb = "to build"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "partitions: %d seen, %d %s (%d vectors), %d current, %d small, %d failed\n",
-				sum.Partitions, sum.Built, verb, sum.Vectors, sum.Current, sum.Small, sum.Failed)
+			fmt.Fprintf(cmd.OutOrStdout(), "tiers: %d seen, %d current, %d small; segments: %d %s (%d vectors, %d merges), %d failed\n",
+				sum.Partitions, sum.Current, sum.Small, sum.Built, verb, sum.Vectors, sum.Merged, sum.Failed)
 			if !opts.DryRun {
 				run.Items("built", sum.Built)
 				run.Items("current", sum.Current)
@@ -76,10 +78,12 @@ Exit codes: 0 done, 1 failed, 2 usage, 3 some partitions failed, 4 another run h
 			return err
 		},
 	}
-	cmd.Flags().IntVar(&opts.MinVectors, "min-vectors", indexer.DefaultMinVectors, "a (tier, system) with fewer vectors gets no index (exact scans are as fast), and fewer unindexed rows trigger no rebuild")
+	cmd.Flags().IntVar(&opts.MinVectors, "min-vectors", indexer.DefaultMinVectors, "fewer rows in files no segment covers make no new segment (exact scans are as fast)")
+	cmd.Flags().IntVar(&opts.MaxSegments, "max-segments", indexer.DefaultMaxSegments, "a tier holds at most this many segments (a search visits each)")
+	cmd.Flags().IntVar(&opts.MergeFactor, "merge-factor", indexer.DefaultMergeFactor, "this many segments of one size tier are merged; size tiers are this factor apart")
 	cmd.Flags().IntVar(&opts.M, "m", 0, "HNSW M (default 16)")
 	cmd.Flags().IntVar(&opts.EfConstruction, "ef-construction", 0, "HNSW efConstruction (default 200)")
 	cmd.Flags().IntVar(&opts.Workers, "workers", 0, "insert goroutines (default: one per core)")
-	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "only count the partitions that need an index")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "only count the segments that would be built")
 	return cmd
 }

@@ -7,26 +7,28 @@ package query
 //
 //  1. Files are pruned by the filter's tier and from/to (their partition's
 //     day, then their created_at statistics) and system_id (their system_id
-//     statistics), and grouped by tier: an index spans days and systems
-//     (lake/vecindex).
-//  2. Each group with a usable index (the newest with less than half of
-//     its vectors in files no longer live, vecindex.Newest) that covers a
-//     kept file is searched in its graph at ef = max(100, k), scaled up by
-//     1/(1 - dead fraction), with a filter applied during the walk: the
-//     row's file must be live and kept (rows of compacted or aged files are
-//     never returned, and the walk still returns k live rows) and the row
-//     filter (system, project, kind, created_at range) must pass; when the filter
-//     keeps few of the index's rows (hnsw.ShouldScanExactly) the matching
-//     vectors are scanned exactly instead. The index's vectors and per-row
-//     side table are memory-mapped / decoded once from the NVMe cache and
-//     kept in a byte-bounded LRU.
-//  3. Kept files the group's index does not cover (new since the index job
-//     ran, rewritten by compaction, moved by the age job, or in groups too
-//     small for an index) are scanned exactly (SIMD dot products,
-//     hnsw.Exact) from their decoded vector columns, which are cached in a
-//     byte-bounded LRU (data files are immutable).
-//  4. Candidates from all partitions and tiers are merged by score (highest
-//     first; ties by system_id, id), the threshold applied.
+//     statistics), and grouped by tier: an index segment spans days and
+//     systems (lake/vecindex).
+//  2. Each tier's index segments (vecindex.Segments: the usable ones, less
+//     than half of their vectors in files no longer live, no two covering
+//     the same live file, newer ones superseding older ones) that cover a
+//     kept file are searched, each once, in its graph at ef = max(100, k),
+//     scaled up by 1/(1 - its dead fraction), with a filter applied during
+//     the walk: the row's file must be live and kept (rows of compacted or
+//     aged files are never returned, and the walk still returns k live
+//     rows) and the row filter (system, project, kind, created_at range)
+//     must pass; when the filter keeps few of a segment's rows
+//     (hnsw.ShouldScanExactly) the matching vectors are scanned exactly
+//     instead. A segment's vectors and per-row side table are decoded once
+//     from the NVMe cache and kept in a byte-bounded LRU.
+//  3. Kept files no chosen segment covers (new since the index job ran,
+//     rewritten by compaction, moved by the age job, in tiers too small for
+//     a segment, or in an older segment a newer one superseded) are scanned
+//     exactly (SIMD dot products, hnsw.Exact) from their decoded vector
+//     columns, which are cached in a byte-bounded LRU (data files are
+//     immutable).
+//  4. Candidates from all segments, scans and tiers are merged by score
+//     (highest first; ties by system_id, id), the threshold applied.
 //  5. Latest wins: a candidate from a file that shares a record key with
 //     another live file (the key index, keys.go) may be an old version of a
 //     re-sent record. Those candidates are resolved with one statement over
@@ -34,7 +36,9 @@ package query
 //     SELECT system_id, id, ingested_at FROM memories WHERE system_id IN
 //     (...) AND id IN (...); a candidate survives only if its ingested_at is
 //     the latest. A record whose latest version has no embedding thus never
-//     appears, and a re-sent record appears once. When candidates were
+//     appears, and a re-sent record appears once, even when its versions
+//     are in two segments (each segment keeps the latest version among its
+//     own files only) or in a segment and a scanned file. When candidates were
 //     dropped and fewer than k remain, the search is repeated with a larger
 //     per-partition k (x4, up to three times).
 //  6. The content of the final top-k is read from their data files' rows in
@@ -190,8 +194,8 @@ type SearchResponse struct {
 
 // searchStats say how a search was answered (tests and metrics).
 type searchStats struct {
-	IndexSearches int // partitions searched through their graph
-	IndexExact    int // indexed partitions scanned exactly (selective filter)
+	IndexSearches int // segments searched through their graph
+	IndexExact    int // segments scanned exactly (selective filter)
 	FileScans     int // data files scanned exactly
 	Resolved      int // candidates checked for latest-wins
 	Dropped       int // candidates that were not the latest version
@@ -598,10 +602,10 @@ type plannedData struct {
 	expiring bool
 }
 
-// plannedPart is one (tier, system) to search: an index (maybe) and the
-// files to scan exactly.
+// plannedPart is one source of candidates of a tier: one of its index
+// segments, or the kept files no segment covers, to scan exactly.
 type plannedPart struct {
-	part  lake.Partition // Day ""
+	part  lake.Partition // the tier; Day ""
 	index *vecindex.Manifest
 	// files are the index's files, in manifest order; nil for a file that
 	// is not live (its rows are skipped) or that pruning dropped (none of
@@ -614,6 +618,15 @@ type plannedPart struct {
 	dead  float64   // the index's dead fraction on this snapshot
 	keys  *keyIndex // the snapshot's key index, which learns from the index's rows
 	scan  []*plannedData
+}
+
+// indexKey is the key of the part's index manifest, or "" for the exact
+// scans (first among a tier's parts).
+func (pp *plannedPart) indexKey() string {
+	if pp.index == nil {
+		return ""
+	}
+	return pp.index.Key
 }
 
 func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedPart {
@@ -659,7 +672,6 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		if len(ac.kept) == 0 {
 			continue
 		}
-		pp := &plannedPart{part: part}
 		data := func(path string) *plannedData {
 			fp, _ := lake.PartitionOf(ac.adds[path].PartitionValues) // parsed above
 			return &plannedData{key: schemas.TableMemories + "/" + path, size: ac.live[path], part: fp,
@@ -669,16 +681,21 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		for _, path := range ac.kept {
 			kept[path] = true
 		}
+		// Each segment of the tier (vecindex.Segments: disjoint, so no
+		// file is searched twice) that covers a kept file is one planned
+		// part; the kept files no segment covers are scanned exactly.
 		covered := map[string]bool{}
-		if m := f.vectors.usableIndex(part, ac.live); m != nil {
+		for _, m := range f.vectors.segments(part, ac.live) {
+			pp := &plannedPart{part: part}
 			used := false
 			pp.files = make([]*plannedData, len(m.Files))
 			if m.RowKeys {
 				pp.learn = make([]string, len(m.Files))
 			}
+			var mine []string
 			for i, fr := range m.Files {
 				if sz, ok := ac.live[fr.Path]; ok && sz == fr.Size {
-					covered[fr.Path] = true
+					mine = append(mine, fr.Path)
 					if pp.learn != nil {
 						pp.learn[i] = schemas.TableMemories + "/" + fr.Path
 					}
@@ -687,20 +704,31 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 					}
 				}
 			}
-			if used {
-				pp.index, pp.dead = m, m.DeadFraction(ac.live)
-			} else {
-				pp.files, pp.learn, covered = nil, nil, nil
+			if !used {
+				continue // none of its live files can match
 			}
+			for _, path := range mine {
+				covered[path] = true
+			}
+			pp.index, pp.dead = m, m.DeadFraction(ac.live)
+			out = append(out, pp)
 		}
+		pp := &plannedPart{part: part}
 		for _, path := range ac.kept {
 			if !covered[path] {
 				pp.scan = append(pp.scan, data(path))
 			}
 		}
-		out = append(out, pp)
+		if len(pp.scan) > 0 {
+			out = append(out, pp)
+		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].part.String() < out[j].part.String() })
+	sort.Slice(out, func(i, j int) bool {
+		if a, b := out[i].part.String(), out[j].part.String(); a != b {
+			return a < b
+		}
+		return out[i].indexKey() < out[j].indexKey()
+	})
 	return out
 }
 

@@ -21,7 +21,7 @@ import (
 
 // Vector search state: which indexes exist (listed from the store, cached
 // for indexListTTL; manifests are immutable and read once; only the current
-// format's, one index per tier and system across days), the indexes
+// format's: a few segments per tier, across days and systems), the indexes
 // loaded (read through the NVMe cache into memory, an LRU bounded in bytes), and
 // the decoded vectors of data files not covered by an index (an LRU bounded
 // in bytes; data files are immutable, so nothing is ever invalidated).
@@ -37,7 +37,7 @@ type vectorState struct {
 
 	mu        sync.Mutex
 	manifests map[string]*vecindex.Manifest           // by manifest key; nil: unusable (unreadable, old format)
-	byGroup   map[lake.Partition][]*vecindex.Manifest // by (tier, system), Day ""
+	byGroup   map[lake.Partition][]*vecindex.Manifest // by tier (Day "")
 	listedAt  time.Time
 	listing   singleflight.Group
 
@@ -142,14 +142,14 @@ func (v *vectorState) refreshIndexes(ctx context.Context, maxAge time.Duration) 
 	return err
 }
 
-// usableIndex is the index to search for the tier g whose
-// live files are live (path -> size): the newest one with less than
-// vecindex.MaxDeadFraction of its vectors in dead files, or nil.
-func (v *vectorState) usableIndex(g lake.Partition, live map[string]int64) *vecindex.Manifest {
+// segments are the index segments to search for the tier g whose live
+// files are live (path -> size): the usable ones, no two covering the same
+// live file, newer ones superseding older ones (vecindex.Segments).
+func (v *vectorState) segments(g lake.Partition, live map[string]int64) []*vecindex.Manifest {
 	v.mu.Lock()
 	ms := v.byGroup[g]
 	v.mu.Unlock()
-	return vecindex.Newest(ms, live)
+	return vecindex.Segments(ms, live)
 }
 
 // index returns the loaded index of m. Its objects are read into memory

@@ -1,46 +1,60 @@
-// Package indexer is the index job (`akosha job index`): it keeps one HNSW
-// index (lake/hnsw) per tier of the memories table, across days and
-// systems, stored under the table's _indexes/ folder and naming the data
-// files it covers (see lake/vecindex for the layout and when an index is
-// usable). Never one per system: a search's cost must follow the vectors it
-// searches, not the number of systems in the fleet.
+// Package indexer is the index job (`akosha job index`): it keeps the HNSW
+// segments (lake/hnsw, lake/vecindex) of each tier of the memories table,
+// across days and systems, stored under the table's _indexes/ folder, each
+// naming the data files it covers. Never one per system: a search's cost
+// must follow the vectors it searches, not the number of systems in the
+// fleet. Never one per tier either: at a million vectors, re-inserting the
+// whole tier for every batch of new files cost more than everything else
+// the jobs do.
 //
-// # When a tier gets a new index
+// # What a run builds
 //
-// The live files of the memories table are grouped by tier.
-// For each group the job takes the index a search would use (the newest
-// usable one, vecindex.Newest) and builds a new one over all the group's
-// live files when
+// The live files of the memories table are grouped by tier. For each tier
+// the job takes the segments a search would use (vecindex.Segments: usable,
+// disjoint, newest first) and plans, without reading anything (planTier):
 //
-//   - there is none and the group may hold MinVectors vectors or more, or
-//   - the live files it does not cover hold more than
-//     max(MinVectors, RebuildUncovered x its vectors) rows (new files are
-//     scanned exactly by searches, which is cheap while they are few), or
-//   - more than RebuildDead of its vectors are in files that are no longer
-//     live (compacted, aged to another tier): searches walk past those nodes,
-//     and the files that replaced them are scanned exactly, or
-//   - it was built before indexes named every covered row's key
-//     (vecindex.Manifest.RowKeys), once.
+//   - a new segment over the live files no segment covers, once they hold
+//     MinVectors rows or more (fewer are scanned exactly by searches, which
+//     is as fast). The existing segments are left as they are.
+//   - a rebuild of a segment over its live files when more than
+//     RebuildDead of its vectors are in files that are no longer live
+//     (compacted, aged to another tier): searches walk past those nodes,
+//     and the files that replaced them are scanned exactly. A segment
+//     built before indexes named every covered row's key
+//     (vecindex.Manifest.RowKeys) is rebuilt once. Rebuilds and the new
+//     files make one build.
+//   - merges, log-structured (mergeUnits): segments fall into size tiers a
+//     factor MergeFactor apart (tier 0 below MergeFactor x MinVectors); when
+//     MergeFactor segments share a size tier they are merged into one over
+//     all their live files, and while the tier would hold more than
+//     MaxSegments segments its smallest are merged. A vector is thus
+//     re-inserted a few times over its life (log of the tier's size), and a
+//     search visits at most MaxSegments graphs.
 //
-// Otherwise the group is left alone ("current"). Row counts come from the
-// Delta statistics (an upper bound of the vectors: rows without an
-// embedding count too), so deciding costs no read; a file without
-// statistics counts as over any threshold.
+// A build covers the live files of the segments it replaces (and the new
+// files), so by vecindex.Segments' rule it supersedes them. Row counts come
+// from the Delta statistics (an upper bound of the vectors: rows without an
+// embedding count too), so planning costs no read; a new file without
+// statistics counts as over any threshold. Segments are sized by their
+// manifests' per-file vector counts.
 //
-// The job is idempotent: a new index covers every live file of its group,
-// so right after it nothing is uncovered or dead and a second run builds
-// nothing. It is resumable for the same reason: a crash leaves at most
-// orphaned .hnsw/.rows objects (the manifest, written last, is what makes an
-// index exist), and the next run rebuilds the groups that still need it.
-// Indexes are never deleted here (a query may be reading one); vacuum
-// removes the unusable and the superseded ones after its grace.
+// The job is idempotent: the plan simulates the merges until no rule
+// applies, so right after a run nothing is uncovered, dead or mergeable and
+// a second run builds nothing (when the statistics' row counts are the
+// vectors read; rows without an embedding can make a build smaller than
+// planned and so one more merge due). It is resumable for the same reason:
+// a crash leaves at most orphaned .hnsw/.rows objects (the manifest,
+// written last, is what makes a segment exist), and the next run plans
+// what is still needed. Segments are never deleted here (a query may be
+// reading one); vacuum removes the unusable and the superseded ones after
+// its grace.
 //
-// Memory is bounded by one tier: its vectors, decoded from its data files
-// (whole-object GETs, four at a time), plus the graph being built.
+// Memory is bounded by the largest build: its vectors, decoded from its
+// data files (whole-object GETs, four at a time), plus the graph being built.
 //
 // `akosha job index` holds a lease, so two runs do not overlap; if two did,
 // nothing is corrupted (every object has a fresh ULID and manifests are
-// put-if-absent), a group may just be built twice.
+// put-if-absent), a segment may just be built twice.
 package indexer
 
 import (
@@ -48,7 +62,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -65,54 +78,63 @@ import (
 	"github.com/akosha/akosha/schemas"
 )
 
-// DefaultMinVectors is the smallest (tier, system), in vectors, that gets an
-// index, and the least number of unindexed rows that makes a rebuild.
-const DefaultMinVectors = 1000
-
-// The rebuild rule's fractions (see the package comment).
+// Defaults of Options.
 const (
-	// RebuildUncovered: rebuild when the live files an index does not
-	// cover hold more rows than this fraction of its vectors (and more
-	// than MinVectors).
-	RebuildUncovered = 0.10
-	// RebuildDead: rebuild when more than this fraction of an index's
-	// vectors are in files that are no longer live. Below
-	// vecindex.MaxDeadFraction, so the old index stays usable until the
-	// new one is built.
-	RebuildDead = 0.20
+	// DefaultMinVectors is the fewest rows in files no segment covers that
+	// make a new segment (fewer are scanned exactly, which is as fast), and
+	// the size of the first size tier.
+	DefaultMinVectors = 1000
+	// DefaultMaxSegments bounds the segments of one tier: a search visits
+	// each once.
+	DefaultMaxSegments = 8
+	// DefaultMergeFactor: size tiers are this factor apart, and this many
+	// segments of one size tier are merged into one.
+	DefaultMergeFactor = 4
 )
+
+// RebuildDead: a segment is rebuilt over its live files when more than this
+// fraction of its vectors are in files that are no longer live. Below
+// vecindex.MaxDeadFraction, so the old segment stays usable until the new
+// one is built.
+const RebuildDead = 0.20
 
 // Options tune a run. The zero value means the defaults.
 type Options struct {
-	// MinVectors: a tier with fewer vectors gets no index, and
-	// fewer unindexed rows than this never cause a rebuild (default
-	// DefaultMinVectors; negative: index every group with a vector).
+	// MinVectors: fewer rows than this in the files no segment covers
+	// make no new segment (default DefaultMinVectors; negative: any row
+	// does).
 	MinVectors int
+	// MaxSegments: a tier holds at most this many segments (default
+	// DefaultMaxSegments).
+	MaxSegments int
+	// MergeFactor of the size tiers (default DefaultMergeFactor, at least 2).
+	MergeFactor int
 	// M and EfConstruction of the graphs (defaults: hnsw's, 16 and 200).
 	M, EfConstruction int
 	// Workers inserting in parallel (default GOMAXPROCS).
 	Workers int
 	// DryRun plans without building: Summary.Built counts what would be.
 	DryRun bool
-	// Progress, when set, is called for each group (from one goroutine).
+	// Progress, when set, is called for each step: a tier left alone, or
+	// one segment built (from one goroutine).
 	Progress func(Event)
 }
 
 // Event phases.
 const (
-	PhasePlan    = "plan"    // Total groups to look at
-	PhaseCurrent = "current" // its index is good enough
+	PhasePlan    = "plan"    // Total steps to take
+	PhaseCurrent = "current" // the tier's segments are good enough
 	PhaseSmall   = "small"   // too few vectors: left to exact scans
-	PhaseBuilt   = "built"   // indexed now (or would be, in a dry run)
+	PhaseBuilt   = "built"   // a segment built now (or would be, in a dry run)
 	PhaseFailed  = "failed"
 )
 
-// Reasons a group is (re)built (Event.Reason).
+// Reasons a segment is built (Event.Reason).
 const (
-	ReasonNew       = "new"       // no usable index
-	ReasonUncovered = "uncovered" // too many rows in files the index does not cover
-	ReasonDead      = "dead"      // too many of the index's vectors in files no longer live
-	ReasonRowKeys   = "row_keys"  // built before indexes named every covered row's key
+	ReasonNew     = "new"      // over files no segment covers
+	ReasonMerge   = "merge"    // merges segments (and maybe new files) into one
+	ReasonDead    = "dead"     // too many of a segment's vectors in files no longer live
+	ReasonRowKeys = "row_keys" // a segment built before indexes named every covered row's key
 )
 
 // Event reports progress.
@@ -120,34 +142,36 @@ type Event struct {
 	Phase string
 	// Partition is the tier; its Day is "".
 	Partition lake.Partition
-	Index     int // 1-based group number
+	Index     int // 1-based step number
 	Total     int
 	Vectors   int
-	Reason    string // why a group is built (PhaseBuilt, PhaseFailed)
-	Key       string // manifest key of a built index
+	Reason    string // why a segment is built (PhaseBuilt, PhaseFailed)
+	Replaces  int    // segments the built one supersedes
+	Key       string // manifest key of a built segment
 	Elapsed   time.Duration
 	Err       error
 }
 
-// Summary is what a run did. "Partitions" are tiers: the unit of indexing.
+// Summary is what a run did. "Partitions" are tiers: the unit of planning.
 type Summary struct {
 	Partitions int // tiers of the table looked at
-	Current    int // had an index good enough
-	Small      int // below MinVectors
-	Built      int // built now (new and rebuilt)
-	Rebuilt    int // of Built, groups that had a usable index
+	Current    int // tiers whose segments were good enough
+	Small      int // tiers without segments left to exact scans, and builds that read fewer than MinVectors
+	Built      int // segments built now
+	Rebuilt    int // of Built, those that supersede existing segments (merges, rebuilds)
+	Merged     int // of Rebuilt, merges
 	Failed     int
 	Vectors    int64 // vectors indexed now
 	Failures   []Failure
 }
 
-// Failure is one group that could not be indexed.
+// Failure is one segment that could not be built.
 type Failure struct {
 	Partition lake.Partition
 	Err       error
 }
 
-// ErrPartitionsFailed is returned (wrapped) when some groups failed and the
+// ErrPartitionsFailed is returned (wrapped) when some builds failed and the
 // others were done.
 var ErrPartitionsFailed = fmt.Errorf("some partitions failed")
 
@@ -157,6 +181,13 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (Summary, error) {
 	if opts.MinVectors == 0 {
 		opts.MinVectors = DefaultMinVectors
 	}
+	if opts.MaxSegments <= 0 {
+		opts.MaxSegments = DefaultMaxSegments
+	}
+	if opts.MergeFactor <= 0 {
+		opts.MergeFactor = DefaultMergeFactor
+	}
+	opts.MergeFactor = max(opts.MergeFactor, 2)
 	t, err := l.Table(schemas.TableMemories)
 	if err != nil {
 		return sum, err
@@ -185,116 +216,87 @@ func Run(ctx context.Context, l *lake.Lake, opts Options) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
+	cfg := planConfig{minVectors: opts.MinVectors, maxSegments: opts.MaxSegments, mergeFactor: opts.MergeFactor}
+	type tierPlan struct {
+		builds  []build
+		indexed bool
+	}
+	plans := make([]tierPlan, len(order))
+	steps := 0
+	for i, g := range order {
+		plans[i].builds, plans[i].indexed = planTier(groups[g], existing[g], cfg)
+		steps += max(1, len(plans[i].builds))
+	}
 	progress := opts.Progress
 	if progress == nil {
 		progress = func(Event) {}
 	}
-	progress(Event{Phase: PhasePlan, Total: len(order)})
+	progress(Event{Phase: PhasePlan, Total: steps})
+	step := 0
 	for i, g := range order {
-		if err := ctx.Err(); err != nil {
-			return sum, err
-		}
-		ev := Event{Partition: g, Index: i + 1, Total: len(order)}
-		files := groups[g]
-		reason, upper := plan(files, existing[g], opts.MinVectors)
-		if reason == "" {
-			sum.Current++
-			ev.Phase = PhaseCurrent
+		if len(plans[i].builds) == 0 {
+			step++
+			ev := Event{Partition: g, Index: step, Total: steps, Phase: PhaseCurrent}
+			if plans[i].indexed {
+				sum.Current++
+			} else {
+				sum.Small++
+				ev.Phase = PhaseSmall
+				for _, a := range groups[g] {
+					ev.Vectors += int(max(rowsOf(a), 0))
+				}
+			}
 			progress(ev)
 			continue
 		}
-		if reason == ReasonNew && upper >= 0 && upper < int64(opts.MinVectors) {
-			sum.Small++
-			ev.Phase, ev.Vectors = PhaseSmall, int(upper)
+		for _, b := range plans[i].builds {
+			if err := ctx.Err(); err != nil {
+				return sum, err
+			}
+			step++
+			ev := Event{Partition: g, Index: step, Total: steps, Reason: b.reason, Replaces: len(b.replaces)}
+			start := time.Now()
+			// MinVectors gates new segments only: a rebuild or a merge
+			// replaces segments, and refusing it for being small would
+			// plan it again at every run.
+			minVectors := opts.MinVectors
+			if len(b.replaces) > 0 {
+				minVectors = 1
+			}
+			key, n, err := buildGroup(ctx, l.Store(), g, b.files, minVectors, opts)
+			ev.Vectors, ev.Key, ev.Elapsed = n, key, time.Since(start)
+			switch {
+			case err != nil:
+				if ctx.Err() != nil {
+					return sum, ctx.Err()
+				}
+				sum.Failed++
+				sum.Failures = append(sum.Failures, Failure{Partition: g, Err: err})
+				ev.Phase, ev.Err = PhaseFailed, err
+			case key == "" && !opts.DryRun:
+				// A new segment of fewer vectors than MinVectors once
+				// read (rows without an embedding, superseded versions),
+				// or of none: its files stay scanned exactly.
+				sum.Small++
+				ev.Phase = PhaseSmall
+			default:
+				sum.Built++
+				if len(b.replaces) > 0 {
+					sum.Rebuilt++
+				}
+				if b.reason == ReasonMerge {
+					sum.Merged++
+				}
+				sum.Vectors += int64(n)
+				ev.Phase = PhaseBuilt
+			}
 			progress(ev)
-			continue
 		}
-		ev.Reason = reason
-		start := time.Now()
-		key, n, err := buildGroup(ctx, l.Store(), g, files, opts)
-		ev.Vectors, ev.Key, ev.Elapsed = n, key, time.Since(start)
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return sum, ctx.Err()
-			}
-			sum.Failed++
-			sum.Failures = append(sum.Failures, Failure{Partition: g, Err: err})
-			ev.Phase, ev.Err = PhaseFailed, err
-		case key == "" && !opts.DryRun:
-			// Fewer vectors than MinVectors once read (rows without an
-			// embedding, superseded versions). A usable index, if any,
-			// stays in use until it is too dead.
-			sum.Small++
-			ev.Phase = PhaseSmall
-		default:
-			sum.Built++
-			if reason != ReasonNew {
-				sum.Rebuilt++
-			}
-			sum.Vectors += int64(n)
-			ev.Phase = PhaseBuilt
-		}
-		progress(ev)
 	}
 	if sum.Failed > 0 {
-		return sum, fmt.Errorf("%w: %d of %d", ErrPartitionsFailed, sum.Failed, sum.Partitions)
+		return sum, fmt.Errorf("%w: %d of %d", ErrPartitionsFailed, sum.Failed, steps)
 	}
 	return sum, nil
-}
-
-// plan applies the rebuild rule to one group's live files and its
-// existing indexes: the reason to build ("" when its index is good enough)
-// and the group's row count (an upper bound of its vectors; -1 when some
-// file has no statistics).
-func plan(files []delta.Add, existing []*vecindex.Manifest, minVectors int) (reason string, upper int64) {
-	live := make(map[string]int64, len(files))
-	rows := make(map[string]int64, len(files))
-	for _, a := range files {
-		live[a.Path] = a.Size
-		n := int64(-1)
-		if st, err := a.ParsedStats(); err == nil && st.NumRecords >= 0 {
-			n = st.NumRecords
-		}
-		rows[a.Path] = n
-		if upper >= 0 && n >= 0 {
-			upper += n
-		} else {
-			upper = -1 // unknown: read to count
-		}
-	}
-	best := vecindex.Newest(existing, live)
-	if best == nil {
-		return ReasonNew, upper
-	}
-	covered := make(map[string]bool, len(best.Files))
-	for _, f := range best.Files {
-		covered[f.Path] = true
-	}
-	var uncovered int64
-	for path, n := range rows {
-		if covered[path] {
-			continue
-		}
-		if n < 0 {
-			uncovered = math.MaxInt64 // no statistics: assume the worst
-			break
-		}
-		uncovered += n
-	}
-	if float64(uncovered) > max(float64(minVectors), RebuildUncovered*float64(best.Vectors)) {
-		return ReasonUncovered, upper
-	}
-	if best.DeadFraction(live) > RebuildDead {
-		return ReasonDead, upper
-	}
-	// Without every row's key, a cold reader reads each covered file's
-	// id column before it can answer (vecindex, "Record keys"): one
-	// rebuild saves every cold search after it.
-	if !best.RowKeys {
-		return ReasonRowKeys, upper
-	}
-	return "", upper
 }
 
 // manifestsByGroup reads the current-format manifests of the groups in
@@ -335,10 +337,12 @@ func manifestsByGroup(ctx context.Context, store storage.Store, groups map[lake.
 	return out, g.Wait()
 }
 
-// buildGroup builds and stores the index of one tier over files,
-// its live files. It returns the manifest key ("" when the files hold fewer
-// than MinVectors vectors, or in a dry run) and the number of vectors.
-func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, files []delta.Add, opts Options) (string, int, error) {
+// buildGroup builds and stores one segment of tier p over files, some of
+// its live files (latest wins among them: older versions of a record in
+// other segments are the reader's to resolve). It returns the manifest key
+// ("" when the files hold fewer than minVectors vectors, or in a dry run)
+// and the number of vectors.
+func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, files []delta.Add, minVectors int, opts Options) (string, int, error) {
 	files = slices.Clone(files)
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	datas := make([]*vecindex.FileData, len(files))
@@ -365,7 +369,7 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	rows, flat := latest(datas)
 	datas = nil // the vectors live on in flat only
 	n := rows.Len()
-	if n < opts.MinVectors || n == 0 || opts.DryRun {
+	if n < minVectors || n == 0 || opts.DryRun {
 		return "", n, nil
 	}
 	ix, err := hnsw.Build(ctx, flat, vecindex.Dim, hnsw.Config{M: opts.M, EfConstruction: opts.EfConstruction, Workers: opts.Workers})
@@ -422,7 +426,7 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	return keys.Manifest, n, nil
 }
 
-// latest keeps, per (system, id), the latest version among the group's rows
+// latest keeps, per (system, id), the latest version among the segment's rows
 // (greatest ingested_at; ties: the later file, then the later row) and
 // returns those with a vector, in file and row order, with their vectors.
 // Every other row is named in the rows' OtherFile, OtherSystem and OtherID,

@@ -12,19 +12,34 @@ import (
 )
 
 // planIndexes picks index objects to delete. An index spans many files
-// (lake/vecindex: one per tier and system, across days) and readers keep
-// using it while less than vecindex.MaxDeadFraction of it is in files no
-// longer live, so it is deleted when
+// (lake/vecindex: a tier holds a few segments, each over its own files,
+// across days and systems) and readers keep using a segment while less
+// than vecindex.MaxDeadFraction of it is in files no longer live and no
+// newer segment they use covers one of its live files
+// (vecindex.Segments), so an index is deleted when
 //
 //   - any covered file was removed before removedBefore (or has no
 //     tombstone left at all: removed longer ago than the table's tombstone
 //     retention): the index may hold the vectors and keys of rows a delete
 //     or an expiry forgot, which must not outlive the grace (issue 16); or
-//   - a newer index of the same tier and system, of the current format, is
-//     usable now and was written before removedBefore: readers take the
-//     newest usable index, so none has used the older one since every
-//     reader listed the newer one (this also retires version 1, per-day,
-//     indexes).
+//   - it was written before removedBefore and no reader within the grace
+//     would search it: it is unusable even counting the files removed
+//     within the grace as live (no snapshot of the grace period finds it
+//     usable), or it is not in the segments chosen now
+//     (vecindex.Segments over the tier's current indexes and the live
+//     files) and shares a live file with a chosen segment that is newer and
+//     was written before removedBefore: every reader that listed since that
+//     segment was written chose it, and so passed over this one.
+//
+// A segment in the choice is never deleted for being superseded, however
+// old; nor one superseded only by a segment written within the grace (a
+// reader that listed before it was written still searches the older one).
+// Deleting an index that is not chosen changes nothing in the choice of
+// the others. A reader that meets a deleted index anyway (its listing was
+// older than the delete) scans the index's live files exactly.
+//
+// Indexes of the older formats (per system) go only with their files: this
+// version never searches them, an older reader still may.
 //
 // With IndexCovers (paths only) every file weighs the same.
 func planIndexes(ctx context.Context, store storage.Store, objs []storage.ObjectInfo, snap *delta.Snapshot,
@@ -88,25 +103,61 @@ func planIndexes(ctx context.Context, store storage.Store, objs []storage.Object
 		claimed[m.Index.Key], claimed[m.Rows.Key] = true, true
 		indexes = append(indexes, indexObj{m, o})
 	}
-	// The newest usable current index of each tier and system written
-	// before the grace: it supersedes the older ones.
-	type group struct{ tier, system string }
-	settled := map[group]string{} // manifest base name (ULIDs sort by time)
+	// The segments readers choose now, per tier (current format only).
+	liveNow := map[string]int64{}
+	for a := range snap.AllFiles() {
+		liveNow[a.Path] = a.Size
+	}
+	byTier := map[string][]*vecindex.Manifest{}
+	settledAt := map[*vecindex.Manifest]bool{}
 	for _, ix := range indexes {
-		m := ix.m
-		if !m.Current() || !ix.obj.ModTime.Before(removedBefore) {
-			continue
+		if ix.m.Current() {
+			byTier[ix.m.Tier] = append(byTier[ix.m.Tier], ix.m)
 		}
-		live := map[string]int64{}
+		settledAt[ix.m] = ix.obj.ModTime.Before(removedBefore)
+	}
+	chosen := map[*vecindex.Manifest]bool{}
+	for _, ms := range byTier {
+		for _, m := range vecindex.Segments(ms, liveNow) {
+			chosen[m] = true
+		}
+	}
+	// superseded: settled, and no reader within the grace searches it.
+	superseded := func(m *vecindex.Manifest) bool {
+		if !m.Current() || chosen[m] || !settledAt[m] {
+			// Older formats go with their files (migrated away), as
+			// they always did: a reader not yet upgraded may search them.
+			return false
+		}
+		// Live in some snapshot of the grace period: live now, or removed
+		// within it (with the size the index knew).
+		graceLive := map[string]int64{}
 		for _, f := range m.Files {
-			if a, ok := snap.File(f.Path); ok {
-				live[f.Path] = a.Size
+			if sz, ok := liveNow[f.Path]; ok {
+				graceLive[f.Path] = sz
+			} else if !removedLongAgo(f.Path) {
+				graceLive[f.Path] = f.Size
 			}
 		}
-		g := group{m.Tier, m.SystemID}
-		if base := path.Base(m.Key); m.Usable(live) && base > settled[g] {
-			settled[g] = base
+		if !m.Usable(graceLive) {
+			return true
 		}
+		base := path.Base(m.Key)
+		mine := make(map[string]int64, len(m.Files))
+		for _, f := range m.Files {
+			mine[f.Path] = f.Size
+		}
+		for _, other := range byTier[m.Tier] {
+			if other == m || !chosen[other] || !settledAt[other] || path.Base(other.Key) <= base {
+				continue
+			}
+			for _, f := range other.Files {
+				if sz, ok := liveNow[f.Path]; ok && sz == f.Size && mine[f.Path] == sz {
+					return true
+				}
+			}
+		}
+		return false
 	}
 	for _, ix := range indexes {
 		m, o := ix.m, ix.obj
@@ -115,8 +166,8 @@ func planIndexes(ctx context.Context, store storage.Store, objs []storage.Object
 		// vectors: its vectors and key lists may hold rows that a delete or
 		// an expiry removed (issue 16: erasure reaches the bytes), and no
 		// reader has needed that file for a grace period. The index job
-		// builds the tier again (it has no usable index then); until it
-		// does, search scans the tier's files exactly.
+		// builds a segment over its live files again (no segment covers
+		// them then); until it does, search scans them exactly.
 		longGone := false
 		for _, f := range m.Files {
 			if removedLongAgo(f.Path) {
@@ -124,8 +175,7 @@ func planIndexes(ctx context.Context, store storage.Store, objs []storage.Object
 				break
 			}
 		}
-		superseded := path.Base(m.Key) < settled[group{m.Tier, m.SystemID}]
-		if !superseded && !longGone {
+		if !longGone && !superseded(m) {
 			continue
 		}
 		// The manifest first (it is what makes the index exist), then its objects.

@@ -18,8 +18,10 @@
 //   - Indexes under <table>/_indexes/ (lake/vecindex: a manifest and its
 //     .hnsw and .rows objects) one of whose covered files was removed longer
 //     ago than Grace: no reader can still be using such an index, since no
-//     reader still holds a snapshot in which all its files are live. Index
-//     objects without a manifest (a crashed build) go after OrphanGrace.
+//     reader still holds a snapshot in which all its files are live; and
+//     index segments no reader within Grace searches (superseded by a newer
+//     segment, or unusable; see planIndexes). Index objects without a
+//     manifest (a crashed build) go after OrphanGrace.
 //
 // A live file is never deleted: every candidate is checked against a
 // snapshot read after the store was listed, and again against a fresh one

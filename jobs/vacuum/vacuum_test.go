@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -340,7 +341,8 @@ func TestVacuumVecindexLayout(t *testing.T) {
 		m := vecindex.Manifest{Version: vecindex.FormatVersion, Table: schemas.TableMemories, Dim: vecindex.Dim,
 			Index: vecindex.ObjRef{Key: k.Index, Size: 3}, Rows: vecindex.ObjRef{Key: k.Rows, Size: 3}}
 		for _, f := range fs {
-			m.Files = append(m.Files, vecindex.FileRef{Path: f.Path, Size: f.Size})
+			m.Files = append(m.Files, vecindex.FileRef{Path: f.Path, Size: f.Size, Vectors: 1})
+			m.Vectors++
 		}
 		b, _ := json.Marshal(m)
 		for key, body := range map[string][]byte{k.Index: []byte("idx"), k.Rows: []byte("row"), k.Manifest: b} {
@@ -379,6 +381,177 @@ func TestVacuumVecindexLayout(t *testing.T) {
 	for _, k := range []string{stale.Manifest, stale.Index, stale.Rows, crashed.Index} {
 		if _, err := s.Head(ctx, k); err == nil {
 			t.Fatalf("%s kept", k)
+		}
+	}
+}
+
+// Segments (lake/vecindex): vacuum deletes, after the grace, the segments a
+// newer settled segment supersedes (a merge of them) and the unusable ones,
+// and never one that searches choose.
+func TestVacuumKeepsTheSegmentsSearchesUse(t *testing.T) {
+	ctx := context.Background()
+	s := testenv.Local(t)
+	l := openLake(t, s)
+	ingest(t, l, gen.Memories(7, 40, 1, 1), 4)
+	tb, _ := l.Table(schemas.TableMemories)
+	snap, _ := tb.Refresh(ctx)
+	files := snap.Files()
+	if len(files) < 10 {
+		t.Fatalf("%d files", len(files))
+	}
+	part, _ := lake.PartitionOf(files[0].PartitionValues)
+	var all []*vecindex.Manifest
+	putIndex := func(id string, fs []delta.Add) vecindex.Keys {
+		k := vecindex.KeysFor(schemas.TableMemories, part, id)
+		m := vecindex.Manifest{Version: vecindex.FormatVersion, Table: schemas.TableMemories, Tier: part.Tier, Dim: vecindex.Dim, RowKeys: true,
+			Index: vecindex.ObjRef{Key: k.Index, Size: 3}, Rows: vecindex.ObjRef{Key: k.Rows, Size: 3}}
+		for _, f := range fs {
+			m.Files = append(m.Files, vecindex.FileRef{Path: f.Path, Size: f.Size, Vectors: 10})
+			m.Vectors += 10
+		}
+		b, _ := json.Marshal(m)
+		for key, body := range map[string][]byte{k.Index: []byte("idx"), k.Rows: []byte("row"), k.Manifest: b} {
+			if err := s.Put(ctx, key, bytes.NewReader(body), int64(len(body))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m.Key = k.Manifest
+		all = append(all, &m)
+		return k
+	}
+	a := putIndex("01A", files[0:2])
+	b := putIndex("01B", files[2:4])
+	merged := putIndex("01C", files[0:4]) // a and b merged
+	c := putIndex("01D", files[4:6])      // not merged: still searched, however old
+	// Newer than the merge and overlapping it, but unusable: two of its
+	// three files are removed. Searches pass it over, so it supersedes
+	// nothing; it goes once its removed files are past the grace.
+	unusable := putIndex("01E", []delta.Add{files[3], files[8], files[9]})
+	removeFiles(t, l, []string{files[8].Path, files[9].Path})
+	live := map[string]int64{}
+	for _, f := range files[:8] {
+		live[f.Path] = f.Size
+	}
+	var want []string
+	for _, m := range vecindex.Segments(all, live) {
+		want = append(want, m.Key)
+	}
+	if strings.Join(want, " ") != merged.Manifest+" "+c.Manifest && strings.Join(want, " ") != c.Manifest+" "+merged.Manifest {
+		t.Fatalf("searches choose %v", want)
+	}
+
+	// Within the grace: nothing goes (a reader may have listed before the
+	// merge was written).
+	sum, err := Run(ctx, l, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := sum.Tables[schemas.TableMemories].Deleted[KindIndex]; n != 0 {
+		t.Fatalf("deleted %d index objects within the grace", n)
+	}
+	if _, err := Run(ctx, l, Options{Now: after(8 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []vecindex.Keys{merged, c} {
+		for _, key := range []string{k.Manifest, k.Index, k.Rows} {
+			if _, err := s.Head(ctx, key); err != nil {
+				t.Fatalf("a segment searches use lost %s: %v", key, err)
+			}
+		}
+	}
+	for _, k := range []vecindex.Keys{a, b, unusable} {
+		for _, key := range []string{k.Manifest, k.Index, k.Rows} {
+			if _, err := s.Head(ctx, key); err == nil {
+				t.Fatalf("%s kept", key)
+			}
+		}
+	}
+	assertLiveIntact(t, s)
+}
+
+// The grace, precisely: planIndexes over index objects whose write times
+// are set by the test. A segment merged into a newer one goes only once
+// the newer one was written before the grace (a reader that listed before
+// it still searches the older ones); an unusable segment goes only when it
+// is unusable in every snapshot of the grace period.
+func TestPlanIndexesSegmentsAndGrace(t *testing.T) {
+	ctx := context.Background()
+	s := testenv.Local(t)
+	l := openLake(t, s)
+	ingest(t, l, gen.Memories(7, 40, 1, 1), 4)
+	tb, _ := l.Table(schemas.TableMemories)
+	snap, _ := tb.Refresh(ctx)
+	files := snap.Files()
+	part, _ := lake.PartitionOf(files[0].PartitionValues)
+	stems := map[string]string{} // manifest key -> name
+	putIndex := func(id string, fs []delta.Add) {
+		k := vecindex.KeysFor(schemas.TableMemories, part, id)
+		m := vecindex.Manifest{Version: vecindex.FormatVersion, Table: schemas.TableMemories, Tier: part.Tier, Dim: vecindex.Dim, RowKeys: true,
+			Index: vecindex.ObjRef{Key: k.Index, Size: 3}, Rows: vecindex.ObjRef{Key: k.Rows, Size: 3}}
+		for _, f := range fs {
+			m.Files = append(m.Files, vecindex.FileRef{Path: f.Path, Size: f.Size, Vectors: 10})
+			m.Vectors += 10
+		}
+		b, _ := json.Marshal(m)
+		for key, body := range map[string][]byte{k.Index: []byte("idx"), k.Rows: []byte("row"), k.Manifest: b} {
+			if err := s.Put(ctx, key, bytes.NewReader(body), int64(len(body))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stems[k.Manifest] = id
+	}
+	putIndex("01A", files[0:2])
+	putIndex("01B", files[2:4])
+	putIndex("01C", files[0:4]) // the merge of A and B
+	putIndex("01D", files[4:6])
+	putIndex("01E", []delta.Add{files[3], files[8], files[9]}) // newest; two of its three files removed below
+	beforeRemoval := time.Now()
+	removeFiles(t, l, []string{files[8].Path, files[9].Path})
+	snap, _ = tb.Refresh(ctx)
+	tombs := map[string]int64{}
+	for _, r := range snap.Tombstones() {
+		k, _ := tb.Log.DataKey(r.Path)
+		tombs[k] = r.DeletionTimestamp
+	}
+	objs, err := s.List(ctx, vecindex.Prefix(schemas.TableMemories))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{}.withDefaults()
+	for _, c := range []struct {
+		name          string
+		removedBefore time.Time
+		young         string // written within the grace
+		want          string // manifests deleted
+	}{
+		// The merge written within the grace: A and B stay. E is unusable
+		// now but not in the snapshots before its files' removal.
+		{"merge within the grace", beforeRemoval.Add(-time.Hour), "01C", ""},
+		{"merge settled", beforeRemoval.Add(-time.Hour), "", "01A,01B"},
+		// E's files removed past the grace: it goes (it also covers a file
+		// removed past the grace).
+		{"removals past the grace", time.Now().Add(time.Hour), "", "01A,01B,01E"},
+		// A young unusable segment supersedes nothing, and D, never merged,
+		// stays however old.
+		{"young unusable", time.Now().Add(time.Hour), "01E", "01A,01B,01E"},
+	} {
+		in := slices.Clone(objs)
+		for i := range in {
+			in[i].ModTime = c.removedBefore.Add(-time.Hour)
+			stem := strings.TrimSuffix(in[i].Key, extOf(in[i].Key)) + ".json"
+			if c.young != "" && stems[stem] == c.young {
+				in[i].ModTime = c.removedBefore.Add(time.Minute)
+			}
+		}
+		var got []string
+		for _, cand := range planIndexes(ctx, s, in, snap, tombs, tb.Log, c.removedBefore, c.removedBefore, opts) {
+			if strings.HasSuffix(cand.Key, ".json") {
+				got = append(got, stems[cand.Key])
+			}
+		}
+		slices.Sort(got)
+		if strings.Join(got, ",") != c.want {
+			t.Errorf("%s: deleted %v, want %s", c.name, got, c.want)
 		}
 	}
 }

@@ -12,7 +12,7 @@
 //	memories/_indexes/tier=<t>/<ulid>.rows  per vector: file, row, system, id, kind, project, created_at, ingested_at; the keys of the other rows
 //	memories/_indexes/tier=<t>/<ulid>.json  the manifest: the data files covered (paths, sizes, vectors per file) and the two objects
 //
-// One index per tier, never per system: a fleet has thousands of systems,
+// Indexes are per tier, never per system: a fleet has thousands of systems,
 // and a graph per system made a search's cost follow the number of systems
 // instead of the vectors searched. Filters by system run inside the graph
 // search (the .rows side table names each vector's system).
@@ -31,15 +31,22 @@
 // scans the live files it does not cover exactly. An index is usable while
 // less than MaxDeadFraction of its vectors lie in files that are no longer
 // live (DeadFraction); beyond that a search would mostly walk dead nodes.
-// Among the usable indexes of one tier, readers take the newest (ULIDs sort
-// by build time; Newest).
+//
+// # Segments
+//
+// A tier holds a few indexes, "segments", each over its own set of files:
+// the index job builds one over the live files no segment covers yet and
+// merges small segments into larger ones (jobs/indexer), so a new file never
+// makes it re-insert the whole tier. Readers search the usable segments
+// that Segments chooses, no two covering the same live file, newer ones
+// superseding older ones, and scan exactly the live files none covers.
 //
 // Only rows with an embedding of Dim finite values are indexed, and of the
 // rows of one (system_id, id) among the covered files only the latest version
 // (greatest ingested_at; ties: the later file in path order, then the later
 // row). When the latest version has no embedding the record is not indexed at
-// all. Versions in other files are the reader's business (latest wins across
-// files is resolved at query time).
+// all. Versions in other files, in another segment or in no segment, are the
+// reader's business (latest wins across files is resolved at query time).
 //
 // # Older versions
 //
@@ -58,7 +65,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -193,17 +202,71 @@ func (m *Manifest) Usable(live map[string]int64) bool {
 	return m.Current() && m.Vectors > 0 && m.DeadFraction(live) < MaxDeadFraction
 }
 
-// Newest is the usable index of ms (all of one tier) built last,
-// or nil. ULIDs sort by build time, so the newest is the one that covers the
-// most recent files.
-func Newest(ms []*Manifest, live map[string]int64) *Manifest {
-	var best *Manifest
+// Segments is what readers search of one tier's indexes ms on a snapshot
+// whose live files are live (path -> size): a set of usable indexes
+// ("segments") no two of which cover the same live file, so that a search
+// visits each live file through one graph at most and never meets the same
+// row twice.
+//
+// The rule is greedy, newest first (ULIDs sort by build time, ties by
+// key): an index is chosen when it is usable and covers no live file that
+// an index already chosen covers. A newer index that covers a file thus
+// supersedes every older one covering it: the index job builds a merge or a
+// rebuild over the whole live part of the segments it replaces, so the
+// newer one covers all they held. An older index skipped this way is not
+// searched even for its files the newer does not cover (they are scanned
+// exactly until the index job covers them). Live files no chosen index
+// covers are the reader's to scan exactly.
+//
+// Only chosen indexes block others, so removing an index that is not
+// chosen leaves the choice of the others unchanged: vacuum may delete
+// those (jobs/vacuum).
+//
+// The result is newest first; it shares ms's manifests.
+func Segments(ms []*Manifest, live map[string]int64) []*Manifest {
+	order := make([]*Manifest, 0, len(ms))
 	for _, m := range ms {
-		if m.Usable(live) && (best == nil || path.Base(m.Key) > path.Base(best.Key)) {
-			best = m
+		if m != nil && m.Usable(live) {
+			order = append(order, m)
 		}
 	}
-	return best
+	slices.SortFunc(order, func(a, b *Manifest) int {
+		if c := strings.Compare(path.Base(b.Key), path.Base(a.Key)); c != 0 {
+			return c
+		}
+		return strings.Compare(b.Key, a.Key)
+	})
+	taken := map[string]bool{}
+	out := order[:0]
+	for _, m := range order {
+		if m.sharesLive(taken, live) {
+			continue
+		}
+		for _, f := range m.Files {
+			if sz, ok := live[f.Path]; ok && sz == f.Size {
+				taken[f.Path] = true
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// sharesLive reports whether m covers a live file in taken.
+func (m *Manifest) sharesLive(taken map[string]bool, live map[string]int64) bool {
+	for _, f := range m.Files {
+		if sz, ok := live[f.Path]; ok && sz == f.Size && taken[f.Path] {
+			return true
+		}
+	}
+	return false
+}
+
+// LiveVectors estimates how many of the index's vectors are in live files:
+// its vectors less the dead fraction (exact when the manifest has per-file
+// counts). The index job sizes segments by it.
+func (m *Manifest) LiveVectors(live map[string]int64) int64 {
+	return int64(math.Round(float64(m.Vectors) * (1 - m.DeadFraction(live))))
 }
 
 // ParseManifest decodes a manifest and checks what readers rely on.

@@ -2,6 +2,9 @@ package vecindex
 
 import (
 	"math"
+	"path"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/akosha/akosha/lake"
@@ -35,7 +38,7 @@ func TestKeysAndParseKey(t *testing.T) {
 	}
 }
 
-func TestDeadFractionAndNewest(t *testing.T) {
+func TestDeadFraction(t *testing.T) {
 	m := &Manifest{Version: FormatVersion, Vectors: 10, Key: "x/01B.json", Files: []FileRef{
 		{Path: "a", Size: 1, Vectors: 6}, {Path: "b", Size: 2, Vectors: 4}, {Path: "c", Size: 3},
 	}}
@@ -61,15 +64,78 @@ func TestDeadFractionAndNewest(t *testing.T) {
 	if d := old.DeadFraction(map[string]int64{"a": 1}); d != 0.5 || old.Usable(live) {
 		t.Errorf("version 1: dead %v, usable %v", d, old.Usable(live))
 	}
-	newer := &Manifest{Version: FormatVersion, Vectors: 4, Key: "x/01C.json", Files: []FileRef{{Path: "b", Size: 2, Vectors: 4}}}
-	if got := Newest([]*Manifest{m, newer, old}, live); got != newer {
-		t.Errorf("newest: %v", got.Key)
+}
+
+// Segments: usable indexes, newest first, no two sharing a live file.
+func TestSegments(t *testing.T) {
+	seg := func(id string, files ...string) *Manifest {
+		m := &Manifest{Version: FormatVersion, Key: "memories/_indexes/tier=hot/" + id + ".json"}
+		for _, f := range files {
+			m.Files = append(m.Files, FileRef{Path: f, Size: 1, Vectors: 10})
+			m.Vectors += 10
+		}
+		return m
 	}
-	if got := Newest([]*Manifest{m, newer}, map[string]int64{"a": 1, "c": 3}); got != m {
-		t.Errorf("newest usable: %v", got)
+	live := func(files ...string) map[string]int64 {
+		out := map[string]int64{}
+		for _, f := range files {
+			out[f] = 1
+		}
+		return out
 	}
-	if got := Newest([]*Manifest{m, newer}, nil); got != nil {
-		t.Errorf("nothing live: %v", got.Key)
+	a, b, c := seg("01A", "a1", "a2"), seg("01B", "b1"), seg("01C", "c1", "c2", "c3")
+	merged := seg("01D", "a1", "a2", "b1") // a and b merged
+	partial := seg("01E", "a2", "x")       // shares a2 with a and merged
+	oldFormat := seg("01F", "f1")
+	oldFormat.Version = 1
+	cases := []struct {
+		name string
+		ms   []*Manifest
+		live map[string]int64
+		want []string // base names, newest first
+	}{
+		{"none", nil, live("a1"), nil},
+		{"disjoint segments", []*Manifest{a, c, b}, live("a1", "a2", "b1", "c1", "c2", "c3"), []string{"01C", "01B", "01A"}},
+		// The merge supersedes the segments it merged.
+		{"merged", []*Manifest{a, b, c, merged}, live("a1", "a2", "b1", "c1", "c2", "c3"), []string{"01D", "01C"}},
+		// A newer index sharing one live file wins it; the older is
+		// skipped whole (its other files are scanned exactly).
+		{"partial overlap", []*Manifest{a, partial}, live("a1", "a2", "x"), []string{"01E"}},
+		// Shared only through a dead file: both are searched.
+		{"shared dead file", []*Manifest{seg("01K", "k1", "k2", "k3"), seg("01L", "k3", "l1", "l2")}, live("k1", "k2", "l1", "l2"), []string{"01L", "01K"}},
+		// The newest is unusable (all dead): the older ones are searched.
+		{"unusable newest", []*Manifest{a, b, seg("01G", "gone1", "gone2")}, live("a1", "a2", "b1"), []string{"01B", "01A"}},
+		// A file of another size is another file: no overlap.
+		{"other size", []*Manifest{b, func() *Manifest { m := seg("01H", "b1", "h", "h2"); m.Files[0].Size = 2; return m }()}, live("b1", "h", "h2"), []string{"01H", "01B"}},
+		{"old format", []*Manifest{oldFormat, b}, live("f1", "b1"), []string{"01B"}},
+		// A chain: partial wins a2 and x; merged shares a2 and is skipped,
+		// so it blocks nothing; b is chosen again; a shares a2, skipped.
+		{"chain", []*Manifest{a, b, merged, partial}, live("a1", "a2", "b1", "x"), []string{"01E", "01B"}},
+	}
+	for _, c := range cases {
+		var got []string
+		for _, m := range Segments(c.ms, c.live) {
+			got = append(got, strings.TrimSuffix(path.Base(m.Key), ".json"))
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	// Removing an index that is not chosen changes nothing else.
+	all := []*Manifest{a, b, c, merged, partial}
+	l := live("a1", "a2", "b1", "c1", "c2", "c3", "x")
+	chosen := Segments(all, l)
+	for i, m := range all {
+		if slices.Contains(chosen, m) {
+			continue
+		}
+		rest := slices.Delete(slices.Clone(all), i, i+1)
+		if got := Segments(rest, l); !slices.Equal(got, chosen) {
+			t.Errorf("without %s: %d chosen, want %d", m.Key, len(got), len(chosen))
+		}
+	}
+	if got := merged.LiveVectors(live("a1", "b1")); got != 20 {
+		t.Errorf("live vectors %d, want 20", got)
 	}
 }
 
