@@ -72,6 +72,7 @@ import (
 
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
+	"github.com/akosha/akosha/lake/fulltext"
 	"github.com/akosha/akosha/lake/hnsw"
 	"github.com/akosha/akosha/lake/storage"
 	"github.com/akosha/akosha/lake/vecindex"
@@ -346,6 +347,7 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	files = slices.Clone(files)
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	datas := make([]*vecindex.FileData, len(files))
+	docs := make([][]fulltext.Doc, len(files))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	for i, a := range files {
@@ -359,7 +361,12 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 			if err != nil {
 				return fmt.Errorf("%s: %w", key, err)
 			}
-			datas[i] = d
+			// The full-text segment's documents, from the same bytes.
+			ds, err := readDocs(bytes.NewReader(b), int64(len(b)))
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			datas[i], docs[i] = d, ds
 			return nil
 		})
 	}
@@ -372,6 +379,18 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	if n < minVectors || n == 0 || opts.DryRun {
 		return "", n, nil
 	}
+	// The full-text segment first: it needs the documents, which can then
+	// go before the graph takes its memory.
+	tb, err := buildText(rows, docs)
+	if err != nil {
+		return "", n, fmt.Errorf("build the full-text segment: %w", err)
+	}
+	docs = nil
+	var text bytes.Buffer
+	if _, err := tb.WriteTo(&text); err != nil {
+		return "", n, fmt.Errorf("serialize the full-text segment: %w", err)
+	}
+	tb = nil
 	ix, err := hnsw.Build(ctx, flat, vecindex.Dim, hnsw.Config{M: opts.M, EfConstruction: opts.EfConstruction, Workers: opts.Workers})
 	if err != nil {
 		return "", n, fmt.Errorf("build the graph of %d vectors: %w", n, err)
@@ -397,6 +416,9 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	if err := store.Put(ctx, keys.Rows, bytes.NewReader(rb), int64(len(rb))); err != nil {
 		return "", n, fmt.Errorf("write %s: %w", keys.Rows, err)
 	}
+	if err := store.Put(ctx, keys.Text, bytes.NewReader(text.Bytes()), int64(text.Len())); err != nil {
+		return "", n, fmt.Errorf("write %s: %w", keys.Text, err)
+	}
 	cfg := ix.Config()
 	m := vecindex.Manifest{
 		Version: vecindex.FormatVersion, Table: schemas.TableMemories,
@@ -406,6 +428,7 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 		Rows:    vecindex.ObjRef{Key: keys.Rows, Size: int64(len(rb))},
 		BuiltAt: time.Now().UTC(),
 		RowKeys: true,
+		Text:    vecindex.ObjRef{Key: keys.Text, Size: int64(text.Len())},
 	}
 	// Per-file vector counts let readers weigh dead files by what they
 	// held (vecindex.Manifest.DeadFraction).
