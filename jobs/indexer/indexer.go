@@ -43,14 +43,29 @@
 // a second run builds nothing (when the statistics' row counts are the
 // vectors read; rows without an embedding can make a build smaller than
 // planned and so one more merge due). It is resumable for the same reason:
-// a crash leaves at most orphaned .hnsw/.rows objects (the manifest,
+// a crash leaves at most orphaned .hnsw/.rows/.fts objects (the manifest,
 // written last, is what makes a segment exist), and the next run plans
 // what is still needed. Segments are never deleted here (a query may be
 // reading one); vacuum removes the unusable and the superseded ones after
 // its grace.
 //
-// Memory is bounded by the largest build: its vectors, decoded from its
-// data files (whole-object GETs, four at a time), plus the graph being built.
+// # Full-text segments
+//
+// Each build also writes the full-text (BM25) segment of the same records
+// (lake/fulltext): doc n is the content and tags of node n's row, so a text
+// search filters and resolves its hits with the graph's rows table. It is
+// built from the same whole-file reads (one more column decode), written
+// before the manifest, which names it (vecindex.Manifest.Text). A segment
+// of an older build has none: it serves vector search, text search scores
+// its files exactly, and nothing rebuilds it for that alone (its next merge
+// or rebuild gives it one). The covered files' rows that are not nodes
+// (older versions, rows without an embedding) are in neither; text search
+// scores them exactly.
+//
+// Memory is bounded by the largest build: its vectors and texts, decoded
+// from its data files (whole-object GETs, four at a time), plus the
+// full-text segment (about the size of the texts, freed before the graph
+// is built) and the graph being built.
 //
 // `akosha job index` holds a lease, so two runs do not overlap; if two did,
 // nothing is corrupted (every object has a fresh ULID and manifests are
