@@ -143,6 +143,33 @@ func TestTextSearchSegments(t *testing.T) {
 		}
 	}
 
+	// Hybrid's text half is the same ranking, through the segment too.
+	q := queries[0]
+	res, err := p.query.Search(ctx, query.SearchRequest{Mode: "hybrid", Text: q, Vector: f64(recs[1].Embedding), K: ptr(10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ := query.TextStatsOf(res); segs != 1 {
+		t.Fatalf("hybrid: %d full-text segments searched", segs)
+	}
+	bm := map[string]float64{}
+	for _, h := range m.bm25(q, 50, nil) {
+		bm[h.key] = h.score
+	}
+	texts := 0
+	for _, r := range res.Results {
+		if r.BM25 == nil {
+			continue
+		}
+		texts++
+		if want, ok := bm[r.SystemID+"/"+r.ID]; !ok || !nearScore(*r.BM25, want) {
+			t.Fatalf("hybrid: %s/%s bm25 %v, want %v (%v)", r.SystemID, r.ID, *r.BM25, want, ok)
+		}
+	}
+	if texts == 0 {
+		t.Fatal("hybrid: no hit from the text ranking")
+	}
+
 	// After the index: re-sent records (the old versions are in the
 	// segment) and deleted ones (their file rewritten: the segment's docs
 	// of the old file are dead; a small file, so that the segment stays
