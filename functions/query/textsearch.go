@@ -308,8 +308,9 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	}
 
 	// Step 4: one BM25 corpus of the segments' admitted documents and the
-	// documents scored exactly, with their merged statistics.
-	// A deterministic corpus order: doc numbers break ties of equal scores.
+	// documents scored exactly, with their merged statistics. The exact
+	// documents in key order, so that a search is reproducible (ties are
+	// broken by key in searchSources anyway).
 	sort.Slice(docs, func(i, j int) bool {
 		a, b := docs[i], docs[j]
 		if sa, sb := a.td.System[a.row], b.td.System[b.row]; sa != sb {
