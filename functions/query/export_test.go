@@ -8,6 +8,12 @@ func SearchStatsOf(r *SearchResponse) (indexSearches, indexExact, fileScans, dro
 	return s.IndexSearches, s.IndexExact, s.FileScans, s.Dropped, s.IndexKeys
 }
 
+// TextStatsOf says how a text or hybrid search ranked by text: the
+// full-text segments searched and the data files scored exactly.
+func TextStatsOf(r *SearchResponse) (segments, exactFiles int) {
+	return r.stats.TextSegments, r.stats.TextFiles
+}
+
 // KeptFooters are the keys of the data files whose parsed footers f keeps
 // for search hits, and CachedKeys those its NVMe cache holds.
 func KeptFooters(f *Function) []string { return f.footers.Keys() }

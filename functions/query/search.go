@@ -201,6 +201,8 @@ type searchStats struct {
 	Dropped       int // candidates that were not the latest version
 	Rounds        int
 	IndexKeys     []string // manifests used
+	TextSegments  int      // full-text segments searched (modes text, hybrid)
+	TextFiles     int      // data files scored exactly by the text ranking
 }
 
 // searchParams is a validated request.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,6 +190,26 @@ func TestSearchIndexSegments(t *testing.T) {
 	if !slices.Equal(left, chosen) || !slices.Equal(all, chosen) {
 		t.Fatalf("vacuum left %v (chosen %v), want %v", all, left, chosen)
 	}
+	// The merged-away segments' full-text objects went with them: what is
+	// left is the chosen segments' objects, each with its .fts.
+	objs, err := store.List(ctx, vecindex.Prefix(schemas.TableMemories))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range objs {
+		keys = append(keys, o.Key)
+	}
+	var want []string
+	for _, k := range chosen {
+		stem := strings.TrimSuffix(k, ".json")
+		want = append(want, stem+".fts", stem+".hnsw", k, stem+".rows")
+	}
+	sort.Strings(keys)
+	sort.Strings(want)
+	if !slices.Equal(keys, want) {
+		t.Fatalf("vacuum left the index objects %v, want %v", keys, want)
+	}
 	search("vacuumed", 2)
 
 	// Records of the first batch re-sent into a new segment: 20 with a new
@@ -245,6 +266,18 @@ func TestSearchIndexSegments(t *testing.T) {
 		}
 	}
 	resent("re-sent")
+	// Text search through the full-text segments: the latest versions
+	// only, the stripped ones (no node: scored beside their segment) too.
+	for _, q := range []string{"no vector now", "record 7 re-sent", "re-sent 3"} {
+		res, err := p.query.Search(ctx, query.SearchRequest{Mode: "text", Text: q, K: ptr(20)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if segs, _ := query.TextStatsOf(res); segs == 0 {
+			t.Fatalf("text %q: no full-text segment searched", q)
+		}
+		compareText(t, "text "+q, res.Results, m.bm25(q, 20, nil), m)
+	}
 
 	tbl, _ := p.lake.Table(schemas.TableMemories)
 	for a := range tbl.Cached().AllFiles() {

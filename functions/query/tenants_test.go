@@ -17,6 +17,7 @@ import (
 	"github.com/akosha/akosha/functions/query"
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/testenv"
+	"github.com/akosha/akosha/jobs/indexer"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/fulltext"
 )
@@ -237,35 +238,68 @@ func TestTenantsConfineEveryRoute(t *testing.T) {
 	// weighed down by the other tenants' "secret"s. Team A (an allow list
 	// of systems) has a1's three alpha-secret and a-laptop's three
 	// alpha-laptop; the default tenant (a deny list) has d1's three.
-	for _, c := range []struct {
-		key, sys string
-		corpus   []string
-	}{
-		{keyA, "a1", []string{"alpha-secret", "alpha-secret", "alpha-secret", "alpha-laptop", "alpha-laptop", "alpha-laptop"}},
-		{keyDef, "d1", []string{"delta-secret", "delta-secret", "delta-secret"}},
-	} {
-		var docs []fulltext.Doc
-		for _, text := range c.corpus {
-			docs = append(docs, fulltext.Doc{Content: text})
+	bm25Own := func(what string) {
+		t.Helper()
+		for _, c := range []struct {
+			key, sys string
+			corpus   []string
+		}{
+			{keyA, "a1", []string{"alpha-secret", "alpha-secret", "alpha-secret", "alpha-laptop", "alpha-laptop", "alpha-laptop"}},
+			{keyDef, "d1", []string{"delta-secret", "delta-secret", "delta-secret"}},
+		} {
+			var docs []fulltext.Doc
+			for _, text := range c.corpus {
+				docs = append(docs, fulltext.Doc{Content: text})
+			}
+			want, err := fulltext.NewTexts(docs).Search(fulltext.ParseQuery("secret", fulltext.MatchAny), fulltext.Options{K: 1})
+			if err != nil || len(want) != 1 {
+				t.Fatalf("reference BM25: %v %v", want, err)
+			}
+			var got struct {
+				Results []struct {
+					SystemID string   `json:"system_id"`
+					BM25     *float64 `json:"bm25"`
+				} `json:"results"`
+			}
+			st, _, body := do(t, "POST", p.query+"/v1/search", map[string]any{"mode": "text", "text": "secret", "k": 50}, bearer(c.key))
+			if err := json.Unmarshal(body, &got); st != 200 || err != nil || len(got.Results) != 3 {
+				t.Fatalf("%s's text search: %d %s (%v)", c.sys, st, body, err)
+			}
+			for _, r := range got.Results {
+				if r.SystemID != c.sys || r.BM25 == nil || math.Abs(*r.BM25-want[0].Score) > 1e-6*want[0].Score {
+					t.Fatalf("%s: text search as %s's tenant: hit %s bm25 %v, want %s with %v (a corpus of the tenant's records only)",
+						what, c.sys, r.SystemID, r.BM25, c.sys, want[0].Score)
+				}
+			}
 		}
-		want, err := fulltext.NewTexts(docs).Search(fulltext.ParseQuery("secret", fulltext.MatchAny), fulltext.Options{K: 1})
-		if err != nil || len(want) != 1 {
-			t.Fatalf("reference BM25: %v %v", want, err)
-		}
-		var got struct {
-			Results []struct {
-				SystemID string   `json:"system_id"`
-				BM25     *float64 `json:"bm25"`
-			} `json:"results"`
-		}
-		st, _, body := do(t, "POST", p.query+"/v1/search", map[string]any{"mode": "text", "text": "secret", "k": 50}, bearer(c.key))
-		if err := json.Unmarshal(body, &got); st != 200 || err != nil || len(got.Results) != 3 {
-			t.Fatalf("%s's text search: %d %s (%v)", c.sys, st, body, err)
-		}
-		for _, r := range got.Results {
-			if r.SystemID != c.sys || r.BM25 == nil || math.Abs(*r.BM25-want[0].Score) > 1e-6*want[0].Score {
-				t.Fatalf("text search as %s's tenant: hit %s bm25 %v, want %s with %v (a corpus of the tenant's records only)",
-					c.sys, r.SystemID, r.BM25, c.sys, want[0].Score)
+	}
+	bm25Own("exact")
+	// The same through full-text segments: one segment holds every
+	// tenant's records, and neither its hits nor its statistics leak.
+	if sum, err := indexer.Run(ctxT(t), p.lake, indexer.Options{MinVectors: -1, EfConstruction: 16}); err != nil || sum.Built == 0 {
+		t.Fatalf("index: %+v %v", sum, err)
+	}
+	if err := p.fn.RefreshIndexes(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.fn.Search(ctxT(t), query.SearchRequest{Mode: "text", Text: "secret", K: ptr(50)})
+	if segs, _ := query.TextStatsOf(res); err != nil || segs == 0 {
+		t.Fatalf("text search after the index: %d segments, %v", segs, err)
+	}
+	bm25Own("through segments")
+	for _, c := range callers {
+		for _, body := range []map[string]any{
+			{"mode": "text", "text": "secret", "k": 50},
+			{"mode": "text", "text": "bravo alpha delta secret laptop", "k": 50},
+		} {
+			st, _, b := do(t, "POST", p.query+"/v1/search", body, bearer(c.key))
+			if st != 200 {
+				t.Fatalf("%s through segments: %d %s", c.name, st, b)
+			}
+			for _, m := range c.others {
+				if strings.Contains(string(b), m) {
+					t.Fatalf("%s through segments sees %s: %s", c.name, m, truncate(string(b), 600))
+				}
 			}
 		}
 	}

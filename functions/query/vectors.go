@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/akosha/akosha/lake"
+	"github.com/akosha/akosha/lake/fulltext"
 	"github.com/akosha/akosha/lake/hnsw"
 	"github.com/akosha/akosha/lake/storage"
 	"github.com/akosha/akosha/lake/vecindex"
@@ -30,6 +31,7 @@ const (
 	defaultIndexBytes = 8 << 30 // int8 indexes: about 0.6 KB per vector with their rows
 	defaultFileBytes  = 1 << 30
 	defaultTextBytes  = 1 << 30
+	defaultFTSBytes   = 2 << 30 // full-text segments: about the size of the text they index
 )
 
 type vectorState struct {
@@ -44,6 +46,7 @@ type vectorState struct {
 	indexes *refLRU[*loadedIndex]
 	files   *refLRU[*vecindex.FileData]
 	texts   *refLRU[*textData] // text columns, for full-text search and the tags/session filters
+	ftsegs  *refLRU[*fulltext.Segment]
 	embed   *embedder
 }
 
@@ -64,6 +67,7 @@ func newVectorState(f *Function) *vectorState {
 		indexes:   newRefLRU[*loadedIndex](defaultIndexBytes),
 		files:     newRefLRU[*vecindex.FileData](defaultFileBytes),
 		texts:     newRefLRU[*textData](defaultTextBytes),
+		ftsegs:    newRefLRU[*fulltext.Segment](defaultFTSBytes),
 		embed:     embedderFromEnv(),
 	}
 }
@@ -72,6 +76,7 @@ func (v *vectorState) close() {
 	v.indexes.clear()
 	v.files.clear()
 	v.texts.clear()
+	v.ftsegs.clear()
 }
 
 // refreshIndexes lists the manifests when the last listing is older than
@@ -367,3 +372,20 @@ func (c *refLRU[V]) clear() {
 // vacuum deleted a superseded or dead index after its grace, and this
 // process had not listed the indexes since.
 func indexGone(err error) bool { return err != nil && errors.Is(err, storage.ErrNotExist) }
+
+// textSegment returns the full-text segment of m (its manifest's Text),
+// read into memory through the NVMe cache like the graph (index) and kept
+// in its own LRU, bounded in bytes.
+func (v *vectorState) textSegment(ctx context.Context, m *vecindex.Manifest) (*fulltext.Segment, func(), error) {
+	return v.ftsegs.get(ctx, m.Text.Key, func(ctx context.Context) (*fulltext.Segment, int64, func(), error) {
+		b, err := v.f.cache.ReadAll(ctx, m.Text.Key, m.Text.Size)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		s, err := fulltext.Open(b)
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("%s: %w", m.Text.Key, err)
+		}
+		return s, int64(len(b)), nil, nil
+	})
+}

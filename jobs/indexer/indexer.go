@@ -43,14 +43,29 @@
 // a second run builds nothing (when the statistics' row counts are the
 // vectors read; rows without an embedding can make a build smaller than
 // planned and so one more merge due). It is resumable for the same reason:
-// a crash leaves at most orphaned .hnsw/.rows objects (the manifest,
+// a crash leaves at most orphaned .hnsw/.rows/.fts objects (the manifest,
 // written last, is what makes a segment exist), and the next run plans
 // what is still needed. Segments are never deleted here (a query may be
 // reading one); vacuum removes the unusable and the superseded ones after
 // its grace.
 //
-// Memory is bounded by the largest build: its vectors, decoded from its
-// data files (whole-object GETs, four at a time), plus the graph being built.
+// # Full-text segments
+//
+// Each build also writes the full-text (BM25) segment of the same records
+// (lake/fulltext): doc n is the content and tags of node n's row, so a text
+// search filters and resolves its hits with the graph's rows table. It is
+// built from the same whole-file reads (one more column decode), written
+// before the manifest, which names it (vecindex.Manifest.Text). A segment
+// of an older build has none: it serves vector search, text search scores
+// its files exactly, and nothing rebuilds it for that alone (its next merge
+// or rebuild gives it one). The covered files' rows that are not nodes
+// (older versions, rows without an embedding) are in neither; text search
+// scores them exactly.
+//
+// Memory is bounded by the largest build: its vectors and texts, decoded
+// from its data files (whole-object GETs, four at a time), plus the
+// full-text segment (about the size of the texts, freed before the graph
+// is built) and the graph being built.
 //
 // `akosha job index` holds a lease, so two runs do not overlap; if two did,
 // nothing is corrupted (every object has a fresh ULID and manifests are
@@ -72,6 +87,7 @@ import (
 
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
+	"github.com/akosha/akosha/lake/fulltext"
 	"github.com/akosha/akosha/lake/hnsw"
 	"github.com/akosha/akosha/lake/storage"
 	"github.com/akosha/akosha/lake/vecindex"
@@ -346,6 +362,7 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	files = slices.Clone(files)
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	datas := make([]*vecindex.FileData, len(files))
+	docs := make([][]fulltext.Doc, len(files))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	for i, a := range files {
@@ -359,7 +376,12 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 			if err != nil {
 				return fmt.Errorf("%s: %w", key, err)
 			}
-			datas[i] = d
+			// The full-text segment's documents, from the same bytes.
+			ds, err := readDocs(bytes.NewReader(b), int64(len(b)))
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			datas[i], docs[i] = d, ds
 			return nil
 		})
 	}
@@ -372,6 +394,18 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	if n < minVectors || n == 0 || opts.DryRun {
 		return "", n, nil
 	}
+	// The full-text segment first: it needs the documents, which can then
+	// go before the graph takes its memory.
+	tb, err := buildText(rows, docs)
+	if err != nil {
+		return "", n, fmt.Errorf("build the full-text segment: %w", err)
+	}
+	docs = nil
+	var text bytes.Buffer
+	if _, err := tb.WriteTo(&text); err != nil {
+		return "", n, fmt.Errorf("serialize the full-text segment: %w", err)
+	}
+	tb = nil
 	ix, err := hnsw.Build(ctx, flat, vecindex.Dim, hnsw.Config{M: opts.M, EfConstruction: opts.EfConstruction, Workers: opts.Workers})
 	if err != nil {
 		return "", n, fmt.Errorf("build the graph of %d vectors: %w", n, err)
@@ -397,6 +431,9 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 	if err := store.Put(ctx, keys.Rows, bytes.NewReader(rb), int64(len(rb))); err != nil {
 		return "", n, fmt.Errorf("write %s: %w", keys.Rows, err)
 	}
+	if err := store.Put(ctx, keys.Text, bytes.NewReader(text.Bytes()), int64(text.Len())); err != nil {
+		return "", n, fmt.Errorf("write %s: %w", keys.Text, err)
+	}
 	cfg := ix.Config()
 	m := vecindex.Manifest{
 		Version: vecindex.FormatVersion, Table: schemas.TableMemories,
@@ -406,6 +443,7 @@ func buildGroup(ctx context.Context, store storage.Store, p lake.Partition, file
 		Rows:    vecindex.ObjRef{Key: keys.Rows, Size: int64(len(rb))},
 		BuiltAt: time.Now().UTC(),
 		RowKeys: true,
+		Text:    vecindex.ObjRef{Key: keys.Text, Size: int64(text.Len())},
 	}
 	// Per-file vector counts let readers weigh dead files by what they
 	// held (vecindex.Manifest.DeadFraction).

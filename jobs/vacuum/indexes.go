@@ -78,7 +78,8 @@ func planIndexes(ctx context.Context, store storage.Store, objs []storage.Object
 		}
 		return out
 	}
-	// lake/vecindex: <stem>.json names <stem>.hnsw and <stem>.rows.
+	// lake/vecindex: <stem>.json names <stem>.hnsw, <stem>.rows and, since
+	// full-text segments, <stem>.fts.
 	byKey := map[string]storage.ObjectInfo{}
 	for _, o := range objs {
 		byKey[o.Key] = o
@@ -101,6 +102,9 @@ func planIndexes(ctx context.Context, store storage.Store, objs []storage.Object
 		}
 		claimed[strings.TrimSuffix(o.Key, ".json")] = true
 		claimed[m.Index.Key], claimed[m.Rows.Key] = true, true
+		if m.Text.Key != "" {
+			claimed[m.Text.Key] = true
+		}
 		indexes = append(indexes, indexObj{m, o})
 	}
 	// The segments readers choose now, per tier (current format only).
@@ -180,13 +184,13 @@ func planIndexes(ctx context.Context, store storage.Store, objs []storage.Object
 		}
 		// The manifest first (it is what makes the index exist), then its objects.
 		out = append(out, Candidate{Key: o.Key, Kind: KindIndex, Size: o.Size})
-		for _, k := range []string{m.Index.Key, m.Rows.Key} {
+		for _, k := range []string{m.Index.Key, m.Rows.Key, m.Text.Key} {
 			if obj, ok := byKey[k]; ok {
 				out = append(out, Candidate{Key: k, Kind: KindIndex, Size: obj.Size})
 			}
 		}
 	}
-	// .hnsw/.rows of a build that crashed before its manifest.
+	// .hnsw/.rows/.fts of a build that crashed before its manifest.
 	for _, o := range objs {
 		if strings.HasSuffix(o.Key, ".json") || claimed[o.Key] {
 			continue

@@ -340,12 +340,18 @@ func TestVacuumVecindexLayout(t *testing.T) {
 		k := vecindex.KeysFor(schemas.TableMemories, part, id)
 		m := vecindex.Manifest{Version: vecindex.FormatVersion, Table: schemas.TableMemories, Dim: vecindex.Dim,
 			Index: vecindex.ObjRef{Key: k.Index, Size: 3}, Rows: vecindex.ObjRef{Key: k.Rows, Size: 3}}
+		objs := map[string][]byte{k.Index: []byte("idx"), k.Rows: []byte("row")}
+		if id != "01LIVE" { // the live one is from before full-text segments
+			m.Text = vecindex.ObjRef{Key: k.Text, Size: 3}
+			objs[k.Text] = []byte("fts")
+		}
 		for _, f := range fs {
 			m.Files = append(m.Files, vecindex.FileRef{Path: f.Path, Size: f.Size, Vectors: 1})
 			m.Vectors++
 		}
 		b, _ := json.Marshal(m)
-		for key, body := range map[string][]byte{k.Index: []byte("idx"), k.Rows: []byte("row"), k.Manifest: b} {
+		objs[k.Manifest] = b
+		for key, body := range objs {
 			if err := s.Put(ctx, key, bytes.NewReader(body), int64(len(body))); err != nil {
 				t.Fatal(err)
 			}
@@ -356,6 +362,7 @@ func TestVacuumVecindexLayout(t *testing.T) {
 	stale := putIndex("01STALE", files[2:])
 	crashed := vecindex.KeysFor(schemas.TableMemories, part, "01CRASHED")
 	s.Put(ctx, crashed.Index, bytes.NewReader([]byte("x")), 1)
+	s.Put(ctx, crashed.Text, bytes.NewReader([]byte("x")), 1)
 	removeFiles(t, l, []string{files[2].Path})
 
 	// Within the grace: the stale index may still be read.
@@ -370,15 +377,15 @@ func TestVacuumVecindexLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := sum.Tables[schemas.TableMemories].Deleted[KindIndex]; n != 4 {
-		t.Fatalf("deleted %d index objects, want 4 (stale index x3, crashed build)", n)
+	if n := sum.Tables[schemas.TableMemories].Deleted[KindIndex]; n != 6 {
+		t.Fatalf("deleted %d index objects, want 6 (stale index x4 with its full-text segment, crashed build x2)", n)
 	}
 	for _, k := range []string{live.Manifest, live.Index, live.Rows} {
 		if _, err := s.Head(ctx, k); err != nil {
 			t.Fatalf("current index object %s deleted", k)
 		}
 	}
-	for _, k := range []string{stale.Manifest, stale.Index, stale.Rows, crashed.Index} {
+	for _, k := range []string{stale.Manifest, stale.Index, stale.Rows, stale.Text, crashed.Index, crashed.Text} {
 		if _, err := s.Head(ctx, k); err == nil {
 			t.Fatalf("%s kept", k)
 		}
@@ -404,13 +411,14 @@ func TestVacuumKeepsTheSegmentsSearchesUse(t *testing.T) {
 	putIndex := func(id string, fs []delta.Add) vecindex.Keys {
 		k := vecindex.KeysFor(schemas.TableMemories, part, id)
 		m := vecindex.Manifest{Version: vecindex.FormatVersion, Table: schemas.TableMemories, Tier: part.Tier, Dim: vecindex.Dim, RowKeys: true,
-			Index: vecindex.ObjRef{Key: k.Index, Size: 3}, Rows: vecindex.ObjRef{Key: k.Rows, Size: 3}}
+			Index: vecindex.ObjRef{Key: k.Index, Size: 3}, Rows: vecindex.ObjRef{Key: k.Rows, Size: 3},
+			Text: vecindex.ObjRef{Key: k.Text, Size: 3}}
 		for _, f := range fs {
 			m.Files = append(m.Files, vecindex.FileRef{Path: f.Path, Size: f.Size, Vectors: 10})
 			m.Vectors += 10
 		}
 		b, _ := json.Marshal(m)
-		for key, body := range map[string][]byte{k.Index: []byte("idx"), k.Rows: []byte("row"), k.Manifest: b} {
+		for key, body := range map[string][]byte{k.Index: []byte("idx"), k.Rows: []byte("row"), k.Text: []byte("fts"), k.Manifest: b} {
 			if err := s.Put(ctx, key, bytes.NewReader(body), int64(len(body))); err != nil {
 				t.Fatal(err)
 			}
@@ -453,14 +461,14 @@ func TestVacuumKeepsTheSegmentsSearchesUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []vecindex.Keys{merged, c} {
-		for _, key := range []string{k.Manifest, k.Index, k.Rows} {
+		for _, key := range []string{k.Manifest, k.Index, k.Rows, k.Text} {
 			if _, err := s.Head(ctx, key); err != nil {
 				t.Fatalf("a segment searches use lost %s: %v", key, err)
 			}
 		}
 	}
 	for _, k := range []vecindex.Keys{a, b, unusable} {
-		for _, key := range []string{k.Manifest, k.Index, k.Rows} {
+		for _, key := range []string{k.Manifest, k.Index, k.Rows, k.Text} { // the full-text segment goes with its graph
 			if _, err := s.Head(ctx, key); err == nil {
 				t.Fatalf("%s kept", key)
 			}
@@ -487,13 +495,14 @@ func TestPlanIndexesSegmentsAndGrace(t *testing.T) {
 	putIndex := func(id string, fs []delta.Add) {
 		k := vecindex.KeysFor(schemas.TableMemories, part, id)
 		m := vecindex.Manifest{Version: vecindex.FormatVersion, Table: schemas.TableMemories, Tier: part.Tier, Dim: vecindex.Dim, RowKeys: true,
-			Index: vecindex.ObjRef{Key: k.Index, Size: 3}, Rows: vecindex.ObjRef{Key: k.Rows, Size: 3}}
+			Index: vecindex.ObjRef{Key: k.Index, Size: 3}, Rows: vecindex.ObjRef{Key: k.Rows, Size: 3},
+			Text: vecindex.ObjRef{Key: k.Text, Size: 3}}
 		for _, f := range fs {
 			m.Files = append(m.Files, vecindex.FileRef{Path: f.Path, Size: f.Size, Vectors: 10})
 			m.Vectors += 10
 		}
 		b, _ := json.Marshal(m)
-		for key, body := range map[string][]byte{k.Index: []byte("idx"), k.Rows: []byte("row"), k.Manifest: b} {
+		for key, body := range map[string][]byte{k.Index: []byte("idx"), k.Rows: []byte("row"), k.Text: []byte("fts"), k.Manifest: b} {
 			if err := s.Put(ctx, key, bytes.NewReader(body), int64(len(body))); err != nil {
 				t.Fatal(err)
 			}

@@ -6,11 +6,21 @@
 // # Layout (format version 3)
 //
 // One index covers a set of data files, of any days and any systems, of one
-// tier of the memories table, and is three immutable objects sharing a ULID:
+// tier of the memories table, and is three or four immutable objects sharing
+// a ULID:
 //
 //	memories/_indexes/tier=<t>/<ulid>.hnsw  the HNSW graph (lake/hnsw serialized form)
 //	memories/_indexes/tier=<t>/<ulid>.rows  per vector: file, row, system, id, kind, project, created_at, ingested_at; the keys of the other rows
-//	memories/_indexes/tier=<t>/<ulid>.json  the manifest: the data files covered (paths, sizes, vectors per file) and the two objects
+//	memories/_indexes/tier=<t>/<ulid>.fts   the full-text (BM25) segment of the same rows (lake/fulltext), doc n = node n
+//	memories/_indexes/tier=<t>/<ulid>.json  the manifest: the data files covered (paths, sizes, vectors per file) and the objects
+//
+// The .fts object is named by the manifest's "text" field, added within
+// format version 3 (an optional field, so readers of either age read every
+// manifest): a manifest without it is an index built before full-text
+// segments, still searched for vectors, its files scored exactly by text
+// search. Its documents are the graph's nodes, numbered the same (content
+// and tags of node n's row); the covered files' other rows (older versions,
+// rows without an embedding, Rows.OtherFile) are in neither.
 //
 // Indexes are per tier, never per system: a fleet has thousands of systems,
 // and a graph per system made a search's cost follow the number of systems
@@ -97,9 +107,9 @@ const Dir = "_indexes"
 // Prefix is the store key prefix of table's indexes, with a trailing slash.
 func Prefix(table string) string { return table + "/" + Dir + "/" }
 
-// Keys are the three object keys of one index.
+// Keys are the object keys of one index.
 type Keys struct {
-	Manifest, Index, Rows string
+	Manifest, Index, Rows, Text string
 }
 
 // Group is the tier an index of partition p's files belongs to: p without
@@ -112,7 +122,7 @@ func Group(p lake.Partition) lake.Partition {
 // an index spans days) with the given unique id.
 func KeysFor(table string, p lake.Partition, id string) Keys {
 	base := Prefix(table) + fmt.Sprintf("tier=%s/%s", p.Tier, id)
-	return Keys{Manifest: base + ".json", Index: base + ".hnsw", Rows: base + ".rows"}
+	return Keys{Manifest: base + ".json", Index: base + ".hnsw", Rows: base + ".rows", Text: base + ".fts"}
 }
 
 // FileRef is one covered data file: its path as the Delta log writes it
@@ -150,6 +160,10 @@ type Manifest struct {
 	// (Rows.Keys). Indexes built before it are false and readers learn
 	// their files' keys from the files.
 	RowKeys bool `json:"row_keys,omitempty"`
+	// Text is the full-text segment of the same documents (doc n = node
+	// n); its Key is "" for an index built before full-text segments, whose
+	// files text search scores exactly.
+	Text ObjRef `json:"text,omitzero"`
 
 	// Key is the manifest's own key (not serialized).
 	Key string `json:"-"`
