@@ -33,7 +33,7 @@ package query
 //     through fulltext.Filtered (the admitted documents, Options.Allow
 //     inside the search), the rest through fulltext.Texts, all scored with
 //     their merged statistics (MatchAny, the exact top k; equal scores by
-//     record key, searchSources).
+//     record key, search.RankSources).
 //
 // Corpus statistics are exact: documents, average length and document
 // frequencies count exactly the records the search admits, never a
@@ -57,6 +57,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/akosha/akosha/functions/query/search"
 	"github.com/akosha/akosha/lake/fulltext"
 	"github.com/akosha/akosha/lake/fusion"
 	"github.com/akosha/akosha/schemas"
@@ -65,7 +66,7 @@ import (
 // textDoc is one row of the text corpus.
 type textDoc struct {
 	file *plannedData
-	td   *textData
+	td   *search.TextData
 	row  uint32
 }
 
@@ -83,7 +84,7 @@ func (d textDoc) result() SearchResult {
 // system test is allowsSystem, which holds the caller's tenant too: a row
 // of another tenant's system never enters the BM25 corpus, so it can
 // neither be a hit nor weigh on the corpus statistics (IDF) of this one.
-func (p *searchParams) textRow(d *textData, r int) bool {
+func (p *searchParams) textRow(d *search.TextData, r int) bool {
 	c := d.Created[r]
 	if !p.allowsSystem(d.System[r]) || (p.kinds != nil && !p.kinds[d.Kind[r]]) ||
 		(p.project != "" && p.project != d.Project[r]) || (p.from != 0 && c < p.from) || (p.to != 0 && c > p.to) ||
@@ -192,7 +193,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			}
 		}
 	}
-	tds := map[*plannedData]*textData{}
+	tds := map[*plannedData]*search.TextData{}
 	g, gctx = errgroup.WithContext(ctx)
 	for pd := range need {
 		g.Go(func() error {
@@ -214,7 +215,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	// Step 3: the row filter and latest wins, before scoring.
 	var docs []textDoc
 	var checks []verCheck
-	exactRow := func(pd *plannedData, td *textData, r int, shared bool) {
+	exactRow := func(pd *plannedData, td *search.TextData, r int, shared bool) {
 		if !p.textRow(td, r) {
 			return
 		}
@@ -232,7 +233,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 		// against the memories view (latest wins, expired rows hidden).
 		shared := keys.Shared(pd.key) || pd.expiring
 		td := tds[pd]
-		for r := range td.rows() {
+		for r := range td.Rows() {
 			exactRow(pd, td, r, shared)
 		}
 	}
@@ -251,7 +252,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			}
 			shared[fi] = keys.Shared(pd.key) || pd.expiring
 			if ts.others[fi] > 0 {
-				nodeRows[fi] = make([]bool, tds[pd].rows())
+				nodeRows[fi] = make([]bool, tds[pd].Rows())
 			}
 		}
 		for n := range rows.Len() {
@@ -269,7 +270,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			}
 			if p.textFiltered() {
 				td := tds[pd]
-				if int(r) >= td.rows() || (p.session != "" && p.session != td.Session[r]) || !p.tagsMatch(td.Tags[r]) {
+				if int(r) >= td.Rows() || (p.session != "" && p.session != td.Session[r]) || !p.tagsMatch(td.Tags[r]) {
 					continue
 				}
 			}
@@ -287,7 +288,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			}
 			pd := files[fi]
 			td := tds[pd]
-			for r := range td.rows() {
+			for r := range td.Rows() {
 				if !nr[r] {
 					exactRow(pd, td, r, shared[fi])
 				}
@@ -310,7 +311,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	// Step 4: one BM25 corpus of the segments' admitted documents and the
 	// documents scored exactly, with their merged statistics. The exact
 	// documents in key order, so that a search is reproducible (ties are
-	// broken by key in searchSources anyway).
+	// broken by key in search.RankSources anyway).
 	sort.Slice(docs, func(i, j int) bool {
 		a, b := docs[i], docs[j]
 		if sa, sb := a.td.System[a.row], b.td.System[b.row]; sa != sb {
@@ -335,7 +336,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 		rows := segs[src].ix.rows
 		return rows.Systems[rows.System[doc]] + "/" + rows.ID[doc]
 	}
-	hits, err := searchSources(fulltext.ParseQuery(p.text, fulltext.MatchAny), depth, srcs, keyOf)
+	hits, err := search.RankSources(fulltext.ParseQuery(p.text, fulltext.MatchAny), depth, srcs, keyOf)
 	if err != nil {
 		return fail(err)
 	}
@@ -379,82 +380,12 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 		rows := ts.ix.rows
 		pd := ts.pp.files[rows.File[h.Doc]]
 		td, r := tds[pd], rows.Pos[h.Doc]
-		if int(r) >= td.rows() {
-			return fail(fmt.Errorf("index %s names row %d of %s, which has %d", ts.pp.index.Key, r, pd.key, td.rows()))
+		if int(r) >= td.Rows() {
+			return fail(fmt.Errorf("index %s names row %d of %s, which has %d", ts.pp.index.Key, r, pd.key, td.Rows()))
 		}
 		out[i] = textHit{doc: textDoc{file: pd, td: td, row: r}, bm25: h.Score}
 	}
 	return out, release, nil
-}
-
-// searchSources returns the depth best hits of q over srcs, searched as one
-// corpus (their statistics merged, fulltext.MergeStats), best first, equal
-// scores by record key (keyOf): the order one exact index of the admitted
-// records gives, whichever source a record is in. A source breaks its own
-// ties by doc number, so when a source's last hit ties with the cut, the
-// sources are asked again, deeper, until the tie is whole.
-func searchSources(q fulltext.Query, depth int, srcs []fulltext.Searcher, keyOf func(src int, doc uint32) string) ([]fulltext.SourcedHit, error) {
-	var terms []string
-	for _, t := range q.Terms {
-		if !slices.Contains(terms, t) {
-			terms = append(terms, t)
-		}
-	}
-	all := make([]fulltext.Stats, len(srcs))
-	for i, s := range srcs {
-		st, err := s.Stats(terms)
-		if err != nil {
-			return nil, err
-		}
-		all[i] = st
-	}
-	merged := fulltext.MergeStats(all...)
-	type ranked struct {
-		fulltext.SourcedHit
-		key string
-	}
-	for k := depth; ; k *= 4 {
-		var out []ranked
-		lows := make([]float64, len(srcs)) // a full source's lowest score; -1: not full
-		for i, s := range srcs {
-			hs, err := s.Search(q, fulltext.Options{K: k, Stats: &merged})
-			if err != nil {
-				return nil, err
-			}
-			lows[i] = -1
-			if len(hs) == k {
-				lows[i] = hs[k-1].Score
-			}
-			for _, h := range hs {
-				out = append(out, ranked{fulltext.SourcedHit{Source: i, Hit: h}, keyOf(i, h.Doc)})
-			}
-		}
-		sort.Slice(out, func(a, b int) bool {
-			if out[a].Score != out[b].Score {
-				return out[a].Score > out[b].Score
-			}
-			return out[a].key < out[b].key
-		})
-		if len(out) > depth {
-			out = out[:depth]
-		}
-		whole := true
-		if len(out) == depth && k < 64*depth {
-			cut := out[depth-1].Score
-			for _, low := range lows {
-				if low >= 0 && low >= cut {
-					whole = false
-				}
-			}
-		}
-		if whole {
-			hits := make([]fulltext.SourcedHit, len(out))
-			for i, r := range out {
-				hits[i] = r.SourcedHit
-			}
-			return hits, nil
-		}
-	}
 }
 
 // textSeg is one index segment a text search goes through: its rows (the
@@ -634,7 +565,7 @@ func (f *Function) textAllowed(ctx context.Context, pd *plannedData, p *searchPa
 		return nil, err
 	}
 	defer release()
-	ok := make([]bool, td.rows())
+	ok := make([]bool, td.Rows())
 	for r := range ok {
 		ok[r] = (p.session == "" || p.session == td.Session[r]) && p.tagsMatch(td.Tags[r])
 	}

@@ -2,7 +2,6 @@ package query
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/akosha/akosha/functions/query/search"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/fulltext"
 	"github.com/akosha/akosha/lake/hnsw"
@@ -43,10 +43,10 @@ type vectorState struct {
 	listedAt  time.Time
 	listing   singleflight.Group
 
-	indexes *refLRU[*loadedIndex]
-	files   *refLRU[*vecindex.FileData]
-	texts   *refLRU[*textData] // text columns, for full-text search and the tags/session filters
-	ftsegs  *refLRU[*fulltext.Segment]
+	indexes *search.RefLRU[*loadedIndex]
+	files   *search.RefLRU[*vecindex.FileData]
+	texts   *search.RefLRU[*search.TextData] // text columns, for full-text search and the tags/session filters
+	ftsegs  *search.RefLRU[*fulltext.Segment]
 	embed   *embedder
 }
 
@@ -64,19 +64,19 @@ func newVectorState(f *Function) *vectorState {
 		f:         f,
 		manifests: map[string]*vecindex.Manifest{},
 		byGroup:   map[lake.Partition][]*vecindex.Manifest{},
-		indexes:   newRefLRU[*loadedIndex](defaultIndexBytes),
-		files:     newRefLRU[*vecindex.FileData](defaultFileBytes),
-		texts:     newRefLRU[*textData](defaultTextBytes),
-		ftsegs:    newRefLRU[*fulltext.Segment](defaultFTSBytes),
+		indexes:   search.NewRefLRU[*loadedIndex](defaultIndexBytes),
+		files:     search.NewRefLRU[*vecindex.FileData](defaultFileBytes),
+		texts:     search.NewRefLRU[*search.TextData](defaultTextBytes),
+		ftsegs:    search.NewRefLRU[*fulltext.Segment](defaultFTSBytes),
 		embed:     embedderFromEnv(),
 	}
 }
 
 func (v *vectorState) close() {
-	v.indexes.clear()
-	v.files.clear()
-	v.texts.clear()
-	v.ftsegs.clear()
+	v.indexes.Clear()
+	v.files.Clear()
+	v.texts.Clear()
+	v.ftsegs.Clear()
 }
 
 // refreshIndexes lists the manifests when the last listing is older than
@@ -162,7 +162,7 @@ func (v *vectorState) segments(g lake.Partition, live map[string]int64) []*vecin
 // server, not for the cache's fsync, and an int8 index is searched in the
 // bytes read.
 func (v *vectorState) index(ctx context.Context, m *vecindex.Manifest) (*loadedIndex, func(), error) {
-	return v.indexes.get(ctx, m.Key, func(ctx context.Context) (*loadedIndex, int64, func(), error) {
+	return v.indexes.Get(ctx, m.Key, func(ctx context.Context) (*loadedIndex, int64, func(), error) {
 		var (
 			ix   *hnsw.Index
 			rows *vecindex.Rows
@@ -208,7 +208,7 @@ func (v *vectorState) index(ctx context.Context, m *vecindex.Manifest) (*loadedI
 
 // fileData returns the decoded vectors of one data file.
 func (v *vectorState) fileData(ctx context.Context, key string, size int64) (*vecindex.FileData, func(), error) {
-	return v.files.get(ctx, key, func(ctx context.Context) (*vecindex.FileData, int64, func(), error) {
+	return v.files.Get(ctx, key, func(ctx context.Context) (*vecindex.FileData, int64, func(), error) {
 		// In memory, as indexes are (cache.ReadAll): a cold search waits
 		// for the store, not for the cache's fsync of its copy. The
 		// embedding is most of a file, so reading all of it costs little.
@@ -224,150 +224,6 @@ func (v *vectorState) fileData(ctx context.Context, key string, size int64) (*ve
 	})
 }
 
-// refLRU is a byte-bounded LRU of loaded values with reference counts: an
-// evicted value is closed only once no caller holds it. Loads of one key
-// are shared.
-type refLRU[V any] struct {
-	budget int64
-
-	mu     sync.Mutex
-	used   int64
-	ll     *list.List // of *refEntry[V], front = most recent
-	m      map[string]*refEntry[V]
-	flight singleflight.Group
-}
-
-type refEntry[V any] struct {
-	key   string
-	val   V
-	size  int64
-	refs  int
-	gone  bool
-	close func()
-	elem  *list.Element
-}
-
-func newRefLRU[V any](budget int64) *refLRU[V] {
-	return &refLRU[V]{budget: budget, ll: list.New(), m: map[string]*refEntry[V]{}}
-}
-
-type loadFunc[V any] func(ctx context.Context) (V, int64, func(), error)
-
-func (c *refLRU[V]) get(ctx context.Context, key string, load loadFunc[V]) (V, func(), error) {
-	for attempt := 0; ; attempt++ {
-		if e := c.take(key); e != nil {
-			return e.val, func() { c.put(e) }, nil
-		}
-		_, err, _ := c.flight.Do(key, func() (any, error) {
-			if e := c.peek(key); e != nil {
-				return nil, nil
-			}
-			// The load outlives one caller's cancellation: others share it.
-			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-			defer cancel()
-			val, size, closer, err := load(lctx)
-			if err != nil {
-				return nil, err
-			}
-			c.insert(&refEntry[V]{key: key, val: val, size: size, close: closer})
-			return nil, nil
-		})
-		if err != nil {
-			var zero V
-			return zero, nil, err
-		}
-		if attempt > 3 {
-			// Evicted between load and take every time: the budget is far
-			// too small for this value; load a private copy.
-			val, _, closer, err := load(ctx)
-			if err != nil {
-				var zero V
-				return zero, nil, err
-			}
-			return val, func() {
-				if closer != nil {
-					closer()
-				}
-			}, nil
-		}
-	}
-}
-
-func (c *refLRU[V]) peek(key string) *refEntry[V] {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[key]
-}
-
-func (c *refLRU[V]) take(key string) *refEntry[V] {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.m[key]
-	if e == nil {
-		return nil
-	}
-	e.refs++
-	c.ll.MoveToFront(e.elem)
-	return e
-}
-
-func (c *refLRU[V]) put(e *refEntry[V]) {
-	c.mu.Lock()
-	e.refs--
-	done := e.gone && e.refs == 0
-	c.mu.Unlock()
-	if done && e.close != nil {
-		e.close()
-	}
-}
-
-func (c *refLRU[V]) insert(e *refEntry[V]) {
-	c.mu.Lock()
-	e.elem = c.ll.PushFront(e)
-	c.m[e.key] = e
-	c.used += e.size
-	var closing []*refEntry[V]
-	for c.used > c.budget && c.ll.Len() > 1 {
-		old := c.ll.Back().Value.(*refEntry[V])
-		c.removeLocked(old)
-		if old.refs == 0 {
-			closing = append(closing, old)
-		}
-	}
-	c.mu.Unlock()
-	for _, old := range closing {
-		if old.close != nil {
-			old.close()
-		}
-	}
-}
-
-func (c *refLRU[V]) removeLocked(e *refEntry[V]) {
-	c.ll.Remove(e.elem)
-	delete(c.m, e.key)
-	c.used -= e.size
-	e.gone = true
-}
-
-// clear drops every entry (closing those no caller holds).
-func (c *refLRU[V]) clear() {
-	c.mu.Lock()
-	var closing []*refEntry[V]
-	for c.ll.Len() > 0 {
-		e := c.ll.Back().Value.(*refEntry[V])
-		c.removeLocked(e)
-		if e.refs == 0 {
-			closing = append(closing, e)
-		}
-	}
-	c.mu.Unlock()
-	for _, e := range closing {
-		if e.close != nil {
-			e.close()
-		}
-	}
-}
-
 // indexGone reports whether err says an index object no longer exists:
 // vacuum deleted a superseded or dead index after its grace, and this
 // process had not listed the indexes since.
@@ -377,7 +233,7 @@ func indexGone(err error) bool { return err != nil && errors.Is(err, storage.Err
 // read into memory through the NVMe cache like the graph (index) and kept
 // in its own LRU, bounded in bytes.
 func (v *vectorState) textSegment(ctx context.Context, m *vecindex.Manifest) (*fulltext.Segment, func(), error) {
-	return v.ftsegs.get(ctx, m.Text.Key, func(ctx context.Context) (*fulltext.Segment, int64, func(), error) {
+	return v.ftsegs.Get(ctx, m.Text.Key, func(ctx context.Context) (*fulltext.Segment, int64, func(), error) {
 		b, err := v.f.cache.ReadAll(ctx, m.Text.Key, m.Text.Size)
 		if err != nil {
 			return nil, 0, nil, err
