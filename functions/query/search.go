@@ -67,20 +67,20 @@ import (
 	"github.com/viterin/vek/vek32"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/akosha/akosha/functions/query/search"
 	"github.com/akosha/akosha/internal/httpx"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/hnsw"
 	"github.com/akosha/akosha/lake/storage"
-	"github.com/akosha/akosha/lake/tenants"
 	"github.com/akosha/akosha/lake/vecindex"
 	"github.com/akosha/akosha/schemas"
 )
 
 // Search limits.
 const (
-	DefaultSearchK = 10
-	MaxSearchK     = 1000
+	DefaultSearchK = search.DefaultK
+	MaxSearchK     = search.MaxK
 	searchEf       = hnsw.DefaultEfSearch
 	maxSearchBody  = 1 << 20
 )
@@ -111,76 +111,21 @@ type SearchRequest struct {
 	AsOf AsOf `json:"as_of,omitempty"`
 }
 
-// SearchFilter narrows a search. Every field that is set must match.
-// system_id, kind and tier take a list (or a single string); from and to
-// bound created_at, inclusive (RFC 3339, or ISO 8601 without a zone read as
-// UTC).
-type SearchFilter struct {
-	SystemID StringList `json:"system_id,omitempty"`
-	Project  string     `json:"project,omitempty"`
-	Kind     StringList `json:"kind,omitempty"`
-	Tier     StringList `json:"tier,omitempty"`
-	From     string     `json:"from,omitempty"`
-	To       string     `json:"to,omitempty"`
-	// Tags keeps records holding any of these tags (all of them with
-	// TagsAll); SessionID keeps one session's records.
-	Tags      TagList `json:"tags,omitempty"`
-	TagsAll   bool    `json:"tags_all,omitempty"`
-	SessionID string  `json:"session_id,omitempty"`
-}
+// SearchFilter, StringList, TagList and SearchResult are the search
+// package's: the body's filter and a result are what a search takes and
+// gives, encoded as they are.
+type (
+	SearchFilter = search.Filter
+	StringList   = search.StringList
+	TagList      = search.TagList
+	SearchResult = search.Result
+)
 
-// TagList is filter.tags: a list of non-empty strings (or one string).
-type TagList []string
-
-// errBadTags is filter.tags that is not strings; decodeSearch makes it an
-// invalid_filter.
-var errBadTags = errors.New("filter.tags: want a string or a list of strings")
-
-// UnmarshalJSON accepts "a", ["a", "b"] or null.
-func (t *TagList) UnmarshalJSON(b []byte) error {
-	var l StringList
-	if err := l.UnmarshalJSON(b); err != nil {
-		return errBadTags
-	}
-	*t = TagList(l)
-	return nil
-}
-
-// StringList is a JSON list of strings that also accepts a single string.
-type StringList []string
-
-// UnmarshalJSON accepts "a", ["a", "b"] or null.
-func (s *StringList) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*s = StringList{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return errors.New("want a string or a list of strings")
-	}
-	*s = many
-	return nil
-}
-
-// SearchResult is one match.
-type SearchResult struct {
-	SystemID  string  `json:"system_id"`
-	ID        string  `json:"id"`
-	Kind      string  `json:"kind"`
-	Content   string  `json:"content"`
-	Score     float32 `json:"score"`
-	CreatedAt string  `json:"created_at"`
-	Tier      string  `json:"tier"`
-	Project   string  `json:"project"`
-	// Text and hybrid modes only: the hit's BM25 score (absent when the
-	// text ranking did not hold it), its cosine similarity (hybrid, absent
-	// when the vector ranking did not hold it) and its 1-based place. In
-	// text mode Score is the BM25 score; in hybrid mode the fused one.
-	BM25        *float64 `json:"bm25,omitempty"`
-	VectorScore *float32 `json:"vector_score,omitempty"`
-	Rank        int      `json:"rank,omitempty"`
+// query is what the request asks of the search package; as_of and cache
+// are the function's.
+func (r SearchRequest) query() search.Query {
+	return search.Query{Vector: r.Vector, Text: r.Text, Mode: r.Mode, HybridWeight: r.HybridWeight, K: r.K,
+		Threshold: r.Threshold, Filter: r.Filter}
 }
 
 // SearchResponse is the answer of POST /v1/search.
@@ -205,28 +150,10 @@ type searchStats struct {
 	TextFiles     int      // data files scored exactly by the text ranking
 }
 
-// searchParams is a validated request.
+// searchParams is a validated search (search.Params) and the snapshots
+// it reads.
 type searchParams struct {
-	q         []float32 // unit length
-	k         int
-	threshold float32
-	hasThresh bool
-	systems   map[string]bool
-	scope     *tenants.Scope // the caller's tenant; nil: every system
-	tiers     map[string]bool
-	kinds     map[string]bool
-	project   string
-	from, to  int64 // created_at bounds, Unix micros; 0 = open
-	fromT     time.Time
-	toT       time.Time
-	tags      []string
-	tagsAll   bool
-	session   string
-	now       time.Time // what has expired is decided at this time
-
-	mode   string // modeVector, modeText or modeHybrid
-	text   string // the query text (text and hybrid modes)
-	weight float64
+	search.Params
 
 	// snaps are the past snapshots an as_of search reads; nil: the latest.
 	snaps snapshots
@@ -241,177 +168,45 @@ func (f *Function) searchSnapshots(p *searchParams) snapshots {
 	return f.snapshots()
 }
 
-// Search modes.
-const (
-	modeVector = "vector"
-	modeText   = "text"
-	modeHybrid = "hybrid"
-)
-
 var systemIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 
 func badRequest(code, format string, args ...any) error {
 	return httpx.Errorf(http.StatusBadRequest, code, format, args...)
 }
 
-// params validates req; text is embedded by the caller first.
+// params validates req (search.Validate), embeds its text when the search
+// needs a vector and was not given one, and confines it to the caller's
+// tenant.
 func (f *Function) params(ctx context.Context, req SearchRequest) (*searchParams, error) {
-	p := &searchParams{k: DefaultSearchK, weight: 0.5, now: f.cfg.Now()}
-	hasVec, hasText := req.Vector != nil, strings.TrimSpace(req.Text) != ""
-	canEmbed := f.vectors.embed != nil
-	p.mode = req.Mode
-	switch req.Mode {
-	case "":
-		switch {
-		case hasVec && hasText, hasText && canEmbed:
-			p.mode = modeHybrid
-		case hasVec:
-			p.mode = modeVector
-		default:
-			p.mode = modeText
-		}
-	case modeVector, modeText, modeHybrid:
-	default:
-		return nil, badRequest("invalid_mode", "mode must be vector, text or hybrid, got %q", truncate(req.Mode, 40))
+	sp, err := search.Validate(req.query(), f.cfg.Now(), f.vectors.embed != nil)
+	if err != nil {
+		return nil, searchError(err)
 	}
-	if req.HybridWeight != nil {
-		w := *req.HybridWeight
-		if !(w >= 0 && w <= 1) {
-			return nil, badRequest("invalid_hybrid_weight", "hybrid_weight must be between 0 and 1, got %v", w)
-		}
-		if p.mode != modeHybrid {
-			return nil, badRequest("invalid_hybrid_weight", "hybrid_weight applies to mode hybrid only (mode is %s)", p.mode)
-		}
-		p.weight = w
-	}
-	switch {
-	case !hasVec && !hasText:
-		return nil, badRequest("missing_query", `the body needs "vector" (384 floats) or "text"`)
-	case p.mode == modeVector && hasVec && hasText:
-		return nil, badRequest("invalid_query", `mode vector takes "vector" or "text", not both`)
-	case p.mode == modeText && !hasText:
-		return nil, badRequest("missing_query", `mode text needs "text"`)
-	case p.mode == modeText && hasVec:
-		return nil, badRequest("invalid_query", `mode text takes "text" only, not "vector"`)
-	case p.mode == modeHybrid && !hasText:
-		return nil, badRequest("missing_query", `mode hybrid needs "text" (and "vector", or an embeddings endpoint)`)
-	}
-	if p.mode != modeVector {
-		p.text = req.Text
-	}
-	if hasVec {
-		q, err := toVector(req.Vector)
-		if err != nil {
-			return nil, httpx.Errorf(http.StatusUnprocessableEntity, "invalid_vector", "%v", err)
-		}
-		p.q = q
-	}
-	if req.K != nil {
-		if *req.K < 1 || *req.K > MaxSearchK {
-			return nil, badRequest("invalid_k", "k must be between 1 and %d, got %d", MaxSearchK, *req.K)
-		}
-		p.k = *req.K
-	}
-	if req.Threshold != nil {
-		if p.mode == modeText {
-			return nil, badRequest("invalid_threshold", "threshold bounds cosine similarity: mode text has none")
-		}
-		t := *req.Threshold
-		if math.IsNaN(t) || t < -1 || t > 1 {
-			return nil, badRequest("invalid_threshold", "threshold must be between -1 and 1, got %v", t)
-		}
-		p.threshold, p.hasThresh = float32(t), true
-	}
-	if fl := req.Filter; fl != nil {
-		set := func(name string, vals []string, ok func(string) bool) (map[string]bool, error) {
-			if vals == nil {
-				return nil, nil
-			}
-			m := map[string]bool{}
-			for _, v := range vals {
-				if !ok(v) {
-					return nil, badRequest("invalid_filter", "filter.%s: invalid value %q", name, truncate(v, 120))
-				}
-				m[v] = true
-			}
-			return m, nil
-		}
-		var err error
-		if p.systems, err = set("system_id", fl.SystemID, systemIDRe.MatchString); err != nil {
-			return nil, err
-		}
-		if p.kinds, err = set("kind", fl.Kind, func(s string) bool {
-			return s == schemas.KindConversation || s == schemas.KindReflection || s == schemas.KindMemory
-		}); err != nil {
-			return nil, err
-		}
-		if p.tiers, err = set("tier", fl.Tier, func(s string) bool {
-			return s == schemas.TierHot || s == schemas.TierWarm || s == schemas.TierCold
-		}); err != nil {
-			return nil, err
-		}
-		p.project = fl.Project
-		for _, tg := range fl.Tags {
-			if tg == "" {
-				return nil, badRequest("invalid_filter", "filter.tags: empty tag")
-			}
-		}
-		p.tags, p.tagsAll, p.session = fl.Tags, fl.TagsAll, fl.SessionID
-		if fl.TagsAll && len(fl.Tags) == 0 {
-			return nil, badRequest("invalid_filter", "filter.tags_all needs filter.tags")
-		}
-		for _, b := range []struct {
-			name string
-			s    string
-			t    *time.Time
-		}{{"from", fl.From, &p.fromT}, {"to", fl.To, &p.toT}} {
-			if b.s == "" {
-				continue
-			}
-			t, err := schemas.ParseTime(b.s)
-			if err != nil {
-				return nil, badRequest("invalid_time", "filter.%s: %v", b.name, err)
-			}
-			*b.t = t
-		}
-		if !p.fromT.IsZero() {
-			p.from = p.fromT.UnixMicro()
-		}
-		if !p.toT.IsZero() {
-			p.to = p.toT.UnixMicro()
-		}
-		if p.from != 0 && p.to != 0 && p.from > p.to {
-			return nil, badRequest("invalid_time", "filter.from is after filter.to")
-		}
-	}
-	if hasText && !hasVec && p.mode != modeText {
-		if f.vectors.embed == nil {
-			return nil, badRequest("text_search_unavailable",
-				"mode %s with a text needs an embeddings endpoint (AKOSHA_EMBEDDINGS_URL); send a 384-float \"vector\" too, or use mode text", p.mode)
-		}
+	p := &searchParams{Params: *sp}
+	if p.NeedsEmbedding() {
 		q, err := f.vectors.embed.embed(ctx, req.Text)
 		if err != nil {
 			return nil, err
 		}
-		p.q = q
+		p.Embedded(q)
 	}
-	// The tenant's systems only: files that cannot hold them are not
-	// planned, and rows of other systems are filtered in every index walk
-	// and scan (allowsSystem).
 	if sc := f.scope(ctx); !sc.All() {
-		// An allow list is all the test needs (Filter already kept only
-		// the tenant's); a deny list (the default tenant's) is kept.
-		if p.systems = sc.Filter(p.systems); p.systems == nil {
-			p.scope = sc
-		}
+		p.Confine(sc)
 	}
-	hnsw.Normalize(p.q)
 	return p, nil
 }
 
-// allowsSystem reports whether rows of system s may be candidates.
-func (p *searchParams) allowsSystem(s string) bool {
-	return (p.systems == nil || p.systems[s]) && (p.scope == nil || p.scope.Allows(s))
+// searchError is the API error of a search the search package refused.
+func searchError(err error) error {
+	var se *search.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	status := http.StatusBadRequest
+	if se.Unprocessable {
+		status = http.StatusUnprocessableEntity
+	}
+	return httpx.Errorf(status, se.Code, "%s", se.Message)
 }
 
 // decodeSearch reads a search body strictly: unknown keys (top level or in
@@ -421,7 +216,7 @@ func decodeSearch(b []byte) (SearchRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		if errors.Is(err, errBadTags) {
+		if errors.Is(err, search.ErrBadTags) {
 			return req, badRequest("invalid_filter", "%v", err)
 		}
 		if strings.Contains(err.Error(), "unknown field") {
@@ -487,7 +282,7 @@ func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchRespon
 	// snapshot warm, and the past one is read from the lake (asof.go).
 	var resp *SearchResponse
 	switch {
-	case p.mode != modeVector:
+	case p.Mode != search.ModeVector:
 		// Text and hybrid searches are answered here: BM25 needs the
 		// statistics of the whole corpus (tier stores do not fuse yet).
 		resp, err = f.searchText(ctx, p)
@@ -539,10 +334,10 @@ func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*planne
 		}
 	}
 	var keys errgroup.Group
-	keys.Go(func() error { return keyIdx.Sync(ctx, schemas.TableMemories, snap, p.systems, fromIndexes) })
+	keys.Go(func() error { return keyIdx.Sync(ctx, schemas.TableMemories, snap, p.Systems, fromIndexes) })
 	defer keys.Wait()
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
-	kk := rescored(p.k)
+	kk := rescored(p.K)
 	var final []candidate
 	for round := 0; ; round++ {
 		resp.stats.Rounds = round + 1
@@ -556,11 +351,11 @@ func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*planne
 		// The files an index was to name but did not (vacuum deleted it
 		// under this search) are read now.
 		if !keyIdx.Knows(fromIndexes) {
-			if err := keyIdx.Sync(ctx, schemas.TableMemories, snap, p.systems, nil); err != nil {
+			if err := keyIdx.Sync(ctx, schemas.TableMemories, snap, p.Systems, nil); err != nil {
 				return nil, err
 			}
 		}
-		final, err = f.latestOnly(ctx, snaps, keyIdx, p.now, cands, kk, &resp.stats)
+		final, err = f.latestOnly(ctx, snaps, keyIdx, p.Now, cands, kk, &resp.stats)
 		if err != nil {
 			return nil, err
 		}
@@ -569,7 +364,7 @@ func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*planne
 		// many small sources can together hold more than kk while none
 		// alone is full.
 		full = full || len(cands) > kk
-		if len(final) >= p.k || !full || resp.stats.Dropped == 0 || round == 3 || kk >= 4*MaxSearchK {
+		if len(final) >= p.K || !full || resp.stats.Dropped == 0 || round == 3 || kk >= 4*MaxSearchK {
 			break
 		}
 		kk *= 4
@@ -632,7 +427,7 @@ func (pp *plannedPart) indexKey() string {
 }
 
 func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedPart {
-	prune := Prune{CreatedFrom: p.fromT, CreatedTo: p.toT}
+	prune := Prune{CreatedFrom: p.FromT, CreatedTo: p.ToT}
 	type acc struct {
 		live map[string]int64
 		adds map[string]delta.Add
@@ -640,18 +435,18 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 	}
 	parts := map[lake.Partition]*acc{} // by tier
 	dayFrom, dayTo := "", ""
-	if !p.fromT.IsZero() {
-		dayFrom = schemas.Day(p.fromT)
+	if !p.FromT.IsZero() {
+		dayFrom = schemas.Day(p.FromT)
 	}
-	if !p.toT.IsZero() {
-		dayTo = schemas.Day(p.toT)
+	if !p.ToT.IsZero() {
+		dayTo = schemas.Day(p.ToT)
 	}
 	for a := range snap.AllFiles() {
 		part, err := lake.PartitionOf(a.PartitionValues)
 		if err != nil {
 			continue
 		}
-		if p.tiers != nil && !p.tiers[part.Tier] {
+		if p.Tiers != nil && !p.Tiers[part.Tier] {
 			continue
 		}
 		// Every live file of the tier counts for the index's dead
@@ -665,7 +460,7 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		ac.live[a.Path] = a.Size
 		ac.adds[a.Path] = a
 		if (dayFrom == "" || part.Day >= dayFrom) && (dayTo == "" || part.Day <= dayTo) &&
-			lake.MayHoldAny(a, p.systems) && prune.Keep(a) {
+			lake.MayHoldAny(a, p.Systems) && prune.Keep(a) {
 			ac.kept = append(ac.kept, a.Path)
 		}
 	}
@@ -677,7 +472,7 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		data := func(path string) *plannedData {
 			fp, _ := lake.PartitionOf(ac.adds[path].PartitionValues) // parsed above
 			return &plannedData{key: schemas.TableMemories + "/" + path, size: ac.live[path], part: fp,
-				expiring: lake.ExpiryOf(ac.adds[path]).MayHaveExpired(p.now)}
+				expiring: lake.ExpiryOf(ac.adds[path]).MayHaveExpired(p.Now)}
 		}
 		kept := make(map[string]bool, len(ac.kept))
 		for _, path := range ac.kept {
@@ -734,18 +529,6 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 	return out
 }
 
-// rowFilter applies the row filter; nil when nothing narrows rows. The
-// system is a row filter too: a file holds many systems.
-func (p *searchParams) rowFilter() func(system, kind, project string, created int64) bool {
-	if p.systems == nil && p.scope == nil && p.kinds == nil && p.project == "" && p.from == 0 && p.to == 0 && !p.textFiltered() {
-		return nil
-	}
-	return func(system, kind, project string, created int64) bool {
-		return p.allowsSystem(system) && (p.kinds == nil || p.kinds[kind]) && (p.project == "" || p.project == project) &&
-			(p.from == 0 || created >= p.from) && (p.to == 0 || created <= p.to)
-	}
-}
-
 // collect searches every planned partition for its best kk rows. full
 // reports whether some source returned kk rows (and so could give more).
 func (f *Function) collect(ctx context.Context, plan []*plannedPart, p *searchParams, kk int, st *searchStats) ([]candidate, bool, error) {
@@ -762,7 +545,7 @@ func (f *Function) collect(ctx context.Context, plan []*plannedPart, p *searchPa
 			full = true
 		}
 	}
-	rf := p.rowFilter()
+	rf := p.RowFilter()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for _, pp := range plan {
@@ -864,17 +647,17 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 	if rf != nil {
 		sysOK := make([]bool, len(rows.Systems))
 		for i, s := range rows.Systems {
-			sysOK[i] = p.allowsSystem(s)
+			sysOK[i] = p.AllowsSystem(s)
 		}
 		kindOK := make([]bool, len(rows.Kinds))
 		for i, k := range rows.Kinds {
-			kindOK[i] = p.kinds == nil || p.kinds[k]
+			kindOK[i] = p.Kinds == nil || p.Kinds[k]
 		}
 		proj := int64(-1) // -1: any project
-		if p.project != "" {
+		if p.Project != "" {
 			proj = -2 // no row has it
 			for i, s := range rows.Projects {
-				if s == p.project {
+				if s == p.Project {
 					proj = int64(i)
 				}
 			}
@@ -882,7 +665,7 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 		// Tags and session_id are not in the index's rows: the files'
 		// text columns say which rows pass.
 		var textOK [][]bool // per manifest file
-		if p.textFiltered() {
+		if p.TextFiltered() {
 			textOK = make([][]bool, len(pp.files))
 			for i, pd := range pp.files {
 				if pd == nil {
@@ -896,8 +679,8 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 		filter = func(id int32) bool {
 			c := rows.Created[id]
 			return use[rows.File[id]] && sysOK[rows.System[id]] && kindOK[rows.Kind[id]] && (proj == -1 || int64(rows.Project[id]) == proj) &&
-				(p.from == 0 || c >= p.from) && (p.to == 0 || c <= p.to) &&
-				(textOK == nil || allowedAt(textOK[rows.File[id]], rows.Pos[id]))
+				(p.From == 0 || c >= p.From) && (p.To == 0 || c <= p.To) &&
+				(textOK == nil || search.AllowedAt(textOK[rows.File[id]], rows.Pos[id]))
 		}
 		matching = 0
 		for i := range n {
@@ -919,16 +702,16 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 	exact := filter != nil && hnsw.ShouldScanExactly(matching, n, ef)
 	var res []hnsw.Result
 	if exact {
-		res, err = li.ix.Exact(p.q, kk, filter)
+		res, err = li.ix.Exact(p.Q, kk, filter)
 	} else {
-		res, err = li.ix.Search(p.q, kk, ef, filter)
+		res, err = li.ix.Search(p.Q, kk, ef, filter)
 	}
 	if err != nil {
 		return nil, 0, exact, err
 	}
 	out := make([]candidate, 0, len(res))
 	for _, r := range res {
-		if p.hasThresh && r.Score < p.threshold {
+		if p.HasThreshold && r.Score < p.Threshold {
 			continue
 		}
 		i := r.ID
@@ -951,7 +734,7 @@ func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParam
 	}
 	defer release()
 	var textOK []bool
-	if p.textFiltered() {
+	if p.TextFiltered() {
 		if textOK, err = f.textAllowed(ctx, pd, p); err != nil {
 			return nil, 0, err
 		}
@@ -960,16 +743,16 @@ func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParam
 	if rf != nil {
 		filter = func(v int32) bool {
 			r := d.VecRow[v]
-			return rf(d.System[r], d.Kind[r], d.Project[r], d.Created[r]) && (textOK == nil || allowedAt(textOK, r))
+			return rf(d.System[r], d.Kind[r], d.Project[r], d.Created[r]) && (textOK == nil || search.AllowedAt(textOK, r))
 		}
 	}
-	res, err := hnsw.Exact(d.Vecs, vecindex.Dim, p.q, kk, filter)
+	res, err := hnsw.Exact(d.Vecs, vecindex.Dim, p.Q, kk, filter)
 	if err != nil {
 		return nil, 0, err
 	}
 	out := make([]candidate, 0, len(res))
 	for _, r := range res {
-		if p.hasThresh && r.Score < p.threshold {
+		if p.HasThreshold && r.Score < p.Threshold {
 			continue
 		}
 		row := d.VecRow[r.ID]
@@ -1047,9 +830,9 @@ func rescored(k int) int { return k + k/2 + 2 }
 // finish reads the content and stored vector of each final candidate from
 // its data file, scores it exactly against that vector (an int8 index's
 // scores are within about 1e-3; a score shown is always the data's), and
-// appends the best p.k that still pass the threshold.
+// appends the best p.K that still pass the threshold.
 func (f *Function) finish(ctx context.Context, final []candidate, p *searchParams, out *[]SearchResult) error {
-	if n := rescored(p.k); len(final) > n {
+	if n := rescored(p.K); len(final) > n {
 		final = final[:n]
 	}
 	byFile := map[*plannedData][]int{}
@@ -1073,7 +856,7 @@ func (f *Function) finish(ctx context.Context, final []candidate, p *searchParam
 			for j, i := range idx {
 				contents[i] = hits[j].Content
 				if hits[j].Vec != nil {
-					final[i].score = vek32.Dot(p.q, hits[j].Vec)
+					final[i].score = vek32.Dot(p.Q, hits[j].Vec)
 				}
 			}
 			return nil
@@ -1084,13 +867,13 @@ func (f *Function) finish(ctx context.Context, final []candidate, p *searchParam
 	}
 	order := make([]int, 0, len(final))
 	for i, c := range final {
-		if !p.hasThresh || c.score >= p.threshold {
+		if !p.HasThreshold || c.score >= p.Threshold {
 			order = append(order, i)
 		}
 	}
 	sort.SliceStable(order, func(a, b int) bool { return better(&final[order[a]], &final[order[b]]) })
-	if len(order) > p.k {
-		order = order[:p.k]
+	if len(order) > p.K {
+		order = order[:p.K]
 	}
 	for _, i := range order {
 		c := final[i]

@@ -12,7 +12,7 @@ package query
 //     (vecindex.Manifest.Text) is searched through it for its kept live
 //     files; every other kept file (no segment covers it, or its segment
 //     predates full-text segments, or vacuum deleted it under this search)
-//     is read (its text columns, decoded once and cached: textData) and
+//     is read (its text columns, decoded once and cached: search.TextData) and
 //     scored exactly. The full-text segments are read through the NVMe
 //     cache into a byte-bounded LRU, like the graphs; their rows table is
 //     the graph's (loadedIndex), so doc n is node n.
@@ -50,7 +50,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -80,44 +79,13 @@ func (d textDoc) result() SearchResult {
 	}
 }
 
-// textRow says whether row r of d passes every row filter of p. The
-// system test is allowsSystem, which holds the caller's tenant too: a row
-// of another tenant's system never enters the BM25 corpus, so it can
-// neither be a hit nor weigh on the corpus statistics (IDF) of this one.
-func (p *searchParams) textRow(d *search.TextData, r int) bool {
-	c := d.Created[r]
-	if !p.allowsSystem(d.System[r]) || (p.kinds != nil && !p.kinds[d.Kind[r]]) ||
-		(p.project != "" && p.project != d.Project[r]) || (p.from != 0 && c < p.from) || (p.to != 0 && c > p.to) ||
-		(p.session != "" && p.session != d.Session[r]) {
-		return false
-	}
-	return p.tagsMatch(d.Tags[r])
-}
-
-// tagsMatch applies filter.tags: any of them, or all with tags_all.
-func (p *searchParams) tagsMatch(tags []string) bool {
-	if len(p.tags) == 0 {
-		return true
-	}
-	for _, t := range p.tags {
-		has := slices.Contains(tags, t)
-		if has && !p.tagsAll {
-			return true
-		}
-		if !has && p.tagsAll {
-			return false
-		}
-	}
-	return p.tagsAll
-}
-
 // textHit is one hit of the text ranking.
 type textHit struct {
 	doc  textDoc
 	bm25 float64
 }
 
-// rankText returns the best depth records for p.text by BM25 (see the top
+// rankText returns the best depth records for p.Text by BM25 (see the top
 // of this file). release frees the decoded files and segments the hits
 // point into.
 func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*plannedPart, p *searchParams, depth int, st *searchStats) ([]textHit, func(), error) {
@@ -160,7 +128,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	keys := f.keysFor(schemas.TableMemories, snap)
-	g.Go(func() error { return keys.Sync(gctx, schemas.TableMemories, snap, p.systems, nil) })
+	g.Go(func() error { return keys.Sync(gctx, schemas.TableMemories, snap, p.Systems, nil) })
 	for _, ts := range segs {
 		g.Go(func() error { return f.loadTextSeg(gctx, ts, hold) })
 	}
@@ -188,7 +156,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	}
 	for _, ts := range segs {
 		for i, pd := range ts.pp.files {
-			if pd != nil && (p.textFiltered() || ts.others[i] > 0) {
+			if pd != nil && (p.TextFiltered() || ts.others[i] > 0) {
 				need[pd] = true
 			}
 		}
@@ -216,7 +184,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	var docs []textDoc
 	var checks []verCheck
 	exactRow := func(pd *plannedData, td *search.TextData, r int, shared bool) {
-		if !p.textRow(td, r) {
+		if !p.TextRow(td, r) {
 			return
 		}
 		d := textDoc{file: pd, td: td, row: uint32(r)}
@@ -237,7 +205,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			exactRow(pd, td, r, shared)
 		}
 	}
-	rf := p.rowFilter()
+	rf := p.RowFilter()
 	for _, ts := range segs {
 		rows, files := ts.ix.rows, ts.pp.files
 		ts.adm = make([]bool, rows.Len())
@@ -268,9 +236,9 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			if rf != nil && !rf(system, rows.Kinds[rows.Kind[n]], rows.Projects[rows.Project[n]], rows.Created[n]) {
 				continue
 			}
-			if p.textFiltered() {
+			if p.TextFiltered() {
 				td := tds[pd]
-				if int(r) >= td.Rows() || (p.session != "" && p.session != td.Session[r]) || !p.tagsMatch(td.Tags[r]) {
+				if int(r) >= td.Rows() || (p.Session != "" && p.Session != td.Session[r]) || !p.TagsMatch(td.Tags[r]) {
 					continue
 				}
 			}
@@ -295,7 +263,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			}
 		}
 	}
-	latest, err := f.latestVersions(ctx, snaps, p.now, checks)
+	latest, err := f.latestVersions(ctx, snaps, p.Now, checks)
 	if err != nil {
 		return fail(err)
 	}
@@ -336,7 +304,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 		rows := segs[src].ix.rows
 		return rows.Systems[rows.System[doc]] + "/" + rows.ID[doc]
 	}
-	hits, err := search.RankSources(fulltext.ParseQuery(p.text, fulltext.MatchAny), depth, srcs, keyOf)
+	hits, err := search.RankSources(fulltext.ParseQuery(p.Text, fulltext.MatchAny), depth, srcs, keyOf)
 	if err != nil {
 		return fail(err)
 	}
@@ -489,9 +457,9 @@ func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResp
 	snaps := f.searchSnapshots(p)
 	snap := snaps[schemas.TableMemories]
 	plan := f.planSearch(snap, p)
-	depth := p.k
-	if p.mode == modeHybrid {
-		depth = hybridDepth(p.k)
+	depth := p.K
+	if p.Mode == search.ModeHybrid {
+		depth = hybridDepth(p.K)
 	}
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
 	var tst searchStats
@@ -500,7 +468,7 @@ func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResp
 		return nil, err
 	}
 	defer release()
-	if p.mode == modeText {
+	if p.Mode == search.ModeText {
 		resp.stats = tst
 		for i, h := range th {
 			r := h.doc.result()
@@ -511,7 +479,7 @@ func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResp
 	}
 	// The vector ranking, at the same depth, on the same snapshot.
 	pv := *p
-	pv.k = depth
+	pv.K = depth
 	vr, err := f.searchOn(ctx, snaps, plan, &pv)
 	if err != nil {
 		return nil, err
@@ -531,7 +499,7 @@ func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResp
 			byKey[k] = h.doc.result()
 		}
 	}
-	fused, err := fusion.Fuse(vec, txt, fusion.Options{Weight: p.weight, K: fusion.DefaultK, Limit: p.k})
+	fused, err := fusion.Fuse(vec, txt, fusion.Options{Weight: p.Weight, K: fusion.DefaultK, Limit: p.K})
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
@@ -553,10 +521,6 @@ func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResp
 
 func ptr[T any](v T) *T { return &v }
 
-// textFiltered reports whether a filter needs the text columns (tags,
-// session_id), which neither FileData nor an index's rows hold.
-func (p *searchParams) textFiltered() bool { return len(p.tags) > 0 || p.session != "" }
-
 // textAllowed says, per row of pd, whether the tags and session_id filters
 // pass (the other row filters are applied by the caller).
 func (f *Function) textAllowed(ctx context.Context, pd *plannedData, p *searchParams) ([]bool, error) {
@@ -567,9 +531,7 @@ func (f *Function) textAllowed(ctx context.Context, pd *plannedData, p *searchPa
 	defer release()
 	ok := make([]bool, td.Rows())
 	for r := range ok {
-		ok[r] = (p.session == "" || p.session == td.Session[r]) && p.tagsMatch(td.Tags[r])
+		ok[r] = (p.Session == "" || p.Session == td.Session[r]) && p.TagsMatch(td.Tags[r])
 	}
 	return ok, nil
 }
-
-func allowedAt(ok []bool, row uint32) bool { return int(row) < len(ok) && ok[row] }

@@ -20,10 +20,14 @@
 //     memories view that DuckDB answers with latest-wins and expiry applied;
 //   - the tier stores a search fans out to (fanout.go), which are HTTP.
 //
-// So far this package holds the parts that need none of those: the text
-// columns of a data file (TextData), the byte-bounded LRU the loaded
-// segments and decoded files are kept in (RefLRU), and the ranking of one
-// BM25 corpus spread over several sources (RankSources). The rest of the
-// search still lives in functions/query (search.go, textsearch.go,
+// So far this package holds the parts that need none of those: what a
+// search asks (Query, Filter) and answers (Result), its validation into
+// Params (Validate; the function then embeds the text, Embedded, and
+// confines the search to the tenant, Confine), the row filters index walks,
+// scans and the text corpus apply (Params.RowFilter, TextRow, TagsMatch),
+// the text columns of a data file (TextData), the byte-bounded LRU that
+// loaded segments and decoded files are kept in (RefLRU), and the ranking
+// of one BM25 corpus spread over several sources (RankSources). The rest of
+// the search still lives in functions/query (search.go, textsearch.go,
 // vectors.go) and moves here behind a small interface of the needs above.
 package search
