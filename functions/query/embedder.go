@@ -58,7 +58,7 @@ func newEmbedder(url, model, apiKey string) *embedder {
 // SetEmbeddings points text search at an embeddings endpoint ("" turns text
 // search off). It is meant for setup, before the function serves requests.
 func (f *Function) SetEmbeddings(url, model string) {
-	f.vectors.embed = newEmbedder(url, model, keyEmbeddingsKey.String())
+	f.embed = newEmbedder(url, model, keyEmbeddingsKey.String())
 }
 
 func (e *embedder) embed(ctx context.Context, text string) ([]float32, error) {

@@ -178,13 +178,13 @@ func badRequest(code, format string, args ...any) error {
 // needs a vector and was not given one, and confines it to the caller's
 // tenant.
 func (f *Function) params(ctx context.Context, req SearchRequest) (*searchParams, error) {
-	sp, err := search.Validate(req.query(), f.cfg.Now(), f.vectors.embed != nil)
+	sp, err := search.Validate(req.query(), f.cfg.Now(), f.embed != nil)
 	if err != nil {
 		return nil, searchError(err)
 	}
 	p := &searchParams{Params: *sp}
 	if p.NeedsEmbedding() {
-		q, err := f.vectors.embed.embed(ctx, req.Text)
+		q, err := f.embed.embed(ctx, req.Text)
 		if err != nil {
 			return nil, err
 		}
@@ -259,9 +259,19 @@ func (f *Function) serveSearch(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, resp)
 }
 
+// searchLake is the lake as the search state reads it: listed in the
+// function's store, read through its NVMe cache.
+type searchLake struct{ f *Function }
+
+func (l searchLake) Store() storage.Store { return l.f.lake.Store() }
+
+func (l searchLake) ReadAll(ctx context.Context, key string, size int64) ([]byte, error) {
+	return l.f.cache.ReadAll(ctx, key, size)
+}
+
 // RefreshIndexes lists the vector indexes now instead of within 5 seconds.
 func (f *Function) RefreshIndexes(ctx context.Context) error {
-	return f.vectors.refreshIndexes(ctx, 0)
+	return f.vectors.RefreshIndexes(ctx, 0)
 }
 
 // Search answers one search on the current snapshot.
@@ -304,7 +314,7 @@ func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchRespon
 // searchLocal answers a validated search here, on the current snapshot
 // (or the past one of an as_of search).
 func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchResponse, error) {
-	if err := f.vectors.refreshIndexes(ctx, indexListTTL); err != nil {
+	if err := f.vectors.RefreshIndexes(ctx, search.IndexListTTL); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	snaps := f.searchSnapshots(p)
@@ -482,7 +492,7 @@ func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedP
 		// file is searched twice) that covers a kept file is one planned
 		// part; the kept files no segment covers are scanned exactly.
 		covered := map[string]bool{}
-		for _, m := range f.vectors.segments(part, ac.live) {
+		for _, m := range f.vectors.Segments(part, ac.live) {
 			pp := &plannedPart{part: part}
 			used := false
 			pp.files = make([]*plannedData, len(m.Files))
@@ -552,9 +562,9 @@ func (f *Function) collect(ctx context.Context, plan []*plannedPart, p *searchPa
 		if pp.index != nil {
 			g.Go(func() error {
 				cs, n, exact, err := f.searchIndex(gctx, pp, p, rf, kk)
-				if indexGone(err) {
+				if search.IndexGone(err) {
 					// Vacuum deleted it under this search (listings lag by
-					// up to indexListTTL): scan its live files instead.
+					// up to search.IndexListTTL): scan its live files instead.
 					for _, pd := range pp.files {
 						if pd == nil {
 							continue
@@ -620,12 +630,12 @@ func better(a, b *candidate) bool {
 }
 
 func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchParams, rf func(string, string, string, int64) bool, kk int) ([]candidate, int, bool, error) {
-	li, release, err := f.vectors.index(ctx, pp.index)
+	li, release, err := f.vectors.Index(ctx, pp.index)
 	if err != nil {
 		return nil, 0, false, err
 	}
 	defer release()
-	rows := li.rows
+	rows := li.Rows
 	if pp.learn != nil {
 		pp.keys.LearnIndexed(pp.learn, rows)
 	}
@@ -637,7 +647,7 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 	matching := 0
 	for i, pd := range pp.files {
 		if use[i] = pd != nil; use[i] {
-			matching += li.perFile[i]
+			matching += li.PerFile[i]
 		}
 	}
 	var filter func(int32) bool
@@ -702,9 +712,9 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 	exact := filter != nil && hnsw.ShouldScanExactly(matching, n, ef)
 	var res []hnsw.Result
 	if exact {
-		res, err = li.ix.Exact(p.Q, kk, filter)
+		res, err = li.Graph.Exact(p.Q, kk, filter)
 	} else {
-		res, err = li.ix.Search(p.Q, kk, ef, filter)
+		res, err = li.Graph.Search(p.Q, kk, ef, filter)
 	}
 	if err != nil {
 		return nil, 0, exact, err
@@ -728,7 +738,7 @@ func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchPa
 }
 
 func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParams, rf func(string, string, string, int64) bool, kk int) ([]candidate, int, error) {
-	d, release, err := f.vectors.fileData(ctx, pd.key, pd.size)
+	d, release, err := f.vectors.FileData(ctx, pd.key, pd.size)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -15,7 +15,7 @@ package query
 //     is read (its text columns, decoded once and cached: search.TextData) and
 //     scored exactly. The full-text segments are read through the NVMe
 //     cache into a byte-bounded LRU, like the graphs; their rows table is
-//     the graph's (loadedIndex), so doc n is node n.
+//     the graph's (search.LoadedIndex), so doc n is node n.
 //  2. Rows pass the row filter (system and tenant, project, kind,
 //     created_at range, tags, session_id): a segment's documents by its
 //     rows table, plus the file's text columns when tags or session_id are
@@ -139,7 +139,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	for _, ts := range segs {
 		if ts.gone {
 			// Vacuum deleted it under this search (listings lag by up
-			// to indexListTTL): its files are scored exactly.
+			// to search.IndexListTTL): its files are scored exactly.
 			exact = append(exact, coveredKept(ts.pp)...)
 			continue
 		}
@@ -165,7 +165,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	g, gctx = errgroup.WithContext(ctx)
 	for pd := range need {
 		g.Go(func() error {
-			td, rel, err := f.vectors.textFile(gctx, pd.key, pd.size)
+			td, rel, err := f.vectors.TextFile(gctx, pd.key, pd.size)
 			if err != nil {
 				return err
 			}
@@ -207,7 +207,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	}
 	rf := p.RowFilter()
 	for _, ts := range segs {
-		rows, files := ts.ix.rows, ts.pp.files
+		rows, files := ts.ix.Rows, ts.pp.files
 		ts.adm = make([]bool, rows.Len())
 		// A covered file's rows that are not nodes (older versions, rows
 		// without an embedding) are in no segment: scored exactly, once
@@ -301,7 +301,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 		if src == len(segs) {
 			return docs[doc].key()
 		}
-		rows := segs[src].ix.rows
+		rows := segs[src].ix.Rows
 		return rows.Systems[rows.System[doc]] + "/" + rows.ID[doc]
 	}
 	hits, err := search.RankSources(fulltext.ParseQuery(p.Text, fulltext.MatchAny), depth, srcs, keyOf)
@@ -317,14 +317,14 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			continue
 		}
 		ts := segs[h.Source]
-		if pd := ts.pp.files[ts.ix.rows.File[h.Doc]]; tds[pd] == nil {
+		if pd := ts.pp.files[ts.ix.Rows.File[h.Doc]]; tds[pd] == nil {
 			loading[pd] = true
 		}
 	}
 	g, gctx = errgroup.WithContext(ctx)
 	for pd := range loading {
 		g.Go(func() error {
-			td, rel, err := f.vectors.textFile(gctx, pd.key, pd.size)
+			td, rel, err := f.vectors.TextFile(gctx, pd.key, pd.size)
 			if err != nil {
 				return err
 			}
@@ -345,7 +345,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			continue
 		}
 		ts := segs[h.Source]
-		rows := ts.ix.rows
+		rows := ts.ix.Rows
 		pd := ts.pp.files[rows.File[h.Doc]]
 		td, r := tds[pd], rows.Pos[h.Doc]
 		if int(r) >= td.Rows() {
@@ -361,7 +361,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 // and per doc whether the search admits it.
 type textSeg struct {
 	pp     *plannedPart
-	ix     *loadedIndex
+	ix     *search.LoadedIndex
 	seg    *fulltext.Segment
 	others []int // per covered file: its rows that are not nodes
 	adm    []bool
@@ -373,8 +373,8 @@ type textSeg struct {
 // releases.
 func (f *Function) loadTextSeg(ctx context.Context, ts *textSeg, hold func(func())) error {
 	m := ts.pp.index
-	ix, rel, err := f.vectors.index(ctx, m)
-	if indexGone(err) {
+	ix, rel, err := f.vectors.Index(ctx, m)
+	if search.IndexGone(err) {
 		ts.gone = true
 		return nil
 	}
@@ -382,8 +382,8 @@ func (f *Function) loadTextSeg(ctx context.Context, ts *textSeg, hold func(func(
 		return err
 	}
 	hold(rel)
-	seg, rel, err := f.vectors.textSegment(ctx, m)
-	if indexGone(err) {
+	seg, rel, err := f.vectors.TextSegment(ctx, m)
+	if search.IndexGone(err) {
 		ts.gone = true
 		return nil
 	}
@@ -391,11 +391,11 @@ func (f *Function) loadTextSeg(ctx context.Context, ts *textSeg, hold func(func(
 		return err
 	}
 	hold(rel)
-	if n := ix.rows.Len(); seg.Docs() != int64(n) || seg.DocSpan() != uint32(n) {
+	if n := ix.Rows.Len(); seg.Docs() != int64(n) || seg.DocSpan() != uint32(n) {
 		return fmt.Errorf("index %s: a full-text segment of %d documents for %d nodes", m.Key, seg.Docs(), n)
 	}
 	others := make([]int, len(m.Files))
-	for _, fi := range ix.rows.OtherFile { // in range: checked as the rows loaded
+	for _, fi := range ix.Rows.OtherFile { // in range: checked as the rows loaded
 		others[fi]++
 	}
 	ts.ix, ts.seg, ts.others = ix, seg, others
@@ -451,7 +451,7 @@ func hybridDepth(k int) int { return min(MaxSearchK, max(50, 2*k)) }
 // searchText answers modes text and hybrid here, on the current snapshot
 // (or the past one of an as_of search).
 func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResponse, error) {
-	if err := f.vectors.refreshIndexes(ctx, indexListTTL); err != nil {
+	if err := f.vectors.RefreshIndexes(ctx, search.IndexListTTL); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	snaps := f.searchSnapshots(p)
@@ -524,7 +524,7 @@ func ptr[T any](v T) *T { return &v }
 // textAllowed says, per row of pd, whether the tags and session_id filters
 // pass (the other row filters are applied by the caller).
 func (f *Function) textAllowed(ctx context.Context, pd *plannedData, p *searchParams) ([]bool, error) {
-	td, release, err := f.vectors.textFile(ctx, pd.key, pd.size)
+	td, release, err := f.vectors.TextFile(ctx, pd.key, pd.size)
 	if err != nil {
 		return nil, err
 	}

@@ -20,14 +20,18 @@
 //     memories view that DuckDB answers with latest-wins and expiry applied;
 //   - the tier stores a search fans out to (fanout.go), which are HTTP.
 //
-// So far this package holds the parts that need none of those: what a
-// search asks (Query, Filter) and answers (Result), its validation into
-// Params (Validate; the function then embeds the text, Embedded, and
-// confines the search to the tenant, Confine), the row filters index walks,
-// scans and the text corpus apply (Params.RowFilter, TextRow, TagsMatch),
-// the text columns of a data file (TextData), the byte-bounded LRU that
-// loaded segments and decoded files are kept in (RefLRU), and the ranking
-// of one BM25 corpus spread over several sources (RankSources). The rest of
-// the search still lives in functions/query (search.go, textsearch.go,
-// vectors.go) and moves here behind a small interface of the needs above.
+// So far this package holds: what a search asks (Query, Filter) and
+// answers (Result), its validation into Params (Validate; the function then
+// embeds the text, Embedded, and confines the search to the tenant,
+// Confine), the row filters index walks, scans and the text corpus apply
+// (Params.RowFilter, TextRow, TagsMatch), and the search state (State):
+// the index manifests listed, the loaded graphs and full-text segments,
+// the decoded vectors and text columns of data files (TextData), each in a
+// byte-bounded LRU (RefLRU). State reads objects through Lake, the one
+// interface the function implements so far (its store and NVMe cache).
+// Also the ranking of one BM25 corpus spread over several sources
+// (RankSources). The planner, the candidate merge and latest-wins, the text
+// ranking and the fusion still live in functions/query (search.go,
+// textsearch.go), since they call the key index, DuckDB and the snapshots
+// directly; they move here behind the rest of the needs above.
 package search
