@@ -58,7 +58,6 @@ import (
 
 	"github.com/akosha/akosha/functions/query/search"
 	"github.com/akosha/akosha/lake/fulltext"
-	"github.com/akosha/akosha/lake/fusion"
 	"github.com/akosha/akosha/schemas"
 )
 
@@ -444,10 +443,6 @@ func (f *Function) latestVersions(ctx context.Context, snaps snapshots, now time
 	return out, nil
 }
 
-// hybridDepth is how deep each ranking goes before fusion: past k, so a
-// record ranked modestly by both can rise above one ranked well by one.
-func hybridDepth(k int) int { return min(MaxSearchK, max(50, 2*k)) }
-
 // searchText answers modes text and hybrid here, on the current snapshot
 // (or the past one of an as_of search).
 func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResponse, error) {
@@ -459,7 +454,7 @@ func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResp
 	plan := f.planSearch(snap, p)
 	depth := p.K
 	if p.Mode == search.ModeHybrid {
-		depth = hybridDepth(p.K)
+		depth = search.HybridDepth(p.K)
 	}
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
 	var tst searchStats
@@ -484,36 +479,16 @@ func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResp
 	if err != nil {
 		return nil, err
 	}
-	vec := make([]fusion.Scored[string], len(vr.Results))
-	byKey := map[string]SearchResult{}
-	for i, r := range vr.Results {
-		k := r.SystemID + "/" + r.ID
-		vec[i] = fusion.Scored[string]{Key: k, Score: float64(r.Score)}
-		byKey[k] = r
-	}
-	txt := make([]fusion.Scored[string], len(th))
+	txt := make([]SearchResult, len(th))
 	for i, h := range th {
-		k := h.doc.key()
-		txt[i] = fusion.Scored[string]{Key: k, Score: h.bm25}
-		if _, ok := byKey[k]; !ok {
-			byKey[k] = h.doc.result()
-		}
+		txt[i] = h.doc.result()
+		txt[i].BM25 = ptr(h.bm25)
 	}
-	fused, err := fusion.Fuse(vec, txt, fusion.Options{Weight: p.Weight, K: fusion.DefaultK, Limit: p.K})
+	fused, err := search.Fuse(vr.Results, txt, p.Weight, p.K)
 	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+		return nil, err
 	}
-	for _, h := range fused {
-		r := byKey[h.Key]
-		r.Score, r.Rank, r.BM25, r.VectorScore = float32(h.Score), h.Rank, nil, nil
-		if h.TextRank > 0 {
-			r.BM25 = ptr(h.TextScore)
-		}
-		if h.VectorRank > 0 {
-			r.VectorScore = ptr(float32(h.VectorScore))
-		}
-		resp.Results = append(resp.Results, r)
-	}
+	resp.Results = append(resp.Results, fused...)
 	resp.stats = vr.stats
 	resp.stats.TextSegments, resp.stats.TextFiles = tst.TextSegments, tst.TextFiles
 	return resp, nil
