@@ -933,6 +933,18 @@ func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) (
 	return file.HitsAt(ctx, fh, rows)
 }
 
+// snapshotVersions answers the search package's latest-version questions
+// (search.Versions) on snaps as they are at now.
+type snapshotVersions struct {
+	f     *Function
+	snaps snapshots
+	now   time.Time
+}
+
+func (v snapshotVersions) LatestIngested(ctx context.Context, sys, ids map[string]bool) (map[string]int64, error) {
+	return v.f.latestIngested(ctx, v.snaps, v.now, sys, ids)
+}
+
 // latestIngested returns the ingested_at (Unix micros) of the latest
 // version of the records named by the systems and ids given, keyed
 // "system/id", from the memories view as it is at now: latest wins, and a

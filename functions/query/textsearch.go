@@ -49,7 +49,6 @@ package query
 import (
 	"context"
 	"fmt"
-	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -181,7 +180,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 
 	// Step 3: the row filter and latest wins, before scoring.
 	var docs []textDoc
-	var checks []verCheck
+	var checks []search.VersionCheck
 	exactRow := func(pd *plannedData, td *search.TextData, r int, shared bool) {
 		if !p.TextRow(td, r) {
 			return
@@ -191,8 +190,8 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			docs = append(docs, d)
 			return
 		}
-		checks = append(checks, verCheck{system: td.System[r], id: td.ID[r], ingested: td.Ingested[r],
-			admit: func() { docs = append(docs, d) }})
+		checks = append(checks, search.VersionCheck{System: td.System[r], ID: td.ID[r], Ingested: td.Ingested[r],
+			Admit: func() { docs = append(docs, d) }})
 	}
 	for _, pd := range exact {
 		// Rows of a file sharing keys with another may be older versions,
@@ -246,8 +245,8 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 				continue
 			}
 			adm := ts.adm
-			checks = append(checks, verCheck{system: system, id: rows.ID[n], ingested: rows.Ingested[n],
-				admit: func() { adm[n] = true }})
+			checks = append(checks, search.VersionCheck{System: system, ID: rows.ID[n], Ingested: rows.Ingested[n],
+				Admit: func() { adm[n] = true }})
 		}
 		for fi, nr := range nodeRows {
 			if nr == nil {
@@ -262,17 +261,8 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			}
 		}
 	}
-	latest, err := f.latestVersions(ctx, snaps, p.Now, checks)
-	if err != nil {
+	if err := search.AdmitLatest(ctx, snapshotVersions{f, snaps, p.Now}, checks); err != nil {
 		return fail(err)
-	}
-	seen := map[string]bool{}
-	for _, c := range checks {
-		k := c.system + "/" + c.id
-		if l, ok := latest[k]; ok && l == c.ingested && !seen[k] {
-			seen[k] = true
-			c.admit()
-		}
 	}
 
 	// Step 4: one BM25 corpus of the segments' admitted documents and the
@@ -410,37 +400,6 @@ func coveredKept(pp *plannedPart) []*plannedData {
 		}
 	}
 	return out
-}
-
-// verCheck is a row whose version the memories view decides: admit is
-// called if it is its record's latest (and unexpired) version, once per
-// record.
-type verCheck struct {
-	system, id string
-	ingested   int64
-	admit      func()
-}
-
-// latestVersions returns the ingested_at of the latest version of the
-// records of checks (system/id -> Unix micros), from the memories view as
-// it is at now: a record expired by then is absent.
-func (f *Function) latestVersions(ctx context.Context, snaps snapshots, now time.Time, checks []verCheck) (map[string]int64, error) {
-	out := map[string]int64{}
-	const chunk = 500
-	for start := 0; start < len(checks); start += chunk {
-		part := checks[start:min(start+chunk, len(checks))]
-		sys, ids := map[string]bool{}, map[string]bool{}
-		for _, c := range part {
-			sys[c.system] = true
-			ids[c.id] = true
-		}
-		got, err := f.latestIngested(ctx, snaps, now, sys, ids)
-		if err != nil {
-			return nil, err
-		}
-		maps.Copy(out, got)
-	}
-	return out, nil
 }
 
 // searchText answers modes text and hybrid here, on the current snapshot
