@@ -55,13 +55,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/viterin/vek/vek32"
@@ -69,9 +67,7 @@ import (
 
 	"github.com/akosha/akosha/functions/query/search"
 	"github.com/akosha/akosha/internal/httpx"
-	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
-	"github.com/akosha/akosha/lake/hnsw"
 	"github.com/akosha/akosha/lake/storage"
 	"github.com/akosha/akosha/lake/vecindex"
 	"github.com/akosha/akosha/schemas"
@@ -81,7 +77,6 @@ import (
 const (
 	DefaultSearchK = search.DefaultK
 	MaxSearchK     = search.MaxK
-	searchEf       = hnsw.DefaultEfSearch
 	maxSearchBody  = 1 << 20
 )
 
@@ -134,20 +129,13 @@ type SearchResponse struct {
 	ElapsedMS float64        `json:"elapsed_ms"`
 	Version   int64          `json:"version"`
 
-	stats searchStats
+	stats search.Stats
 }
 
-// searchStats say how a search was answered (tests and metrics).
-type searchStats struct {
-	IndexSearches int // segments searched through their graph
-	IndexExact    int // segments scanned exactly (selective filter)
-	FileScans     int // data files scanned exactly
-	Resolved      int // candidates checked for latest-wins
-	Dropped       int // candidates that were not the latest version
-	Rounds        int
-	IndexKeys     []string // manifests used
-	TextSegments  int      // full-text segments searched (modes text, hybrid)
-	TextFiles     int      // data files scored exactly by the text ranking
+// planSearch is the search package's plan of p on snap, with the function's
+// file pruning by created_at statistics.
+func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*search.Part {
+	return f.vectors.Plan(snap, &p.Params, Prune{CreatedFrom: p.FromT, CreatedTo: p.ToT}.Keep)
 }
 
 // searchParams is a validated search (search.Params) and the snapshots
@@ -322,14 +310,14 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 }
 
 // searchOn answers a vector search of plan, on snaps.
-func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*plannedPart, p *searchParams) (*SearchResponse, error) {
+func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*search.Part, p *searchParams) (*SearchResponse, error) {
 	snap := snaps[schemas.TableMemories]
 	// A past snapshot has its own key index (asof.go); the vector indexes
 	// were planned against its live files like the latest's: rows of files
 	// not live in it are skipped, its files no index covers are scanned.
 	keyIdx := f.keysFor(schemas.TableMemories, snap)
 	for _, pp := range plan {
-		pp.keys = keyIdx
+		pp.Keys = keyIdx
 	}
 	// The key index (which files share record keys) is needed only once
 	// the candidates are merged. A cold function learns the keys of the
@@ -337,7 +325,7 @@ func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*planne
 	// reads the others' id columns beside the index searches.
 	fromIndexes := map[string]bool{}
 	for _, pp := range plan {
-		for _, key := range pp.learn {
+		for _, key := range pp.Learn {
 			if key != "" {
 				fromIndexes[key] = true
 			}
@@ -347,11 +335,11 @@ func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*planne
 	keys.Go(func() error { return keyIdx.Sync(ctx, schemas.TableMemories, snap, p.Systems, fromIndexes) })
 	defer keys.Wait()
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
-	kk := rescored(p.K)
-	var final []candidate
+	kk := search.Rescored(p.K)
+	var final []search.Candidate
 	for round := 0; ; round++ {
 		resp.stats.Rounds = round + 1
-		cands, full, err := f.collect(ctx, plan, p, kk, &resp.stats)
+		cands, full, err := f.vectors.Collect(ctx, plan, &p.Params, kk, &resp.stats)
 		if err != nil {
 			return nil, err
 		}
@@ -385,406 +373,17 @@ func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*planne
 	return resp, nil
 }
 
-// candidate is one scored row.
-type candidate struct {
-	score    float32
-	file     *plannedData
-	pos      uint32
-	system   string
-	id       string
-	kind     string
-	project  string
-	created  int64
-	ingested int64
-}
-
-// plannedData is a live data file a search reads.
-type plannedData struct {
-	key  string
-	size int64
-	part lake.Partition
-	// expiring: some of the file's rows may have expired at the search's
-	// now; its candidates are checked against the memories view, which
-	// hides expired records (issue 16).
-	expiring bool
-}
-
-// plannedPart is one source of candidates of a tier: one of its index
-// segments, or the kept files no segment covers, to scan exactly.
-type plannedPart struct {
-	part  lake.Partition // the tier; Day ""
-	index *vecindex.Manifest
-	// files are the index's files, in manifest order; nil for a file that
-	// is not live (its rows are skipped) or that pruning dropped (none of
-	// its rows can match the filter).
-	files []*plannedData
-	// learn names, in manifest order, the index's live files whose keys the
-	// key index learns from its rows ("" for the others); nil unless the
-	// index has vecindex.Manifest.RowKeys.
-	learn []string
-	dead  float64   // the index's dead fraction on this snapshot
-	keys  *keyIndex // the snapshot's key index, which learns from the index's rows
-	scan  []*plannedData
-}
-
-// indexKey is the key of the part's index manifest, or "" for the exact
-// scans (first among a tier's parts).
-func (pp *plannedPart) indexKey() string {
-	if pp.index == nil {
-		return ""
-	}
-	return pp.index.Key
-}
-
-func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedPart {
-	prune := Prune{CreatedFrom: p.FromT, CreatedTo: p.ToT}
-	type acc struct {
-		live map[string]int64
-		adds map[string]delta.Add
-		kept []string
-	}
-	parts := map[lake.Partition]*acc{} // by tier
-	dayFrom, dayTo := "", ""
-	if !p.FromT.IsZero() {
-		dayFrom = schemas.Day(p.FromT)
-	}
-	if !p.ToT.IsZero() {
-		dayTo = schemas.Day(p.ToT)
-	}
-	for a := range snap.AllFiles() {
-		part, err := lake.PartitionOf(a.PartitionValues)
-		if err != nil {
-			continue
-		}
-		if p.Tiers != nil && !p.Tiers[part.Tier] {
-			continue
-		}
-		// Every live file of the tier counts for the index's dead
-		// fraction; only the files the filter can match are searched.
-		g := vecindex.Group(part)
-		ac := parts[g]
-		if ac == nil {
-			ac = &acc{live: map[string]int64{}, adds: map[string]delta.Add{}}
-			parts[g] = ac
-		}
-		ac.live[a.Path] = a.Size
-		ac.adds[a.Path] = a
-		if (dayFrom == "" || part.Day >= dayFrom) && (dayTo == "" || part.Day <= dayTo) &&
-			lake.MayHoldAny(a, p.Systems) && prune.Keep(a) {
-			ac.kept = append(ac.kept, a.Path)
-		}
-	}
-	var out []*plannedPart
-	for part, ac := range parts {
-		if len(ac.kept) == 0 {
-			continue
-		}
-		data := func(path string) *plannedData {
-			fp, _ := lake.PartitionOf(ac.adds[path].PartitionValues) // parsed above
-			return &plannedData{key: schemas.TableMemories + "/" + path, size: ac.live[path], part: fp,
-				expiring: lake.ExpiryOf(ac.adds[path]).MayHaveExpired(p.Now)}
-		}
-		kept := make(map[string]bool, len(ac.kept))
-		for _, path := range ac.kept {
-			kept[path] = true
-		}
-		// Each segment of the tier (vecindex.Segments: disjoint, so no
-		// file is searched twice) that covers a kept file is one planned
-		// part; the kept files no segment covers are scanned exactly.
-		covered := map[string]bool{}
-		for _, m := range f.vectors.Segments(part, ac.live) {
-			pp := &plannedPart{part: part}
-			used := false
-			pp.files = make([]*plannedData, len(m.Files))
-			if m.RowKeys {
-				pp.learn = make([]string, len(m.Files))
-			}
-			var mine []string
-			for i, fr := range m.Files {
-				if sz, ok := ac.live[fr.Path]; ok && sz == fr.Size {
-					mine = append(mine, fr.Path)
-					if pp.learn != nil {
-						pp.learn[i] = schemas.TableMemories + "/" + fr.Path
-					}
-					if kept[fr.Path] {
-						pp.files[i], used = data(fr.Path), true
-					}
-				}
-			}
-			if !used {
-				continue // none of its live files can match
-			}
-			for _, path := range mine {
-				covered[path] = true
-			}
-			pp.index, pp.dead = m, m.DeadFraction(ac.live)
-			out = append(out, pp)
-		}
-		pp := &plannedPart{part: part}
-		for _, path := range ac.kept {
-			if !covered[path] {
-				pp.scan = append(pp.scan, data(path))
-			}
-		}
-		if len(pp.scan) > 0 {
-			out = append(out, pp)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if a, b := out[i].part.String(), out[j].part.String(); a != b {
-			return a < b
-		}
-		return out[i].indexKey() < out[j].indexKey()
-	})
-	return out
-}
-
-// collect searches every planned partition for its best kk rows. full
-// reports whether some source returned kk rows (and so could give more).
-func (f *Function) collect(ctx context.Context, plan []*plannedPart, p *searchParams, kk int, st *searchStats) ([]candidate, bool, error) {
-	var (
-		mu    sync.Mutex
-		cands []candidate
-		full  bool
-	)
-	add := func(cs []candidate, n int) {
-		mu.Lock()
-		defer mu.Unlock()
-		cands = append(cands, cs...)
-		if n >= kk {
-			full = true
-		}
-	}
-	rf := p.RowFilter()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for _, pp := range plan {
-		if pp.index != nil {
-			g.Go(func() error {
-				cs, n, exact, err := f.searchIndex(gctx, pp, p, rf, kk)
-				if search.IndexGone(err) {
-					// Vacuum deleted it under this search (listings lag by
-					// up to search.IndexListTTL): scan its live files instead.
-					for _, pd := range pp.files {
-						if pd == nil {
-							continue
-						}
-						cs1, n1, err := f.scanFile(gctx, pd, p, rf, kk)
-						if err != nil {
-							return err
-						}
-						mu.Lock()
-						st.FileScans++
-						mu.Unlock()
-						add(cs1, n1)
-					}
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				mu.Lock()
-				st.IndexKeys = append(st.IndexKeys, pp.index.Key)
-				if exact {
-					st.IndexExact++
-				} else {
-					st.IndexSearches++
-				}
-				mu.Unlock()
-				add(cs, n)
-				return nil
-			})
-		}
-		for _, pd := range pp.scan {
-			g.Go(func() error {
-				cs, n, err := f.scanFile(gctx, pd, p, rf, kk)
-				if err != nil {
-					return err
-				}
-				mu.Lock()
-				st.FileScans++
-				mu.Unlock()
-				add(cs, n)
-				return nil
-			})
-		}
-	}
-	if err := g.Wait(); err != nil {
-		return nil, false, fmt.Errorf("search: %w", err)
-	}
-	sort.Slice(cands, func(i, j int) bool { return better(&cands[i], &cands[j]) })
-	return cands, full, nil
-}
-
-func better(a, b *candidate) bool {
-	if a.score != b.score {
-		return a.score > b.score
-	}
-	if a.system != b.system {
-		return a.system < b.system
-	}
-	if a.id != b.id {
-		return a.id < b.id
-	}
-	return a.ingested > b.ingested
-}
-
-func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchParams, rf func(string, string, string, int64) bool, kk int) ([]candidate, int, bool, error) {
-	li, release, err := f.vectors.Index(ctx, pp.index)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	defer release()
-	rows := li.Rows
-	if pp.learn != nil {
-		pp.keys.LearnIndexed(pp.learn, rows)
-	}
-	n := rows.Len()
-	// Rows of files that are dead or pruned are skipped during the walk,
-	// like rows the filter rejects: the walk goes through them and still
-	// returns kk rows that count.
-	use := make([]bool, len(pp.files))
-	matching := 0
-	for i, pd := range pp.files {
-		if use[i] = pd != nil; use[i] {
-			matching += li.PerFile[i]
-		}
-	}
-	var filter func(int32) bool
-	if matching < n {
-		filter = func(id int32) bool { return use[rows.File[id]] }
-	}
-	if rf != nil {
-		sysOK := make([]bool, len(rows.Systems))
-		for i, s := range rows.Systems {
-			sysOK[i] = p.AllowsSystem(s)
-		}
-		kindOK := make([]bool, len(rows.Kinds))
-		for i, k := range rows.Kinds {
-			kindOK[i] = p.Kinds == nil || p.Kinds[k]
-		}
-		proj := int64(-1) // -1: any project
-		if p.Project != "" {
-			proj = -2 // no row has it
-			for i, s := range rows.Projects {
-				if s == p.Project {
-					proj = int64(i)
-				}
-			}
-		}
-		// Tags and session_id are not in the index's rows: the files'
-		// text columns say which rows pass.
-		var textOK [][]bool // per manifest file
-		if p.TextFiltered() {
-			textOK = make([][]bool, len(pp.files))
-			for i, pd := range pp.files {
-				if pd == nil {
-					continue
-				}
-				if textOK[i], err = f.textAllowed(ctx, pd, p); err != nil {
-					return nil, 0, false, err
-				}
-			}
-		}
-		filter = func(id int32) bool {
-			c := rows.Created[id]
-			return use[rows.File[id]] && sysOK[rows.System[id]] && kindOK[rows.Kind[id]] && (proj == -1 || int64(rows.Project[id]) == proj) &&
-				(p.From == 0 || c >= p.From) && (p.To == 0 || c <= p.To) &&
-				(textOK == nil || search.AllowedAt(textOK[rows.File[id]], rows.Pos[id]))
-		}
-		matching = 0
-		for i := range n {
-			if filter(int32(i)) {
-				matching++
-			}
-		}
-		if matching == 0 {
-			return nil, 0, true, nil
-		}
-	}
-	if matching == 0 {
-		return nil, 0, true, nil
-	}
-	// Dead nodes are walked but never kept, so a graph with a dead
-	// fraction d needs about 1/(1-d) the candidates for the same recall
-	// (d < vecindex.MaxDeadFraction: at most twice).
-	ef := int(math.Ceil(float64(max(searchEf, kk)) / (1 - min(pp.dead, vecindex.MaxDeadFraction))))
-	exact := filter != nil && hnsw.ShouldScanExactly(matching, n, ef)
-	var res []hnsw.Result
-	if exact {
-		res, err = li.Graph.Exact(p.Q, kk, filter)
-	} else {
-		res, err = li.Graph.Search(p.Q, kk, ef, filter)
-	}
-	if err != nil {
-		return nil, 0, exact, err
-	}
-	out := make([]candidate, 0, len(res))
-	for _, r := range res {
-		if p.HasThreshold && r.Score < p.Threshold {
-			continue
-		}
-		i := r.ID
-		if pp.files[rows.File[i]] == nil {
-			continue // cannot happen: the filter skipped it
-		}
-		out = append(out, candidate{
-			score: r.Score, file: pp.files[rows.File[i]], pos: rows.Pos[i], system: rows.Systems[rows.System[i]], id: rows.ID[i],
-			kind: rows.Kinds[rows.Kind[i]], project: rows.Projects[rows.Project[i]],
-			created: rows.Created[i], ingested: rows.Ingested[i],
-		})
-	}
-	return out, len(res), exact, nil
-}
-
-func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParams, rf func(string, string, string, int64) bool, kk int) ([]candidate, int, error) {
-	d, release, err := f.vectors.FileData(ctx, pd.key, pd.size)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer release()
-	var textOK []bool
-	if p.TextFiltered() {
-		if textOK, err = f.textAllowed(ctx, pd, p); err != nil {
-			return nil, 0, err
-		}
-	}
-	var filter func(int32) bool
-	if rf != nil {
-		filter = func(v int32) bool {
-			r := d.VecRow[v]
-			return rf(d.System[r], d.Kind[r], d.Project[r], d.Created[r]) && (textOK == nil || search.AllowedAt(textOK, r))
-		}
-	}
-	res, err := hnsw.Exact(d.Vecs, vecindex.Dim, p.Q, kk, filter)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]candidate, 0, len(res))
-	for _, r := range res {
-		if p.HasThreshold && r.Score < p.Threshold {
-			continue
-		}
-		row := d.VecRow[r.ID]
-		out = append(out, candidate{
-			score: r.Score, file: pd, pos: row, system: d.System[row], id: d.ID[row], kind: d.Kind[row], project: d.Project[row],
-			created: d.Created[row], ingested: d.Ingested[row],
-		})
-	}
-	return out, len(res), nil
-}
-
 // latestOnly keeps, of the best kk candidates, those that are the latest
 // version of their record, one per record, best first.
-func (f *Function) latestOnly(ctx context.Context, snaps snapshots, keys *keyIndex, now time.Time, cands []candidate, kk int, st *searchStats) ([]candidate, error) {
+func (f *Function) latestOnly(ctx context.Context, snaps snapshots, keys *keyIndex, now time.Time, cands []search.Candidate, kk int, st *search.Stats) ([]search.Candidate, error) {
 	if len(cands) > kk {
 		cands = cands[:kk]
 	}
 	type key struct{ sys, id string }
-	var check []candidate
+	var check []search.Candidate
 	// Candidates that may be older versions, or expired, are checked
 	// against the memories view (latest wins, expired rows hidden).
-	mustCheck := func(c candidate) bool { return c.file.expiring || keys.Shared(c.file.key) }
+	mustCheck := func(c search.Candidate) bool { return c.File.Expiring || keys.Shared(c.File.Key) }
 	for _, c := range cands {
 		if mustCheck(c) {
 			check = append(check, c)
@@ -794,8 +393,8 @@ func (f *Function) latestOnly(ctx context.Context, snaps snapshots, keys *keyInd
 	if len(check) > 0 {
 		sys, ids := map[string]bool{}, map[string]bool{}
 		for _, c := range check {
-			sys[c.system] = true
-			ids[c.id] = true
+			sys[c.System] = true
+			ids[c.ID] = true
 		}
 		var err error
 		if latest, err = f.latestIngested(ctx, snaps, now, sys, ids); err != nil {
@@ -804,15 +403,15 @@ func (f *Function) latestOnly(ctx context.Context, snaps snapshots, keys *keyInd
 		st.Resolved += len(check)
 	}
 	seen := map[key]bool{}
-	out := make([]candidate, 0, len(cands))
+	out := make([]search.Candidate, 0, len(cands))
 	for _, c := range cands {
-		k := key{c.system, c.id}
+		k := key{c.System, c.ID}
 		if seen[k] {
 			st.Dropped++
 			continue
 		}
 		if mustCheck(c) {
-			if l, ok := latest[c.system+"/"+c.id]; !ok || l != c.ingested {
+			if l, ok := latest[c.System+"/"+c.ID]; !ok || l != c.Ingested {
 				st.Dropped++
 				continue
 			}
@@ -832,22 +431,17 @@ func quoteList(set map[string]bool) string {
 	return strings.Join(vals, ", ")
 }
 
-// rescored is how many candidates a search of k collects and finish
-// re-scores: a margin past k, since a hit just past the kth by an int8
-// index's score may overtake it once re-scored from the data.
-func rescored(k int) int { return k + k/2 + 2 }
-
 // finish reads the content and stored vector of each final candidate from
 // its data file, scores it exactly against that vector (an int8 index's
 // scores are within about 1e-3; a score shown is always the data's), and
 // appends the best p.K that still pass the threshold.
-func (f *Function) finish(ctx context.Context, final []candidate, p *searchParams, out *[]SearchResult) error {
-	if n := rescored(p.K); len(final) > n {
+func (f *Function) finish(ctx context.Context, final []search.Candidate, p *searchParams, out *[]SearchResult) error {
+	if n := search.Rescored(p.K); len(final) > n {
 		final = final[:n]
 	}
-	byFile := map[*plannedData][]int{}
+	byFile := map[*search.File][]int{}
 	for i, c := range final {
-		byFile[c.file] = append(byFile[c.file], i)
+		byFile[c.File] = append(byFile[c.File], i)
 	}
 	contents := make([]string, len(final))
 	// Each file is a few requests one after another, mostly waiting for
@@ -857,16 +451,16 @@ func (f *Function) finish(ctx context.Context, final []candidate, p *searchParam
 		g.Go(func() error {
 			rows := make([]uint32, len(idx))
 			for j, i := range idx {
-				rows[j] = final[i].pos
+				rows[j] = final[i].Pos
 			}
 			hits, err := f.hitsAt(gctx, pd, rows)
 			if err != nil {
-				return fmt.Errorf("%s: %w", pd.key, err)
+				return fmt.Errorf("%s: %w", pd.Key, err)
 			}
 			for j, i := range idx {
 				contents[i] = hits[j].Content
 				if hits[j].Vec != nil {
-					final[i].score = vek32.Dot(p.Q, hits[j].Vec)
+					final[i].Score = vek32.Dot(p.Q, hits[j].Vec)
 				}
 			}
 			return nil
@@ -877,19 +471,19 @@ func (f *Function) finish(ctx context.Context, final []candidate, p *searchParam
 	}
 	order := make([]int, 0, len(final))
 	for i, c := range final {
-		if !p.HasThreshold || c.score >= p.Threshold {
+		if !p.HasThreshold || c.Score >= p.Threshold {
 			order = append(order, i)
 		}
 	}
-	sort.SliceStable(order, func(a, b int) bool { return better(&final[order[a]], &final[order[b]]) })
+	sort.SliceStable(order, func(a, b int) bool { return search.Better(&final[order[a]], &final[order[b]]) })
 	if len(order) > p.K {
 		order = order[:p.K]
 	}
 	for _, i := range order {
 		c := final[i]
 		*out = append(*out, SearchResult{
-			SystemID: c.system, ID: c.id, Kind: c.kind, Content: contents[i], Score: c.score,
-			CreatedAt: schemas.FormatTime(time.UnixMicro(c.created)), Tier: c.file.part.Tier, Project: c.project,
+			SystemID: c.System, ID: c.ID, Kind: c.Kind, Content: contents[i], Score: c.Score,
+			CreatedAt: schemas.FormatTime(time.UnixMicro(c.Created)), Tier: c.File.Partition.Tier, Project: c.Project,
 		})
 	}
 	return nil
@@ -900,16 +494,16 @@ func (f *Function) finish(ctx context.Context, final []candidate, p *searchParam
 // with ranged GETs of those pages while the cache fetches the whole file
 // in the background for the next search. A cold search at 1M vectors would
 // otherwise download a whole file (7.5 MB) for each of its hits.
-func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) ([]vecindex.Hit, error) {
-	if !f.cache.Has(pd.key) {
-		f.cache.Prefetch(pd.key, pd.size)
-		rr, err := storage.NewRangeReader(ctx, f.lake.Store(), pd.key, pd.size)
+func (f *Function) hitsAt(ctx context.Context, pd *search.File, rows []uint32) ([]vecindex.Hit, error) {
+	if !f.cache.Has(pd.Key) {
+		f.cache.Prefetch(pd.Key, pd.Size)
+		rr, err := storage.NewRangeReader(ctx, f.lake.Store(), pd.Key, pd.Size)
 		if err != nil {
 			return nil, err
 		}
-		return vecindex.HitsAt(ctx, rr, pd.size, rows)
+		return vecindex.HitsAt(ctx, rr, pd.Size, rows)
 	}
-	path, release, err := f.cache.Path(ctx, pd.key, pd.size)
+	path, release, err := f.cache.Path(ctx, pd.Key, pd.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -921,14 +515,14 @@ func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) (
 		return nil, err
 	}
 	defer fh.Close()
-	file := f.footers.Get(pd.key)
+	file := f.footers.Get(pd.Key)
 	if file == nil {
-		if file, err = vecindex.OpenFile(fh, pd.size); err != nil {
+		if file, err = vecindex.OpenFile(fh, pd.Size); err != nil {
 			return nil, err
 		}
 		// Kept while the lease pins the file: the cache removes it, and
 		// so drops the footer (OnRemove), only once unpinned.
-		f.footers.Put(pd.key, file)
+		f.footers.Put(pd.Key, file)
 	}
 	return file.HitsAt(ctx, fh, rows)
 }

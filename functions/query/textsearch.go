@@ -62,7 +62,7 @@ import (
 
 // textDoc is one row of the text corpus.
 type textDoc struct {
-	file *plannedData
+	file *search.File
 	td   *search.TextData
 	row  uint32
 }
@@ -73,7 +73,7 @@ func (d textDoc) result() SearchResult {
 	r := d.row
 	return SearchResult{
 		SystemID: d.td.System[r], ID: d.td.ID[r], Kind: d.td.Kind[r], Content: d.td.Content[r],
-		CreatedAt: schemas.FormatTime(time.UnixMicro(d.td.Created[r])), Tier: d.file.part.Tier, Project: d.td.Project[r],
+		CreatedAt: schemas.FormatTime(time.UnixMicro(d.td.Created[r])), Tier: d.file.Partition.Tier, Project: d.td.Project[r],
 	}
 }
 
@@ -86,7 +86,7 @@ type textHit struct {
 // rankText returns the best depth records for p.Text by BM25 (see the top
 // of this file). release frees the decoded files and segments the hits
 // point into.
-func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*plannedPart, p *searchParams, depth int, st *searchStats) ([]textHit, func(), error) {
+func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*search.Part, p *searchParams, depth int, st *search.Stats) ([]textHit, func(), error) {
 	var (
 		mu       sync.Mutex
 		releases []func()
@@ -111,13 +111,13 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	snap := snaps[schemas.TableMemories]
 
 	// Step 1: the segments to search, and the files to score exactly.
-	var exact []*plannedData
+	var exact []*search.File
 	var segs []*textSeg
 	for _, pp := range plan {
 		switch {
-		case pp.index == nil:
-			exact = append(exact, pp.scan...)
-		case pp.index.Text.Key == "" || !pp.index.RowKeys:
+		case pp.Index == nil:
+			exact = append(exact, pp.Scan...)
+		case pp.Index.Text.Key == "" || !pp.Index.RowKeys:
 			// Built before full-text segments: scored exactly.
 			exact = append(exact, coveredKept(pp)...)
 		default:
@@ -148,22 +148,22 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 
 	// Step 2: the text columns of the files scored exactly, and of the
 	// covered files whose rows the segment cannot filter or hold alone.
-	need := map[*plannedData]bool{}
+	need := map[*search.File]bool{}
 	for _, pd := range exact {
 		need[pd] = true
 	}
 	for _, ts := range segs {
-		for i, pd := range ts.pp.files {
+		for i, pd := range ts.pp.Files {
 			if pd != nil && (p.TextFiltered() || ts.others[i] > 0) {
 				need[pd] = true
 			}
 		}
 	}
-	tds := map[*plannedData]*search.TextData{}
+	tds := map[*search.File]*search.TextData{}
 	g, gctx = errgroup.WithContext(ctx)
 	for pd := range need {
 		g.Go(func() error {
-			td, rel, err := f.vectors.TextFile(gctx, pd.key, pd.size)
+			td, rel, err := f.vectors.TextFile(gctx, pd.Key, pd.Size)
 			if err != nil {
 				return err
 			}
@@ -181,7 +181,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	// Step 3: the row filter and latest wins, before scoring.
 	var docs []textDoc
 	var checks []search.VersionCheck
-	exactRow := func(pd *plannedData, td *search.TextData, r int, shared bool) {
+	exactRow := func(pd *search.File, td *search.TextData, r int, shared bool) {
 		if !p.TextRow(td, r) {
 			return
 		}
@@ -197,7 +197,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 		// Rows of a file sharing keys with another may be older versions,
 		// and rows of an expiring file may have expired: both are checked
 		// against the memories view (latest wins, expired rows hidden).
-		shared := keys.Shared(pd.key) || pd.expiring
+		shared := keys.Shared(pd.Key) || pd.Expiring
 		td := tds[pd]
 		for r := range td.Rows() {
 			exactRow(pd, td, r, shared)
@@ -205,7 +205,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 	}
 	rf := p.RowFilter()
 	for _, ts := range segs {
-		rows, files := ts.ix.Rows, ts.pp.files
+		rows, files := ts.ix.Rows, ts.pp.Files
 		ts.adm = make([]bool, rows.Len())
 		// A covered file's rows that are not nodes (older versions, rows
 		// without an embedding) are in no segment: scored exactly, once
@@ -216,7 +216,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 			if pd == nil {
 				continue
 			}
-			shared[fi] = keys.Shared(pd.key) || pd.expiring
+			shared[fi] = keys.Shared(pd.Key) || pd.Expiring
 			if ts.others[fi] > 0 {
 				nodeRows[fi] = make([]bool, tds[pd].Rows())
 			}
@@ -300,20 +300,20 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 
 	// Step 5: the segments' hits are read from their data files' text
 	// columns (the content of the results).
-	loading := map[*plannedData]bool{}
+	loading := map[*search.File]bool{}
 	for _, h := range hits {
 		if h.Source == len(segs) {
 			continue
 		}
 		ts := segs[h.Source]
-		if pd := ts.pp.files[ts.ix.Rows.File[h.Doc]]; tds[pd] == nil {
+		if pd := ts.pp.Files[ts.ix.Rows.File[h.Doc]]; tds[pd] == nil {
 			loading[pd] = true
 		}
 	}
 	g, gctx = errgroup.WithContext(ctx)
 	for pd := range loading {
 		g.Go(func() error {
-			td, rel, err := f.vectors.TextFile(gctx, pd.key, pd.size)
+			td, rel, err := f.vectors.TextFile(gctx, pd.Key, pd.Size)
 			if err != nil {
 				return err
 			}
@@ -335,10 +335,10 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 		}
 		ts := segs[h.Source]
 		rows := ts.ix.Rows
-		pd := ts.pp.files[rows.File[h.Doc]]
+		pd := ts.pp.Files[rows.File[h.Doc]]
 		td, r := tds[pd], rows.Pos[h.Doc]
 		if int(r) >= td.Rows() {
-			return fail(fmt.Errorf("index %s names row %d of %s, which has %d", ts.pp.index.Key, r, pd.key, td.Rows()))
+			return fail(fmt.Errorf("index %s names row %d of %s, which has %d", ts.pp.Index.Key, r, pd.Key, td.Rows()))
 		}
 		out[i] = textHit{doc: textDoc{file: pd, td: td, row: r}, bm25: h.Score}
 	}
@@ -349,7 +349,7 @@ func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*planne
 // graph's side table, shared with vector search), its full-text segment,
 // and per doc whether the search admits it.
 type textSeg struct {
-	pp     *plannedPart
+	pp     *search.Part
 	ix     *search.LoadedIndex
 	seg    *fulltext.Segment
 	others []int // per covered file: its rows that are not nodes
@@ -361,7 +361,7 @@ type textSeg struct {
 // through the caches vector search uses; hold keeps them until the search
 // releases.
 func (f *Function) loadTextSeg(ctx context.Context, ts *textSeg, hold func(func())) error {
-	m := ts.pp.index
+	m := ts.pp.Index
 	ix, rel, err := f.vectors.Index(ctx, m)
 	if search.IndexGone(err) {
 		ts.gone = true
@@ -392,9 +392,9 @@ func (f *Function) loadTextSeg(ctx context.Context, ts *textSeg, hold func(func(
 }
 
 // coveredKept are the live kept files of pp's index, to score exactly.
-func coveredKept(pp *plannedPart) []*plannedData {
-	var out []*plannedData
-	for _, pd := range pp.files {
+func coveredKept(pp *search.Part) []*search.File {
+	var out []*search.File
+	for _, pd := range pp.Files {
 		if pd != nil {
 			out = append(out, pd)
 		}
@@ -416,7 +416,7 @@ func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResp
 		depth = search.HybridDepth(p.K)
 	}
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
-	var tst searchStats
+	var tst search.Stats
 	th, release, err := f.rankText(ctx, snaps, plan, p, depth, &tst)
 	if err != nil {
 		return nil, err
@@ -454,18 +454,3 @@ func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResp
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// textAllowed says, per row of pd, whether the tags and session_id filters
-// pass (the other row filters are applied by the caller).
-func (f *Function) textAllowed(ctx context.Context, pd *plannedData, p *searchParams) ([]bool, error) {
-	td, release, err := f.vectors.TextFile(ctx, pd.key, pd.size)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	ok := make([]bool, td.Rows())
-	for r := range ok {
-		ok[r] = (p.Session == "" || p.Session == td.Session[r]) && p.TagsMatch(td.Tags[r])
-	}
-	return ok, nil
-}

@@ -27,11 +27,20 @@
 // (Params.RowFilter, TextRow, TagsMatch), and the search state (State):
 // the index manifests listed, the loaded graphs and full-text segments,
 // the decoded vectors and text columns of data files (TextData), each in a
-// byte-bounded LRU (RefLRU). State reads objects through Lake, the one
-// interface the function implements so far (its store and NVMe cache).
-// Also the ranking of one BM25 corpus spread over several sources
-// (RankSources). The planner, the candidate merge and latest-wins, the text
-// ranking and the fusion still live in functions/query (search.go,
-// textsearch.go), since they call the key index, DuckDB and the snapshots
+// byte-bounded LRU (RefLRU). On the state, the planner (State.Plan: which
+// segments and files, per tier) and the candidate collection
+// (State.Collect: graph walk or exact scan per segment, exact scans of the
+// uncovered files, merged best first, Better). Then the ranking of one BM25
+// corpus spread over several sources (RankSources), latest-wins admission
+// of text rows (AdmitLatest), and the fusion of the two rankings (Fuse).
+//
+// The interfaces the function implements: Lake (its store and NVMe cache,
+// for State), Versions (the latest version of records, a statement over
+// the memories view in DuckDB) and KeyLearner (the snapshot's key index,
+// which learns file keys from an index's rows). Still in functions/query
+// (search.go, textsearch.go): the rounds of a vector search and its
+// latest-wins cut (searchOn, latestOnly), reading the final hits' content
+// (finish, hitsAt: the cache's pages and kept footers), and the text
+// ranking's assembly (rankText), which drive the key index and snapshots
 // directly; they move here behind the rest of the needs above.
 package search
