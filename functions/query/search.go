@@ -62,7 +62,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/viterin/vek/vek32"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/akosha/akosha/functions/query/search"
@@ -353,12 +352,12 @@ func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*search
 				return nil, err
 			}
 		}
-		final, err = f.latestOnly(ctx, snaps, keyIdx, p.Now, cands, kk, &resp.stats)
+		final, err = search.LatestOnly(ctx, keyIdx, snapshotVersions{f, snaps, p.Now}, cands, kk, &resp.stats)
 		if err != nil {
 			return nil, err
 		}
 		// Another round helps only when some source held more than kk
-		// matches, or when latestOnly cut the merged candidates at kk:
+		// matches, or when search.LatestOnly cut the merged candidates at kk:
 		// many small sources can together hold more than kk while none
 		// alone is full.
 		full = full || len(cands) > kk
@@ -367,59 +366,10 @@ func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*search
 		}
 		kk *= 4
 	}
-	if err := f.finish(ctx, final, p, &resp.Results); err != nil {
+	if err := search.Finish(ctx, searchHits{f}, final, &p.Params, &resp.Results); err != nil {
 		return nil, err
 	}
 	return resp, nil
-}
-
-// latestOnly keeps, of the best kk candidates, those that are the latest
-// version of their record, one per record, best first.
-func (f *Function) latestOnly(ctx context.Context, snaps snapshots, keys *keyIndex, now time.Time, cands []search.Candidate, kk int, st *search.Stats) ([]search.Candidate, error) {
-	if len(cands) > kk {
-		cands = cands[:kk]
-	}
-	type key struct{ sys, id string }
-	var check []search.Candidate
-	// Candidates that may be older versions, or expired, are checked
-	// against the memories view (latest wins, expired rows hidden).
-	mustCheck := func(c search.Candidate) bool { return c.File.Expiring || keys.Shared(c.File.Key) }
-	for _, c := range cands {
-		if mustCheck(c) {
-			check = append(check, c)
-		}
-	}
-	latest := map[string]int64{}
-	if len(check) > 0 {
-		sys, ids := map[string]bool{}, map[string]bool{}
-		for _, c := range check {
-			sys[c.System] = true
-			ids[c.ID] = true
-		}
-		var err error
-		if latest, err = f.latestIngested(ctx, snaps, now, sys, ids); err != nil {
-			return nil, err
-		}
-		st.Resolved += len(check)
-	}
-	seen := map[key]bool{}
-	out := make([]search.Candidate, 0, len(cands))
-	for _, c := range cands {
-		k := key{c.System, c.ID}
-		if seen[k] {
-			st.Dropped++
-			continue
-		}
-		if mustCheck(c) {
-			if l, ok := latest[c.System+"/"+c.ID]; !ok || l != c.Ingested {
-				st.Dropped++
-				continue
-			}
-		}
-		seen[k] = true
-		out = append(out, c)
-	}
-	return out, nil
 }
 
 func quoteList(set map[string]bool) string {
@@ -431,62 +381,12 @@ func quoteList(set map[string]bool) string {
 	return strings.Join(vals, ", ")
 }
 
-// finish reads the content and stored vector of each final candidate from
-// its data file, scores it exactly against that vector (an int8 index's
-// scores are within about 1e-3; a score shown is always the data's), and
-// appends the best p.K that still pass the threshold.
-func (f *Function) finish(ctx context.Context, final []search.Candidate, p *searchParams, out *[]SearchResult) error {
-	if n := search.Rescored(p.K); len(final) > n {
-		final = final[:n]
-	}
-	byFile := map[*search.File][]int{}
-	for i, c := range final {
-		byFile[c.File] = append(byFile[c.File], i)
-	}
-	contents := make([]string, len(final))
-	// Each file is a few requests one after another, mostly waiting for
-	// the store: all of them at once.
-	g, gctx := errgroup.WithContext(ctx)
-	for pd, idx := range byFile {
-		g.Go(func() error {
-			rows := make([]uint32, len(idx))
-			for j, i := range idx {
-				rows[j] = final[i].Pos
-			}
-			hits, err := f.hitsAt(gctx, pd, rows)
-			if err != nil {
-				return fmt.Errorf("%s: %w", pd.Key, err)
-			}
-			for j, i := range idx {
-				contents[i] = hits[j].Content
-				if hits[j].Vec != nil {
-					final[i].Score = vek32.Dot(p.Q, hits[j].Vec)
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("search: read content: %w", err)
-	}
-	order := make([]int, 0, len(final))
-	for i, c := range final {
-		if !p.HasThreshold || c.Score >= p.Threshold {
-			order = append(order, i)
-		}
-	}
-	sort.SliceStable(order, func(a, b int) bool { return search.Better(&final[order[a]], &final[order[b]]) })
-	if len(order) > p.K {
-		order = order[:p.K]
-	}
-	for _, i := range order {
-		c := final[i]
-		*out = append(*out, SearchResult{
-			SystemID: c.System, ID: c.ID, Kind: c.Kind, Content: contents[i], Score: c.Score,
-			CreatedAt: schemas.FormatTime(time.UnixMicro(c.Created)), Tier: c.File.Partition.Tier, Project: c.Project,
-		})
-	}
-	return nil
+// searchHits reads the final hits of a search for the search package
+// (search.Hits), through hitsAt.
+type searchHits struct{ f *Function }
+
+func (h searchHits) HitsAt(ctx context.Context, pd *search.File, rows []uint32) ([]vecindex.Hit, error) {
+	return h.f.hitsAt(ctx, pd, rows)
 }
 
 // hitsAt reads rows of one data file: from its cached file when the NVMe

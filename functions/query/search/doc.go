@@ -34,13 +34,19 @@
 // corpus spread over several sources (RankSources), latest-wins admission
 // of text rows (AdmitLatest), and the fusion of the two rankings (Fuse).
 //
-// The interfaces the function implements: Lake (its store and NVMe cache,
-// for State), Versions (the latest version of records, a statement over
-// the memories view in DuckDB) and KeyLearner (the snapshot's key index,
-// which learns file keys from an index's rows). Still in functions/query
-// (search.go, textsearch.go): the rounds of a vector search and its
-// latest-wins cut (searchOn, latestOnly), reading the final hits' content
-// (finish, hitsAt: the cache's pages and kept footers), and the text
-// ranking's assembly (rankText), which drive the key index and snapshots
-// directly; they move here behind the rest of the needs above.
+// The vector search's last steps are here too: the latest-wins cut of the
+// merged candidates (LatestOnly) and the exact re-scoring of the final
+// hits from their data files' rows (Finish).
+//
+// The interfaces the function implements, each defined here where it is
+// used: Lake (its store and NVMe cache, for State), Versions (the latest
+// version of records: a statement over the memories view in DuckDB),
+// KeyLearner and SharedKeys (the snapshot's key index, which SQL shares:
+// it learns file keys from an index's rows, and says which files share a
+// record key), and Hits (the rows of the final hits, read through the NVMe
+// cache and its kept footers). Still in functions/query (search.go,
+// textsearch.go): the rounds of a vector search (searchOn: the key index's
+// sync, the rounds of Collect and LatestOnly), the text ranking's assembly
+// (rankText), tier-store fan-out and as_of snapshot selection; the first
+// two drive the key index and snapshots directly and are next to move.
 package search
