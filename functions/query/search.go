@@ -62,8 +62,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/akosha/akosha/functions/query/search"
 	"github.com/akosha/akosha/internal/httpx"
 	"github.com/akosha/akosha/lake/delta"
@@ -315,58 +313,9 @@ func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*search
 	// were planned against its live files like the latest's: rows of files
 	// not live in it are skipped, its files no index covers are scanned.
 	keyIdx := f.keysFor(schemas.TableMemories, snap)
-	for _, pp := range plan {
-		pp.Keys = keyIdx
-	}
-	// The key index (which files share record keys) is needed only once
-	// the candidates are merged. A cold function learns the keys of the
-	// files an index covers from the index's rows as it loads them, and
-	// reads the others' id columns beside the index searches.
-	fromIndexes := map[string]bool{}
-	for _, pp := range plan {
-		for _, key := range pp.Learn {
-			if key != "" {
-				fromIndexes[key] = true
-			}
-		}
-	}
-	var keys errgroup.Group
-	keys.Go(func() error { return keyIdx.Sync(ctx, schemas.TableMemories, snap, p.Systems, fromIndexes) })
-	defer keys.Wait()
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
-	kk := search.Rescored(p.K)
-	var final []search.Candidate
-	for round := 0; ; round++ {
-		resp.stats.Rounds = round + 1
-		cands, full, err := f.vectors.Collect(ctx, plan, &p.Params, kk, &resp.stats)
-		if err != nil {
-			return nil, err
-		}
-		if err := keys.Wait(); err != nil {
-			return nil, err
-		}
-		// The files an index was to name but did not (vacuum deleted it
-		// under this search) are read now.
-		if !keyIdx.Knows(fromIndexes) {
-			if err := keyIdx.Sync(ctx, schemas.TableMemories, snap, p.Systems, nil); err != nil {
-				return nil, err
-			}
-		}
-		final, err = search.LatestOnly(ctx, keyIdx, snapshotVersions{f, snaps, p.Now}, cands, kk, &resp.stats)
-		if err != nil {
-			return nil, err
-		}
-		// Another round helps only when some source held more than kk
-		// matches, or when search.LatestOnly cut the merged candidates at kk:
-		// many small sources can together hold more than kk while none
-		// alone is full.
-		full = full || len(cands) > kk
-		if len(final) >= p.K || !full || resp.stats.Dropped == 0 || round == 3 || kk >= 4*MaxSearchK {
-			break
-		}
-		kk *= 4
-	}
-	if err := search.Finish(ctx, searchHits{f}, final, &p.Params, &resp.Results); err != nil {
+	err := f.vectors.Vectors(ctx, snap, plan, &p.Params, keyIdx, snapshotVersions{f, snaps, p.Now}, searchHits{f}, &resp.Results, &resp.stats)
+	if err != nil {
 		return nil, err
 	}
 	return resp, nil

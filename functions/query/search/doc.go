@@ -34,19 +34,21 @@
 // corpus spread over several sources (RankSources), latest-wins admission
 // of text rows (AdmitLatest), and the fusion of the two rankings (Fuse).
 //
-// The vector search's last steps are here too: the latest-wins cut of the
-// merged candidates (LatestOnly) and the exact re-scoring of the final
-// hits from their data files' rows (Finish).
+// The vector search runs here from the plan on (State.Vectors): rounds of
+// Collect and the latest-wins cut of the merged candidates (LatestOnly),
+// then the exact re-scoring of the final hits from their data files' rows
+// (Finish).
 //
 // The interfaces the function implements, each defined here where it is
 // used: Lake (its store and NVMe cache, for State), Versions (the latest
 // version of records: a statement over the memories view in DuckDB),
-// KeyLearner and SharedKeys (the snapshot's key index, which SQL shares:
-// it learns file keys from an index's rows, and says which files share a
-// record key), and Hits (the rows of the final hits, read through the NVMe
-// cache and its kept footers). Still in functions/query (search.go,
-// textsearch.go): the rounds of a vector search (searchOn: the key index's
-// sync, the rounds of Collect and LatestOnly), the text ranking's assembly
-// (rankText), tier-store fan-out and as_of snapshot selection; the first
-// two drive the key index and snapshots directly and are next to move.
+// KeyIndex (the snapshot's key index, which SQL shares: it learns file
+// keys from an index's rows, reads the others', and says which files share
+// a record key), and Hits (the rows of the final hits, read through the
+// NVMe cache and its kept footers). Still in functions/query: the HTTP
+// handler, the MCP tool, decoding and errors, embedding, the tenant scope,
+// as_of snapshot selection and tier-store fan-out (search.go, fanout.go,
+// mcp.go), which are the function's; and the text ranking's assembly
+// (rankText in textsearch.go), which drives the key index and the text
+// segments directly and is next to move.
 package search
