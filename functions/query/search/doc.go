@@ -20,35 +20,36 @@
 //     memories view that DuckDB answers with latest-wins and expiry applied;
 //   - the tier stores a search fans out to (fanout.go), which are HTTP.
 //
-// So far this package holds: what a search asks (Query, Filter) and
-// answers (Result), its validation into Params (Validate; the function then
-// embeds the text, Embedded, and confines the search to the tenant,
-// Confine), the row filters index walks, scans and the text corpus apply
-// (Params.RowFilter, TextRow, TagsMatch), and the search state (State):
-// the index manifests listed, the loaded graphs and full-text segments,
-// the decoded vectors and text columns of data files (TextData), each in a
-// byte-bounded LRU (RefLRU). On the state, the planner (State.Plan: which
-// segments and files, per tier) and the candidate collection
-// (State.Collect: graph walk or exact scan per segment, exact scans of the
-// uncovered files, merged best first, Better). Then the ranking of one BM25
-// corpus spread over several sources (RankSources), latest-wins admission
-// of text rows (AdmitLatest), and the fusion of the two rankings (Fuse).
+// The function meets those needs itself (snapshot, clock, tenant scope,
+// embedding, fan-out) or answers them through interfaces defined here,
+// where they are used:
 //
-// The vector search runs here from the plan on (State.Vectors): rounds of
-// Collect and the latest-wins cut of the merged candidates (LatestOnly),
-// then the exact re-scoring of the final hits from their data files' rows
-// (Finish).
+//   - Lake: the store index manifests are listed from and the NVMe cache
+//     objects are read through (State);
+//   - Versions: the latest version of records, one statement over the
+//     memories view in DuckDB (LatestOnly, AdmitLatest);
+//   - KeyIndex: the snapshot's key index, which SQL shares: it learns file
+//     keys from an index's rows, reads the others', and says which files
+//     share a record key (Vectors, RankText);
+//   - Hits: the rows of the final hits, read through the NVMe cache and
+//     its kept parquet footers (Finish).
 //
-// The interfaces the function implements, each defined here where it is
-// used: Lake (its store and NVMe cache, for State), Versions (the latest
-// version of records: a statement over the memories view in DuckDB),
-// KeyIndex (the snapshot's key index, which SQL shares: it learns file
-// keys from an index's rows, reads the others', and says which files share
-// a record key), and Hits (the rows of the final hits, read through the
-// NVMe cache and its kept footers). Still in functions/query: the HTTP
-// handler, the MCP tool, decoding and errors, embedding, the tenant scope,
-// as_of snapshot selection and tier-store fan-out (search.go, fanout.go,
-// mcp.go), which are the function's; and the text ranking's assembly
-// (rankText in textsearch.go), which drives the key index and the text
-// segments directly and is next to move.
+// What is here: what a search asks (Query, Filter) and answers (Result);
+// its validation into Params (Validate; the function then embeds the text,
+// Params.Embedded, and confines the search to the tenant, Params.Confine);
+// the row filters index walks, scans and the text corpus apply; the search
+// state (State: the index manifests listed, the loaded graphs and
+// full-text segments, the decoded vectors and text columns of data files,
+// each in a byte-bounded LRU, RefLRU); the planner (State.Plan: which
+// segments and files, per tier); the vector search from the plan on
+// (State.Vectors: rounds of State.Collect and LatestOnly, then Finish's
+// exact re-scoring); the text ranking (State.RankText over RankSources and
+// AdmitLatest; text.go says how); and the fusion of the two (Fuse).
+//
+// What stays in functions/query, as the function's: the HTTP handler and
+// the MCP tool, decoding the body and encoding answers and errors (a
+// refused search is an *Error, made an HTTP error there), embedding a
+// text, the tenant scope, as_of snapshot selection, choosing the
+// snapshot's key index, the dispatch by mode and tier-store fan-out
+// (search.go, textsearch.go, fanout.go, mcp.go).
 package search
