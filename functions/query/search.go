@@ -3,50 +3,13 @@ package query
 // Vector search (POST /v1/search, the MCP tool search_all_systems and
 // `akosha search`).
 //
-// A search's path, on one snapshot of the memories table:
-//
-//  1. Files are pruned by the filter's tier and from/to (their partition's
-//     day, then their created_at statistics) and system_id (their system_id
-//     statistics), and grouped by tier: an index segment spans days and
-//     systems (lake/vecindex).
-//  2. Each tier's index segments (vecindex.Segments: the usable ones, less
-//     than half of their vectors in files no longer live, no two covering
-//     the same live file, newer ones superseding older ones) that cover a
-//     kept file are searched, each once, in its graph at ef = max(100, k),
-//     scaled up by 1/(1 - its dead fraction), with a filter applied during
-//     the walk: the row's file must be live and kept (rows of compacted or
-//     aged files are never returned, and the walk still returns k live
-//     rows) and the row filter (system, project, kind, created_at range)
-//     must pass; when the filter keeps few of a segment's rows
-//     (hnsw.ShouldScanExactly) the matching vectors are scanned exactly
-//     instead. A segment's vectors and per-row side table are decoded once
-//     from the NVMe cache and kept in a byte-bounded LRU.
-//  3. Kept files no chosen segment covers (new since the index job ran,
-//     rewritten by compaction, moved by the age job, in tiers too small for
-//     a segment, or in an older segment a newer one superseded) are scanned
-//     exactly (SIMD dot products, hnsw.Exact) from their decoded vector
-//     columns, which are cached in a byte-bounded LRU (data files are
-//     immutable).
-//  4. Candidates from all segments, scans and tiers are merged by score
-//     (highest first; ties by system_id, id), the threshold applied.
-//  5. Latest wins: a candidate from a file that shares a record key with
-//     another live file (the key index, keys.go) may be an old version of a
-//     re-sent record. Those candidates are resolved with one statement over
-//     the memories view, which applies latest-wins itself:
-//     SELECT system_id, id, ingested_at FROM memories WHERE system_id IN
-//     (...) AND id IN (...); a candidate survives only if its ingested_at is
-//     the latest. A record whose latest version has no embedding thus never
-//     appears, and a re-sent record appears once, even when its versions
-//     are in two segments (each segment keeps the latest version among its
-//     own files only) or in a segment and a scanned file. When candidates were
-//     dropped and fewer than k remain, the search is repeated with a larger
-//     per-partition k (x4, up to three times).
-//  6. The content of the final top-k is read from their data files' rows in
-//     the NVMe cache (the side tables keep each vector's file and row).
-//
-// Indexes are found by listing <table>/_indexes/ at most every 5 seconds
-// (RefreshIndexes forces it); an index built after a search started is used
-// by the next one.
+// The search itself is package search's (functions/query/search; its
+// vectors.go says a vector search's path, text.go the text ranking's):
+// here are the request and response, decoding and errors, embedding, the
+// tenant scope, the snapshot (latest or as_of), the answers the search
+// package asks of the function (its cache and store, the key index, the
+// latest versions in DuckDB, the rows of the hits) and the dispatch by
+// mode and to the tier stores.
 
 import (
 	"bytes"

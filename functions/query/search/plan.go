@@ -49,7 +49,7 @@ func (pp *Part) IndexKey() string {
 
 // Plan chooses what a search of p reads on snap: per tier, the index
 // segments that cover a kept file, and the kept files none covers, to scan
-// exactly (see the query function's search.go for the whole path). keep is
+// exactly (vectors.go says the whole path). keep is
 // the created_at statistics test of a file (the function's file pruning,
 // which SQL shares).
 func (s *State) Plan(snap *delta.Snapshot, p *Params, keep func(delta.Add) bool) []*Part {
