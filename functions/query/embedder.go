@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/akosha/akosha/functions/query/search"
 	"github.com/akosha/akosha/internal/config"
 	"github.com/akosha/akosha/internal/httpx"
-	"github.com/akosha/akosha/lake/vecindex"
 )
 
 // Text search embeds the query text with an OpenAI-compatible embeddings
@@ -59,7 +58,7 @@ func newEmbedder(url, model, apiKey string) *embedder {
 // SetEmbeddings points text search at an embeddings endpoint ("" turns text
 // search off). It is meant for setup, before the function serves requests.
 func (f *Function) SetEmbeddings(url, model string) {
-	f.vectors.embed = newEmbedder(url, model, keyEmbeddingsKey.String())
+	f.embed = newEmbedder(url, model, keyEmbeddingsKey.String())
 }
 
 func (e *embedder) embed(ctx context.Context, text string) ([]float32, error) {
@@ -95,27 +94,11 @@ func (e *embedder) embed(ctx context.Context, text string) ([]float32, error) {
 	if err := json.Unmarshal(b, &out); err != nil || len(out.Data) == 0 {
 		return nil, httpx.Errorf(http.StatusBadGateway, "embeddings_failed", "embeddings endpoint: unexpected answer: %s", truncate(string(b), 200))
 	}
-	v, err := toVector(out.Data[0].Embedding)
+	v, err := search.ToVector(out.Data[0].Embedding)
 	if err != nil {
 		return nil, httpx.Errorf(http.StatusBadGateway, "embeddings_failed", "embeddings endpoint: %v (model %q)", err, e.model)
 	}
 	return v, nil
-}
-
-// toVector checks a query vector: Dim finite float32 values.
-func toVector(in []float64) ([]float32, error) {
-	if len(in) != vecindex.Dim {
-		return nil, fmt.Errorf("vector has %d dimensions, want %d", len(in), vecindex.Dim)
-	}
-	out := make([]float32, len(in))
-	for i, x := range in {
-		f := float32(x)
-		if f-f != 0 { // NaN or ±Inf, including float64 values beyond float32
-			return nil, fmt.Errorf("vector[%d] = %v is not a finite float32", i, x)
-		}
-		out[i] = f
-	}
-	return out, nil
 }
 
 func truncate(s string, n int) string {

@@ -240,7 +240,7 @@ func (f *Function) fanOut(ctx context.Context, req SearchRequest, p *searchParam
 	localTiers := map[string]bool{}
 	searched := map[string]bool{}
 	for _, tier := range allTiers {
-		if p.tiers != nil && !p.tiers[tier] {
+		if p.Tiers != nil && !p.Tiers[tier] {
 			continue
 		}
 		searched[tier] = true
@@ -310,11 +310,11 @@ func forwardBody(req SearchRequest, p *searchParams, tier string) ([]byte, error
 		fl = *req.Filter
 	}
 	fl.Tier = StringList{tier}
-	vec := make([]float64, len(p.q))
-	for i, x := range p.q {
+	vec := make([]float64, len(p.Q))
+	for i, x := range p.Q {
 		vec[i] = float64(x) // exact: a float64 holds every float32
 	}
-	k := p.k
+	k := p.K
 	b, err := json.Marshal(SearchRequest{Vector: vec, K: &k, Threshold: req.Threshold, Filter: &fl})
 	if err != nil {
 		return nil, fmt.Errorf("search: encode the request for the %s store: %w", tier, err)
@@ -335,7 +335,7 @@ func (f *Function) runParts(ctx context.Context, parts []*searchPart, p *searchP
 
 func (f *Function) runPart(ctx context.Context, pt *searchPart, p *searchParams, minVersion int64) error {
 	if !pt.local {
-		resp, err := f.fanout.ask(ctx, pt.tier, pt.store, pt.body, minVersion, p.k)
+		resp, err := f.fanout.ask(ctx, pt.tier, pt.store, pt.body, minVersion, p.K)
 		if err == nil {
 			pt.resp = resp
 			return nil
@@ -356,7 +356,7 @@ func (f *Function) runPart(ctx context.Context, pt *searchPart, p *searchParams,
 		return err
 	}
 	lp := *p
-	lp.tiers = pt.tiers
+	lp.Tiers = pt.tiers
 	resp, err := f.searchLocal(ctx, &lp)
 	if err != nil {
 		return err
@@ -555,7 +555,7 @@ func mergeParts(parts []*searchPart, p *searchParams) *SearchResponse {
 			out.stats.IndexKeys = append(out.stats.IndexKeys, st.IndexKeys...)
 		}
 		for _, r := range pt.resp.Results {
-			if p.hasThresh && r.Score < p.threshold {
+			if p.HasThreshold && r.Score < p.Threshold {
 				continue
 			}
 			k := key{r.SystemID, r.ID}
@@ -579,8 +579,8 @@ func mergeParts(parts []*searchPart, p *searchParams) *SearchResponse {
 		}
 		return a.ID < b.ID
 	})
-	if len(out.Results) > p.k {
-		out.Results = out.Results[:p.k]
+	if len(out.Results) > p.K {
+		out.Results = out.Results[:p.K]
 	}
 	return out
 }

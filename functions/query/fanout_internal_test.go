@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/akosha/akosha/functions/query/search"
 )
 
 func res(sys, id, tier string, score float32) SearchResult {
@@ -68,9 +70,9 @@ func TestFanoutMerge(t *testing.T) {
 		{name: "nothing", k: 3, parts: []*searchPart{part(2), part(3)}, want: "", ver: 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := &searchParams{k: c.k}
+			p := &searchParams{Params: search.Params{K: c.k}}
 			if c.thr != nil {
-				p.threshold, p.hasThresh = *c.thr, true
+				p.Threshold, p.HasThreshold = *c.thr, true
 			}
 			got := mergeParts(c.parts, p)
 			if names(got.Results) != c.want || got.Version != c.ver {

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/akosha/akosha/functions/query/console"
+	"github.com/akosha/akosha/functions/query/search"
 	"github.com/akosha/akosha/functions/query/sqlexec"
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/config"
@@ -185,7 +186,8 @@ type Function struct {
 	flight  singleflight.Group
 	metrics *metrics
 	mux     *httpx.Mux
-	vectors *vectorState    // vector search (search.go, vectors.go)
+	vectors *search.State   // indexes and decoded files of search (search.go, textsearch.go)
+	embed   *embedder       // text to vector for search; nil: none configured (embedder.go)
 	footers *vecindex.Files // parsed footers of cached data files, for search hits (hitsAt)
 	past    *pastSnapshots  // as_of: loaded past snapshots (asof.go)
 	fanout  *fanout         // search through the tier stores (fanout.go); nil: search here
@@ -274,7 +276,8 @@ func (f *Function) init(l *lake.Lake, a *auth.Authenticator, cfg Config, reg pro
 	f.expiry = newExpiryIndex(l)
 	f.past = newPastSnapshots()
 	f.l1 = newLRU(cfg.ResultCacheBytes)
-	f.vectors = newVectorState(f)
+	f.vectors = search.NewState(searchLake{f})
+	f.embed = embedderFromEnv()
 	// A footer goes when its cached file goes (evicted, or forgotten once
 	// vacuum deleted the object): it holds the file's column statistics.
 	f.footers = vecindex.NewFiles(cfg.Footers)
@@ -359,7 +362,7 @@ func (f *Function) Stop(ctx context.Context) error {
 			f.stopAnswers()
 			<-f.answersDone
 		}
-		f.vectors.close()
+		f.vectors.Close()
 		errs = append(errs, f.engine.Close(), f.cache.Close())
 		if f.l2 != nil {
 			errs = append(errs, f.l2.Close())

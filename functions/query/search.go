@@ -3,50 +3,13 @@ package query
 // Vector search (POST /v1/search, the MCP tool search_all_systems and
 // `akosha search`).
 //
-// A search's path, on one snapshot of the memories table:
-//
-//  1. Files are pruned by the filter's tier and from/to (their partition's
-//     day, then their created_at statistics) and system_id (their system_id
-//     statistics), and grouped by tier: an index segment spans days and
-//     systems (lake/vecindex).
-//  2. Each tier's index segments (vecindex.Segments: the usable ones, less
-//     than half of their vectors in files no longer live, no two covering
-//     the same live file, newer ones superseding older ones) that cover a
-//     kept file are searched, each once, in its graph at ef = max(100, k),
-//     scaled up by 1/(1 - its dead fraction), with a filter applied during
-//     the walk: the row's file must be live and kept (rows of compacted or
-//     aged files are never returned, and the walk still returns k live
-//     rows) and the row filter (system, project, kind, created_at range)
-//     must pass; when the filter keeps few of a segment's rows
-//     (hnsw.ShouldScanExactly) the matching vectors are scanned exactly
-//     instead. A segment's vectors and per-row side table are decoded once
-//     from the NVMe cache and kept in a byte-bounded LRU.
-//  3. Kept files no chosen segment covers (new since the index job ran,
-//     rewritten by compaction, moved by the age job, in tiers too small for
-//     a segment, or in an older segment a newer one superseded) are scanned
-//     exactly (SIMD dot products, hnsw.Exact) from their decoded vector
-//     columns, which are cached in a byte-bounded LRU (data files are
-//     immutable).
-//  4. Candidates from all segments, scans and tiers are merged by score
-//     (highest first; ties by system_id, id), the threshold applied.
-//  5. Latest wins: a candidate from a file that shares a record key with
-//     another live file (the key index, keys.go) may be an old version of a
-//     re-sent record. Those candidates are resolved with one statement over
-//     the memories view, which applies latest-wins itself:
-//     SELECT system_id, id, ingested_at FROM memories WHERE system_id IN
-//     (...) AND id IN (...); a candidate survives only if its ingested_at is
-//     the latest. A record whose latest version has no embedding thus never
-//     appears, and a re-sent record appears once, even when its versions
-//     are in two segments (each segment keeps the latest version among its
-//     own files only) or in a segment and a scanned file. When candidates were
-//     dropped and fewer than k remain, the search is repeated with a larger
-//     per-partition k (x4, up to three times).
-//  6. The content of the final top-k is read from their data files' rows in
-//     the NVMe cache (the side tables keep each vector's file and row).
-//
-// Indexes are found by listing <table>/_indexes/ at most every 5 seconds
-// (RefreshIndexes forces it); an index built after a search started is used
-// by the next one.
+// The search itself is package search's (functions/query/search; its
+// vectors.go says a vector search's path, text.go the text ranking's):
+// here are the request and response, decoding and errors, embedding, the
+// tenant scope, the snapshot (latest or as_of), the answers the search
+// package asks of the function (its cache and store, the key index, the
+// latest versions in DuckDB, the rows of the hits) and the dispatch by
+// mode and to the tier stores.
 
 import (
 	"bytes"
@@ -55,33 +18,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/viterin/vek/vek32"
-	"golang.org/x/sync/errgroup"
-
+	"github.com/akosha/akosha/functions/query/search"
 	"github.com/akosha/akosha/internal/httpx"
-	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
-	"github.com/akosha/akosha/lake/hnsw"
 	"github.com/akosha/akosha/lake/storage"
-	"github.com/akosha/akosha/lake/tenants"
 	"github.com/akosha/akosha/lake/vecindex"
 	"github.com/akosha/akosha/schemas"
 )
 
 // Search limits.
 const (
-	DefaultSearchK = 10
-	MaxSearchK     = 1000
-	searchEf       = hnsw.DefaultEfSearch
+	DefaultSearchK = search.DefaultK
+	MaxSearchK     = search.MaxK
 	maxSearchBody  = 1 << 20
 )
 
@@ -111,76 +66,21 @@ type SearchRequest struct {
 	AsOf AsOf `json:"as_of,omitempty"`
 }
 
-// SearchFilter narrows a search. Every field that is set must match.
-// system_id, kind and tier take a list (or a single string); from and to
-// bound created_at, inclusive (RFC 3339, or ISO 8601 without a zone read as
-// UTC).
-type SearchFilter struct {
-	SystemID StringList `json:"system_id,omitempty"`
-	Project  string     `json:"project,omitempty"`
-	Kind     StringList `json:"kind,omitempty"`
-	Tier     StringList `json:"tier,omitempty"`
-	From     string     `json:"from,omitempty"`
-	To       string     `json:"to,omitempty"`
-	// Tags keeps records holding any of these tags (all of them with
-	// TagsAll); SessionID keeps one session's records.
-	Tags      TagList `json:"tags,omitempty"`
-	TagsAll   bool    `json:"tags_all,omitempty"`
-	SessionID string  `json:"session_id,omitempty"`
-}
+// SearchFilter, StringList, TagList and SearchResult are the search
+// package's: the body's filter and a result are what a search takes and
+// gives, encoded as they are.
+type (
+	SearchFilter = search.Filter
+	StringList   = search.StringList
+	TagList      = search.TagList
+	SearchResult = search.Result
+)
 
-// TagList is filter.tags: a list of non-empty strings (or one string).
-type TagList []string
-
-// errBadTags is filter.tags that is not strings; decodeSearch makes it an
-// invalid_filter.
-var errBadTags = errors.New("filter.tags: want a string or a list of strings")
-
-// UnmarshalJSON accepts "a", ["a", "b"] or null.
-func (t *TagList) UnmarshalJSON(b []byte) error {
-	var l StringList
-	if err := l.UnmarshalJSON(b); err != nil {
-		return errBadTags
-	}
-	*t = TagList(l)
-	return nil
-}
-
-// StringList is a JSON list of strings that also accepts a single string.
-type StringList []string
-
-// UnmarshalJSON accepts "a", ["a", "b"] or null.
-func (s *StringList) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*s = StringList{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return errors.New("want a string or a list of strings")
-	}
-	*s = many
-	return nil
-}
-
-// SearchResult is one match.
-type SearchResult struct {
-	SystemID  string  `json:"system_id"`
-	ID        string  `json:"id"`
-	Kind      string  `json:"kind"`
-	Content   string  `json:"content"`
-	Score     float32 `json:"score"`
-	CreatedAt string  `json:"created_at"`
-	Tier      string  `json:"tier"`
-	Project   string  `json:"project"`
-	// Text and hybrid modes only: the hit's BM25 score (absent when the
-	// text ranking did not hold it), its cosine similarity (hybrid, absent
-	// when the vector ranking did not hold it) and its 1-based place. In
-	// text mode Score is the BM25 score; in hybrid mode the fused one.
-	BM25        *float64 `json:"bm25,omitempty"`
-	VectorScore *float32 `json:"vector_score,omitempty"`
-	Rank        int      `json:"rank,omitempty"`
+// query is what the request asks of the search package; as_of and cache
+// are the function's.
+func (r SearchRequest) query() search.Query {
+	return search.Query{Vector: r.Vector, Text: r.Text, Mode: r.Mode, HybridWeight: r.HybridWeight, K: r.K,
+		Threshold: r.Threshold, Filter: r.Filter}
 }
 
 // SearchResponse is the answer of POST /v1/search.
@@ -189,44 +89,19 @@ type SearchResponse struct {
 	ElapsedMS float64        `json:"elapsed_ms"`
 	Version   int64          `json:"version"`
 
-	stats searchStats
+	stats search.Stats
 }
 
-// searchStats say how a search was answered (tests and metrics).
-type searchStats struct {
-	IndexSearches int // segments searched through their graph
-	IndexExact    int // segments scanned exactly (selective filter)
-	FileScans     int // data files scanned exactly
-	Resolved      int // candidates checked for latest-wins
-	Dropped       int // candidates that were not the latest version
-	Rounds        int
-	IndexKeys     []string // manifests used
-	TextSegments  int      // full-text segments searched (modes text, hybrid)
-	TextFiles     int      // data files scored exactly by the text ranking
+// planSearch is the search package's plan of p on snap, with the function's
+// file pruning by created_at statistics.
+func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*search.Part {
+	return f.vectors.Plan(snap, &p.Params, Prune{CreatedFrom: p.FromT, CreatedTo: p.ToT}.Keep)
 }
 
-// searchParams is a validated request.
+// searchParams is a validated search (search.Params) and the snapshots
+// it reads.
 type searchParams struct {
-	q         []float32 // unit length
-	k         int
-	threshold float32
-	hasThresh bool
-	systems   map[string]bool
-	scope     *tenants.Scope // the caller's tenant; nil: every system
-	tiers     map[string]bool
-	kinds     map[string]bool
-	project   string
-	from, to  int64 // created_at bounds, Unix micros; 0 = open
-	fromT     time.Time
-	toT       time.Time
-	tags      []string
-	tagsAll   bool
-	session   string
-	now       time.Time // what has expired is decided at this time
-
-	mode   string // modeVector, modeText or modeHybrid
-	text   string // the query text (text and hybrid modes)
-	weight float64
+	search.Params
 
 	// snaps are the past snapshots an as_of search reads; nil: the latest.
 	snaps snapshots
@@ -241,177 +116,45 @@ func (f *Function) searchSnapshots(p *searchParams) snapshots {
 	return f.snapshots()
 }
 
-// Search modes.
-const (
-	modeVector = "vector"
-	modeText   = "text"
-	modeHybrid = "hybrid"
-)
-
 var systemIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 
 func badRequest(code, format string, args ...any) error {
 	return httpx.Errorf(http.StatusBadRequest, code, format, args...)
 }
 
-// params validates req; text is embedded by the caller first.
+// params validates req (search.Validate), embeds its text when the search
+// needs a vector and was not given one, and confines it to the caller's
+// tenant.
 func (f *Function) params(ctx context.Context, req SearchRequest) (*searchParams, error) {
-	p := &searchParams{k: DefaultSearchK, weight: 0.5, now: f.cfg.Now()}
-	hasVec, hasText := req.Vector != nil, strings.TrimSpace(req.Text) != ""
-	canEmbed := f.vectors.embed != nil
-	p.mode = req.Mode
-	switch req.Mode {
-	case "":
-		switch {
-		case hasVec && hasText, hasText && canEmbed:
-			p.mode = modeHybrid
-		case hasVec:
-			p.mode = modeVector
-		default:
-			p.mode = modeText
-		}
-	case modeVector, modeText, modeHybrid:
-	default:
-		return nil, badRequest("invalid_mode", "mode must be vector, text or hybrid, got %q", truncate(req.Mode, 40))
+	sp, err := search.Validate(req.query(), f.cfg.Now(), f.embed != nil)
+	if err != nil {
+		return nil, searchError(err)
 	}
-	if req.HybridWeight != nil {
-		w := *req.HybridWeight
-		if !(w >= 0 && w <= 1) {
-			return nil, badRequest("invalid_hybrid_weight", "hybrid_weight must be between 0 and 1, got %v", w)
-		}
-		if p.mode != modeHybrid {
-			return nil, badRequest("invalid_hybrid_weight", "hybrid_weight applies to mode hybrid only (mode is %s)", p.mode)
-		}
-		p.weight = w
-	}
-	switch {
-	case !hasVec && !hasText:
-		return nil, badRequest("missing_query", `the body needs "vector" (384 floats) or "text"`)
-	case p.mode == modeVector && hasVec && hasText:
-		return nil, badRequest("invalid_query", `mode vector takes "vector" or "text", not both`)
-	case p.mode == modeText && !hasText:
-		return nil, badRequest("missing_query", `mode text needs "text"`)
-	case p.mode == modeText && hasVec:
-		return nil, badRequest("invalid_query", `mode text takes "text" only, not "vector"`)
-	case p.mode == modeHybrid && !hasText:
-		return nil, badRequest("missing_query", `mode hybrid needs "text" (and "vector", or an embeddings endpoint)`)
-	}
-	if p.mode != modeVector {
-		p.text = req.Text
-	}
-	if hasVec {
-		q, err := toVector(req.Vector)
-		if err != nil {
-			return nil, httpx.Errorf(http.StatusUnprocessableEntity, "invalid_vector", "%v", err)
-		}
-		p.q = q
-	}
-	if req.K != nil {
-		if *req.K < 1 || *req.K > MaxSearchK {
-			return nil, badRequest("invalid_k", "k must be between 1 and %d, got %d", MaxSearchK, *req.K)
-		}
-		p.k = *req.K
-	}
-	if req.Threshold != nil {
-		if p.mode == modeText {
-			return nil, badRequest("invalid_threshold", "threshold bounds cosine similarity: mode text has none")
-		}
-		t := *req.Threshold
-		if math.IsNaN(t) || t < -1 || t > 1 {
-			return nil, badRequest("invalid_threshold", "threshold must be between -1 and 1, got %v", t)
-		}
-		p.threshold, p.hasThresh = float32(t), true
-	}
-	if fl := req.Filter; fl != nil {
-		set := func(name string, vals []string, ok func(string) bool) (map[string]bool, error) {
-			if vals == nil {
-				return nil, nil
-			}
-			m := map[string]bool{}
-			for _, v := range vals {
-				if !ok(v) {
-					return nil, badRequest("invalid_filter", "filter.%s: invalid value %q", name, truncate(v, 120))
-				}
-				m[v] = true
-			}
-			return m, nil
-		}
-		var err error
-		if p.systems, err = set("system_id", fl.SystemID, systemIDRe.MatchString); err != nil {
-			return nil, err
-		}
-		if p.kinds, err = set("kind", fl.Kind, func(s string) bool {
-			return s == schemas.KindConversation || s == schemas.KindReflection || s == schemas.KindMemory
-		}); err != nil {
-			return nil, err
-		}
-		if p.tiers, err = set("tier", fl.Tier, func(s string) bool {
-			return s == schemas.TierHot || s == schemas.TierWarm || s == schemas.TierCold
-		}); err != nil {
-			return nil, err
-		}
-		p.project = fl.Project
-		for _, tg := range fl.Tags {
-			if tg == "" {
-				return nil, badRequest("invalid_filter", "filter.tags: empty tag")
-			}
-		}
-		p.tags, p.tagsAll, p.session = fl.Tags, fl.TagsAll, fl.SessionID
-		if fl.TagsAll && len(fl.Tags) == 0 {
-			return nil, badRequest("invalid_filter", "filter.tags_all needs filter.tags")
-		}
-		for _, b := range []struct {
-			name string
-			s    string
-			t    *time.Time
-		}{{"from", fl.From, &p.fromT}, {"to", fl.To, &p.toT}} {
-			if b.s == "" {
-				continue
-			}
-			t, err := schemas.ParseTime(b.s)
-			if err != nil {
-				return nil, badRequest("invalid_time", "filter.%s: %v", b.name, err)
-			}
-			*b.t = t
-		}
-		if !p.fromT.IsZero() {
-			p.from = p.fromT.UnixMicro()
-		}
-		if !p.toT.IsZero() {
-			p.to = p.toT.UnixMicro()
-		}
-		if p.from != 0 && p.to != 0 && p.from > p.to {
-			return nil, badRequest("invalid_time", "filter.from is after filter.to")
-		}
-	}
-	if hasText && !hasVec && p.mode != modeText {
-		if f.vectors.embed == nil {
-			return nil, badRequest("text_search_unavailable",
-				"mode %s with a text needs an embeddings endpoint (AKOSHA_EMBEDDINGS_URL); send a 384-float \"vector\" too, or use mode text", p.mode)
-		}
-		q, err := f.vectors.embed.embed(ctx, req.Text)
+	p := &searchParams{Params: *sp}
+	if p.NeedsEmbedding() {
+		q, err := f.embed.embed(ctx, req.Text)
 		if err != nil {
 			return nil, err
 		}
-		p.q = q
+		p.Embedded(q)
 	}
-	// The tenant's systems only: files that cannot hold them are not
-	// planned, and rows of other systems are filtered in every index walk
-	// and scan (allowsSystem).
 	if sc := f.scope(ctx); !sc.All() {
-		// An allow list is all the test needs (Filter already kept only
-		// the tenant's); a deny list (the default tenant's) is kept.
-		if p.systems = sc.Filter(p.systems); p.systems == nil {
-			p.scope = sc
-		}
+		p.Confine(sc)
 	}
-	hnsw.Normalize(p.q)
 	return p, nil
 }
 
-// allowsSystem reports whether rows of system s may be candidates.
-func (p *searchParams) allowsSystem(s string) bool {
-	return (p.systems == nil || p.systems[s]) && (p.scope == nil || p.scope.Allows(s))
+// searchError is the API error of a search the search package refused.
+func searchError(err error) error {
+	var se *search.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	status := http.StatusBadRequest
+	if se.Unprocessable {
+		status = http.StatusUnprocessableEntity
+	}
+	return httpx.Errorf(status, se.Code, "%s", se.Message)
 }
 
 // decodeSearch reads a search body strictly: unknown keys (top level or in
@@ -421,7 +164,7 @@ func decodeSearch(b []byte) (SearchRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		if errors.Is(err, errBadTags) {
+		if errors.Is(err, search.ErrBadTags) {
 			return req, badRequest("invalid_filter", "%v", err)
 		}
 		if strings.Contains(err.Error(), "unknown field") {
@@ -464,9 +207,19 @@ func (f *Function) serveSearch(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, resp)
 }
 
+// searchLake is the lake as the search state reads it: listed in the
+// function's store, read through its NVMe cache.
+type searchLake struct{ f *Function }
+
+func (l searchLake) Store() storage.Store { return l.f.lake.Store() }
+
+func (l searchLake) ReadAll(ctx context.Context, key string, size int64) ([]byte, error) {
+	return l.f.cache.ReadAll(ctx, key, size)
+}
+
 // RefreshIndexes lists the vector indexes now instead of within 5 seconds.
 func (f *Function) RefreshIndexes(ctx context.Context) error {
-	return f.vectors.refreshIndexes(ctx, 0)
+	return f.vectors.RefreshIndexes(ctx, 0)
 }
 
 // Search answers one search on the current snapshot.
@@ -487,7 +240,7 @@ func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchRespon
 	// snapshot warm, and the past one is read from the lake (asof.go).
 	var resp *SearchResponse
 	switch {
-	case p.mode != modeVector:
+	case p.Mode != search.ModeVector:
 		// Text and hybrid searches are answered here: BM25 needs the
 		// statistics of the whole corpus (tier stores do not fuse yet).
 		resp, err = f.searchText(ctx, p)
@@ -509,7 +262,7 @@ func (f *Function) Search(ctx context.Context, req SearchRequest) (*SearchRespon
 // searchLocal answers a validated search here, on the current snapshot
 // (or the past one of an as_of search).
 func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchResponse, error) {
-	if err := f.vectors.refreshIndexes(ctx, indexListTTL); err != nil {
+	if err := f.vectors.RefreshIndexes(ctx, search.IndexListTTL); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	snaps := f.searchSnapshots(p)
@@ -517,517 +270,18 @@ func (f *Function) searchLocal(ctx context.Context, p *searchParams) (*SearchRes
 }
 
 // searchOn answers a vector search of plan, on snaps.
-func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*plannedPart, p *searchParams) (*SearchResponse, error) {
+func (f *Function) searchOn(ctx context.Context, snaps snapshots, plan []*search.Part, p *searchParams) (*SearchResponse, error) {
 	snap := snaps[schemas.TableMemories]
 	// A past snapshot has its own key index (asof.go); the vector indexes
 	// were planned against its live files like the latest's: rows of files
 	// not live in it are skipped, its files no index covers are scanned.
 	keyIdx := f.keysFor(schemas.TableMemories, snap)
-	for _, pp := range plan {
-		pp.keys = keyIdx
-	}
-	// The key index (which files share record keys) is needed only once
-	// the candidates are merged. A cold function learns the keys of the
-	// files an index covers from the index's rows as it loads them, and
-	// reads the others' id columns beside the index searches.
-	fromIndexes := map[string]bool{}
-	for _, pp := range plan {
-		for _, key := range pp.learn {
-			if key != "" {
-				fromIndexes[key] = true
-			}
-		}
-	}
-	var keys errgroup.Group
-	keys.Go(func() error { return keyIdx.Sync(ctx, schemas.TableMemories, snap, p.systems, fromIndexes) })
-	defer keys.Wait()
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
-	kk := rescored(p.k)
-	var final []candidate
-	for round := 0; ; round++ {
-		resp.stats.Rounds = round + 1
-		cands, full, err := f.collect(ctx, plan, p, kk, &resp.stats)
-		if err != nil {
-			return nil, err
-		}
-		if err := keys.Wait(); err != nil {
-			return nil, err
-		}
-		// The files an index was to name but did not (vacuum deleted it
-		// under this search) are read now.
-		if !keyIdx.Knows(fromIndexes) {
-			if err := keyIdx.Sync(ctx, schemas.TableMemories, snap, p.systems, nil); err != nil {
-				return nil, err
-			}
-		}
-		final, err = f.latestOnly(ctx, snaps, keyIdx, p.now, cands, kk, &resp.stats)
-		if err != nil {
-			return nil, err
-		}
-		// Another round helps only when some source held more than kk
-		// matches, or when latestOnly cut the merged candidates at kk:
-		// many small sources can together hold more than kk while none
-		// alone is full.
-		full = full || len(cands) > kk
-		if len(final) >= p.k || !full || resp.stats.Dropped == 0 || round == 3 || kk >= 4*MaxSearchK {
-			break
-		}
-		kk *= 4
-	}
-	if err := f.finish(ctx, final, p, &resp.Results); err != nil {
+	err := f.vectors.Vectors(ctx, snap, plan, &p.Params, keyIdx, snapshotVersions{f, snaps, p.Now}, searchHits{f}, &resp.Results, &resp.stats)
+	if err != nil {
 		return nil, err
 	}
 	return resp, nil
-}
-
-// candidate is one scored row.
-type candidate struct {
-	score    float32
-	file     *plannedData
-	pos      uint32
-	system   string
-	id       string
-	kind     string
-	project  string
-	created  int64
-	ingested int64
-}
-
-// plannedData is a live data file a search reads.
-type plannedData struct {
-	key  string
-	size int64
-	part lake.Partition
-	// expiring: some of the file's rows may have expired at the search's
-	// now; its candidates are checked against the memories view, which
-	// hides expired records (issue 16).
-	expiring bool
-}
-
-// plannedPart is one source of candidates of a tier: one of its index
-// segments, or the kept files no segment covers, to scan exactly.
-type plannedPart struct {
-	part  lake.Partition // the tier; Day ""
-	index *vecindex.Manifest
-	// files are the index's files, in manifest order; nil for a file that
-	// is not live (its rows are skipped) or that pruning dropped (none of
-	// its rows can match the filter).
-	files []*plannedData
-	// learn names, in manifest order, the index's live files whose keys the
-	// key index learns from its rows ("" for the others); nil unless the
-	// index has vecindex.Manifest.RowKeys.
-	learn []string
-	dead  float64   // the index's dead fraction on this snapshot
-	keys  *keyIndex // the snapshot's key index, which learns from the index's rows
-	scan  []*plannedData
-}
-
-// indexKey is the key of the part's index manifest, or "" for the exact
-// scans (first among a tier's parts).
-func (pp *plannedPart) indexKey() string {
-	if pp.index == nil {
-		return ""
-	}
-	return pp.index.Key
-}
-
-func (f *Function) planSearch(snap *delta.Snapshot, p *searchParams) []*plannedPart {
-	prune := Prune{CreatedFrom: p.fromT, CreatedTo: p.toT}
-	type acc struct {
-		live map[string]int64
-		adds map[string]delta.Add
-		kept []string
-	}
-	parts := map[lake.Partition]*acc{} // by tier
-	dayFrom, dayTo := "", ""
-	if !p.fromT.IsZero() {
-		dayFrom = schemas.Day(p.fromT)
-	}
-	if !p.toT.IsZero() {
-		dayTo = schemas.Day(p.toT)
-	}
-	for a := range snap.AllFiles() {
-		part, err := lake.PartitionOf(a.PartitionValues)
-		if err != nil {
-			continue
-		}
-		if p.tiers != nil && !p.tiers[part.Tier] {
-			continue
-		}
-		// Every live file of the tier counts for the index's dead
-		// fraction; only the files the filter can match are searched.
-		g := vecindex.Group(part)
-		ac := parts[g]
-		if ac == nil {
-			ac = &acc{live: map[string]int64{}, adds: map[string]delta.Add{}}
-			parts[g] = ac
-		}
-		ac.live[a.Path] = a.Size
-		ac.adds[a.Path] = a
-		if (dayFrom == "" || part.Day >= dayFrom) && (dayTo == "" || part.Day <= dayTo) &&
-			lake.MayHoldAny(a, p.systems) && prune.Keep(a) {
-			ac.kept = append(ac.kept, a.Path)
-		}
-	}
-	var out []*plannedPart
-	for part, ac := range parts {
-		if len(ac.kept) == 0 {
-			continue
-		}
-		data := func(path string) *plannedData {
-			fp, _ := lake.PartitionOf(ac.adds[path].PartitionValues) // parsed above
-			return &plannedData{key: schemas.TableMemories + "/" + path, size: ac.live[path], part: fp,
-				expiring: lake.ExpiryOf(ac.adds[path]).MayHaveExpired(p.now)}
-		}
-		kept := make(map[string]bool, len(ac.kept))
-		for _, path := range ac.kept {
-			kept[path] = true
-		}
-		// Each segment of the tier (vecindex.Segments: disjoint, so no
-		// file is searched twice) that covers a kept file is one planned
-		// part; the kept files no segment covers are scanned exactly.
-		covered := map[string]bool{}
-		for _, m := range f.vectors.segments(part, ac.live) {
-			pp := &plannedPart{part: part}
-			used := false
-			pp.files = make([]*plannedData, len(m.Files))
-			if m.RowKeys {
-				pp.learn = make([]string, len(m.Files))
-			}
-			var mine []string
-			for i, fr := range m.Files {
-				if sz, ok := ac.live[fr.Path]; ok && sz == fr.Size {
-					mine = append(mine, fr.Path)
-					if pp.learn != nil {
-						pp.learn[i] = schemas.TableMemories + "/" + fr.Path
-					}
-					if kept[fr.Path] {
-						pp.files[i], used = data(fr.Path), true
-					}
-				}
-			}
-			if !used {
-				continue // none of its live files can match
-			}
-			for _, path := range mine {
-				covered[path] = true
-			}
-			pp.index, pp.dead = m, m.DeadFraction(ac.live)
-			out = append(out, pp)
-		}
-		pp := &plannedPart{part: part}
-		for _, path := range ac.kept {
-			if !covered[path] {
-				pp.scan = append(pp.scan, data(path))
-			}
-		}
-		if len(pp.scan) > 0 {
-			out = append(out, pp)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if a, b := out[i].part.String(), out[j].part.String(); a != b {
-			return a < b
-		}
-		return out[i].indexKey() < out[j].indexKey()
-	})
-	return out
-}
-
-// rowFilter applies the row filter; nil when nothing narrows rows. The
-// system is a row filter too: a file holds many systems.
-func (p *searchParams) rowFilter() func(system, kind, project string, created int64) bool {
-	if p.systems == nil && p.scope == nil && p.kinds == nil && p.project == "" && p.from == 0 && p.to == 0 && !p.textFiltered() {
-		return nil
-	}
-	return func(system, kind, project string, created int64) bool {
-		return p.allowsSystem(system) && (p.kinds == nil || p.kinds[kind]) && (p.project == "" || p.project == project) &&
-			(p.from == 0 || created >= p.from) && (p.to == 0 || created <= p.to)
-	}
-}
-
-// collect searches every planned partition for its best kk rows. full
-// reports whether some source returned kk rows (and so could give more).
-func (f *Function) collect(ctx context.Context, plan []*plannedPart, p *searchParams, kk int, st *searchStats) ([]candidate, bool, error) {
-	var (
-		mu    sync.Mutex
-		cands []candidate
-		full  bool
-	)
-	add := func(cs []candidate, n int) {
-		mu.Lock()
-		defer mu.Unlock()
-		cands = append(cands, cs...)
-		if n >= kk {
-			full = true
-		}
-	}
-	rf := p.rowFilter()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for _, pp := range plan {
-		if pp.index != nil {
-			g.Go(func() error {
-				cs, n, exact, err := f.searchIndex(gctx, pp, p, rf, kk)
-				if indexGone(err) {
-					// Vacuum deleted it under this search (listings lag by
-					// up to indexListTTL): scan its live files instead.
-					for _, pd := range pp.files {
-						if pd == nil {
-							continue
-						}
-						cs1, n1, err := f.scanFile(gctx, pd, p, rf, kk)
-						if err != nil {
-							return err
-						}
-						mu.Lock()
-						st.FileScans++
-						mu.Unlock()
-						add(cs1, n1)
-					}
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				mu.Lock()
-				st.IndexKeys = append(st.IndexKeys, pp.index.Key)
-				if exact {
-					st.IndexExact++
-				} else {
-					st.IndexSearches++
-				}
-				mu.Unlock()
-				add(cs, n)
-				return nil
-			})
-		}
-		for _, pd := range pp.scan {
-			g.Go(func() error {
-				cs, n, err := f.scanFile(gctx, pd, p, rf, kk)
-				if err != nil {
-					return err
-				}
-				mu.Lock()
-				st.FileScans++
-				mu.Unlock()
-				add(cs, n)
-				return nil
-			})
-		}
-	}
-	if err := g.Wait(); err != nil {
-		return nil, false, fmt.Errorf("search: %w", err)
-	}
-	sort.Slice(cands, func(i, j int) bool { return better(&cands[i], &cands[j]) })
-	return cands, full, nil
-}
-
-func better(a, b *candidate) bool {
-	if a.score != b.score {
-		return a.score > b.score
-	}
-	if a.system != b.system {
-		return a.system < b.system
-	}
-	if a.id != b.id {
-		return a.id < b.id
-	}
-	return a.ingested > b.ingested
-}
-
-func (f *Function) searchIndex(ctx context.Context, pp *plannedPart, p *searchParams, rf func(string, string, string, int64) bool, kk int) ([]candidate, int, bool, error) {
-	li, release, err := f.vectors.index(ctx, pp.index)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	defer release()
-	rows := li.rows
-	if pp.learn != nil {
-		pp.keys.LearnIndexed(pp.learn, rows)
-	}
-	n := rows.Len()
-	// Rows of files that are dead or pruned are skipped during the walk,
-	// like rows the filter rejects: the walk goes through them and still
-	// returns kk rows that count.
-	use := make([]bool, len(pp.files))
-	matching := 0
-	for i, pd := range pp.files {
-		if use[i] = pd != nil; use[i] {
-			matching += li.perFile[i]
-		}
-	}
-	var filter func(int32) bool
-	if matching < n {
-		filter = func(id int32) bool { return use[rows.File[id]] }
-	}
-	if rf != nil {
-		sysOK := make([]bool, len(rows.Systems))
-		for i, s := range rows.Systems {
-			sysOK[i] = p.allowsSystem(s)
-		}
-		kindOK := make([]bool, len(rows.Kinds))
-		for i, k := range rows.Kinds {
-			kindOK[i] = p.kinds == nil || p.kinds[k]
-		}
-		proj := int64(-1) // -1: any project
-		if p.project != "" {
-			proj = -2 // no row has it
-			for i, s := range rows.Projects {
-				if s == p.project {
-					proj = int64(i)
-				}
-			}
-		}
-		// Tags and session_id are not in the index's rows: the files'
-		// text columns say which rows pass.
-		var textOK [][]bool // per manifest file
-		if p.textFiltered() {
-			textOK = make([][]bool, len(pp.files))
-			for i, pd := range pp.files {
-				if pd == nil {
-					continue
-				}
-				if textOK[i], err = f.textAllowed(ctx, pd, p); err != nil {
-					return nil, 0, false, err
-				}
-			}
-		}
-		filter = func(id int32) bool {
-			c := rows.Created[id]
-			return use[rows.File[id]] && sysOK[rows.System[id]] && kindOK[rows.Kind[id]] && (proj == -1 || int64(rows.Project[id]) == proj) &&
-				(p.from == 0 || c >= p.from) && (p.to == 0 || c <= p.to) &&
-				(textOK == nil || allowedAt(textOK[rows.File[id]], rows.Pos[id]))
-		}
-		matching = 0
-		for i := range n {
-			if filter(int32(i)) {
-				matching++
-			}
-		}
-		if matching == 0 {
-			return nil, 0, true, nil
-		}
-	}
-	if matching == 0 {
-		return nil, 0, true, nil
-	}
-	// Dead nodes are walked but never kept, so a graph with a dead
-	// fraction d needs about 1/(1-d) the candidates for the same recall
-	// (d < vecindex.MaxDeadFraction: at most twice).
-	ef := int(math.Ceil(float64(max(searchEf, kk)) / (1 - min(pp.dead, vecindex.MaxDeadFraction))))
-	exact := filter != nil && hnsw.ShouldScanExactly(matching, n, ef)
-	var res []hnsw.Result
-	if exact {
-		res, err = li.ix.Exact(p.q, kk, filter)
-	} else {
-		res, err = li.ix.Search(p.q, kk, ef, filter)
-	}
-	if err != nil {
-		return nil, 0, exact, err
-	}
-	out := make([]candidate, 0, len(res))
-	for _, r := range res {
-		if p.hasThresh && r.Score < p.threshold {
-			continue
-		}
-		i := r.ID
-		if pp.files[rows.File[i]] == nil {
-			continue // cannot happen: the filter skipped it
-		}
-		out = append(out, candidate{
-			score: r.Score, file: pp.files[rows.File[i]], pos: rows.Pos[i], system: rows.Systems[rows.System[i]], id: rows.ID[i],
-			kind: rows.Kinds[rows.Kind[i]], project: rows.Projects[rows.Project[i]],
-			created: rows.Created[i], ingested: rows.Ingested[i],
-		})
-	}
-	return out, len(res), exact, nil
-}
-
-func (f *Function) scanFile(ctx context.Context, pd *plannedData, p *searchParams, rf func(string, string, string, int64) bool, kk int) ([]candidate, int, error) {
-	d, release, err := f.vectors.fileData(ctx, pd.key, pd.size)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer release()
-	var textOK []bool
-	if p.textFiltered() {
-		if textOK, err = f.textAllowed(ctx, pd, p); err != nil {
-			return nil, 0, err
-		}
-	}
-	var filter func(int32) bool
-	if rf != nil {
-		filter = func(v int32) bool {
-			r := d.VecRow[v]
-			return rf(d.System[r], d.Kind[r], d.Project[r], d.Created[r]) && (textOK == nil || allowedAt(textOK, r))
-		}
-	}
-	res, err := hnsw.Exact(d.Vecs, vecindex.Dim, p.q, kk, filter)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]candidate, 0, len(res))
-	for _, r := range res {
-		if p.hasThresh && r.Score < p.threshold {
-			continue
-		}
-		row := d.VecRow[r.ID]
-		out = append(out, candidate{
-			score: r.Score, file: pd, pos: row, system: d.System[row], id: d.ID[row], kind: d.Kind[row], project: d.Project[row],
-			created: d.Created[row], ingested: d.Ingested[row],
-		})
-	}
-	return out, len(res), nil
-}
-
-// latestOnly keeps, of the best kk candidates, those that are the latest
-// version of their record, one per record, best first.
-func (f *Function) latestOnly(ctx context.Context, snaps snapshots, keys *keyIndex, now time.Time, cands []candidate, kk int, st *searchStats) ([]candidate, error) {
-	if len(cands) > kk {
-		cands = cands[:kk]
-	}
-	type key struct{ sys, id string }
-	var check []candidate
-	// Candidates that may be older versions, or expired, are checked
-	// against the memories view (latest wins, expired rows hidden).
-	mustCheck := func(c candidate) bool { return c.file.expiring || keys.Shared(c.file.key) }
-	for _, c := range cands {
-		if mustCheck(c) {
-			check = append(check, c)
-		}
-	}
-	latest := map[string]int64{}
-	if len(check) > 0 {
-		sys, ids := map[string]bool{}, map[string]bool{}
-		for _, c := range check {
-			sys[c.system] = true
-			ids[c.id] = true
-		}
-		var err error
-		if latest, err = f.latestIngested(ctx, snaps, now, sys, ids); err != nil {
-			return nil, err
-		}
-		st.Resolved += len(check)
-	}
-	seen := map[key]bool{}
-	out := make([]candidate, 0, len(cands))
-	for _, c := range cands {
-		k := key{c.system, c.id}
-		if seen[k] {
-			st.Dropped++
-			continue
-		}
-		if mustCheck(c) {
-			if l, ok := latest[c.system+"/"+c.id]; !ok || l != c.ingested {
-				st.Dropped++
-				continue
-			}
-		}
-		seen[k] = true
-		out = append(out, c)
-	}
-	return out, nil
 }
 
 func quoteList(set map[string]bool) string {
@@ -1039,67 +293,12 @@ func quoteList(set map[string]bool) string {
 	return strings.Join(vals, ", ")
 }
 
-// rescored is how many candidates a search of k collects and finish
-// re-scores: a margin past k, since a hit just past the kth by an int8
-// index's score may overtake it once re-scored from the data.
-func rescored(k int) int { return k + k/2 + 2 }
+// searchHits reads the final hits of a search for the search package
+// (search.Hits), through hitsAt.
+type searchHits struct{ f *Function }
 
-// finish reads the content and stored vector of each final candidate from
-// its data file, scores it exactly against that vector (an int8 index's
-// scores are within about 1e-3; a score shown is always the data's), and
-// appends the best p.k that still pass the threshold.
-func (f *Function) finish(ctx context.Context, final []candidate, p *searchParams, out *[]SearchResult) error {
-	if n := rescored(p.k); len(final) > n {
-		final = final[:n]
-	}
-	byFile := map[*plannedData][]int{}
-	for i, c := range final {
-		byFile[c.file] = append(byFile[c.file], i)
-	}
-	contents := make([]string, len(final))
-	// Each file is a few requests one after another, mostly waiting for
-	// the store: all of them at once.
-	g, gctx := errgroup.WithContext(ctx)
-	for pd, idx := range byFile {
-		g.Go(func() error {
-			rows := make([]uint32, len(idx))
-			for j, i := range idx {
-				rows[j] = final[i].pos
-			}
-			hits, err := f.hitsAt(gctx, pd, rows)
-			if err != nil {
-				return fmt.Errorf("%s: %w", pd.key, err)
-			}
-			for j, i := range idx {
-				contents[i] = hits[j].Content
-				if hits[j].Vec != nil {
-					final[i].score = vek32.Dot(p.q, hits[j].Vec)
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("search: read content: %w", err)
-	}
-	order := make([]int, 0, len(final))
-	for i, c := range final {
-		if !p.hasThresh || c.score >= p.threshold {
-			order = append(order, i)
-		}
-	}
-	sort.SliceStable(order, func(a, b int) bool { return better(&final[order[a]], &final[order[b]]) })
-	if len(order) > p.k {
-		order = order[:p.k]
-	}
-	for _, i := range order {
-		c := final[i]
-		*out = append(*out, SearchResult{
-			SystemID: c.system, ID: c.id, Kind: c.kind, Content: contents[i], Score: c.score,
-			CreatedAt: schemas.FormatTime(time.UnixMicro(c.created)), Tier: c.file.part.Tier, Project: c.project,
-		})
-	}
-	return nil
+func (h searchHits) HitsAt(ctx context.Context, pd *search.File, rows []uint32) ([]vecindex.Hit, error) {
+	return h.f.hitsAt(ctx, pd, rows)
 }
 
 // hitsAt reads rows of one data file: from its cached file when the NVMe
@@ -1107,16 +306,16 @@ func (f *Function) finish(ctx context.Context, final []candidate, p *searchParam
 // with ranged GETs of those pages while the cache fetches the whole file
 // in the background for the next search. A cold search at 1M vectors would
 // otherwise download a whole file (7.5 MB) for each of its hits.
-func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) ([]vecindex.Hit, error) {
-	if !f.cache.Has(pd.key) {
-		f.cache.Prefetch(pd.key, pd.size)
-		rr, err := storage.NewRangeReader(ctx, f.lake.Store(), pd.key, pd.size)
+func (f *Function) hitsAt(ctx context.Context, pd *search.File, rows []uint32) ([]vecindex.Hit, error) {
+	if !f.cache.Has(pd.Key) {
+		f.cache.Prefetch(pd.Key, pd.Size)
+		rr, err := storage.NewRangeReader(ctx, f.lake.Store(), pd.Key, pd.Size)
 		if err != nil {
 			return nil, err
 		}
-		return vecindex.HitsAt(ctx, rr, pd.size, rows)
+		return vecindex.HitsAt(ctx, rr, pd.Size, rows)
 	}
-	path, release, err := f.cache.Path(ctx, pd.key, pd.size)
+	path, release, err := f.cache.Path(ctx, pd.Key, pd.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -1128,16 +327,28 @@ func (f *Function) hitsAt(ctx context.Context, pd *plannedData, rows []uint32) (
 		return nil, err
 	}
 	defer fh.Close()
-	file := f.footers.Get(pd.key)
+	file := f.footers.Get(pd.Key)
 	if file == nil {
-		if file, err = vecindex.OpenFile(fh, pd.size); err != nil {
+		if file, err = vecindex.OpenFile(fh, pd.Size); err != nil {
 			return nil, err
 		}
 		// Kept while the lease pins the file: the cache removes it, and
 		// so drops the footer (OnRemove), only once unpinned.
-		f.footers.Put(pd.key, file)
+		f.footers.Put(pd.Key, file)
 	}
 	return file.HitsAt(ctx, fh, rows)
+}
+
+// snapshotVersions answers the search package's latest-version questions
+// (search.Versions) on snaps as they are at now.
+type snapshotVersions struct {
+	f     *Function
+	snaps snapshots
+	now   time.Time
+}
+
+func (v snapshotVersions) LatestIngested(ctx context.Context, sys, ids map[string]bool) (map[string]int64, error) {
+	return v.f.latestIngested(ctx, v.snaps, v.now, sys, ids)
 }
 
 // latestIngested returns the ingested_at (Unix micros) of the latest

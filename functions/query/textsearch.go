@@ -1,644 +1,68 @@
 package query
 
 // Full-text and hybrid search (issue 23): mode "text" ranks by BM25 over
-// content and tags (lake/fulltext); mode "hybrid" fuses that ranking with
-// the vector search's by weighted reciprocal rank (lake/fusion).
-//
-// The text ranking, on one snapshot of the memories table:
-//
-//  1. Files are planned as for vector search (planSearch: tier, day and
-//     system_id pruning, and per tier the index segments vecindex.Segments
-//     chooses). A chosen segment whose manifest names a full-text segment
-//     (vecindex.Manifest.Text) is searched through it for its kept live
-//     files; every other kept file (no segment covers it, or its segment
-//     predates full-text segments, or vacuum deleted it under this search)
-//     is read (its text columns, decoded once and cached: textData) and
-//     scored exactly. The full-text segments are read through the NVMe
-//     cache into a byte-bounded LRU, like the graphs; their rows table is
-//     the graph's (loadedIndex), so doc n is node n.
-//  2. Rows pass the row filter (system and tenant, project, kind,
-//     created_at range, tags, session_id): a segment's documents by its
-//     rows table, plus the file's text columns when tags or session_id are
-//     filtered; a document in a file that is no longer live (or pruned) is
-//     never admitted. A covered file's rows that are not nodes (older
-//     versions, rows without an embedding) are in no segment: they are
-//     scored exactly with the uncovered files' rows.
-//  3. Latest wins, before scoring, since BM25's statistics depend on the
-//     corpus: rows (documents) of files sharing a record key with another
-//     live file, or that may have expired, are resolved with one statement
-//     over the memories view (as vector search resolves its candidates); a
-//     row survives only if it is its record's latest version. The others
-//     are unique among live files.
-//  4. The surviving rows are the corpus, searched as one: each segment
-//     through fulltext.Filtered (the admitted documents, Options.Allow
-//     inside the search), the rest through fulltext.Texts, all scored with
-//     their merged statistics (MatchAny, the exact top k; equal scores by
-//     record key, searchSources).
-//
-// Corpus statistics are exact: documents, average length and document
-// frequencies count exactly the records the search admits, never a
-// superseded version, a dead file's row, another tenant's record or one the
-// filter hides (fulltext.Segment.StatsAllowed). So a search ranks and
-// scores the same whether the index job has built segments or not, and a
-// tenant's scores say nothing of other tenants' texts. The price is a pass
-// over each searched segment's rows table per query (no text is read) and,
-// as before segments, the latest-version statement for shared files;
-// approximating with each segment's whole statistics would save the first
-// and break both properties, so it is not done.
+// content and tags, mode "hybrid" fuses that ranking with the vector
+// search's. The ranking itself is the search package's (search.State.RankText,
+// whose file comment says how); here the function picks the snapshot, its
+// key index and the answers to latest-version questions, and encodes.
 
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
-	"sort"
-	"sync"
-	"time"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/akosha/akosha/lake/fulltext"
-	"github.com/akosha/akosha/lake/fusion"
+	"github.com/akosha/akosha/functions/query/search"
 	"github.com/akosha/akosha/schemas"
 )
-
-// textDoc is one row of the text corpus.
-type textDoc struct {
-	file *plannedData
-	td   *textData
-	row  uint32
-}
-
-func (d textDoc) key() string { return d.td.System[d.row] + "/" + d.td.ID[d.row] }
-
-func (d textDoc) result() SearchResult {
-	r := d.row
-	return SearchResult{
-		SystemID: d.td.System[r], ID: d.td.ID[r], Kind: d.td.Kind[r], Content: d.td.Content[r],
-		CreatedAt: schemas.FormatTime(time.UnixMicro(d.td.Created[r])), Tier: d.file.part.Tier, Project: d.td.Project[r],
-	}
-}
-
-// textRow says whether row r of d passes every row filter of p. The
-// system test is allowsSystem, which holds the caller's tenant too: a row
-// of another tenant's system never enters the BM25 corpus, so it can
-// neither be a hit nor weigh on the corpus statistics (IDF) of this one.
-func (p *searchParams) textRow(d *textData, r int) bool {
-	c := d.Created[r]
-	if !p.allowsSystem(d.System[r]) || (p.kinds != nil && !p.kinds[d.Kind[r]]) ||
-		(p.project != "" && p.project != d.Project[r]) || (p.from != 0 && c < p.from) || (p.to != 0 && c > p.to) ||
-		(p.session != "" && p.session != d.Session[r]) {
-		return false
-	}
-	return p.tagsMatch(d.Tags[r])
-}
-
-// tagsMatch applies filter.tags: any of them, or all with tags_all.
-func (p *searchParams) tagsMatch(tags []string) bool {
-	if len(p.tags) == 0 {
-		return true
-	}
-	for _, t := range p.tags {
-		has := slices.Contains(tags, t)
-		if has && !p.tagsAll {
-			return true
-		}
-		if !has && p.tagsAll {
-			return false
-		}
-	}
-	return p.tagsAll
-}
-
-// textHit is one hit of the text ranking.
-type textHit struct {
-	doc  textDoc
-	bm25 float64
-}
-
-// rankText returns the best depth records for p.text by BM25 (see the top
-// of this file). release frees the decoded files and segments the hits
-// point into.
-func (f *Function) rankText(ctx context.Context, snaps snapshots, plan []*plannedPart, p *searchParams, depth int, st *searchStats) ([]textHit, func(), error) {
-	var (
-		mu       sync.Mutex
-		releases []func()
-	)
-	hold := func(rel func()) {
-		mu.Lock()
-		releases = append(releases, rel)
-		mu.Unlock()
-	}
-	release := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, r := range releases {
-			r()
-		}
-		releases = nil
-	}
-	fail := func(err error) ([]textHit, func(), error) {
-		release()
-		return nil, func() {}, fmt.Errorf("search: %w", err)
-	}
-	snap := snaps[schemas.TableMemories]
-
-	// Step 1: the segments to search, and the files to score exactly.
-	var exact []*plannedData
-	var segs []*textSeg
-	for _, pp := range plan {
-		switch {
-		case pp.index == nil:
-			exact = append(exact, pp.scan...)
-		case pp.index.Text.Key == "" || !pp.index.RowKeys:
-			// Built before full-text segments: scored exactly.
-			exact = append(exact, coveredKept(pp)...)
-		default:
-			segs = append(segs, &textSeg{pp: pp})
-		}
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	keys := f.keysFor(schemas.TableMemories, snap)
-	g.Go(func() error { return keys.Sync(gctx, schemas.TableMemories, snap, p.systems, nil) })
-	for _, ts := range segs {
-		g.Go(func() error { return f.loadTextSeg(gctx, ts, hold) })
-	}
-	if err := g.Wait(); err != nil {
-		return fail(err)
-	}
-	kept := segs[:0]
-	for _, ts := range segs {
-		if ts.gone {
-			// Vacuum deleted it under this search (listings lag by up
-			// to indexListTTL): its files are scored exactly.
-			exact = append(exact, coveredKept(ts.pp)...)
-			continue
-		}
-		kept = append(kept, ts)
-	}
-	segs = kept
-	st.TextSegments, st.TextFiles = len(segs), len(exact)
-
-	// Step 2: the text columns of the files scored exactly, and of the
-	// covered files whose rows the segment cannot filter or hold alone.
-	need := map[*plannedData]bool{}
-	for _, pd := range exact {
-		need[pd] = true
-	}
-	for _, ts := range segs {
-		for i, pd := range ts.pp.files {
-			if pd != nil && (p.textFiltered() || ts.others[i] > 0) {
-				need[pd] = true
-			}
-		}
-	}
-	tds := map[*plannedData]*textData{}
-	g, gctx = errgroup.WithContext(ctx)
-	for pd := range need {
-		g.Go(func() error {
-			td, rel, err := f.vectors.textFile(gctx, pd.key, pd.size)
-			if err != nil {
-				return err
-			}
-			hold(rel)
-			mu.Lock()
-			tds[pd] = td
-			mu.Unlock()
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return fail(err)
-	}
-
-	// Step 3: the row filter and latest wins, before scoring.
-	var docs []textDoc
-	var checks []verCheck
-	exactRow := func(pd *plannedData, td *textData, r int, shared bool) {
-		if !p.textRow(td, r) {
-			return
-		}
-		d := textDoc{file: pd, td: td, row: uint32(r)}
-		if !shared {
-			docs = append(docs, d)
-			return
-		}
-		checks = append(checks, verCheck{system: td.System[r], id: td.ID[r], ingested: td.Ingested[r],
-			admit: func() { docs = append(docs, d) }})
-	}
-	for _, pd := range exact {
-		// Rows of a file sharing keys with another may be older versions,
-		// and rows of an expiring file may have expired: both are checked
-		// against the memories view (latest wins, expired rows hidden).
-		shared := keys.Shared(pd.key) || pd.expiring
-		td := tds[pd]
-		for r := range td.rows() {
-			exactRow(pd, td, r, shared)
-		}
-	}
-	rf := p.rowFilter()
-	for _, ts := range segs {
-		rows, files := ts.ix.rows, ts.pp.files
-		ts.adm = make([]bool, rows.Len())
-		// A covered file's rows that are not nodes (older versions, rows
-		// without an embedding) are in no segment: scored exactly, once
-		// the nodes among its rows are known.
-		nodeRows := make([][]bool, len(files))
-		shared := make([]bool, len(files))
-		for fi, pd := range files {
-			if pd == nil {
-				continue
-			}
-			shared[fi] = keys.Shared(pd.key) || pd.expiring
-			if ts.others[fi] > 0 {
-				nodeRows[fi] = make([]bool, tds[pd].rows())
-			}
-		}
-		for n := range rows.Len() {
-			fi, r := rows.File[n], rows.Pos[n]
-			pd := files[fi]
-			if pd == nil {
-				continue // not live, or pruned: none of its rows can match
-			}
-			if nr := nodeRows[fi]; nr != nil && int(r) < len(nr) {
-				nr[r] = true
-			}
-			system := rows.Systems[rows.System[n]]
-			if rf != nil && !rf(system, rows.Kinds[rows.Kind[n]], rows.Projects[rows.Project[n]], rows.Created[n]) {
-				continue
-			}
-			if p.textFiltered() {
-				td := tds[pd]
-				if int(r) >= td.rows() || (p.session != "" && p.session != td.Session[r]) || !p.tagsMatch(td.Tags[r]) {
-					continue
-				}
-			}
-			if !shared[fi] {
-				ts.adm[n] = true
-				continue
-			}
-			adm := ts.adm
-			checks = append(checks, verCheck{system: system, id: rows.ID[n], ingested: rows.Ingested[n],
-				admit: func() { adm[n] = true }})
-		}
-		for fi, nr := range nodeRows {
-			if nr == nil {
-				continue
-			}
-			pd := files[fi]
-			td := tds[pd]
-			for r := range td.rows() {
-				if !nr[r] {
-					exactRow(pd, td, r, shared[fi])
-				}
-			}
-		}
-	}
-	latest, err := f.latestVersions(ctx, snaps, p.now, checks)
-	if err != nil {
-		return fail(err)
-	}
-	seen := map[string]bool{}
-	for _, c := range checks {
-		k := c.system + "/" + c.id
-		if l, ok := latest[k]; ok && l == c.ingested && !seen[k] {
-			seen[k] = true
-			c.admit()
-		}
-	}
-
-	// Step 4: one BM25 corpus of the segments' admitted documents and the
-	// documents scored exactly, with their merged statistics. The exact
-	// documents in key order, so that a search is reproducible (ties are
-	// broken by key in searchSources anyway).
-	sort.Slice(docs, func(i, j int) bool {
-		a, b := docs[i], docs[j]
-		if sa, sb := a.td.System[a.row], b.td.System[b.row]; sa != sb {
-			return sa < sb
-		}
-		return a.td.ID[a.row] < b.td.ID[b.row]
-	})
-	in := make([]fulltext.Doc, len(docs))
-	for i, d := range docs {
-		in[i] = fulltext.Doc{Content: d.td.Content[d.row], Tags: d.td.Tags[d.row]}
-	}
-	srcs := make([]fulltext.Searcher, 0, len(segs)+1)
-	for _, ts := range segs {
-		adm := ts.adm
-		srcs = append(srcs, fulltext.Filtered{Seg: ts.seg, Allow: func(d uint32) bool { return int(d) < len(adm) && adm[d] }})
-	}
-	srcs = append(srcs, fulltext.NewTexts(in))
-	keyOf := func(src int, doc uint32) string {
-		if src == len(segs) {
-			return docs[doc].key()
-		}
-		rows := segs[src].ix.rows
-		return rows.Systems[rows.System[doc]] + "/" + rows.ID[doc]
-	}
-	hits, err := searchSources(fulltext.ParseQuery(p.text, fulltext.MatchAny), depth, srcs, keyOf)
-	if err != nil {
-		return fail(err)
-	}
-
-	// Step 5: the segments' hits are read from their data files' text
-	// columns (the content of the results).
-	loading := map[*plannedData]bool{}
-	for _, h := range hits {
-		if h.Source == len(segs) {
-			continue
-		}
-		ts := segs[h.Source]
-		if pd := ts.pp.files[ts.ix.rows.File[h.Doc]]; tds[pd] == nil {
-			loading[pd] = true
-		}
-	}
-	g, gctx = errgroup.WithContext(ctx)
-	for pd := range loading {
-		g.Go(func() error {
-			td, rel, err := f.vectors.textFile(gctx, pd.key, pd.size)
-			if err != nil {
-				return err
-			}
-			hold(rel)
-			mu.Lock()
-			tds[pd] = td
-			mu.Unlock()
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return fail(err)
-	}
-	out := make([]textHit, len(hits))
-	for i, h := range hits {
-		if h.Source == len(segs) {
-			out[i] = textHit{doc: docs[h.Doc], bm25: h.Score}
-			continue
-		}
-		ts := segs[h.Source]
-		rows := ts.ix.rows
-		pd := ts.pp.files[rows.File[h.Doc]]
-		td, r := tds[pd], rows.Pos[h.Doc]
-		if int(r) >= td.rows() {
-			return fail(fmt.Errorf("index %s names row %d of %s, which has %d", ts.pp.index.Key, r, pd.key, td.rows()))
-		}
-		out[i] = textHit{doc: textDoc{file: pd, td: td, row: r}, bm25: h.Score}
-	}
-	return out, release, nil
-}
-
-// searchSources returns the depth best hits of q over srcs, searched as one
-// corpus (their statistics merged, fulltext.MergeStats), best first, equal
-// scores by record key (keyOf): the order one exact index of the admitted
-// records gives, whichever source a record is in. A source breaks its own
-// ties by doc number, so when a source's last hit ties with the cut, the
-// sources are asked again, deeper, until the tie is whole.
-func searchSources(q fulltext.Query, depth int, srcs []fulltext.Searcher, keyOf func(src int, doc uint32) string) ([]fulltext.SourcedHit, error) {
-	var terms []string
-	for _, t := range q.Terms {
-		if !slices.Contains(terms, t) {
-			terms = append(terms, t)
-		}
-	}
-	all := make([]fulltext.Stats, len(srcs))
-	for i, s := range srcs {
-		st, err := s.Stats(terms)
-		if err != nil {
-			return nil, err
-		}
-		all[i] = st
-	}
-	merged := fulltext.MergeStats(all...)
-	type ranked struct {
-		fulltext.SourcedHit
-		key string
-	}
-	for k := depth; ; k *= 4 {
-		var out []ranked
-		lows := make([]float64, len(srcs)) // a full source's lowest score; -1: not full
-		for i, s := range srcs {
-			hs, err := s.Search(q, fulltext.Options{K: k, Stats: &merged})
-			if err != nil {
-				return nil, err
-			}
-			lows[i] = -1
-			if len(hs) == k {
-				lows[i] = hs[k-1].Score
-			}
-			for _, h := range hs {
-				out = append(out, ranked{fulltext.SourcedHit{Source: i, Hit: h}, keyOf(i, h.Doc)})
-			}
-		}
-		sort.Slice(out, func(a, b int) bool {
-			if out[a].Score != out[b].Score {
-				return out[a].Score > out[b].Score
-			}
-			return out[a].key < out[b].key
-		})
-		if len(out) > depth {
-			out = out[:depth]
-		}
-		whole := true
-		if len(out) == depth && k < 64*depth {
-			cut := out[depth-1].Score
-			for _, low := range lows {
-				if low >= 0 && low >= cut {
-					whole = false
-				}
-			}
-		}
-		if whole {
-			hits := make([]fulltext.SourcedHit, len(out))
-			for i, r := range out {
-				hits[i] = r.SourcedHit
-			}
-			return hits, nil
-		}
-	}
-}
-
-// textSeg is one index segment a text search goes through: its rows (the
-// graph's side table, shared with vector search), its full-text segment,
-// and per doc whether the search admits it.
-type textSeg struct {
-	pp     *plannedPart
-	ix     *loadedIndex
-	seg    *fulltext.Segment
-	others []int // per covered file: its rows that are not nodes
-	adm    []bool
-	gone   bool // vacuum deleted an object of it: its files are scored exactly
-}
-
-// loadTextSeg loads the rows and the full-text segment of ts's index,
-// through the caches vector search uses; hold keeps them until the search
-// releases.
-func (f *Function) loadTextSeg(ctx context.Context, ts *textSeg, hold func(func())) error {
-	m := ts.pp.index
-	ix, rel, err := f.vectors.index(ctx, m)
-	if indexGone(err) {
-		ts.gone = true
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	hold(rel)
-	seg, rel, err := f.vectors.textSegment(ctx, m)
-	if indexGone(err) {
-		ts.gone = true
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	hold(rel)
-	if n := ix.rows.Len(); seg.Docs() != int64(n) || seg.DocSpan() != uint32(n) {
-		return fmt.Errorf("index %s: a full-text segment of %d documents for %d nodes", m.Key, seg.Docs(), n)
-	}
-	others := make([]int, len(m.Files))
-	for _, fi := range ix.rows.OtherFile { // in range: checked as the rows loaded
-		others[fi]++
-	}
-	ts.ix, ts.seg, ts.others = ix, seg, others
-	return nil
-}
-
-// coveredKept are the live kept files of pp's index, to score exactly.
-func coveredKept(pp *plannedPart) []*plannedData {
-	var out []*plannedData
-	for _, pd := range pp.files {
-		if pd != nil {
-			out = append(out, pd)
-		}
-	}
-	return out
-}
-
-// verCheck is a row whose version the memories view decides: admit is
-// called if it is its record's latest (and unexpired) version, once per
-// record.
-type verCheck struct {
-	system, id string
-	ingested   int64
-	admit      func()
-}
-
-// latestVersions returns the ingested_at of the latest version of the
-// records of checks (system/id -> Unix micros), from the memories view as
-// it is at now: a record expired by then is absent.
-func (f *Function) latestVersions(ctx context.Context, snaps snapshots, now time.Time, checks []verCheck) (map[string]int64, error) {
-	out := map[string]int64{}
-	const chunk = 500
-	for start := 0; start < len(checks); start += chunk {
-		part := checks[start:min(start+chunk, len(checks))]
-		sys, ids := map[string]bool{}, map[string]bool{}
-		for _, c := range part {
-			sys[c.system] = true
-			ids[c.id] = true
-		}
-		got, err := f.latestIngested(ctx, snaps, now, sys, ids)
-		if err != nil {
-			return nil, err
-		}
-		maps.Copy(out, got)
-	}
-	return out, nil
-}
-
-// hybridDepth is how deep each ranking goes before fusion: past k, so a
-// record ranked modestly by both can rise above one ranked well by one.
-func hybridDepth(k int) int { return min(MaxSearchK, max(50, 2*k)) }
 
 // searchText answers modes text and hybrid here, on the current snapshot
 // (or the past one of an as_of search).
 func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResponse, error) {
-	if err := f.vectors.refreshIndexes(ctx, indexListTTL); err != nil {
+	if err := f.vectors.RefreshIndexes(ctx, search.IndexListTTL); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	snaps := f.searchSnapshots(p)
 	snap := snaps[schemas.TableMemories]
 	plan := f.planSearch(snap, p)
-	depth := p.k
-	if p.mode == modeHybrid {
-		depth = hybridDepth(p.k)
+	depth := p.K
+	if p.Mode == search.ModeHybrid {
+		depth = search.HybridDepth(p.K)
 	}
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
-	var tst searchStats
-	th, release, err := f.rankText(ctx, snaps, plan, p, depth, &tst)
+	var tst search.Stats
+	th, release, err := f.vectors.RankText(ctx, snap, plan, &p.Params, depth, f.keysFor(schemas.TableMemories, snap), snapshotVersions{f, snaps, p.Now}, &tst)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	if p.mode == modeText {
+	if p.Mode == search.ModeText {
 		resp.stats = tst
 		for i, h := range th {
-			r := h.doc.result()
-			r.Score, r.BM25, r.Rank = float32(h.bm25), ptr(h.bm25), i+1
+			r := h.Result()
+			r.Score, r.BM25, r.Rank = float32(h.BM25), ptr(h.BM25), i+1
 			resp.Results = append(resp.Results, r)
 		}
 		return resp, nil
 	}
 	// The vector ranking, at the same depth, on the same snapshot.
 	pv := *p
-	pv.k = depth
+	pv.K = depth
 	vr, err := f.searchOn(ctx, snaps, plan, &pv)
 	if err != nil {
 		return nil, err
 	}
-	vec := make([]fusion.Scored[string], len(vr.Results))
-	byKey := map[string]SearchResult{}
-	for i, r := range vr.Results {
-		k := r.SystemID + "/" + r.ID
-		vec[i] = fusion.Scored[string]{Key: k, Score: float64(r.Score)}
-		byKey[k] = r
-	}
-	txt := make([]fusion.Scored[string], len(th))
+	txt := make([]SearchResult, len(th))
 	for i, h := range th {
-		k := h.doc.key()
-		txt[i] = fusion.Scored[string]{Key: k, Score: h.bm25}
-		if _, ok := byKey[k]; !ok {
-			byKey[k] = h.doc.result()
-		}
+		txt[i] = h.Result()
+		txt[i].BM25 = ptr(h.BM25)
 	}
-	fused, err := fusion.Fuse(vec, txt, fusion.Options{Weight: p.weight, K: fusion.DefaultK, Limit: p.k})
+	fused, err := search.Fuse(vr.Results, txt, p.Weight, p.K)
 	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+		return nil, err
 	}
-	for _, h := range fused {
-		r := byKey[h.Key]
-		r.Score, r.Rank, r.BM25, r.VectorScore = float32(h.Score), h.Rank, nil, nil
-		if h.TextRank > 0 {
-			r.BM25 = ptr(h.TextScore)
-		}
-		if h.VectorRank > 0 {
-			r.VectorScore = ptr(float32(h.VectorScore))
-		}
-		resp.Results = append(resp.Results, r)
-	}
+	resp.Results = append(resp.Results, fused...)
 	resp.stats = vr.stats
 	resp.stats.TextSegments, resp.stats.TextFiles = tst.TextSegments, tst.TextFiles
 	return resp, nil
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// textFiltered reports whether a filter needs the text columns (tags,
-// session_id), which neither FileData nor an index's rows hold.
-func (p *searchParams) textFiltered() bool { return len(p.tags) > 0 || p.session != "" }
-
-// textAllowed says, per row of pd, whether the tags and session_id filters
-// pass (the other row filters are applied by the caller).
-func (f *Function) textAllowed(ctx context.Context, pd *plannedData, p *searchParams) ([]bool, error) {
-	td, release, err := f.vectors.textFile(ctx, pd.key, pd.size)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	ok := make([]bool, td.rows())
-	for r := range ok {
-		ok[r] = (p.session == "" || p.session == td.Session[r]) && p.tagsMatch(td.Tags[r])
-	}
-	return ok, nil
-}
-
-func allowedAt(ok []bool, row uint32) bool { return int(row) < len(ok) && ok[row] }

@@ -1,8 +1,6 @@
-package query
+package search
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
 
@@ -11,11 +9,11 @@ import (
 	"github.com/akosha/akosha/lake"
 )
 
-// textData is what full-text search and the tags and session_id filters
+// TextData is what full-text search and the tags and session_id filters
 // need of one memories data file: every row's key, version, filter columns,
 // content and tags. Data files are immutable, so a decoded file is cached
-// (vectorState.texts) and never invalidated.
-type textData struct {
+// (the query function keeps them in a RefLRU) and never invalidated.
+type TextData struct {
 	System   []string // per row (interned)
 	ID       []string
 	Ingested []int64  // Unix microseconds
@@ -27,9 +25,9 @@ type textData struct {
 	Tags     [][]string // nil when null or empty
 }
 
-func (d *textData) rows() int { return len(d.ID) }
+func (d *TextData) Rows() int { return len(d.ID) }
 
-func (d *textData) bytes() int64 {
+func (d *TextData) Bytes() int64 {
 	n := int64(len(d.ID)) * (7*16 + 2*8 + 24)
 	for i := range d.ID {
 		n += int64(len(d.ID[i]) + len(d.Content[i]))
@@ -40,9 +38,9 @@ func (d *textData) bytes() int64 {
 	return n
 }
 
-// readTextData decodes the text columns of one memories data file, column
+// ReadTextData decodes the text columns of one memories data file, column
 // by column as vecindex.ReadFile does; the embedding is not read.
-func readTextData(r io.ReaderAt, size int64) (*textData, error) {
+func ReadTextData(r io.ReaderAt, size int64) (*TextData, error) {
 	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(1<<20))
 	if err != nil {
 		return nil, err
@@ -58,7 +56,7 @@ func readTextData(r io.ReaderAt, size int64) (*textData, error) {
 	}
 	tags, hasTags := schema.Lookup("tags", "list", "element")
 	n := int(f.NumRows())
-	d := &textData{
+	d := &TextData{
 		System: make([]string, 0, n), ID: make([]string, 0, n), Ingested: make([]int64, 0, n), Kind: make([]string, 0, n),
 		Project: make([]string, 0, n), Created: make([]int64, 0, n), Session: make([]string, 0, n),
 		Content: make([]string, 0, n), Tags: make([][]string, 0, n),
@@ -138,19 +136,4 @@ func readTextData(r io.ReaderAt, size int64) (*textData, error) {
 		}
 	}
 	return d, nil
-}
-
-// textFile returns the decoded text columns of one data file.
-func (v *vectorState) textFile(ctx context.Context, key string, size int64) (*textData, func(), error) {
-	return v.texts.get(ctx, key, func(ctx context.Context) (*textData, int64, func(), error) {
-		b, err := v.f.cache.ReadAll(ctx, key, size)
-		if err != nil {
-			return nil, 0, nil, err
-		}
-		d, err := readTextData(bytes.NewReader(b), int64(len(b)))
-		if err != nil {
-			return nil, 0, nil, fmt.Errorf("%s: %w", key, err)
-		}
-		return d, d.bytes(), nil, nil
-	})
 }
