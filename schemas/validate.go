@@ -145,7 +145,16 @@ func tagMessage(fe validator.FieldError) string {
 	return fmt.Sprintf("fails the %s=%s rule", fe.Tag(), fe.Param())
 }
 
-// checkSystemID enforces ^[A-Za-z0-9_-]{1,100}$: a system id names a
+// SystemIDPattern is the syntax of a system id (and of a tenant name), as
+// api/openapi.yaml states it; ValidSystemID tests it without a regexp.
+const SystemIDPattern = `^[A-Za-z0-9_-]{1,100}$`
+
+// ValidSystemID reports whether s matches SystemIDPattern: the one test
+// every path that takes a system id from outside (records, filters, keys'
+// scopes, tenant names) applies.
+func ValidSystemID(s string) bool { return checkSystemID(s) == "" }
+
+// checkSystemID enforces SystemIDPattern: a system id names a
 // partition directory (system_id=...) in every table, on every backend.
 func checkSystemID(s string) string {
 	if s == "" {

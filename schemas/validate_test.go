@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -449,5 +450,19 @@ func TestMemoryTagRulesHold(t *testing.T) {
 	}
 	if yes == 0 || no == 0 {
 		t.Fatalf("the mixes did not cover both answers: %d valid, %d invalid", yes, no)
+	}
+}
+
+// ValidSystemID is SystemIDPattern, without a regexp: the same verdict on
+// every kind of input.
+func TestValidSystemIDIsThePattern(t *testing.T) {
+	re := regexp.MustCompile(SystemIDPattern)
+	for _, s := range []string{
+		"", "a", "sys-001", "A_b-9", strings.Repeat("x", 100), strings.Repeat("x", 101),
+		"host.local", "a/b", "..", "ünï", "a b", "a\x00", "-", "_",
+	} {
+		if got, want := ValidSystemID(s), re.MatchString(s); got != want {
+			t.Errorf("ValidSystemID(%q) = %v, the pattern says %v", s, got, want)
+		}
 	}
 }

@@ -360,7 +360,7 @@ func (p params) systemIDs() ([]string, error) {
 		return nil, badRequest(codeInvalidSystemID, "at most %d system ids", maxFilterValues)
 	}
 	for _, id := range ids {
-		if !systemIDRe.MatchString(id) {
+		if !schemas.ValidSystemID(id) {
 			return nil, badRequest(codeInvalidSystemID, "system_id %q: only letters, digits, '_' and '-', 1 to 100 of them", truncate(id, 60))
 		}
 	}

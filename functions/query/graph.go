@@ -178,7 +178,7 @@ func notFound(format string, args ...any) error {
 // checkEntityKey validates a system_id and id as the schemas do: both
 // become SQL literals.
 func checkEntityKey(sys, id string) error {
-	if !systemIDRe.MatchString(sys) {
+	if !schemas.ValidSystemID(sys) {
 		return badRequest(codeInvalidSystemID, "system_id %q: only letters, digits, '_' and '-', 1 to 100 of them", truncate(sys, 60))
 	}
 	probe := schemas.Entity{SystemID: sys, ID: id, Name: "x", EntityType: "x", CreatedAt: time.Now()}

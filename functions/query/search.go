@@ -20,7 +20,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -115,8 +114,6 @@ func (f *Function) searchSnapshots(p *searchParams) snapshots {
 	}
 	return f.snapshots()
 }
-
-var systemIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 
 func badRequest(code, format string, args ...any) error {
 	return httpx.Errorf(http.StatusBadRequest, code, format, args...)

@@ -7,11 +7,12 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/akosha/akosha/schemas"
 )
 
 // Environment variables NewFromEnv reads.
@@ -28,9 +29,6 @@ const (
 	// base64 string: too long to guess online, short enough to paste.
 	MinKeyLen = 16
 )
-
-// systemIDPattern is the system_id syntax of api/openapi.yaml (SystemID).
-var systemIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 
 // Config configures an Authenticator.
 type Config struct {
@@ -115,8 +113,8 @@ func (k APIKey) validate() error {
 		return fmt.Errorf("key %q: contains ':', ',' or white space", k.Name)
 	}
 	for _, id := range k.SystemIDs {
-		if !systemIDPattern.MatchString(id) {
-			return fmt.Errorf("key %q: system_id %q does not match %s", k.Name, id, systemIDPattern)
+		if !schemas.ValidSystemID(id) {
+			return fmt.Errorf("key %q: system_id %q does not match %s", k.Name, id, schemas.SystemIDPattern)
 		}
 	}
 	return checkTenant(k.Tenant, k.Role)
@@ -132,15 +130,15 @@ func checkTenant(tenant, role string) error {
 		return fmt.Errorf("tenant %q (fleet-wide) is for the admin role only", FleetWide)
 	case tenant == FleetWide:
 		return nil
-	case !systemIDPattern.MatchString(tenant):
-		return fmt.Errorf("tenant %q does not match %s (or %q for a fleet-wide admin)", tenant, systemIDPattern, FleetWide)
+	case !schemas.ValidSystemID(tenant):
+		return fmt.Errorf("tenant %q does not match %s (or %q for a fleet-wide admin)", tenant, schemas.SystemIDPattern, FleetWide)
 	}
 	return nil
 }
 
 // ValidTenant reports whether name is a tenant name (not FleetWide): the
 // system_id syntax.
-func ValidTenant(name string) bool { return systemIDPattern.MatchString(name) }
+func ValidTenant(name string) bool { return schemas.ValidSystemID(name) }
 
 // NewFromEnv builds the Authenticator the functions use. With dev set,
 // authentication is off. Otherwise it reads AKOSHA_JWT_SECRET and

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/akosha/akosha/schemas"
 )
 
 // Leeway is the clock skew allowed when checking exp, nbf and iat.
@@ -55,7 +57,7 @@ func (a *Authenticator) verifyJWT(token string) (Principal, error) {
 		return Principal{}, fmt.Errorf("%w: token role is not admin, operator or viewer", ErrInvalidCredentials)
 	}
 	for _, id := range c.SystemIDs {
-		if !systemIDPattern.MatchString(id) {
+		if !schemas.ValidSystemID(id) {
 			return Principal{}, fmt.Errorf("%w: token system_ids holds an invalid system_id", ErrInvalidCredentials)
 		}
 	}
@@ -107,7 +109,7 @@ func IssueTenantToken(secret []byte, sub, role, tenant string, systemIDs []strin
 		return "", fmt.Errorf("auth: issue token: ttl %v is not positive", ttl)
 	}
 	for _, id := range systemIDs {
-		if !systemIDPattern.MatchString(id) {
+		if !schemas.ValidSystemID(id) {
 			return "", fmt.Errorf("auth: issue token: invalid system_id %q", id)
 		}
 	}

@@ -39,7 +39,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -51,6 +50,7 @@ import (
 
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/schemas"
 )
 
 // Table is the mapping table's name and key prefix in the lake.
@@ -67,8 +67,8 @@ const (
 	TagTenant = "akosha.tenant"
 )
 
-// namePattern is the syntax of system ids and tenant names.
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
+// validName is the syntax of system ids and tenant names.
+var validName = schemas.ValidSystemID
 
 // Row is one system's mapping, as other engines read the table.
 type Row struct {
@@ -358,7 +358,7 @@ func (r *Registry) Claim(ctx context.Context, systems []string, tenant, by strin
 	if tenant == "" {
 		tenant = DefaultTenant
 	}
-	if !namePattern.MatchString(tenant) {
+	if !validName(tenant) {
 		return fmt.Errorf("tenants: invalid tenant %q", tenant)
 	}
 	check := func(m *Map) ([]string, error) {
@@ -392,7 +392,7 @@ func (r *Registry) Claim(ctx context.Context, systems []string, tenant, by strin
 			return err
 		}
 		for _, sys := range todo {
-			if !namePattern.MatchString(sys) {
+			if !validName(sys) {
 				return fmt.Errorf("tenants: invalid system_id %q", sys)
 			}
 		}
@@ -444,10 +444,10 @@ func claimAppID(sys string) string { return "akosha-system:" + sys }
 // adds the new one, logged with who asked. It answers the tenant it had.
 // Moving an unclaimed system claims it for to.
 func (r *Registry) Move(ctx context.Context, sys, to, by string) (from string, version int64, err error) {
-	if !namePattern.MatchString(sys) {
+	if !validName(sys) {
 		return "", 0, fmt.Errorf("tenants: invalid system_id %q", sys)
 	}
-	if !namePattern.MatchString(to) {
+	if !validName(to) {
 		return "", 0, fmt.Errorf("tenants: invalid tenant %q", to)
 	}
 	r.mu.Lock()

@@ -3,7 +3,6 @@ package search
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -58,8 +57,6 @@ func invalid(code, format string, args ...any) error {
 func unprocessable(code, format string, args ...any) error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Unprocessable: true}
 }
-
-var systemIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
 
 // Validate checks req and returns its parameters, or an *Error saying what
 // is wrong. now decides what has expired; canEmbed says whether an
@@ -147,7 +144,7 @@ func Validate(req Query, now time.Time, canEmbed bool) (*Params, error) {
 			return m, nil
 		}
 		var err error
-		if p.Systems, err = set("system_id", fl.SystemID, systemIDPattern.MatchString); err != nil {
+		if p.Systems, err = set("system_id", fl.SystemID, schemas.ValidSystemID); err != nil {
 			return nil, err
 		}
 		if p.Kinds, err = set("kind", fl.Kind, func(s string) bool {
