@@ -162,21 +162,7 @@ func (s *State) RankText(ctx context.Context, snap *delta.Snapshot, plan []*Part
 		}
 	}
 	tds := map[*File]*TextData{}
-	g, gctx = errgroup.WithContext(ctx)
-	for pd := range need {
-		g.Go(func() error {
-			td, rel, err := s.TextFile(gctx, pd.Key, pd.Size)
-			if err != nil {
-				return err
-			}
-			hold(rel)
-			mu.Lock()
-			tds[pd] = td
-			mu.Unlock()
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	if err := s.loadTextFiles(ctx, need, tds, hold); err != nil {
 		return fail(err)
 	}
 
@@ -312,21 +298,7 @@ func (s *State) RankText(ctx context.Context, snap *delta.Snapshot, plan []*Part
 			loading[pd] = true
 		}
 	}
-	g, gctx = errgroup.WithContext(ctx)
-	for pd := range loading {
-		g.Go(func() error {
-			td, rel, err := s.TextFile(gctx, pd.Key, pd.Size)
-			if err != nil {
-				return err
-			}
-			hold(rel)
-			mu.Lock()
-			tds[pd] = td
-			mu.Unlock()
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	if err := s.loadTextFiles(ctx, loading, tds, hold); err != nil {
 		return fail(err)
 	}
 	out := make([]TextHit, len(hits))
@@ -357,6 +329,27 @@ type textSeg struct {
 	others []int // per covered file: its rows that are not nodes
 	adm    []bool
 	gone   bool // vacuum deleted an object of it: its files are scored exactly
+}
+
+// loadTextFiles decodes the text columns of files (through the cache, in
+// parallel) into tds, handing each file's release to hold.
+func (s *State) loadTextFiles(ctx context.Context, files map[*File]bool, tds map[*File]*TextData, hold func(func())) error {
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for pd := range files {
+		g.Go(func() error {
+			td, rel, err := s.TextFile(gctx, pd.Key, pd.Size)
+			if err != nil {
+				return err
+			}
+			hold(rel)
+			mu.Lock()
+			tds[pd] = td
+			mu.Unlock()
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // loadTextSeg loads the rows and the full-text segment of ts's index,
