@@ -2,9 +2,13 @@ package query
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,7 +17,9 @@ import (
 	"github.com/akosha/akosha/internal/httpx"
 	"github.com/akosha/akosha/internal/jobmetrics"
 	"github.com/akosha/akosha/lake"
+	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/storage"
+	"github.com/akosha/akosha/lake/vecindex"
 )
 
 // GET /v1/lake: the state of the lake and its jobs, for the console's Lake
@@ -69,6 +75,18 @@ type IndexStatus struct {
 	Objects int    `json:"objects"`
 	Bytes   int64  `json:"bytes"`
 	Newest  string `json:"newest,omitempty"`
+	// Segments are, per tier, the index segments a search uses now
+	// (vecindex.Segments): an operator sees the index job keep each tier
+	// to a few, and which carry their full-text part.
+	Segments []TierSegments `json:"segments,omitempty"`
+}
+
+// TierSegments counts the segments a search of one tier visits.
+type TierSegments struct {
+	Tier     string `json:"tier"`
+	Segments int    `json:"segments"`
+	Vectors  int64  `json:"vectors"`
+	FullText int    `json:"full_text"` // of Segments, those with a full-text (BM25) segment
 }
 
 // LakeStatus is the answer of GET /v1/lake.
@@ -144,7 +162,7 @@ func (f *Function) LakeStatus(ctx context.Context) (*LakeStatus, error) {
 			ts.LastCommit = &c
 		}
 		out.Tables = append(out.Tables, ts)
-		idx, err := indexStatus(ctx, f.lake.Store(), name)
+		idx, err := indexStatus(ctx, f.lake.Store(), name, snap)
 		if err != nil {
 			return nil, err
 		}
@@ -257,8 +275,9 @@ func operations(commits []CommitRef) []OperationStat {
 	return out
 }
 
-// indexStatus sums the objects under a table's _indexes/.
-func indexStatus(ctx context.Context, store storage.Store, table string) (IndexStatus, error) {
+// indexStatus sums the objects under a table's _indexes/, and says which
+// segments of each tier a search of snap uses.
+func indexStatus(ctx context.Context, store storage.Store, table string, snap *delta.Snapshot) (IndexStatus, error) {
 	objs, err := store.List(ctx, table+"/_indexes/")
 	if err != nil {
 		return IndexStatus{}, fmt.Errorf("list the indexes of %s: %w", table, err)
@@ -275,5 +294,61 @@ func indexStatus(ctx context.Context, store storage.Store, table string) (IndexS
 	if !newest.IsZero() {
 		st.Newest = newest.UTC().Format(time.RFC3339)
 	}
+	segs, err := segmentsByTier(ctx, store, objs, snap)
+	if err != nil {
+		return IndexStatus{}, fmt.Errorf("the index segments of %s: %w", table, err)
+	}
+	st.Segments = segs
 	return st, nil
+}
+
+// segmentsByTier reads the current-format manifests among objs and counts,
+// per tier, the ones vecindex.Segments chooses over snap's live files. A
+// manifest deleted since the listing (vacuum) is skipped, as a search
+// skips it.
+func segmentsByTier(ctx context.Context, store storage.Store, objs []storage.ObjectInfo, snap *delta.Snapshot) ([]TierSegments, error) {
+	byTier := map[string][]*vecindex.Manifest{}
+	for _, o := range objs {
+		if !strings.HasSuffix(o.Key, ".json") {
+			continue
+		}
+		m, err := vecindex.ReadManifest(ctx, store, o.Key)
+		if errors.Is(err, storage.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !m.Current() || m.Partition().Day != "" {
+			continue // an older layout's index: searches do not use it
+		}
+		byTier[m.Tier] = append(byTier[m.Tier], m)
+	}
+	if len(byTier) == 0 {
+		return nil, nil
+	}
+	live := map[string]map[string]int64{}
+	for a := range snap.AllFiles() {
+		p, err := lake.PartitionOf(a.PartitionValues)
+		if err != nil {
+			continue
+		}
+		if live[p.Tier] == nil {
+			live[p.Tier] = map[string]int64{}
+		}
+		live[p.Tier][a.Path] = a.Size
+	}
+	var out []TierSegments
+	for _, tier := range slices.Sorted(maps.Keys(byTier)) {
+		ts := TierSegments{Tier: tier}
+		for _, m := range vecindex.Segments(byTier[tier], live[tier]) {
+			ts.Segments++
+			ts.Vectors += int64(m.Vectors)
+			if m.Text.Key != "" {
+				ts.FullText++
+			}
+		}
+		out = append(out, ts)
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/akosha/akosha/functions/query"
 	"github.com/akosha/akosha/internal/jobmetrics"
 	"github.com/akosha/akosha/internal/testenv"
+	"github.com/akosha/akosha/jobs/indexer"
 )
 
 // A re-sent record shows both stored versions, newest first, while SQL and
@@ -95,6 +97,26 @@ func TestLakeStatus(t *testing.T) {
 	}
 	if len(out.Jobs) != 1 || out.Jobs[0].Job != "compact" || out.Jobs[0].Result != "partial" || out.Jobs[0].Items["compacted"] != 2 {
 		t.Errorf("jobs %+v, want the partial compaction", out.Jobs)
+	}
+	if len(out.Indexes) != 0 {
+		t.Errorf("indexes %+v before the index job", out.Indexes)
+	}
+
+	// After the index job: the hot tier's one segment, with its vectors
+	// (the latest version of each record, 30 of them) and its full-text
+	// part. One more push makes a new snapshot, so the answer is fresh.
+	if _, err := indexer.Run(ctxT(t), p.lake, indexer.Options{MinVectors: -1, EfConstruction: 32}); err != nil {
+		t.Fatal(err)
+	}
+	push(t, p, records(1, 1, 1, 10))
+	st, _, body = do(t, "GET", p.url+"/v1/lake", nil, nil)
+	out = query.LakeStatus{}
+	if err := json.Unmarshal(body, &out); err != nil || st != 200 {
+		t.Fatalf("GET /v1/lake: %d %s", st, body)
+	}
+	want := []query.TierSegments{{Tier: "hot", Segments: 1, Vectors: 30, FullText: 1}}
+	if len(out.Indexes) != 1 || out.Indexes[0].Objects != 4 || !slices.Equal(out.Indexes[0].Segments, want) {
+		t.Errorf("indexes %+v, want the memories table's one hot segment: %+v", out.Indexes, want)
 	}
 }
 

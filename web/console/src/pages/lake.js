@@ -60,5 +60,17 @@ export async function render(view) {
     h('h2', {}, 'Vector indexes'),
     h('p', {}, s.indexes.length ? s.indexes.map((x) => h('span', { class: 'stat', style: 'display:inline-block;margin-right:8px' },
       h('span', { class: 'muted' }, x.table), h('b', {}, num(x.objects) + ' objects, ' + bytes(x.bytes)), h('span', { class: 'muted' }, 'newest ' + ago(x.newest)))) : h('span', { class: 'muted' }, 'none built yet')),
+    // The segments a search visits per tier: the index job keeps each tier to a few.
+    segmentsTable(s.indexes),
     h('p', { class: 'muted' }, 'As of ' + shortTime(s.as_of) + ' (' + s.elapsed_ms + ' ms).'));
+}
+
+function segmentsTable(indexes) {
+  const rows = indexes.flatMap((x) => (x.segments || []).map((g) => ({ table: x.table, ...g })));
+  if (!rows.length) return h('span', {});
+  return h('div', { class: 'scroll' }, h('table', { class: 'grid', id: 'lake-segments' },
+    h('thead', {}, h('tr', {}, ['table', 'tier', 'segments', 'vectors', 'with full text'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, rows.map((r) => h('tr', {},
+      h('td', {}, r.table), h('td', {}, r.tier), h('td', { class: 'num' }, num(r.segments)),
+      h('td', { class: 'num' }, num(r.vectors)), h('td', { class: 'num' }, num(r.full_text)))))));
 }
