@@ -35,6 +35,12 @@ import (
 // hybrid/vector ratios, and the search stats (segments used). Only the
 // live ingest shape is written (BenchmarkFleet times both shapes).
 //
+// gen.Fleet's contents are drawn from 48 words, so every query term is in
+// nearly every record: the full-text ranking's worst case. With
+// AKOSHA_BENCH_HYBRID_TEXT=session the contents and tags are
+// gen.SessionText's and gen.SessionTags' instead (Zipf-weighted over a
+// large vocabulary, the corpus of lake/fulltext/bench's fleet runs).
+//
 // With AKOSHA_BENCH_FLEET_PROFILE=<path>, CPU profiles of one pass of each
 // mode alone go to <path>.hybrid, <path>.vector and <path>.text.
 func BenchmarkFleetHybrid(b *testing.B) {
@@ -160,6 +166,14 @@ func BenchmarkFleetHybrid(b *testing.B) {
 func fleetIngestLive(b *testing.B, fl *fleetLake, nq int) []string {
 	ctx := context.Background()
 	recs := fl.gen.Memories()
+	if os.Getenv("AKOSHA_BENCH_HYBRID_TEXT") == "session" {
+		// gen.Fleet's contents draw on 48 words, so every query term is in
+		// nearly every record (BM25's worst case); gen.SessionText's are
+		// Zipf-weighted over a large vocabulary, as lake/fulltext/bench's.
+		for i := range recs {
+			recs[i].Content, recs[i].Tags = gen.SessionText(22, i), gen.SessionTags(22, i)
+		}
+	}
 	r := rand.New(rand.NewPCG(23, 23))
 	texts := make([]string, nq)
 	for q := range texts {
