@@ -59,4 +59,16 @@ func TestReadSizedWithWrongHints(t *testing.T) {
 	if _, err := storage.ReadSized(iotest.ErrReader(boom), 100); !errors.Is(err, boom) {
 		t.Errorf("reader error: %v", err)
 	}
+	// A body cut mid-way whose resumed GET failed with an error that
+	// wraps io.EOF (net/http's "connection closed") is a failed read, not
+	// the end of the object: half a file read as a whole one is what
+	// compaction then decoded (found by TestHTTPUnderS3Faults).
+	cut := io.MultiReader(bytes.NewReader(data[:4000]), iotest.ErrReader(fmt.Errorf("get x at byte 4000: request send failed: %w", io.EOF)))
+	for _, hint := range []int64{-1, 10000} {
+		got, err := storage.ReadSized(cut, hint)
+		if err == nil || err == io.EOF {
+			t.Errorf("hint %d: a cut body read as %d bytes without error", hint, len(got))
+		}
+		cut = io.MultiReader(bytes.NewReader(data[:4000]), iotest.ErrReader(fmt.Errorf("get x at byte 4000: request send failed: %w", io.EOF)))
+	}
 }

@@ -134,7 +134,10 @@ func readSized(r io.Reader, hint int64) ([]byte, error) {
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
-		if errors.Is(err, io.EOF) {
+		// The end is io.EOF itself, as io.ReadAll tests it: an error that
+		// only wraps io.EOF (a connection closed mid-body, after the
+		// resumed GET failed) is a cut, not the end.
+		if err == io.EOF { //nolint:errorlint // the io.Reader contract
 			return b, nil
 		}
 		if err != nil {
