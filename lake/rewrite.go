@@ -313,7 +313,13 @@ func (t *Table) anyGone(ctx context.Context, inputs []delta.Add) (bool, error) {
 // decodeRows decodes a whole Parquet file and hands its rows over in
 // batches. Columns the file lacks read as zero values.
 func decodeRows[R any](b []byte, fn func([]R)) error {
-	r := parquet.NewGenericReader[R](bytes.NewReader(b))
+	// Opened first: NewGenericReader panics on a file it cannot open (a
+	// torn or foreign object), OpenFile says so.
+	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return fmt.Errorf("open parquet (%d bytes): %w", len(b), err)
+	}
+	r := parquet.NewGenericReader[R](f)
 	defer r.Close()
 	batch := make([]R, 1024)
 	for {

@@ -390,7 +390,11 @@ func (l *Log) readFile(ctx context.Context, a delta.Add) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("erasures: read %s: %w", key, err)
 	}
-	rd := parquet.NewGenericReader[row](bytes.NewReader(b))
+	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, fmt.Errorf("erasures: open %s: %w", key, err)
+	}
+	rd := parquet.NewGenericReader[row](f)
 	defer rd.Close()
 	rows := make([]row, rd.NumRows())
 	n, err := rd.Read(rows)
