@@ -2,24 +2,21 @@ package query
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/akosha/akosha/functions/query/search"
 	"github.com/akosha/akosha/internal/httpx"
 	"github.com/akosha/akosha/internal/jobmetrics"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/delta"
 	"github.com/akosha/akosha/lake/storage"
-	"github.com/akosha/akosha/lake/vecindex"
+	"github.com/akosha/akosha/schemas"
 )
 
 // GET /v1/lake: the state of the lake and its jobs, for the console's Lake
@@ -162,9 +159,14 @@ func (f *Function) LakeStatus(ctx context.Context) (*LakeStatus, error) {
 			ts.LastCommit = &c
 		}
 		out.Tables = append(out.Tables, ts)
-		idx, err := indexStatus(ctx, f.lake.Store(), name, snap)
+		idx, err := indexStatus(ctx, f.lake.Store(), name)
 		if err != nil {
 			return nil, err
+		}
+		if name == schemas.TableMemories && idx.Objects > 0 {
+			if idx.Segments, err = f.segmentsByTier(ctx, snap); err != nil {
+				return nil, fmt.Errorf("the index segments of %s: %w", name, err)
+			}
 		}
 		if idx.Objects > 0 {
 			out.Indexes = append(out.Indexes, idx)
@@ -275,9 +277,8 @@ func operations(commits []CommitRef) []OperationStat {
 	return out
 }
 
-// indexStatus sums the objects under a table's _indexes/, and says which
-// segments of each tier a search of snap uses.
-func indexStatus(ctx context.Context, store storage.Store, table string, snap *delta.Snapshot) (IndexStatus, error) {
+// indexStatus sums the objects under a table's _indexes/.
+func indexStatus(ctx context.Context, store storage.Store, table string) (IndexStatus, error) {
 	objs, err := store.List(ctx, table+"/_indexes/")
 	if err != nil {
 		return IndexStatus{}, fmt.Errorf("list the indexes of %s: %w", table, err)
@@ -294,37 +295,18 @@ func indexStatus(ctx context.Context, store storage.Store, table string, snap *d
 	if !newest.IsZero() {
 		st.Newest = newest.UTC().Format(time.RFC3339)
 	}
-	segs, err := segmentsByTier(ctx, store, objs, snap)
-	if err != nil {
-		return IndexStatus{}, fmt.Errorf("the index segments of %s: %w", table, err)
-	}
-	st.Segments = segs
 	return st, nil
 }
 
-// segmentsByTier reads the current-format manifests among objs and counts,
-// per tier, the ones vecindex.Segments chooses over snap's live files. A
-// manifest deleted since the listing (vacuum) is skipped, as a search
-// skips it.
-func segmentsByTier(ctx context.Context, store storage.Store, objs []storage.ObjectInfo, snap *delta.Snapshot) ([]TierSegments, error) {
-	byTier := map[string][]*vecindex.Manifest{}
-	for _, o := range objs {
-		if !strings.HasSuffix(o.Key, ".json") {
-			continue
-		}
-		m, err := vecindex.ReadManifest(ctx, store, o.Key)
-		if errors.Is(err, storage.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !m.Current() || m.Partition().Day != "" {
-			continue // an older layout's index: searches do not use it
-		}
-		byTier[m.Tier] = append(byTier[m.Tier], m)
+// segmentsByTier counts, per tier with indexes, the segments a search of
+// snap would visit: the search's own listing of the manifests (read once,
+// listed at most every IndexListTTL) and its choice (State.Segments).
+func (f *Function) segmentsByTier(ctx context.Context, snap *delta.Snapshot) ([]TierSegments, error) {
+	if err := f.vectors.RefreshIndexes(ctx, search.IndexListTTL); err != nil {
+		return nil, err
 	}
-	if len(byTier) == 0 {
+	tiers := f.vectors.IndexedTiers()
+	if len(tiers) == 0 {
 		return nil, nil
 	}
 	live := map[string]map[string]int64{}
@@ -338,10 +320,10 @@ func segmentsByTier(ctx context.Context, store storage.Store, objs []storage.Obj
 		}
 		live[p.Tier][a.Path] = a.Size
 	}
-	var out []TierSegments
-	for _, tier := range slices.Sorted(maps.Keys(byTier)) {
+	out := make([]TierSegments, 0, len(tiers))
+	for _, tier := range tiers {
 		ts := TierSegments{Tier: tier}
-		for _, m := range vecindex.Segments(byTier[tier], live[tier]) {
+		for _, m := range f.vectors.Segments(lake.Partition{Tier: tier}, live[tier]) {
 			ts.Segments++
 			ts.Vectors += int64(m.Vectors)
 			if m.Text.Key != "" {

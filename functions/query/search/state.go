@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -161,6 +162,19 @@ func (v *State) RefreshIndexes(ctx context.Context, maxAge time.Duration) error 
 		return nil, nil
 	})
 	return err
+}
+
+// IndexedTiers are the tiers that have usable-format index manifests in
+// the last listing, sorted.
+func (v *State) IndexedTiers() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	tiers := make([]string, 0, len(v.byGroup))
+	for g := range v.byGroup {
+		tiers = append(tiers, g.Tier)
+	}
+	slices.Sort(tiers)
+	return tiers
 }
 
 // Segments are the index segments to search for the tier g whose live
