@@ -795,8 +795,8 @@ func TestSearchIndexLifecycle(t *testing.T) {
 	ctx := ctxT(t)
 	store := testenv.S3(t)
 	p := startProcess(t, store, query.Config{})
-	const nq = 10
-	vecs, err := textvec.Vectors(6000+nq, 23)
+	const nq, minVectors = 10, 500
+	vecs, err := textvec.Vectors(3000+nq, 23)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -825,16 +825,19 @@ func TestSearchIndexLifecycle(t *testing.T) {
 		}
 		m.put(recs)
 	}
-	// a: 600 a day on days 0..3, b: 750 on days 1 and 2 (one file a day,
-	// both systems in it); then 600 more of a on day 3 (a second file).
+	// a: 300 a day on days 0..3, b: 375 on days 1 and 2 (one file a day,
+	// both systems in it); then 300 more of a on day 3 (a second file).
+	// The index job runs with MinVectors 500 (half the default), so every
+	// count here is half of what the defaults would need: the same
+	// proportions, half the work under -race.
 	var first []schemas.Memory
 	for d := range 4 {
-		first = append(first, mk("a", d, 600)...)
+		first = append(first, mk("a", d, 300)...)
 	}
-	first = append(first, mk("b", 1, 750)...)
-	first = append(first, mk("b", 2, 750)...)
+	first = append(first, mk("b", 1, 375)...)
+	first = append(first, mk("b", 2, 375)...)
 	appendRecs(first)
-	day3Extra := mk("a", 3, 600)
+	day3Extra := mk("a", 3, 300)
 	appendRecs(day3Extra)
 
 	type stats struct {
@@ -854,7 +857,7 @@ func TestSearchIndexLifecycle(t *testing.T) {
 		r := recallMeter{what: what}
 		defer r.check(t, minRecall)
 		for i := range nq {
-			q := vecs[(6000+i)*textvec.Dim : (6001+i)*textvec.Dim]
+			q := vecs[(3000+i)*textvec.Dim : (3001+i)*textvec.Dim]
 			res, err := p.query.Search(ctx, query.SearchRequest{Vector: f64(q), K: ptr(20)})
 			if err != nil {
 				t.Fatalf("%s: %v", what, err)
@@ -888,7 +891,7 @@ func TestSearchIndexLifecycle(t *testing.T) {
 		// A smaller construction beam than the default: the graphs here
 		// hold a few thousand vectors, where it loses no recall, and the
 		// test builds five of them (under -race, beside the suite).
-		sum, err := indexer.Run(ctx, p.lake, indexer.Options{EfConstruction: 64})
+		sum, err := indexer.Run(ctx, p.lake, indexer.Options{EfConstruction: 64, MinVectors: minVectors})
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -897,7 +900,7 @@ func TestSearchIndexLifecycle(t *testing.T) {
 			t.Fatalf("%s: %+v, want %+v", what, sum, want)
 		}
 		// A second run builds nothing.
-		again, err := indexer.Run(ctx, p.lake, indexer.Options{EfConstruction: 64})
+		again, err := indexer.Run(ctx, p.lake, indexer.Options{EfConstruction: 64, MinVectors: minVectors})
 		if err != nil || again.Built != 0 || again.Current != want.Current+want.Built {
 			t.Fatalf("%s: second run: %+v %v", what, again, err)
 		}
@@ -932,7 +935,7 @@ func TestSearchIndexLifecycle(t *testing.T) {
 			days[strings.Split(f.Path, "/")[1]] = true
 			sum += f.Vectors
 		}
-		if mf.Day != "" || mf.Tier != "hot" || len(mf.Files) != 5 || len(days) != 4 || mf.Vectors != 4500 || sum != 4500 {
+		if mf.Day != "" || mf.Tier != "hot" || len(mf.Files) != 5 || len(days) != 4 || mf.Vectors != 2250 || sum != 2250 {
 			t.Fatalf("the hot index: tier %q day %q, %d files over %d days, %d vectors (%d by file)", mf.Tier, mf.Day, len(mf.Files), len(days), mf.Vectors, sum)
 		}
 	}
@@ -941,7 +944,7 @@ func TestSearchIndexLifecycle(t *testing.T) {
 		t.Fatalf("indexed: %+v", st)
 	}
 
-	// Compaction merges the two files of day 3 (1,200 of the 4,500
+	// Compaction merges the two files of day 3 (600 of the 2,250
 	// vectors): the index stays in use without them, the merged file is
 	// scanned.
 	cs, err := compact.Run(ctx, p.lake, compact.Options{Tables: []string{schemas.TableMemories}})
@@ -962,26 +965,26 @@ func TestSearchIndexLifecycle(t *testing.T) {
 		t.Fatalf("reindexed: %+v", st)
 	}
 
-	// New rows: 500 are left to exact scans (under MinVectors); 1,100 make
+	// New rows: 250 are left to exact scans (under MinVectors); 550 make
 	// a second segment over the two new files alone: the first is kept.
-	few := mk("a", 2, 500)
+	few := mk("a", 2, 250)
 	appendRecs(few)
-	index("500 new rows", indexer.Summary{Partitions: 1, Current: 1})
-	st = search("500 new rows", 0.95, few[3])
+	index("250 new rows", indexer.Summary{Partitions: 1, Current: 1})
+	st = search("250 new rows", 0.95, few[3])
 	if st.graph != 1 || st.scans != 1 {
-		t.Fatalf("500 new rows: %+v", st)
+		t.Fatalf("250 new rows: %+v", st)
 	}
 	hotKey = st.keys[0]
-	appendRecs(mk("a", 2, 600))
-	index("1,100 new rows", indexer.Summary{Partitions: 1, Built: 1})
-	st = search("1,100 new rows", 0.95, few[3])
+	appendRecs(mk("a", 2, 300))
+	index("550 new rows", indexer.Summary{Partitions: 1, Built: 1})
+	st = search("550 new rows", 0.95, few[3])
 	if st.graph != 2 || st.scans != 0 || !slices.Contains(st.keys, hotKey) {
-		t.Fatalf("1,100 new rows: %+v", st)
+		t.Fatalf("550 new rows: %+v", st)
 	}
 	hotA := st.keys
 
 	// The age job moves days 0 and 1 to warm: the first hot segment loses
-	// 1,950 of its 4,500 vectors (still usable); the two warm files are
+	// 975 of its 2,250 vectors (still usable); the two warm files are
 	// scanned.
 	as, err := age.Run(ctx, p.lake, age.Options{Tables: []string{schemas.TableMemories}, Now: day0.AddDate(0, 0, 9).Add(time.Hour)})
 	if err != nil {
@@ -1009,7 +1012,7 @@ func TestSearchIndexLifecycle(t *testing.T) {
 		return m.tier(r.SystemID+"/"+r.ID) == schemas.TierWarm
 	}), m, 0.9)
 	// The first hot segment rebuilt (43% dead), the second kept, warm
-	// indexed (1,950).
+	// indexed (975).
 	index("after aging", indexer.Summary{Partitions: 2, Built: 2, Rebuilt: 1})
 	st = search("aged, reindexed", 0.9, first[0])
 	if st.graph != 3 || st.scans != 0 || slices.Contains(st.keys, hotA[0]) == slices.Contains(st.keys, hotA[1]) ||
@@ -1052,7 +1055,7 @@ func TestSearchIndexLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	q := vecs[6000*textvec.Dim : 6001*textvec.Dim]
+	q := vecs[3000*textvec.Dim : 3001*textvec.Dim]
 	res, err = p2.query.Search(ctx, query.SearchRequest{Vector: f64(q), K: ptr(20)})
 	if err != nil {
 		t.Fatalf("search with deleted indexes: %v", err)
