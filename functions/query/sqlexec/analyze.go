@@ -1,7 +1,6 @@
 package sqlexec
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,22 +41,12 @@ func (e *Engine) Analyze(ctx context.Context, sql string) ([]Scan, error) {
 		return nil, fmt.Errorf("sqlexec: connection: %w", err)
 	}
 	defer conn.Close()
-	chk, err := guard(ctx, conn, sql)
+	chk, err := e.checked.guard(ctx, conn, sql)
 	if err != nil {
 		return nil, err
 	}
-	var s serialized
-	if err := json.Unmarshal([]byte(chk.tree), &s); err != nil || len(s.Statements) != 1 {
-		return nil, fmt.Errorf("sqlexec: analyze: decode the statement tree: %v", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(s.Statements[0]))
-	dec.UseNumber()
-	var tree any
-	if err := dec.Decode(&tree); err != nil {
-		return nil, fmt.Errorf("sqlexec: analyze: %w", err)
-	}
 	var a analyzer
-	a.walk(tree, 0)
+	a.walk(chk.stmt, 0)
 	return a.scans, nil
 }
 

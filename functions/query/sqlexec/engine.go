@@ -92,6 +92,7 @@ type Engine struct {
 	maxRows   int
 	ownedTemp string       // removed by Close
 	inlined   atomic.Int64 // statements run by the CTE fast path (tests)
+	checked   guardCache   // statements that passed the guard, by text
 }
 
 // New opens an Engine's database and locks its configuration.
@@ -309,13 +310,9 @@ func (e *Engine) exec(ctx context.Context, req Request, limit int) (*Result, err
 	}
 	defer conn.Close()
 
-	chk, err := guard(ctx, conn, req.SQL)
+	chk, err := e.checked.guard(ctx, conn, req.SQL)
 	if err != nil {
 		return nil, err
-	}
-	var canonical string
-	if err := conn.QueryRowContext(ctx, deserializeSQL, chk.tree).Scan(&canonical); err != nil {
-		return nil, fmt.Errorf("%w: render the checked statement: %w", ErrQuery, err)
 	}
 
 	// The fast path: the views as CTEs of the user's own text, bound once.
@@ -358,6 +355,12 @@ func (e *Engine) exec(ctx context.Context, req Request, limit int) (*Result, err
 	}
 	res, cols, types := d.res, d.cols, d.types
 
+	// The wrapper is built around the checked statement as the parser
+	// rendered it, not around the user's text.
+	var canonical string
+	if err := conn.QueryRowContext(ctx, deserializeSQL, chk.tree).Scan(&canonical); err != nil {
+		return nil, fmt.Errorf("%w: render the checked statement: %w", ErrQuery, err)
+	}
 	wrapped := wrap(canonical, types, limit+1)
 	// What runs is checked, not just what the user wrote.
 	if _, err := guard(ctx, conn, wrapped); err != nil {

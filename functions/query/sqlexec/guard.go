@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -121,19 +122,24 @@ const serializeSQL = `SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VAR
 // deserializeSQL renders a serialized statement back to SQL.
 const deserializeSQL = `SELECT json_deserialize_sql(CAST($1 AS JSON))`
 
-// serialized is json_serialize_sql's answer.
+// serialized is json_serialize_sql's answer, decoded in one pass: the
+// statements as generic trees (numbers kept as json.Number), which the
+// guard walks and Analyze reads.
 type serialized struct {
-	Error        bool              `json:"error"`
-	ErrorType    string            `json:"error_type"`
-	ErrorMessage string            `json:"error_message"`
-	Statements   []json.RawMessage `json:"statements"`
+	Error        bool   `json:"error"`
+	ErrorType    string `json:"error_type"`
+	ErrorMessage string `json:"error_message"`
+	Statements   []any  `json:"statements"`
 }
 
-// checked is a statement that passed the guard.
+// checked is a statement that passed the guard. It is shared through the
+// engine's cache of checked statements, so nothing may modify it.
 type checked struct {
 	// tree is the serialized statement, which json_deserialize_sql turns
 	// back into SQL.
 	tree string
+	// stmt is the one statement's tree, decoded.
+	stmt any
 	// views are the views the statement uses (so only they need defining).
 	views map[string]bool
 }
@@ -147,9 +153,13 @@ func guard(ctx context.Context, q *sql.Conn, text string) (checked, error) {
 	if err := q.QueryRowContext(ctx, serializeSQL, text).Scan(&out); err != nil {
 		return checked{}, fmt.Errorf("sqlexec: parse: %w", err)
 	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.UseNumber()
 	var s serialized
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		return checked{}, fmt.Errorf("sqlexec: parse: decode the statement tree: %w", err)
+	if err := dec.Decode(&s); err != nil {
+		// DuckDB's own expression depth limit keeps real trees far below
+		// the decoder's; a tree past it is refused, not failed.
+		return checked{}, refuse("statement too complex to check: %v", err)
 	}
 	if s.Error {
 		if strings.Contains(s.ErrorMessage, "Only SELECT statements") {
@@ -164,11 +174,47 @@ func guard(ctx context.Context, q *sql.Conn, text string) (checked, error) {
 	default:
 		return checked{}, refuse("exactly one statement is allowed, found %d", len(s.Statements))
 	}
-	views, err := checkTree(s.Statements[0])
+	views, err := walkTree(s.Statements[0])
 	if err != nil {
 		return checked{}, err
 	}
-	return checked{tree: out, views: views}, nil
+	return checked{tree: out, stmt: s.Statements[0], views: views}, nil
+}
+
+// guardCacheSize bounds the engine's cache of checked statements.
+const guardCacheSize = 256
+
+// guardCache keeps recently checked statements by their text: a query is
+// analysed (to prune files) and then run, and dashboards repeat the same
+// statements, so the parse and the walk are done once. Only statements
+// that passed are kept; the text alone decides the answer (the parser
+// and the rules are fixed for the engine's life).
+type guardCache struct {
+	mu   sync.Mutex
+	byID map[string]checked
+}
+
+// guard is guard through the cache.
+func (c *guardCache) guard(ctx context.Context, q *sql.Conn, text string) (checked, error) {
+	c.mu.Lock()
+	chk, ok := c.byID[text]
+	c.mu.Unlock()
+	if ok {
+		return chk, nil
+	}
+	chk, err := guard(ctx, q, text)
+	if err != nil {
+		return chk, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byID == nil || len(c.byID) >= guardCacheSize {
+		// Dropping all is enough to bound it: a working set this small
+		// refills at once.
+		c.byID = make(map[string]checked, guardCacheSize)
+	}
+	c.byID[text] = chk
+	return chk, nil
 }
 
 // maxTreeDepth bounds the walk; DuckDB's own expression depth limit (1000)
@@ -183,6 +229,11 @@ func checkTree(raw json.RawMessage) (map[string]bool, error) {
 	if err := dec.Decode(&tree); err != nil {
 		return nil, refuse("statement too complex to check: %v", err)
 	}
+	return walkTree(tree)
+}
+
+// walkTree walks one decoded statement and returns the views it uses.
+func walkTree(tree any) (map[string]bool, error) {
 	w := walker{views: map[string]bool{}}
 	if err := w.walk(tree, nil, false, 0); err != nil {
 		return nil, err

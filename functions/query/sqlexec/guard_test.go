@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -205,3 +206,41 @@ func FuzzParseType(f *testing.F) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// The engine keeps what passed the guard by its text (a query is analysed
+// and then run), and only that: a refused statement is refused again, and
+// the cache stays bounded.
+func TestGuardCacheKeepsOnlyWhatPassed(t *testing.T) {
+	fx := newFixture(t, Config{Timeout: 5 * time.Second})
+	ctx := context.Background()
+	conn, err := fx.engine.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var c guardCache
+	first, err := c.guard(ctx, conn, "SELECT id FROM memories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.guard(ctx, conn, "SELECT id FROM memories")
+	if err != nil || again.tree != first.tree || !again.views["memories"] || len(c.byID) != 1 {
+		t.Fatalf("second check: %v, views %v, %d kept", err, again.views, len(c.byID))
+	}
+	for range 2 {
+		if _, err := c.guard(ctx, conn, "SELECT * FROM read_parquet('/etc/passwd')"); !errors.Is(err, ErrRefused) {
+			t.Fatalf("hostile statement: %v", err)
+		}
+	}
+	if len(c.byID) != 1 {
+		t.Fatalf("a refusal was kept: %d entries", len(c.byID))
+	}
+	for i := range guardCacheSize + 10 {
+		if _, err := c.guard(ctx, conn, fmt.Sprintf("SELECT %d AS x", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(c.byID); n > guardCacheSize {
+		t.Fatalf("%d entries kept, bound %d", n, guardCacheSize)
+	}
+}
