@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/akosha/akosha/functions/query/param"
 	"github.com/akosha/akosha/functions/query/search"
 	"github.com/akosha/akosha/internal/config"
 	"github.com/akosha/akosha/internal/httpx"
@@ -101,9 +102,5 @@ func (e *embedder) embed(ctx context.Context, text string) ([]float32, error) {
 	return v, nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
+// truncate shortens s to n bytes for a message (param.Truncate).
+func truncate(s string, n int) string { return param.Truncate(s, n) }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/akosha/akosha/functions/query/param"
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/httpx"
 	"github.com/akosha/akosha/lake/erasures"
@@ -39,7 +40,7 @@ type ErasuresResponse struct {
 // erasureQuery parses the parameters of GET /v1/erasures: since
 // (inclusive) and until (exclusive), RFC 3339, and limit.
 func erasureQuery(r *http.Request) (erasures.Query, error) {
-	p, err := newParams(r.URL.Query(), []string{"since", "until", "limit"})
+	p, err := param.Read(r.URL.Query(), []string{"since", "until", "limit"})
 	if err != nil {
 		return erasures.Query{}, err
 	}
@@ -48,7 +49,7 @@ func erasureQuery(r *http.Request) (erasures.Query, error) {
 		name string
 		dst  *time.Time
 	}{{"since", &q.Since}, {"until", &q.Until}} {
-		s, err := p.one(t.name)
+		s, err := p.One(t.name)
 		if err != nil {
 			return q, err
 		}
@@ -62,7 +63,7 @@ func erasureQuery(r *http.Request) (erasures.Query, error) {
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
 		return q, badRequest(codeInvalidParam, "since must be before until")
 	}
-	if q.Limit, err = p.integer("limit", defaultErasures, 1, maxErasures); err != nil {
+	if q.Limit, err = p.Int("limit", defaultErasures, 1, maxErasures); err != nil {
 		return q, err
 	}
 	return q, nil
@@ -71,7 +72,7 @@ func erasureQuery(r *http.Request) (erasures.Query, error) {
 func (f *Function) serveErasures(w http.ResponseWriter, r *http.Request) {
 	q, err := erasureQuery(r)
 	if err != nil {
-		httpx.WriteErr(w, err)
+		httpx.WriteErr(w, apiError(err))
 		return
 	}
 	q.Visible = f.erasuresVisible(r.Context())

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
 
+	"github.com/akosha/akosha/functions/query/sqlexec"
 	"github.com/akosha/akosha/internal/httpx"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/schemas"
@@ -47,7 +47,7 @@ func (f *Function) serveMemory(w http.ResponseWriter, r *http.Request) {
 // quote makes a SQL string literal. The values reaching it were validated
 // (no quotes or control characters in ids); doubling quotes is the second
 // line of defence.
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+func quote(s string) string { return sqlexec.Quote(s) }
 
 // systemSummary is one system in GET /v1/systems.
 type systemSummary struct {

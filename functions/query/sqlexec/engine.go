@@ -157,7 +157,7 @@ func (e *Engine) setup(cfg Config, temp string) error {
 	dirs := make([]string, len(e.dirs))
 	for i, d := range e.dirs {
 		// The trailing separator keeps /cache from also allowing /cache2.
-		dirs[i] = quoteString(d + string(filepath.Separator))
+		dirs[i] = Quote(d + string(filepath.Separator))
 	}
 	stmts := []string{
 		// The bundled extensions are linked in; loading them now means
@@ -168,17 +168,17 @@ func (e *Engine) setup(cfg Config, temp string) error {
 		"SET GLOBAL autoload_known_extensions = false",
 		// Cached files never change, so their footers can be cached too.
 		"SET GLOBAL parquet_metadata_cache = true",
-		"SET GLOBAL temp_directory = " + quoteString(temp),
+		"SET GLOBAL temp_directory = " + Quote(temp),
 		"SET GLOBAL allowed_directories = [" + strings.Join(dirs, ", ") + "]",
 	}
 	if cfg.MemoryLimit != "" {
-		stmts = append(stmts, "SET GLOBAL memory_limit = "+quoteString(cfg.MemoryLimit))
+		stmts = append(stmts, "SET GLOBAL memory_limit = "+Quote(cfg.MemoryLimit))
 	}
 	if cfg.Threads > 0 {
 		stmts = append(stmts, "SET GLOBAL threads = "+strconv.Itoa(cfg.Threads))
 	}
 	if cfg.MaxTempDirSize != "" {
-		stmts = append(stmts, "SET GLOBAL max_temp_directory_size = "+quoteString(cfg.MaxTempDirSize))
+		stmts = append(stmts, "SET GLOBAL max_temp_directory_size = "+Quote(cfg.MaxTempDirSize))
 	}
 	stmts = append(stmts,
 		"SET GLOBAL enable_external_access = false",

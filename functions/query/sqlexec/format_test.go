@@ -58,7 +58,7 @@ func readBack(t *testing.T, f *fixture, path, query string) []string {
 	if _, err := db.Exec("CREATE TEMP TABLE want AS " + query); err != nil {
 		t.Fatal(err)
 	}
-	file := quoteString(path)
+	file := Quote(path)
 	var n, missing, extra int
 	err := db.QueryRow(`SELECT (SELECT count(*) FROM read_parquet(`+file+`)),
 		(SELECT count(*) FROM (FROM want EXCEPT ALL FROM read_parquet(`+file+`))),
@@ -181,7 +181,7 @@ func TestWriteParquetEdgeCases(t *testing.T) {
 			if len(tt.res.Columns) == 0 {
 				return // a file without columns is not worth reading back
 			}
-			if err := rawDB(t).QueryRow("SELECT count(*) FROM read_parquet(" + quoteString(path) + ")").Scan(&n); err != nil {
+			if err := rawDB(t).QueryRow("SELECT count(*) FROM read_parquet(" + Quote(path) + ")").Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			if n != len(tt.res.Rows) {

@@ -214,7 +214,7 @@ func (t *dtype) write(b *strings.Builder, cast bool) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(quoteString(v))
+			b.WriteString(Quote(v))
 		}
 		b.WriteString(")")
 	case knownKind(t.kind) || plainKind.MatchString(t.kind):

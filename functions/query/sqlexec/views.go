@@ -78,7 +78,7 @@ func (c *Confinement) condition() string {
 		if i > 0 {
 			list.WriteString(", ")
 		}
-		list.WriteString(quoteString(s))
+		list.WriteString(Quote(s))
 	}
 	list.WriteByte(']')
 	if c.Deny {
@@ -94,11 +94,7 @@ func (c *Confinement) scanFilter() string {
 	if c.Deny || len(c.Systems) == 0 || len(c.Systems) > maxScanFilter {
 		return ""
 	}
-	q := make([]string, len(c.Systems))
-	for i, s := range c.Systems {
-		q[i] = quoteString(s)
-	}
-	return " AND system_id IN (" + strings.Join(q, ", ") + ")"
+	return " AND system_id IN (" + QuoteAll(c.Systems) + ")"
 }
 
 // maxScanFilter is the longest system list given to the scan as well.
@@ -339,7 +335,7 @@ func viewBody(name string, v View) string {
 	body := strings.Join(parts, "\nUNION ALL\n")
 	if !v.VisibleAt.IsZero() && slices.ContainsFunc(cols, func(c ColumnDef) bool { return c.Name == "expires_at" }) {
 		body = "SELECT * FROM (" + body + ") WHERE expires_at IS NULL OR expires_at > " +
-			"CAST(" + quoteString(v.VisibleAt.UTC().Format("2006-01-02 15:04:05.999999+00")) + " AS TIMESTAMPTZ)"
+			"CAST(" + Quote(v.VisibleAt.UTC().Format("2006-01-02 15:04:05.999999+00")) + " AS TIMESTAMPTZ)"
 	}
 	return body
 }
@@ -463,12 +459,12 @@ func readParquet(files []File, withOrigin bool) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(quoteString(f.Path))
+		b.WriteString(Quote(f.Path))
 	}
 	b.WriteString("], hive_partitioning = true, hive_types = ")
 	b.WriteString(hiveTypes)
 	if withOrigin {
-		b.WriteString(", filename = " + quoteString(fileColumn) + ", file_row_number = true")
+		b.WriteString(", filename = " + Quote(fileColumn) + ", file_row_number = true")
 	}
 	b.WriteString(")")
 	if quantized {
@@ -550,8 +546,17 @@ func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
-// quoteString quotes an SQL string literal. DuckDB string literals have no
+// Quote quotes an SQL string literal. DuckDB string literals have no
 // backslash escapes, so doubling the quote is all.
-func quoteString(s string) string {
+func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// QuoteAll quotes each of vals, comma-separated, for an IN list.
+func QuoteAll(vals []string) string {
+	q := make([]string, len(vals))
+	for i, v := range vals {
+		q[i] = Quote(v)
+	}
+	return strings.Join(q, ", ")
 }
