@@ -164,3 +164,22 @@ func TestCorpusCache(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+// WarmCache leaves the corpus file where Generate looks for it, readable;
+// it needs a directory.
+func TestWarmCache(t *testing.T) {
+	dir := t.TempDir()
+	if err := WarmCache(nil, dir); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "akosha-textcorpus-*.bin"))
+	if len(files) != 1 {
+		t.Fatalf("corpus files: %v", files)
+	}
+	if _, err := readCorpusCache(files[0]); err != nil {
+		t.Fatalf("the warmed file does not read: %v", err)
+	}
+	if err := WarmCache(nil, "-"); err == nil {
+		t.Fatal("WarmCache without a directory succeeded")
+	}
+}
