@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strings"
+	"sync"
 )
 
 // Segment is a serialized segment opened for search. It reads the bytes in
@@ -18,6 +19,8 @@ type Segment struct {
 	table     []byte
 	termBytes []byte
 	postings  []byte
+
+	blockMax sync.Map // term index -> []blockMax, computed as searches need them (blockmax.go)
 }
 
 // Open checks data's header, length and checksum and returns the segment.
@@ -128,6 +131,7 @@ func (s *Segment) find(term string) (int, error) {
 
 // termInfo is what a query needs of one term in this segment.
 type termInfo struct {
+	id           int // the term's index in a segment's table
 	df           uint32
 	maxTF, minDL uint32
 	skips        []byte // nil when the postings are one block
@@ -153,7 +157,7 @@ func (s *Segment) info(i int) (termInfo, error) {
 		return termInfo{}, corrupt("term %d: df %d, max tf %d in %d documents", i, e.df, e.maxTF, s.h.docs)
 	}
 	p := s.postings[e.postOff:next.postOff]
-	ti := termInfo{df: e.df, maxTF: e.maxTF, minDL: e.minDL}
+	ti := termInfo{id: i, df: e.df, maxTF: e.maxTF, minDL: e.minDL}
 	if e.df > s.h.blockSize {
 		n := uint64((e.df + s.h.blockSize - 1) / s.h.blockSize)
 		if n*skipSize > uint64(len(p)) {
