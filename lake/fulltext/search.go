@@ -296,6 +296,9 @@ func searchAny(ix index, pq *prepared, sc *scorer, curs []termCursor, allow func
 	for i := range curs {
 		blocks = blocks || curs[i].blocks != nil
 	}
+	// A block-max check that did not skip holds until noSkipTo while the
+	// k-th score is still noSkipAt.
+	noSkipTo, noSkipAt := uint32(0), -1.0
 	for {
 		doc := uint32(noDoc)
 		for i := essential; i < len(curs); i++ {
@@ -304,8 +307,13 @@ func searchAny(ix index, pq *prepared, sc *scorer, curs []termCursor, allow func
 		if doc == noDoc {
 			break
 		}
-		if blocks {
-			if last, skip := blockSkip(curs, essential, doc, top); skip {
+		if theta, _ := top.threshold(); blocks && (doc > noSkipTo || theta != noSkipAt) {
+			last, skip := blockSkip(curs, essential, doc, top)
+			if !skip {
+				// The same blocks cover the documents up to last: no
+				// skip there either until the k-th score rises.
+				noSkipTo, noSkipAt = last, theta
+			} else {
 				// No document from doc to last can enter the top k: the
 				// essential cursors move past them undecoded.
 				for i := essential; i < len(curs); i++ {
@@ -366,11 +374,12 @@ func searchAny(ix index, pq *prepared, sc *scorer, curs []termCursor, allow func
 // others), so none scores more than those blocks' bounds added up; skip
 // says that sum is no more than the k-th score, so none can enter the top
 // k (ties go to the lower doc, offered before). A term without blocks
-// counts its whole bound and does not limit last.
+// counts its whole bound and does not limit last. Before the top k is
+// full, nothing is skipped and last is doc.
 func blockSkip(curs []termCursor, essential int, doc uint32, top *topK) (last uint32, skip bool) {
 	theta, full := top.threshold()
 	if !full {
-		return 0, false
+		return doc, false
 	}
 	ub, last := 0.0, uint32(noDoc-1)
 	for i := range curs {
@@ -391,9 +400,6 @@ func blockSkip(curs []termCursor, essential int, doc uint32, top *topK) (last ui
 		}
 		ub += b
 		last = min(last, l)
-		if ub > theta {
-			return 0, false
-		}
 	}
 	return last, ub <= theta
 }
