@@ -32,7 +32,7 @@ func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResp
 		if err := f.vectors.Hybrid(ctx, snap, plan, &p.Params, keyIdx, versions, searchHits{f}, &resp.Results, &resp.stats, &tst); err != nil {
 			return nil, err
 		}
-		resp.stats.TextSegments, resp.stats.TextFiles = tst.TextSegments, tst.TextFiles
+		resp.stats.TextSegments, resp.stats.TextFiles, resp.stats.TextStored = tst.TextSegments, tst.TextFiles, tst.TextStored
 		return resp, nil
 	}
 	th, release, err := f.vectors.RankText(ctx, snap, plan, &p.Params, p.K, keyIdx, versions, &resp.stats)

@@ -273,7 +273,10 @@ func (s *State) RankText(ctx context.Context, snap *delta.Snapshot, plan []*Part
 	}
 	srcs := make([]fulltext.Searcher, 0, len(segs)+1)
 	for _, ts := range segs {
-		src, _ := segmentSource(ts.seg, ts.adm)
+		src, whole := segmentSource(ts.seg, ts.adm)
+		if whole {
+			st.TextStored++
+		}
 		srcs = append(srcs, src)
 	}
 	srcs = append(srcs, fulltext.NewTexts(in))
