@@ -332,7 +332,7 @@ func (s *State) RankText(ctx context.Context, snap *delta.Snapshot, plan []*Part
 // the segment's own, stored ones: whole, it is searched unfiltered, with
 // them, and no pass over its documents and the query terms' postings is
 // made per search. The scores are the same (the segment's stored counts
-// are its documents', checked as it loads: loadTextSeg).
+// are its documents', checked once as it loads: State.TextSegment).
 func segmentSource(seg *fulltext.Segment, adm []bool) (src fulltext.Searcher, whole bool) {
 	whole = len(adm) == int(seg.DocSpan()) && int64(len(adm)) == seg.Docs()
 	for _, ok := range adm {
@@ -405,9 +405,6 @@ func (s *State) loadTextSeg(ctx context.Context, ts *textSeg, hold func(func()))
 	hold(rel)
 	if n := ix.Rows.Len(); seg.Docs() != int64(n) || seg.DocSpan() != uint32(n) {
 		return fmt.Errorf("index %s: a full-text segment of %d documents for %d nodes", m.Key, seg.Docs(), n)
-	}
-	if err := seg.CheckTokens(); err != nil {
-		return fmt.Errorf("index %s: %w", m.Key, err)
 	}
 	others := make([]int, len(m.Files))
 	for _, fi := range ix.Rows.OtherFile { // in range: checked as the rows loaded
