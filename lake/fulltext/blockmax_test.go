@@ -13,7 +13,11 @@ import (
 // with and without a filter and repeated terms; and it does skip blocks.
 func TestBlockMaxEqualsExhaustive(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 41))
-	few := make([]Doc, 4000)
+	n, queries := 3000, 40
+	if raceEnabled {
+		n, queries = 1200, 10 // still 8 and more blocks per term
+	}
+	few := make([]Doc, n)
 	for i := range few {
 		var b strings.Builder
 		for range 4 + r.IntN(20) {
@@ -21,12 +25,8 @@ func TestBlockMaxEqualsExhaustive(t *testing.T) {
 		}
 		few[i].Content = b.String()
 	}
-	queries := 40
-	if raceEnabled {
-		queries = 12
-	}
 	before := blockSkips.Load()
-	for ci, docs := range [][]Doc{few, corpus(5, 3000, 200)} {
+	for ci, docs := range [][]Doc{few, corpus(5, n, 200)} {
 		seg := buildSegment(t, docs)
 		ref := newRef(docs)
 		for i := range queries {
