@@ -14,6 +14,10 @@ func TextStatsOf(r *SearchResponse) (segments, exactFiles int) {
 	return r.stats.TextSegments, r.stats.TextFiles
 }
 
+// TextStoredOf is how many full-text segments a text or hybrid search
+// admitted whole, and so scored with their stored statistics.
+func TextStoredOf(r *SearchResponse) int { return r.stats.TextStored }
+
 // KeptFooters are the keys of the data files whose parsed footers f keeps
 // for search hits, and CachedKeys those its NVMe cache holds.
 func KeptFooters(f *Function) []string { return f.footers.Keys() }

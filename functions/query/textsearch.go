@@ -23,45 +23,28 @@ func (f *Function) searchText(ctx context.Context, p *searchParams) (*SearchResp
 	snaps := f.searchSnapshots(p)
 	snap := snaps[schemas.TableMemories]
 	plan := f.planSearch(snap, p)
-	depth := p.K
-	if p.Mode == search.ModeHybrid {
-		depth = search.HybridDepth(p.K)
-	}
+	keyIdx, versions := f.keysFor(schemas.TableMemories, snap), snapshotVersions{f, snaps, p.Now}
 	resp := &SearchResponse{Results: []SearchResult{}, Version: snap.Version}
-	var tst search.Stats
-	th, release, err := f.vectors.RankText(ctx, snap, plan, &p.Params, depth, f.keysFor(schemas.TableMemories, snap), snapshotVersions{f, snaps, p.Now}, &tst)
+	if p.Mode == search.ModeHybrid {
+		// Both rankings at once, on the same snapshot and plan, fused on
+		// record keys (search.State.Hybrid).
+		var tst search.Stats
+		if err := f.vectors.Hybrid(ctx, snap, plan, &p.Params, keyIdx, versions, searchHits{f}, &resp.Results, &resp.stats, &tst); err != nil {
+			return nil, err
+		}
+		resp.stats.TextSegments, resp.stats.TextFiles, resp.stats.TextStored = tst.TextSegments, tst.TextFiles, tst.TextStored
+		return resp, nil
+	}
+	th, release, err := f.vectors.RankText(ctx, snap, plan, &p.Params, p.K, keyIdx, versions, &resp.stats)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	if p.Mode == search.ModeText {
-		resp.stats = tst
-		for i, h := range th {
-			r := h.Result()
-			r.Score, r.BM25, r.Rank = float32(h.BM25), ptr(h.BM25), i+1
-			resp.Results = append(resp.Results, r)
-		}
-		return resp, nil
-	}
-	// The vector ranking, at the same depth, on the same snapshot.
-	pv := *p
-	pv.K = depth
-	vr, err := f.searchOn(ctx, snaps, plan, &pv)
-	if err != nil {
-		return nil, err
-	}
-	txt := make([]SearchResult, len(th))
 	for i, h := range th {
-		txt[i] = h.Result()
-		txt[i].BM25 = ptr(h.BM25)
+		r := h.Result()
+		r.Score, r.BM25, r.Rank = float32(h.BM25), ptr(h.BM25), i+1
+		resp.Results = append(resp.Results, r)
 	}
-	fused, err := search.Fuse(vr.Results, txt, p.Weight, p.K)
-	if err != nil {
-		return nil, err
-	}
-	resp.Results = append(resp.Results, fused...)
-	resp.stats = vr.stats
-	resp.stats.TextSegments, resp.stats.TextFiles = tst.TextSegments, tst.TextFiles
 	return resp, nil
 }
 

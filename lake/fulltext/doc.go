@@ -32,7 +32,10 @@
 // which is what fusion with the vector side wants (recall). Both return the
 // exact top k by score (ties to the lower doc number): MatchAll intersects
 // postings with skips, MatchAny prunes with MaxScore using per-term bounds
-// stored in the segment. Options.Allow filters inside the search, so k
+// stored in the segment, and skips runs of documents whose skip blocks'
+// bounds cannot reach the k-th score (block-max; blockmax.go: the per-block
+// bounds are computed from the postings on a term's first search and kept
+// with the segment). Options.Allow filters inside the search, so k
 // admitted hits come back whenever k admitted documents match.
 //
 // # The segment

@@ -4,7 +4,12 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync/atomic"
 )
+
+// blockSkips counts the runs of documents block-max pruning skipped (tests
+// check it prunes).
+var blockSkips atomic.Int64
 
 // Match says which documents a query selects.
 type Match int
@@ -188,6 +193,11 @@ func search(ix index, q Query, o Options) ([]Hit, error) {
 		}
 		c := termCursor{cursor: ix.cursor(infos[i]), term: i, mult: pq.mult[i]}
 		c.bound = sc.bound(i, infos[i].maxTF, infos[i].minDL) * pq.mult[i]
+		if seg, ok := ix.(*Segment); ok && pq.match == MatchAny {
+			if bm := seg.blockMaxima(infos[i].id, infos[i]); bm != nil {
+				c.blocks = newBlockBounds(sc, i, pq.mult[i], bm)
+			}
+		}
 		curs = append(curs, c)
 	}
 	if len(curs) == 0 {
@@ -210,6 +220,8 @@ type termCursor struct {
 	term  int     // index into prepared.terms
 	mult  float64 // its count in the query
 	bound float64 // of its contributions to a score in this segment
+	// blocks are its per-block bounds (blockmax.go); nil: bound for all.
+	blocks *blockBounds
 }
 
 // score sums contributions in query order (FTS5's), repeated terms again.
@@ -280,6 +292,13 @@ func searchAny(ix index, pq *prepared, sc *scorer, curs []termCursor, allow func
 	}
 	contrib := make([]float64, len(pq.terms))
 	essential := 0 // curs[essential:] propose candidates
+	blocks := false
+	for i := range curs {
+		blocks = blocks || curs[i].blocks != nil
+	}
+	// A block-max check that did not skip holds until noSkipTo while the
+	// k-th score is still noSkipAt.
+	noSkipTo, noSkipAt := uint32(0), -1.0
 	for {
 		doc := uint32(noDoc)
 		for i := essential; i < len(curs); i++ {
@@ -287,6 +306,22 @@ func searchAny(ix index, pq *prepared, sc *scorer, curs []termCursor, allow func
 		}
 		if doc == noDoc {
 			break
+		}
+		if theta, _ := top.threshold(); blocks && (doc > noSkipTo || theta != noSkipAt) {
+			last, skip := blockSkip(curs, essential, doc, top)
+			if !skip {
+				// The same blocks cover the documents up to last: no
+				// skip there either until the k-th score rises.
+				noSkipTo, noSkipAt = last, theta
+			} else {
+				// No document from doc to last can enter the top k: the
+				// essential cursors move past them undecoded.
+				for i := essential; i < len(curs); i++ {
+					curs[i].advance(last + 1)
+				}
+				blockSkips.Add(1)
+				continue
+			}
 		}
 		if allow != nil && !allow(doc) {
 			for i := essential; i < len(curs); i++ {
@@ -330,6 +365,43 @@ func searchAny(ix index, pq *prepared, sc *scorer, curs []termCursor, allow func
 		clear(contrib)
 	}
 	return cursorsErr(curs)
+}
+
+// blockSkip is block-max pruning (blockmax.go) at searchAny's candidate
+// doc: the documents from doc to last are all in one block of each term
+// (the block of its cursor's doc for an essential cursor, which holds
+// nothing between doc and that, and the block that may hold doc for the
+// others), so none scores more than those blocks' bounds added up; skip
+// says that sum is no more than the k-th score, so none can enter the top
+// k (ties go to the lower doc, offered before). A term without blocks
+// counts its whole bound and does not limit last. Before the top k is
+// full, nothing is skipped and last is doc.
+func blockSkip(curs []termCursor, essential int, doc uint32, top *topK) (last uint32, skip bool) {
+	theta, full := top.threshold()
+	if !full {
+		return doc, false
+	}
+	ub, last := 0.0, uint32(noDoc-1)
+	for i := range curs {
+		c := &curs[i]
+		from := doc
+		if i >= essential {
+			if from = c.doc; from == noDoc {
+				continue // exhausted: holds nothing from doc on
+			}
+		}
+		if c.blocks == nil {
+			ub += c.bound
+			continue
+		}
+		b, l, ok := c.blocks.of(from)
+		if !ok {
+			continue
+		}
+		ub += b
+		last = min(last, l)
+	}
+	return last, ub <= theta
 }
 
 func cursorsErr(curs []termCursor) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strings"
+	"sync"
 )
 
 // Segment is a serialized segment opened for search. It reads the bytes in
@@ -18,6 +19,8 @@ type Segment struct {
 	table     []byte
 	termBytes []byte
 	postings  []byte
+
+	blockMax sync.Map // term index -> []blockMax, computed as searches need them (blockmax.go)
 }
 
 // Open checks data's header, length and checksum and returns the segment.
@@ -128,6 +131,7 @@ func (s *Segment) find(term string) (int, error) {
 
 // termInfo is what a query needs of one term in this segment.
 type termInfo struct {
+	id           int // the term's index in a segment's table
 	df           uint32
 	maxTF, minDL uint32
 	skips        []byte // nil when the postings are one block
@@ -153,7 +157,7 @@ func (s *Segment) info(i int) (termInfo, error) {
 		return termInfo{}, corrupt("term %d: df %d, max tf %d in %d documents", i, e.df, e.maxTF, s.h.docs)
 	}
 	p := s.postings[e.postOff:next.postOff]
-	ti := termInfo{df: e.df, maxTF: e.maxTF, minDL: e.minDL}
+	ti := termInfo{id: i, df: e.df, maxTF: e.maxTF, minDL: e.minDL}
 	if e.df > s.h.blockSize {
 		n := uint64((e.df + s.h.blockSize - 1) / s.h.blockSize)
 		if n*skipSize > uint64(len(p)) {
@@ -176,12 +180,8 @@ func (s *Segment) Stats(terms []string) (Stats, error) { return indexStats(s, te
 // what it must to search safely; Verify is for tests, fuzzing and
 // `lake verify`-style audits.
 func (s *Segment) Verify() error {
-	var tokens uint64
-	for n := uint32(0); n < s.h.docSpan; n++ {
-		tokens += uint64(binary.LittleEndian.Uint32(s.docLens[4*n:]))
-	}
-	if tokens != s.h.tokens {
-		return corrupt("document lengths add up to %d tokens, the header says %d", tokens, s.h.tokens)
+	if err := s.CheckTokens(); err != nil {
+		return err
 	}
 	var prev []byte
 	for i := 0; i < int(s.h.terms); i++ {
@@ -229,3 +229,20 @@ func (s *Segment) Verify() error {
 func (s *Segment) docLen(doc uint32) uint32 { return binary.LittleEndian.Uint32(s.docLens[4*doc:]) }
 
 func (s *Segment) counts() (docs, tokens uint64) { return s.h.docs, s.h.tokens }
+
+// CheckTokens checks that the document lengths add up to the token count
+// of the header (Tokens), which Open does not: a reader that scores with
+// the segment's stored statistics (Stats) in place of counting its
+// documents (StatsAllowed) checks it once, as the segment loads, so that
+// both give the same average length. One pass over the lengths; no
+// postings are read.
+func (s *Segment) CheckTokens() error {
+	var tokens uint64
+	for n := uint32(0); n < s.h.docSpan; n++ {
+		tokens += uint64(binary.LittleEndian.Uint32(s.docLens[4*n:]))
+	}
+	if tokens != s.h.tokens {
+		return corrupt("document lengths add up to %d tokens, the header says %d", tokens, s.h.tokens)
+	}
+	return nil
+}

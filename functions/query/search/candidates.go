@@ -27,6 +27,7 @@ type Stats struct {
 	IndexKeys     []string // manifests used
 	TextSegments  int      // full-text segments searched (modes text, hybrid)
 	TextFiles     int      // data files scored exactly by the text ranking
+	TextStored    int      // full-text segments admitted whole, scored with their stored statistics
 }
 
 // Candidate is one scored row.

@@ -44,7 +44,9 @@
 // segments and files, per tier); the vector search from the plan on
 // (State.Vectors: rounds of State.Collect and LatestOnly, then Finish's
 // exact re-scoring); the text ranking (State.RankText over RankSources and
-// AdmitLatest; text.go says how); and the fusion of the two (Fuse).
+// AdmitLatest; text.go says how); and the fusion of the two (Fuse, and
+// State.Hybrid: both rankings at once, fused on record keys, only the
+// fused top k read).
 //
 // What stays in functions/query, as the function's: the HTTP handler and
 // the MCP tool, decoding the body and encoding answers and errors (a

@@ -85,35 +85,9 @@ func Finish(ctx context.Context, hits Hits, final []Candidate, p *Params, out *[
 	if n := Rescored(p.K); len(final) > n {
 		final = final[:n]
 	}
-	byFile := map[*File][]int{}
-	for i, c := range final {
-		byFile[c.File] = append(byFile[c.File], i)
-	}
-	contents := make([]string, len(final))
-	// Each file is a few requests one after another, mostly waiting for
-	// the store: all of them at once.
-	g, gctx := errgroup.WithContext(ctx)
-	for pd, idx := range byFile {
-		g.Go(func() error {
-			rows := make([]uint32, len(idx))
-			for j, i := range idx {
-				rows[j] = final[i].Pos
-			}
-			got, err := hits.HitsAt(gctx, pd, rows)
-			if err != nil {
-				return fmt.Errorf("%s: %w", pd.Key, err)
-			}
-			for j, i := range idx {
-				contents[i] = got[j].Content
-				if got[j].Vec != nil {
-					final[i].Score = vek32.Dot(p.Q, got[j].Vec)
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("search: read content: %w", err)
+	contents, err := readFinal(ctx, hits, final, p.Q)
+	if err != nil {
+		return err
 	}
 	order := make([]int, 0, len(final))
 	for i, c := range final {
@@ -133,4 +107,44 @@ func Finish(ctx context.Context, hits Hits, final []Candidate, p *Params, out *[
 		})
 	}
 	return nil
+}
+
+// readFinal reads the content and stored vector of each of cands from its
+// data file, and scores it exactly against that vector (q), in place. It
+// returns the contents, in the order of cands.
+func readFinal(ctx context.Context, hits Hits, cands []Candidate, q []float32) ([]string, error) {
+	byFile := map[*File][]int{}
+	for i, c := range cands {
+		byFile[c.File] = append(byFile[c.File], i)
+	}
+	contents := make([]string, len(cands))
+	// Each file is a few requests one after another, mostly waiting for
+	// the store: all of them at once.
+	g, gctx := errgroup.WithContext(ctx)
+	for pd, idx := range byFile {
+		g.Go(func() error {
+			rows := make([]uint32, len(idx))
+			for j, i := range idx {
+				rows[j] = cands[i].Pos
+			}
+			got, err := hits.HitsAt(gctx, pd, rows)
+			if err != nil {
+				return fmt.Errorf("%s: %w", pd.Key, err)
+			}
+			if len(got) != len(rows) {
+				return fmt.Errorf("%s: %d rows read for %d asked", pd.Key, len(got), len(rows))
+			}
+			for j, i := range idx {
+				contents[i] = got[j].Content
+				if got[j].Vec != nil {
+					cands[i].Score = vek32.Dot(q, got[j].Vec)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("search: read content: %w", err)
+	}
+	return contents, nil
 }

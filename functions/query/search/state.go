@@ -269,6 +269,12 @@ func (v *State) TextSegment(ctx context.Context, m *vecindex.Manifest) (*fulltex
 			return nil, 0, nil, err
 		}
 		s, err := fulltext.Open(b)
+		if err == nil {
+			// Searches that admit the whole segment score with its stored
+			// statistics (segmentSource): its token count must be its
+			// documents'. Checked once here, not per search.
+			err = s.CheckTokens()
+		}
 		if err != nil {
 			return nil, 0, nil, fmt.Errorf("%s: %w", m.Text.Key, err)
 		}

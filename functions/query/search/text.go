@@ -41,10 +41,13 @@ package search
 // filter hides (fulltext.Segment.StatsAllowed). So a search ranks and
 // scores the same whether the index job has built segments or not, and a
 // tenant's scores say nothing of other tenants' texts. The price is a pass
-// over each searched segment's rows table per query (no text is read) and,
-// as before segments, the latest-version statement for shared files;
-// approximating with each segment's whole statistics would save the first
-// and break both properties, so it is not done.
+// over each searched segment's rows table per query (no text is read), a
+// walk of the query terms' postings in it, and, as before segments, the
+// latest-version statement for shared files. Approximating with each
+// segment's whole statistics would break both properties, so it is not
+// done; but a segment all of whose documents the search admits is
+// searched with its stored statistics, which are then the exact ones
+// (segmentSource), and unfiltered.
 
 import (
 	"context"
@@ -270,8 +273,11 @@ func (s *State) RankText(ctx context.Context, snap *delta.Snapshot, plan []*Part
 	}
 	srcs := make([]fulltext.Searcher, 0, len(segs)+1)
 	for _, ts := range segs {
-		adm := ts.adm
-		srcs = append(srcs, fulltext.Filtered{Seg: ts.seg, Allow: func(d uint32) bool { return int(d) < len(adm) && adm[d] }})
+		src, whole := segmentSource(ts.seg, ts.adm)
+		if whole {
+			st.TextStored++
+		}
+		srcs = append(srcs, src)
 	}
 	srcs = append(srcs, fulltext.NewTexts(in))
 	keyOf := func(src int, doc uint32) string {
@@ -317,6 +323,28 @@ func (s *State) RankText(ctx context.Context, snap *delta.Snapshot, plan []*Part
 		out[i] = TextHit{doc: textDoc{file: pd, td: td, row: r}, BM25: h.Score}
 	}
 	return out, release, nil
+}
+
+// segmentSource is the searcher of the documents of seg that adm (per doc
+// number) admits. When adm admits every one of them (no row filter or
+// tenant scope hides one, every file is live and kept, none is an older
+// version or has expired), the statistics StatsAllowed would count are
+// the segment's own, stored ones: whole, it is searched unfiltered, with
+// them, and no pass over its documents and the query terms' postings is
+// made per search. The scores are the same (the segment's stored counts
+// are its documents', checked once as it loads: State.TextSegment).
+func segmentSource(seg *fulltext.Segment, adm []bool) (src fulltext.Searcher, whole bool) {
+	whole = len(adm) == int(seg.DocSpan()) && int64(len(adm)) == seg.Docs()
+	for _, ok := range adm {
+		if !ok {
+			whole = false
+			break
+		}
+	}
+	if whole {
+		return fulltext.Filtered{Seg: seg}, true
+	}
+	return fulltext.Filtered{Seg: seg, Allow: func(d uint32) bool { return int(d) < len(adm) && adm[d] }}, false
 }
 
 // textSeg is one index segment a text search goes through: its rows (the

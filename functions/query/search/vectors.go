@@ -42,7 +42,10 @@ package search
 //     dropped and fewer than k remain, the search is repeated with a larger
 //     per-partition k (x4, up to three times).
 //  6. The content of the final top-k is read from their data files' rows in
-//     the NVMe cache (the side tables keep each vector's file and row).
+//     the NVMe cache (the side tables keep each vector's file and row), and
+//     their stored vectors, to score them exactly (Finish). A hybrid search
+//     stops before this step (Ranked) and reads only its fused top k
+//     (Hybrid).
 //
 // Indexes are found by listing <table>/_indexes/ at most every 5 seconds
 // (RefreshIndexes forces it); an index built after a search started is used
@@ -77,6 +80,19 @@ type KeyIndex interface {
 // to four rounds of a deeper kk when too many were dropped, and appends the
 // best p.K, re-scored from their rows (hits), to out.
 func (s *State) Vectors(ctx context.Context, snap *delta.Snapshot, plan []*Part, p *Params, keyIdx KeyIndex, v Versions, hits Hits, out *[]Result, st *Stats) error {
+	final, err := s.Ranked(ctx, snap, plan, p, keyIdx, v, st)
+	if err != nil {
+		return err
+	}
+	return Finish(ctx, hits, final, p, out)
+}
+
+// Ranked is Vectors up to the latest versions (steps 1 to 5 of the top of
+// this file): the final candidates, best first by the scores their
+// segments and scans gave (an int8 index's are within about 1e-3 of the
+// data's), at most Rescored(p.K) of them, none of their rows read. A
+// hybrid search fuses on them and reads only the fused top k (Hybrid).
+func (s *State) Ranked(ctx context.Context, snap *delta.Snapshot, plan []*Part, p *Params, keyIdx KeyIndex, v Versions, st *Stats) ([]Candidate, error) {
 	for _, pp := range plan {
 		pp.Keys = keyIdx
 	}
@@ -101,21 +117,21 @@ func (s *State) Vectors(ctx context.Context, snap *delta.Snapshot, plan []*Part,
 		st.Rounds = round + 1
 		cands, full, err := s.Collect(ctx, plan, p, kk, st)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := keys.Wait(); err != nil {
-			return err
+			return nil, err
 		}
 		// The files an index was to name but did not (vacuum deleted it
 		// under this search) are read now.
 		if !keyIdx.Knows(fromIndexes) {
 			if err := keyIdx.Sync(ctx, schemas.TableMemories, snap, p.Systems, nil); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		final, err = LatestOnly(ctx, keyIdx, v, cands, kk, st)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// Another round helps only when some source held more than kk
 		// matches, or when LatestOnly cut the merged candidates at kk:
@@ -127,5 +143,8 @@ func (s *State) Vectors(ctx context.Context, snap *delta.Snapshot, plan []*Part,
 		}
 		kk *= 4
 	}
-	return Finish(ctx, hits, final, p, out)
+	if n := Rescored(p.K); len(final) > n {
+		final = final[:n]
+	}
+	return final, nil
 }
