@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/akosha/akosha/functions/query/param"
-	"github.com/akosha/akosha/functions/query/sqlexec"
+	"github.com/akosha/akosha/functions/query/sqlresult"
 )
 
 // views answers the statements in turn with rows, and remembers them.
@@ -20,12 +20,12 @@ type views struct {
 
 func (v *views) Version(table string) int64 { return int64(len(table)) }
 
-func (v *views) Query(_ context.Context, sql string, _ int) (*sqlexec.Result, error) {
+func (v *views) Query(_ context.Context, sql string, _ int) (*sqlresult.Result, error) {
 	v.sqls = append(v.sqls, sql)
 	if len(v.rows) == 0 {
 		return nil, errors.New("no more statements expected")
 	}
-	res := &sqlexec.Result{Rows: v.rows[0]}
+	res := &sqlresult.Result{Rows: v.rows[0]}
 	v.rows = v.rows[1:]
 	return res, nil
 }

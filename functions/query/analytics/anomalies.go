@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/akosha/akosha/functions/query/sqlexec"
+	"github.com/akosha/akosha/functions/query/sqlresult"
 )
 
 // Anomalies scores each bucket of each series by its z-score against the
@@ -44,7 +44,7 @@ FROM scored GROUP BY key ORDER BY total DESC, key`
 func anomaliesOf(q *seriesQuery, rows [][]any) *AnomaliesResponse {
 	out := &AnomaliesResponse{Window: q.Window, Threshold: q.threshold, Series: []AnomalySeries{}}
 	for _, row := range rows {
-		r := sqlexec.Row(row)
+		r := sqlresult.Row(row)
 		vals := r.Floats(1)
 		s := AnomalySeries{Key: r.Text(0), Points: q.points(vals), ActiveBuckets: int(r.Float(2)), Total: r.Float(3), Anomalies: []Anomaly{}}
 		out.SeriesTotal = int(r.Float(8))

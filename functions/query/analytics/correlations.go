@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/akosha/akosha/functions/query/sqlexec"
+	"github.com/akosha/akosha/functions/query/sqlresult"
 	"github.com/akosha/akosha/internal/stats"
 )
 
@@ -63,7 +63,7 @@ func correlatedSeries(q *seriesQuery, rows [][]any) *CorrelationsResponse {
 	out := &CorrelationsResponse{Window: q.Window, MinAbs: q.minAbs, Alpha: q.alpha, Pairs: []CorrelationPair{},
 		Series: []string{}, Excluded: map[string]string{}}
 	for _, row := range rows {
-		r := sqlexec.Row(row)
+		r := sqlresult.Row(row)
 		key, active := r.Text(0), int(r.Float(1))
 		out.SeriesTotal = int(r.Float(4))
 		switch {
@@ -89,10 +89,10 @@ func correlatedSeries(q *seriesQuery, rows [][]any) *CorrelationsResponse {
 
 // correlatedPairs adds the rows of the pairs statement to out, with each
 // pair's t statistic and p-value.
-func correlatedPairs(q *seriesQuery, out *CorrelationsResponse, res *sqlexec.Result) {
+func correlatedPairs(q *seriesQuery, out *CorrelationsResponse, res *sqlresult.Result) {
 	out.PairsChecked = len(out.Series) * (len(out.Series) - 1) / 2
 	for _, row := range res.Rows {
-		r := sqlexec.Row(row)
+		r := sqlresult.Row(row)
 		rv := r.OptFloat(2)
 		if rv == nil {
 			continue

@@ -47,7 +47,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/akosha/akosha/functions/query/sqlexec"
+	"github.com/akosha/akosha/functions/query/sqlresult"
 )
 
 // Views are the lake's tables at the snapshots the query function pinned
@@ -63,7 +63,7 @@ type Views interface {
 	// fails is the function's failure, not the caller's, since the
 	// parameters were validated and quoted; a timeout says the lake is too
 	// large for the window).
-	Query(ctx context.Context, sql string, limit int) (*sqlexec.Result, error)
+	Query(ctx context.Context, sql string, limit int) (*sqlresult.Result, error)
 }
 
 func elapsedMS(start time.Time) float64 { return float64(time.Since(start).Microseconds()) / 1000 }

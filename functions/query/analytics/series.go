@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/akosha/akosha/functions/query/sqlexec"
+	"github.com/akosha/akosha/functions/query/sqlresult"
 )
 
 // seriesCTE is the WITH clause defining src, keys, counts and series for
@@ -17,15 +17,15 @@ func (q *seriesQuery) seriesCTE(maxKeys int) string {
 	// Constant comparisons on created_at and system_id, in a SELECT over the
 	// view itself, are what the planner prunes files by.
 	fmt.Fprintf(&where, "created_at >= TIMESTAMPTZ %s AND created_at < TIMESTAMPTZ %s",
-		sqlexec.Quote(q.start.Format(time.RFC3339)), sqlexec.Quote(q.end.Format(time.RFC3339)))
+		sqlresult.Quote(q.start.Format(time.RFC3339)), sqlresult.Quote(q.end.Format(time.RFC3339)))
 	if len(q.systems) > 0 {
-		where.WriteString(" AND system_id IN (" + sqlexec.QuoteAll(q.systems) + ")")
+		where.WriteString(" AND system_id IN (" + sqlresult.QuoteAll(q.systems) + ")")
 	}
 	if q.project != nil {
-		where.WriteString(" AND coalesce(project, '') = " + sqlexec.Quote(*q.project))
+		where.WriteString(" AND coalesce(project, '') = " + sqlresult.Quote(*q.project))
 	}
 	if len(q.kinds) > 0 {
-		where.WriteString(" AND kind IN (" + sqlexec.QuoteAll(q.kinds) + ")")
+		where.WriteString(" AND kind IN (" + sqlresult.QuoteAll(q.kinds) + ")")
 	}
 	return fmt.Sprintf(`WITH src AS (
   SELECT %s AS key, created_at FROM %s WHERE %s
@@ -44,7 +44,7 @@ func (q *seriesQuery) seriesCTE(maxKeys int) string {
 
 // sqlNumber writes a validated float for SQL as a DOUBLE, exactly.
 func sqlNumber(x float64) string {
-	return "CAST(" + sqlexec.Quote(strconv.FormatFloat(x, 'g', -1, 64)) + " AS DOUBLE)"
+	return "CAST(" + sqlresult.Quote(strconv.FormatFloat(x, 'g', -1, 64)) + " AS DOUBLE)"
 }
 
 // overall is an answer's status: ok when some series could be analysed.

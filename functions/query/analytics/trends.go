@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/akosha/akosha/functions/query/sqlexec"
+	"github.com/akosha/akosha/functions/query/sqlresult"
 	"github.com/akosha/akosha/internal/stats"
 )
 
@@ -38,7 +38,7 @@ FROM series GROUP BY key ORDER BY total DESC, key`
 func trendsOf(q *seriesQuery, rows [][]any) *TrendsResponse {
 	out := &TrendsResponse{Window: q.Window, Series: []TrendSeries{}}
 	for _, row := range rows {
-		r := sqlexec.Row(row)
+		r := sqlresult.Row(row)
 		s := TrendSeries{
 			Key: r.Text(0), Points: q.points(r.Floats(1)), ActiveBuckets: int(r.Float(2)),
 			Total: r.Float(3), Mean: r.Float(4),

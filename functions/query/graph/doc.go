@@ -57,7 +57,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/akosha/akosha/functions/query/sqlexec"
+	"github.com/akosha/akosha/functions/query/sqlresult"
 )
 
 // Views are the lake's tables at the snapshots the query function pinned
@@ -70,7 +70,7 @@ type Views interface {
 	// Query runs one statement over the views, returning at most limit
 	// rows. Its error is returned as it is: the function gives it context
 	// and its meaning for the caller.
-	Query(ctx context.Context, sql string, limit int) (*sqlexec.Result, error)
+	Query(ctx context.Context, sql string, limit int) (*sqlresult.Result, error)
 }
 
 // ErrNotFound is what the error of an entity, or a node, the graph does not

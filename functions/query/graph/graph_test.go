@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/akosha/akosha/functions/query/param"
-	"github.com/akosha/akosha/functions/query/sqlexec"
+	"github.com/akosha/akosha/functions/query/sqlresult"
 )
 
 // lake answers the statements in turn and counts them.
@@ -19,12 +19,12 @@ type lake struct {
 
 func (l *lake) Version(string) int64 { return 7 }
 
-func (l *lake) Query(context.Context, string, int) (*sqlexec.Result, error) {
+func (l *lake) Query(context.Context, string, int) (*sqlresult.Result, error) {
 	if l.asked >= len(l.answers) {
 		return nil, errors.New("no more statements expected")
 	}
 	l.asked++
-	return &sqlexec.Result{Rows: l.answers[l.asked-1]}, nil
+	return &sqlresult.Result{Rows: l.answers[l.asked-1]}, nil
 }
 
 func TestNeighbourParameters(t *testing.T) {

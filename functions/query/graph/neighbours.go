@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/akosha/akosha/functions/query/param"
-	"github.com/akosha/akosha/functions/query/sqlexec"
+	"github.com/akosha/akosha/functions/query/sqlresult"
 	"github.com/akosha/akosha/schemas"
 )
 
@@ -38,7 +38,7 @@ const graphCTE = `ents AS (
 )`
 
 // nodeOf is the SQL node key of a name.
-func nodeOf(name string) string { return "lower(trim(" + sqlexec.Quote(name) + "))" }
+func nodeOf(name string) string { return "lower(trim(" + sqlresult.Quote(name) + "))" }
 
 // checkEntityKey validates a system_id and id as the schemas do: both
 // become SQL literals.
@@ -126,7 +126,7 @@ func Neighbours(ctx context.Context, views Views, v url.Values) (*NeighboursResp
 	// The node's entities in every system (and, by key, the one asked for).
 	var lookup string
 	if q.byKey {
-		sys, id := sqlexec.Quote(q.sys), sqlexec.Quote(q.id)
+		sys, id := sqlresult.Quote(q.sys), sqlresult.Quote(q.id)
 		lookup = fmt.Sprintf(`WITH me AS (SELECT lower(trim(name)) AS node FROM entities WHERE system_id = %s AND id = %s)
 SELECT system_id, id, name, entity_type, observations, properties, created_at, updated_at,
   system_id = %s AND id = %s AS self, lower(trim(name)) AS node
@@ -142,7 +142,7 @@ FROM entities WHERE lower(trim(name)) = %s ORDER BY system_id, id`, nodeOf(q.nam
 	}
 	nodeName := q.name
 	for i, row := range res.Rows {
-		r := sqlexec.Row(row)
+		r := sqlresult.Row(row)
 		e := entityDetail(r)
 		out.Entities = append(out.Entities, e.GraphEntity)
 		if r.Bool(8) || (!q.byKey && i == 0) {
@@ -159,7 +159,7 @@ FROM entities WHERE lower(trim(name)) = %s ORDER BY system_id, id`, nodeOf(q.nam
 		return nil, err
 	}
 	for _, row := range res.Rows {
-		r := sqlexec.Row(row)
+		r := sqlresult.Row(row)
 		n := Neighbour{
 			Direction: r.Text(0), Relation: RelationRef{SystemID: r.Text(1), ID: r.Text(2)}, RelationType: r.Text(3),
 			Properties: r.JSON(4), Node: r.Text(5), Name: r.Text(6),
@@ -186,7 +186,7 @@ FROM entities WHERE lower(trim(name)) = %s ORDER BY system_id, id`, nodeOf(q.nam
 func neighboursSQL(q *neighbourQuery, nodeName string) string {
 	var filter strings.Builder
 	if len(q.types) > 0 {
-		filter.WriteString(" AND relation_type IN (" + sqlexec.QuoteAll(q.types) + ")")
+		filter.WriteString(" AND relation_type IN (" + sqlresult.QuoteAll(q.types) + ")")
 	}
 	var parts []string
 	if q.direction != "in" {
@@ -211,7 +211,7 @@ FROM pick WHERE rn = 1
 ORDER BY direction DESC, relation_type, node, rs, rid`
 }
 
-func entityDetail(r sqlexec.Row) EntityDetail {
+func entityDetail(r sqlresult.Row) EntityDetail {
 	e := EntityDetail{
 		GraphEntity:  GraphEntity{SystemID: r.Text(0), ID: r.Text(1), Name: r.Text(2), EntityType: r.Text(3)},
 		Observations: r.Strings(4), Properties: r.JSON(5), CreatedAt: r.Text(6), UpdatedAt: r.Text(7),

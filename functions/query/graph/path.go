@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/akosha/akosha/functions/query/param"
-	"github.com/akosha/akosha/functions/query/sqlexec"
+	"github.com/akosha/akosha/functions/query/sqlresult"
 )
 
 var pathParams = []string{"from", "to", "max_hops", "directed"}
@@ -85,7 +85,7 @@ func Path(ctx context.Context, views Views, v url.Values) (*PathResponse, error)
 		if e.sys == "" {
 			return "NULL"
 		}
-		return fmt.Sprintf("(SELECT min(node) FROM ents WHERE system_id = %s AND id = %s)", sqlexec.Quote(e.sys), sqlexec.Quote(e.id))
+		return fmt.Sprintf("(SELECT min(node) FROM ents WHERE system_id = %s AND id = %s)", sqlresult.Quote(e.sys), sqlresult.Quote(e.id))
 	}
 	named := func(e pathEnd) string {
 		n := nodeOf(e.raw)
@@ -99,7 +99,7 @@ SELECT `+byID(q.from)+`, `+nodeOf(q.from.raw)+`, `+named(q.from)+`, `+byID(q.to)
 	if len(res.Rows) != 1 {
 		return nil, fmt.Errorf("graph path: resolving the ends gave %d rows", len(res.Rows))
 	}
-	r := sqlexec.Row(res.Rows[0])
+	r := sqlresult.Row(res.Rows[0])
 	// An end is the node of the entity it names by key, else the node of
 	// its name if an entity or a relation end has it.
 	resolve := func(e pathEnd, i int) (string, error) {
@@ -145,7 +145,7 @@ func pathSQL(from, to string, maxHops int, directed bool) string {
 	if directed {
 		against = ""
 	}
-	fromN, toN := sqlexec.Quote(from), sqlexec.Quote(to)
+	fromN, toN := sqlresult.Quote(from), sqlresult.Quote(to)
 	return `WITH RECURSIVE ` + graphCTE + `, steps AS (
   SELECT src AS u, dst AS v, 'out' AS direction, system_id, id, relation_type, properties, src_name AS u_name, dst_name AS v_name
   FROM edges WHERE src <> dst` + against + `
@@ -185,7 +185,7 @@ ORDER BY b.k`
 // statement's bug, an error rather than a wrong path.
 func chain(out *PathResponse, rows [][]any) error {
 	for i, row := range rows {
-		r := sqlexec.Row(row)
+		r := sqlresult.Row(row)
 		if int(r.Float(0)) != i {
 			return fmt.Errorf("graph path: level %s at position %d", r.Text(0), i)
 		}

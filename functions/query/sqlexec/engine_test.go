@@ -15,12 +15,12 @@ func TestViewColumnsAndTypes(t *testing.T) {
 	f := newFixture(t, Config{})
 	res := f.mustExec(t, "SELECT * FROM memories WHERE system_id = 'sys-a' AND id = 'm1'")
 	want := []Column{
-		{"system_id", "VARCHAR"}, {"id", "VARCHAR"}, {"kind", "VARCHAR"}, {"content", "VARCHAR"},
-		{"embedding", "FLOAT[384]"}, {"created_at", "TIMESTAMP WITH TIME ZONE"},
-		{"project", "VARCHAR"}, {"namespace", "VARCHAR"}, {"session_id", "VARCHAR"}, {"user_id", "VARCHAR"},
-		{"category", "VARCHAR"}, {"subcategory", "VARCHAR"}, {"tags", "VARCHAR[]"}, {"importance", "DOUBLE"},
-		{"source_type", "VARCHAR"}, {"metadata", "JSON"}, {"ingested_at", "TIMESTAMP WITH TIME ZONE"}, {"expires_at", "TIMESTAMP WITH TIME ZONE"},
-		{"tier", "VARCHAR"}, {"day", "DATE"},
+		{Name: "system_id", Type: "VARCHAR"}, {Name: "id", Type: "VARCHAR"}, {Name: "kind", Type: "VARCHAR"}, {Name: "content", Type: "VARCHAR"},
+		{Name: "embedding", Type: "FLOAT[384]"}, {Name: "created_at", Type: "TIMESTAMP WITH TIME ZONE"},
+		{Name: "project", Type: "VARCHAR"}, {Name: "namespace", Type: "VARCHAR"}, {Name: "session_id", Type: "VARCHAR"}, {Name: "user_id", Type: "VARCHAR"},
+		{Name: "category", Type: "VARCHAR"}, {Name: "subcategory", Type: "VARCHAR"}, {Name: "tags", Type: "VARCHAR[]"}, {Name: "importance", Type: "DOUBLE"},
+		{Name: "source_type", Type: "VARCHAR"}, {Name: "metadata", Type: "JSON"}, {Name: "ingested_at", Type: "TIMESTAMP WITH TIME ZONE"}, {Name: "expires_at", Type: "TIMESTAMP WITH TIME ZONE"},
+		{Name: "tier", Type: "VARCHAR"}, {Name: "day", Type: "DATE"},
 	}
 	if got := jsonOf(t, res.Columns); got != jsonOf(t, want) {
 		t.Fatalf("columns\n got %s\nwant %s", got, jsonOf(t, want))

@@ -159,13 +159,13 @@ func TestWriteParquetEdgeCases(t *testing.T) {
 		name string
 		res  *Result
 	}{
-		{"no rows", &Result{Columns: []Column{{"a", "INTEGER"}}}},
+		{"no rows", &Result{Columns: []Column{{Name: "a", Type: "INTEGER"}}}},
 		{"no columns", &Result{}},
 		{"odd types", &Result{
-			Columns: []Column{{"a", "INTERVAL"}, {"b", "SOMETHING(ELSE"}, {"c", "UNION(a INTEGER)"}, {"d", "DECIMAL(60,2)"}},
+			Columns: []Column{{Name: "a", Type: "INTERVAL"}, {Name: "b", Type: "SOMETHING(ELSE"}, {Name: "c", Type: "UNION(a INTEGER)"}, {Name: "d", Type: "DECIMAL(60,2)"}},
 			Rows:    [][]any{{"P1D", "x", int64(1), json.Number("1.5")}},
 		}},
-		{"duplicate names", &Result{Columns: []Column{{"a", "INTEGER"}, {"a", "VARCHAR"}}, Rows: [][]any{{int64(1), "x"}}}},
+		{"duplicate names", &Result{Columns: []Column{{Name: "a", Type: "INTEGER"}, {Name: "a", Type: "VARCHAR"}}, Rows: [][]any{{int64(1), "x"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,14 +191,14 @@ func TestWriteParquetEdgeCases(t *testing.T) {
 	}
 	// Values that do not fit their column are errors, not panics.
 	for _, res := range []*Result{
-		{Columns: []Column{{"a", "TINYINT"}}, Rows: [][]any{{int64(300)}}},
-		{Columns: []Column{{"a", "DATE"}}, Rows: [][]any{{"yesterday"}}},
-		{Columns: []Column{{"a", "INTEGER[]"}}, Rows: [][]any{{"not a list"}}},
-		{Columns: []Column{{"a", "STRUCT(x INTEGER)"}}, Rows: [][]any{{json.RawMessage(`[1]`)}}},
-		{Columns: []Column{{"a", "MAP(VARCHAR, INTEGER)"}}, Rows: [][]any{{json.RawMessage(`{"k": "v"}`)}}},
-		{Columns: []Column{{"a", "DECIMAL(4,2)"}}, Rows: [][]any{{json.Number("1.234")}}},
-		{Columns: []Column{{"a", "INTEGER"}}, Rows: [][]any{{int64(1), int64(2)}}},
-		{Columns: []Column{{"a", "HUGEINT"}}, Rows: [][]any{{json.Number("170141183460469231731687303715884105727")}}},
+		{Columns: []Column{{Name: "a", Type: "TINYINT"}}, Rows: [][]any{{int64(300)}}},
+		{Columns: []Column{{Name: "a", Type: "DATE"}}, Rows: [][]any{{"yesterday"}}},
+		{Columns: []Column{{Name: "a", Type: "INTEGER[]"}}, Rows: [][]any{{"not a list"}}},
+		{Columns: []Column{{Name: "a", Type: "STRUCT(x INTEGER)"}}, Rows: [][]any{{json.RawMessage(`[1]`)}}},
+		{Columns: []Column{{Name: "a", Type: "MAP(VARCHAR, INTEGER)"}}, Rows: [][]any{{json.RawMessage(`{"k": "v"}`)}}},
+		{Columns: []Column{{Name: "a", Type: "DECIMAL(4,2)"}}, Rows: [][]any{{json.Number("1.234")}}},
+		{Columns: []Column{{Name: "a", Type: "INTEGER"}}, Rows: [][]any{{int64(1), int64(2)}}},
+		{Columns: []Column{{Name: "a", Type: "HUGEINT"}}, Rows: [][]any{{json.Number("170141183460469231731687303715884105727")}}},
 	} {
 		if err := WriteParquet(new(bytes.Buffer), res); err == nil {
 			t.Errorf("%v %v: no error", res.Columns, res.Rows)
@@ -252,7 +252,7 @@ func TestTextFormats(t *testing.T) {
 	}
 
 	// An empty result is still well formed.
-	empty := &Result{Columns: []Column{{"a", "INTEGER"}}}
+	empty := &Result{Columns: []Column{{Name: "a", Type: "INTEGER"}}}
 	js.Reset()
 	if err := WriteJSON(&js, empty); err != nil || js.String() != `{"columns":[{"name":"a","type":"INTEGER"}],"rows":[],"row_count":0,"truncated":false}`+"\n" {
 		t.Errorf("empty JSON %q, %v", js.String(), err)

@@ -199,7 +199,7 @@ func FuzzParseType(f *testing.F) {
 		if err != nil || again.String() != typ.String() {
 			t.Fatalf("%q -> %q -> %v, %v", s, typ.String(), again, err)
 		}
-		_ = WriteParquet(discard{}, &Result{Columns: []Column{{"c", s}}, Rows: [][]any{{nil}, {"x"}}})
+		_ = WriteParquet(discard{}, &Result{Columns: []Column{{Name: "c", Type: s}}, Rows: [][]any{{nil}, {"x"}}})
 	})
 }
 

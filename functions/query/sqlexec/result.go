@@ -12,33 +12,19 @@ import (
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/akosha/akosha/functions/query/sqlresult"
 )
 
-// Result is the answer to one statement, ready for JSON: encoding/json
-// writes it as api/openapi.yaml's /v1/sql answer (without version and elapsed_ms,
-// which the caller knows).
-type Result struct {
-	Columns []Column `json:"columns"`
-	// Rows hold values converted for JSON (see convert): nil, bool, int64,
-	// uint64, float32, float64, json.Number (HUGEINT, DECIMAL), string
-	// (text, timestamps as RFC 3339 UTC, DATE as YYYY-MM-DD, TIME, INTERVAL
-	// as ISO 8601, UUID, non-finite floats as "NaN", "Infinity",
-	// "-Infinity"), json.RawMessage (JSON, STRUCT and MAP values, as
-	// objects in their column order), []byte (BLOB, written as base64),
-	// []float32 or []float64 (lists of finite floats, such as embeddings)
-	// and []any (other lists and arrays).
-	Rows     [][]any `json:"rows"`
-	RowCount int     `json:"row_count"`
-	// Truncated says that the statement had more rows than the limit.
-	Truncated bool `json:"truncated"`
-}
+// Result is the answer to one statement (sqlresult.Result: the packages
+// that read answers need not link DuckDB).
+type Result = sqlresult.Result
 
-// Column is a result column: its name and its DuckDB type as typeof
-// spells it (VARCHAR, TIMESTAMP WITH TIME ZONE, FLOAT[384], DATE, JSON).
-type Column struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-}
+// Column is a result column.
+type Column = sqlresult.Column
+
+// Row reads the converted values of one Result row.
+type Row = sqlresult.Row
 
 // convert turns a value of type t, as the driver scanned it after castSQL,
 // into its JSON form.

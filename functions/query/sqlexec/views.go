@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/akosha/akosha/functions/query/sqlresult"
 )
 
 // View names: the only relations a user statement may reference.
@@ -546,17 +548,8 @@ func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
-// Quote quotes an SQL string literal. DuckDB string literals have no
-// backslash escapes, so doubling the quote is all.
-func Quote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
+// Quote quotes an SQL string literal (sqlresult.Quote).
+func Quote(s string) string { return sqlresult.Quote(s) }
 
 // QuoteAll quotes each of vals, comma-separated, for an IN list.
-func QuoteAll(vals []string) string {
-	q := make([]string, len(vals))
-	for i, v := range vals {
-		q[i] = Quote(v)
-	}
-	return strings.Join(q, ", ")
-}
+func QuoteAll(vals []string) string { return sqlresult.QuoteAll(vals) }

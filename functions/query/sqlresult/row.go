@@ -1,4 +1,4 @@
-package sqlexec
+package sqlresult
 
 import (
 	"encoding/json"
