@@ -336,10 +336,13 @@ func (w *walker) walkNode(n map[string]any, sc *scope, fromSlot bool, depth int)
 }
 
 // walkCTEs checks the CTE bodies of a query node, each seeing the CTEs
-// defined before it and itself (WITH RECURSIVE), and returns the scope of
-// the node's own body, which sees them all. Scoping matters: a name outside
-// the WITH that defines it would reach the catalog (the system views
-// duckdb_settings, information_schema.tables, ...).
+// defined before it, and itself only when it is recursive (DuckDB parses
+// a CTE that refers to itself under WITH RECURSIVE as a RECURSIVE_CTE_NODE;
+// anywhere else its own name inside its body is the catalog's), and
+// returns the scope of the node's own body, which sees them all. Scoping
+// matters: a name outside the WITH that defines it would reach the catalog
+// (the system views duckdb_views, duckdb_databases, ...): "WITH
+// duckdb_views AS (FROM duckdb_views) ..." reads the system view.
 func (w *walker) walkCTEs(cm any, sc *scope, depth int) (*scope, error) {
 	m, ok := cm.(map[string]any)
 	if !ok {
@@ -359,12 +362,24 @@ func (w *walker) walkCTEs(cm any, sc *scope, depth int) (*scope, error) {
 		if !ok {
 			return nil, refuse("unexpected WITH clause structure")
 		}
-		inner.names[strings.ToLower(name)] = true
+		if recursiveCTE(em["value"]) {
+			inner.names[strings.ToLower(name)] = true
+		}
 		if err := w.walk(em["value"], inner, false, depth+1); err != nil {
 			return nil, err
 		}
+		inner.names[strings.ToLower(name)] = true
 	}
 	return inner, nil
+}
+
+// recursiveCTE reports whether a cte_map value is a recursive CTE, whose
+// body may name itself.
+func recursiveCTE(v any) bool {
+	m, _ := v.(map[string]any)
+	q, _ := m["query"].(map[string]any)
+	n, _ := q["node"].(map[string]any)
+	return str(n, "type") == "RECURSIVE_CTE_NODE"
 }
 
 func (w *walker) checkTable(n map[string]any, sc *scope) error {

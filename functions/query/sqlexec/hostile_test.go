@@ -114,6 +114,10 @@ var hostileStatements = []struct {
 	{sql: "SELECT * FROM query_table('memories')", want: "table function query_table"},
 	{sql: "SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT 1'))", want: "table function json_execute_serialized_sql"},
 	// Settings, secrets and the catalog.
+	// A CTE's own name inside its body is the catalog's, unless recursive
+	// (found by FuzzGuard: "WITH A AS(FROM A)FROM A").
+	{sql: "WITH duckdb_views AS (FROM duckdb_views) SELECT sql FROM duckdb_views", want: `relation "duckdb_views"`},
+	{sql: "WITH x AS (SELECT 1), duckdb_databases AS (FROM duckdb_databases) FROM duckdb_databases", want: `relation "duckdb_databases"`},
 	{sql: "SELECT getenv('HOME')", want: "function getenv"},
 	{sql: "SELECT current_setting('allowed_directories')", want: "function current_setting"},
 	{sql: "SELECT system.main.current_setting('temp_directory')", want: "function current_setting"},
