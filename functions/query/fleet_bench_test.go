@@ -59,17 +59,7 @@ func BenchmarkFleet(b *testing.B) {
 	if n <= 0 {
 		b.Skip("set AKOSHA_BENCH_FLEET=<records> (e.g. 100000) to measure the fleet shapes of issue 22")
 	}
-	shapes := []int{100, 1000}
-	if s := os.Getenv("AKOSHA_BENCH_FLEET_SYSTEMS"); s != "" {
-		shapes = nil
-		for _, f := range strings.Split(s, ",") {
-			v, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || v <= 0 {
-				b.Fatalf("AKOSHA_BENCH_FLEET_SYSTEMS: %q is not a positive count", f)
-			}
-			shapes = append(shapes, v)
-		}
-	}
+	shapes := fleetShapes(b, 100, 1000)
 	const days, nq = 30, 200
 	ctx := context.Background()
 	t0 := time.Now()
@@ -539,6 +529,24 @@ func fleetRecall(b *testing.B, fl *fleetLake, vecs []float32, n, nq int, sel flo
 		total += len(exact)
 	}
 	return float64(hits) / float64(max(total, 1)), float64(kept) / float64(n)
+}
+
+// fleetShapes are the fleet sizes (systems) to build:
+// AKOSHA_BENCH_FLEET_SYSTEMS, comma-separated, or def.
+func fleetShapes(b *testing.B, def ...int) []int {
+	s := os.Getenv("AKOSHA_BENCH_FLEET_SYSTEMS")
+	if s == "" {
+		return def
+	}
+	var shapes []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			b.Fatalf("AKOSHA_BENCH_FLEET_SYSTEMS: %q is not a positive count", f)
+		}
+		shapes = append(shapes, v)
+	}
+	return shapes
 }
 
 // fleetProfile starts a CPU profile of one phase into

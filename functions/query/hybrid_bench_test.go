@@ -48,17 +48,7 @@ func BenchmarkFleetHybrid(b *testing.B) {
 	if n <= 0 {
 		b.Skip("set AKOSHA_BENCH_FLEET=<records> (e.g. 100000) to measure hybrid against vector search (issue 23)")
 	}
-	shapes := []int{1000}
-	if s := os.Getenv("AKOSHA_BENCH_FLEET_SYSTEMS"); s != "" {
-		shapes = nil
-		for _, f := range strings.Split(s, ",") {
-			v, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || v <= 0 {
-				b.Fatalf("AKOSHA_BENCH_FLEET_SYSTEMS: %q is not a positive count", f)
-			}
-			shapes = append(shapes, v)
-		}
-	}
+	shapes := fleetShapes(b, 1000)
 	const days, nq, rounds = 30, 200, 2
 	ctx := context.Background()
 	t0 := time.Now()
