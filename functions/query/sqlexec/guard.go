@@ -1,7 +1,6 @@
 package sqlexec
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -190,14 +189,14 @@ const guardCacheSize = 256
 // that passed are kept; the text alone decides the answer (the parser
 // and the rules are fixed for the engine's life).
 type guardCache struct {
-	mu   sync.Mutex
-	byID map[string]checked
+	mu     sync.Mutex
+	byText map[string]checked
 }
 
 // guard is guard through the cache.
 func (c *guardCache) guard(ctx context.Context, q *sql.Conn, text string) (checked, error) {
 	c.mu.Lock()
-	chk, ok := c.byID[text]
+	chk, ok := c.byText[text]
 	c.mu.Unlock()
 	if ok {
 		return chk, nil
@@ -208,29 +207,18 @@ func (c *guardCache) guard(ctx context.Context, q *sql.Conn, text string) (check
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.byID == nil || len(c.byID) >= guardCacheSize {
+	if c.byText == nil || len(c.byText) >= guardCacheSize {
 		// Dropping all is enough to bound it: a working set this small
 		// refills at once.
-		c.byID = make(map[string]checked, guardCacheSize)
+		c.byText = make(map[string]checked, guardCacheSize)
 	}
-	c.byID[text] = chk
+	c.byText[text] = chk
 	return chk, nil
 }
 
 // maxTreeDepth bounds the walk; DuckDB's own expression depth limit (1000)
 // keeps real trees far below it.
 const maxTreeDepth = 5000
-
-// checkTree walks one serialized statement and returns the views it uses.
-func checkTree(raw json.RawMessage) (map[string]bool, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var tree any
-	if err := dec.Decode(&tree); err != nil {
-		return nil, refuse("statement too complex to check: %v", err)
-	}
-	return walkTree(tree)
-}
 
 // walkTree walks one decoded statement and returns the views it uses.
 func walkTree(tree any) (map[string]bool, error) {
