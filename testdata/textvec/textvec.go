@@ -169,13 +169,7 @@ func cachedCorpus(sources []Source, cacheDir, id string) (*corpus, error) {
 	if c := corpora.m[key]; c != nil {
 		return c, nil
 	}
-	path := ""
-	if cacheDir != "-" {
-		if cacheDir == "" {
-			cacheDir = os.TempDir()
-		}
-		path = filepath.Join(cacheDir, "akosha-textcorpus-"+corpusKey(sources, id)+".bin")
-	}
+	path := corpusPath(sources, cacheDir, id)
 	c, err := readCorpusCache(path)
 	if err != nil {
 		if c, err = loadCorpus(sources, runtime.GOMAXPROCS(0)); err != nil {
@@ -190,6 +184,18 @@ func cachedCorpus(sources []Source, cacheDir, id string) (*corpus, error) {
 	}
 	corpora.m[key] = c
 	return c, nil
+}
+
+// corpusPath is where the corpus of sources is cached in cacheDir (""
+// means os.TempDir()); "" when cacheDir is "-" (no cache).
+func corpusPath(sources []Source, cacheDir, id string) string {
+	switch cacheDir {
+	case "-":
+		return ""
+	case "":
+		cacheDir = os.TempDir()
+	}
+	return filepath.Join(cacheDir, "akosha-textcorpus-"+corpusKey(sources, id)+".bin")
 }
 
 // WarmCache loads the corpus of sources (nil: GoSource) and writes its
@@ -208,10 +214,7 @@ func WarmCache(sources []Source, cacheDir string) error {
 	if err != nil {
 		return err
 	}
-	if cacheDir == "" {
-		cacheDir = os.TempDir()
-	}
-	path := filepath.Join(cacheDir, "akosha-textcorpus-"+corpusKey(sources, id)+".bin")
+	path := corpusPath(sources, cacheDir, id)
 	if _, err := readCorpusCache(path); err == nil {
 		return nil
 	}
