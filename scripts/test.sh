@@ -64,11 +64,13 @@ while read -r pkg dir; do
 done < <("$GO" list -f '{{.ImportPath}} {{.Dir}}' ./...)
 
 # The tests' vectors (testdata/textvec) come from a corpus of the Go source
-# tree, cached in $TMPDIR by the first process that scans it. Scanned once
-# here, without the race detector: 2.5 CPU-s, against 17 in each race-
-# enabled test binary that would otherwise get there first. Only time
-# depends on it.
-"$GO" run ./testdata/textvec/warm || echo "make test: could not warm textvec's corpus cache; the tests scan the corpus themselves" >&2
+# tree, cached in $TMPDIR by the first process that scans it, and so are
+# the vector sets generated from it. The corpus and the sets the suite uses
+# are made once here, without the race detector: 2.5 CPU-s for the corpus
+# against 17 in each race-enabled test binary that would otherwise get
+# there first, and a set's 2-5 s against up to three times that under
+# -race. Only time depends on it.
+"$GO" run ./testdata/textvec/warm || echo "make test: could not warm textvec's caches; the tests make their vectors themselves" >&2
 
 # The tests that run akosha as a process (the crash loop, the generated
 # client against serve --dev) share one build of it.

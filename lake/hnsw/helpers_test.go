@@ -14,21 +14,35 @@ import (
 
 const dim = textvec.Dim
 
+// The package's tests and benchmarks up to 20,000 vectors take them from
+// one generated set, base vectors from its front and queries from its back:
+// each set costs seconds to generate (more under the race detector), and
+// make test's warm step (testdata/textvec/warm) caches this one before the
+// suite starts.
+const sharedBase, sharedQueries = 20_000, 200
+
 // textData returns n base vectors and nq held-out queries from the textvec
 // generator (cached on disk after the first run).
 func textData(t testing.TB, n, nq int) (base, queries []float32) {
 	t.Helper()
 	key := [2]int{n, nq}
+	shared := n <= sharedBase && nq <= sharedQueries
+	if shared {
+		key = [2]int{sharedBase, sharedQueries}
+	}
 	dataMu.Lock()
 	defer dataMu.Unlock()
-	if d, ok := dataCache[key]; ok {
-		return d[:n*dim], d[n*dim:]
+	v, ok := dataCache[key]
+	if !ok {
+		var err error
+		if v, err = textvec.Vectors(key[0]+key[1], 1); err != nil {
+			t.Fatalf("textvec: %v", err)
+		}
+		dataCache[key] = v
 	}
-	v, err := textvec.Vectors(n+nq, 1)
-	if err != nil {
-		t.Fatalf("textvec: %v", err)
+	if shared {
+		return v[:n*dim], v[sharedBase*dim : (sharedBase+nq)*dim]
 	}
-	dataCache[key] = v
 	return v[:n*dim], v[n*dim:]
 }
 
