@@ -1,6 +1,10 @@
 package query
 
-import "context"
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
 
 // SearchStatsOf exposes how a search was answered, for tests.
 func SearchStatsOf(r *SearchResponse) (indexSearches, indexExact, fileScans, dropped int, indexKeys []string) {
@@ -60,4 +64,11 @@ func AnswersWarmerStopped(f *Function) bool {
 	default:
 		return false
 	}
+}
+
+// ConfinedFiles is how many data files tenant-confined statements read
+// whole (only the tenant's systems) and row by row.
+func ConfinedFiles(f *Function) (whole, rowTest float64) {
+	return testutil.ToFloat64(f.metrics.confinedFiles.WithLabelValues("whole")),
+		testutil.ToFloat64(f.metrics.confinedFiles.WithLabelValues("row_test"))
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/parquet-go/parquet-go"
@@ -34,6 +36,13 @@ type keyIndex struct {
 	mu     sync.Mutex
 	files  map[string][]uint64 // data file key -> its records' key hashes
 	counts map[uint64]int32    // key hash -> live files holding it
+	// systems holds each file's distinct systems, sorted, where they were
+	// read with its keys (not for files learnt from an index's rows, which
+	// name only the rows with a vector): a confined statement reads a file
+	// holding only its tenant's systems without the row test (OnlySystems).
+	systems map[string][]string
+	// only memoizes OnlySystems per scope and file until the files change.
+	only map[string]map[string]bool
 	// shared memoizes Shared per file until the files change: a statement
 	// asks about every file it reads (3,000 at the sizing target), and
 	// walking each file's hashes every time cost 50-90 ms a statement.
@@ -56,7 +65,7 @@ func (k *keyIndex) child() *keyIndex {
 
 // inherit splits keys into the files the parent knows (their hashes) and
 // the rest.
-func (k *keyIndex) inherit(keys []string) (known []localFile, hashes [][]uint64, rest []string) {
+func (k *keyIndex) inherit(keys []string) (known []localFile, hashes []fileKeys, rest []string) {
 	if k.parent == nil {
 		return nil, nil, keys
 	}
@@ -65,7 +74,7 @@ func (k *keyIndex) inherit(keys []string) (known []localFile, hashes [][]uint64,
 	for _, key := range keys {
 		if h, ok := k.parent.files[key]; ok {
 			known = append(known, localFile{key: key})
-			hashes = append(hashes, h)
+			hashes = append(hashes, fileKeys{hashes: h, systems: k.parent.systems[key]})
 		} else {
 			rest = append(rest, key)
 		}
@@ -73,9 +82,16 @@ func (k *keyIndex) inherit(keys []string) (known []localFile, hashes [][]uint64,
 	return known, hashes, rest
 }
 
+// fileKeys is what the index learns of one file: its records' key hashes,
+// and its distinct systems when known (nil otherwise).
+type fileKeys struct {
+	hashes  []uint64
+	systems []string
+}
+
 func newKeyIndex(store storage.Store) *keyIndex {
 	return &keyIndex{store: store, seed: maphash.MakeSeed(), files: map[string][]uint64{}, counts: map[uint64]int32{},
-		shared: map[string]bool{}}
+		shared: map[string]bool{}, systems: map[string][]string{}, only: map[string]map[string]bool{}}
 }
 
 // Sync makes the index cover the live files of snap that belong to systems
@@ -110,24 +126,26 @@ func (k *keyIndex) Sync(ctx context.Context, table string, snap *delta.Snapshot,
 				}
 			}
 			delete(k.files, key)
+			delete(k.systems, key)
 			clear(k.shared)
+			clear(k.only)
 		}
 	}
 	k.mu.Unlock()
 	known, hashes, missing := k.inherit(missing)
 	k.add(known, hashes)
 
-	results := make([][]uint64, len(missing))
+	results := make([]fileKeys, len(missing))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, key := range missing {
 		g.Go(func() error {
 			f := live[key]
-			hashes, err := k.readKeys(gctx, key, f.Size)
+			fk, err := k.readKeys(gctx, key, f.Size)
 			if err != nil {
 				return err
 			}
-			results[i] = hashes
+			results[i] = fk
 			return nil
 		})
 	}
@@ -166,7 +184,7 @@ func (k *keyIndex) AddLocal(files []localFile) error {
 			todo = append(todo, byKey[key])
 		}
 	}
-	results := make([][]uint64, len(todo))
+	results := make([]fileKeys, len(todo))
 	var g errgroup.Group
 	g.SetLimit(4)
 	for i, f := range todo {
@@ -176,8 +194,8 @@ func (k *keyIndex) AddLocal(files []localFile) error {
 				return fmt.Errorf("key index: %w", err)
 			}
 			defer fh.Close()
-			hashes, err := k.readKeysFrom(fh, f.key, f.size)
-			results[i] = hashes
+			fk, err := k.readKeysFrom(fh, f.key, f.size)
+			results[i] = fk
 			return err
 		})
 	}
@@ -193,11 +211,11 @@ func (k *keyIndex) AddLocal(files []localFile) error {
 // fileKeys[i] is the store key of the index's file i, or "" for a file that
 // is not live (its keys must not count). Files already known are left as
 // they are.
-func (k *keyIndex) LearnIndexed(fileKeys []string, rows *vecindex.Rows) {
+func (k *keyIndex) LearnIndexed(keys []string, rows *vecindex.Rows) {
 	k.mu.Lock()
-	todo := make([]bool, len(fileKeys))
+	todo := make([]bool, len(keys))
 	n := 0
-	for i, key := range fileKeys {
+	for i, key := range keys {
 		if _, ok := k.files[key]; key != "" && !ok {
 			todo[i] = true
 			n++
@@ -207,18 +225,18 @@ func (k *keyIndex) LearnIndexed(fileKeys []string, rows *vecindex.Rows) {
 	if n == 0 {
 		return
 	}
-	hashes := make([][]uint64, len(fileKeys))
+	hashes := make([][]uint64, len(keys))
 	rows.Keys(func(file uint32, system, id string) {
 		if int(file) < len(todo) && todo[file] {
 			hashes[file] = append(hashes[file], k.hash(system, id))
 		}
 	})
 	var files []localFile
-	var results [][]uint64
-	for i, key := range fileKeys {
+	var results []fileKeys
+	for i, key := range keys {
 		if todo[i] {
 			files = append(files, localFile{key: key})
-			results = append(results, hashes[i])
+			results = append(results, fileKeys{hashes: hashes[i]})
 		}
 	}
 	k.add(files, results)
@@ -242,19 +260,49 @@ type localFile struct {
 	size      int64
 }
 
-func (k *keyIndex) add(files []localFile, results [][]uint64) {
+func (k *keyIndex) add(files []localFile, results []fileKeys) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for i, f := range files {
 		if _, ok := k.files[f.key]; ok {
 			continue
 		}
-		k.files[f.key] = results[i]
-		for _, h := range results[i] {
+		k.files[f.key] = results[i].hashes
+		if results[i].systems != nil {
+			k.systems[f.key] = results[i].systems
+		}
+		for _, h := range results[i].hashes {
 			k.counts[h]++
 		}
 		clear(k.shared)
+		clear(k.only)
 	}
+}
+
+// OnlySystems reports whether every row of a file belongs to a system
+// shows allows, where the index read the file's systems; scope names shows
+// for the memo (the same scope, the same answer).
+func (k *keyIndex) OnlySystems(fileKey, scope string, shows func(string) bool) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	memo := k.only[scope]
+	if v, ok := memo[fileKey]; ok {
+		return v
+	}
+	systems, known := k.systems[fileKey]
+	v := known
+	for _, s := range systems {
+		if !shows(s) {
+			v = false
+			break
+		}
+	}
+	if memo == nil {
+		memo = map[string]bool{}
+		k.only[scope] = memo
+	}
+	memo[fileKey] = v
+	return v
 }
 
 // Shared reports whether a file holds a key that another live file (or a
@@ -288,7 +336,7 @@ func (k *keyIndex) hash(systemID, id string) uint64 {
 // readKeys reads the system_id and id columns of one data file. A key
 // repeated inside the file counts twice, so the file is marked shared and
 // deduplicated too.
-func (k *keyIndex) readKeys(ctx context.Context, key string, size int64) ([]uint64, error) {
+func (k *keyIndex) readKeys(ctx context.Context, key string, size int64) (fileKeys, error) {
 	v, err, _ := k.reads.Do(key, func() (any, error) {
 		rr, err := storage.NewRangeReader(ctx, k.store, key, size)
 		if err != nil {
@@ -297,30 +345,36 @@ func (k *keyIndex) readKeys(ctx context.Context, key string, size int64) ([]uint
 		return k.readKeysFrom(rr, key, size)
 	})
 	if err != nil {
-		return nil, err
+		return fileKeys{}, err
 	}
-	return v.([]uint64), nil
+	return v.(fileKeys), nil
 }
 
-func (k *keyIndex) readKeysFrom(ra io.ReaderAt, key string, size int64) ([]uint64, error) {
+func (k *keyIndex) readKeysFrom(ra io.ReaderAt, key string, size int64) (fileKeys, error) {
 	f, err := parquet.OpenFile(ra, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(256<<10))
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", key, err)
+		return fileKeys{}, fmt.Errorf("open %s: %w", key, err)
 	}
 	sysCol, ok1 := f.Schema().Lookup("system_id")
 	idCol, ok2 := f.Schema().Lookup("id")
 	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("%s: no system_id or id column", key)
+		return fileKeys{}, fmt.Errorf("%s: no system_id or id column", key)
 	}
 	var out []uint64
 	var systems []string
+	distinct := map[string]bool{}
 	for _, rg := range f.RowGroups() {
 		systems = systems[:0]
 		err := lake.EachValue(rg.ColumnChunks()[sysCol.ColumnIndex], func(v parquet.Value) {
-			systems = append(systems, v.String())
+			s := v.String()
+			systems = append(systems, s)
+			if v.IsNull() {
+				s = "\x00null" // no system: never one a confinement shows
+			}
+			distinct[s] = true
 		})
 		if err != nil {
-			return nil, fmt.Errorf("read systems of %s: %w", key, err)
+			return fileKeys{}, fmt.Errorf("read systems of %s: %w", key, err)
 		}
 		i := 0
 		err = lake.EachValue(rg.ColumnChunks()[idCol.ColumnIndex], func(v parquet.Value) {
@@ -333,10 +387,10 @@ func (k *keyIndex) readKeysFrom(ra io.ReaderAt, key string, size int64) ([]uint6
 			err = fmt.Errorf("%d ids and %d systems in a row group of %d rows", i, len(systems), rg.NumRows())
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read ids of %s: %w", key, err)
+			return fileKeys{}, fmt.Errorf("read ids of %s: %w", key, err)
 		}
 	}
-	return out, nil
+	return fileKeys{hashes: out, systems: slices.Sorted(maps.Keys(distinct))}, nil
 }
 
 func (k *keyIndex) covers(table string, snap *delta.Snapshot) bool {

@@ -16,6 +16,10 @@ type metrics struct {
 	// tierStoreFallbacks counts tiers searched here because their store
 	// failed or timed out (fanout.go).
 	tierStoreFallbacks *prometheus.CounterVec
+	// confinedFiles counts the data files tenant-confined statements read,
+	// by how: whole (every row of the tenant's systems: no row test) or
+	// row_test (rows of other tenants too: each row tested and masked).
+	confinedFiles *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -36,9 +40,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		tierStoreFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "akosha_query_tier_store_fallbacks_total", Help: "Searches of a tier done here because its tier store failed or timed out.",
 		}, []string{"tier"}),
+		confinedFiles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "akosha_query_confined_files_total",
+			Help: "Data files read by tenant-confined SQL: whole (only the tenant's systems) or row_test (each row tested).",
+		}, []string{"read"}),
 	}
 	if err := errors.Join(httpx.Register(reg, &m.resultCache), httpx.Register(reg, &m.sqlDuration), httpx.Register(reg, &m.filesRead), httpx.Register(reg, &m.objectsServed),
-		httpx.Register(reg, &m.tierStoreFallbacks)); err != nil {
+		httpx.Register(reg, &m.tierStoreFallbacks), httpx.Register(reg, &m.confinedFiles)); err != nil {
 		return nil, err
 	}
 	return m, nil

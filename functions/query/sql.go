@@ -281,8 +281,10 @@ func (f *Function) runAt(ctx context.Context, snaps snapshots, now time.Time, sq
 		}
 		defer more.Release()
 		v := sqlexec.View{Confine: confineTo(sc, systems)}
+		only := onlyShown(keys, sc, v.Confine, systems != nil)
 		for i, pf := range kept {
-			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: keys.Shared(pf.key), Encoding: pf.encoding, NoExpiry: pf.noExpiry})
+			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: keys.Shared(pf.key), Encoding: pf.encoding, NoExpiry: pf.noExpiry,
+				Allowed: only(pf.key)})
 			if pf.expiring {
 				v.VisibleAt = now
 			}
@@ -295,6 +297,16 @@ func (f *Function) runAt(ctx context.Context, snaps snapshots, now time.Time, sq
 		}
 		views[table] = v
 		f.metrics.filesRead.Add(float64(len(v.Files)))
+		if v.Confine != nil {
+			whole := 0
+			for _, file := range v.Files {
+				if file.Allowed && !file.Dedup {
+					whole++
+				}
+			}
+			f.metrics.confinedFiles.WithLabelValues("whole").Add(float64(whole))
+			f.metrics.confinedFiles.WithLabelValues("row_test").Add(float64(len(v.Files) - whole))
+		}
 	}
 	return f.engine.Exec(ctx, sqlexec.Request{SQL: sql, Limit: limit, Views: views})
 }

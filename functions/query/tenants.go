@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/akosha/akosha/functions/query/sqlexec"
 	"github.com/akosha/akosha/internal/auth"
@@ -80,6 +81,27 @@ func confineTo(s *tenants.Scope, named map[string]bool) *sqlexec.Confinement {
 	}
 	slices.Sort(in)
 	return &sqlexec.Confinement{Systems: in}
+}
+
+// onlyShown says of a data file whether every row of it belongs to a
+// system c shows (sqlexec.File.Allowed), from the systems the key index
+// read with its keys: such a file is read without the row test and the
+// masks. c is confineTo(s, ...), narrowed to a statement's systems when
+// narrowed is set. Always false without a confinement.
+func onlyShown(keys *keyIndex, s *tenants.Scope, c *sqlexec.Confinement, narrowed bool) func(fileKey string) bool {
+	if c == nil {
+		return func(string) bool { return false }
+	}
+	shows, memo := s.Allows, s.Key()
+	if narrowed {
+		in := make(map[string]bool, len(c.Systems))
+		for _, sys := range c.Systems {
+			in[sys] = true
+		}
+		shows = func(sys string) bool { return in[sys] }
+		memo += "\x00" + strings.Join(c.Systems, "\x00")
+	}
+	return func(key string) bool { return keys.OnlySystems(key, memo, shows) }
 }
 
 // fleetOnly refuses a route whose answer spans every tenant (the lake's

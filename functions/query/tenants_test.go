@@ -17,6 +17,7 @@ import (
 	"github.com/akosha/akosha/functions/query"
 	"github.com/akosha/akosha/internal/auth"
 	"github.com/akosha/akosha/internal/testenv"
+	"github.com/akosha/akosha/jobs/compact"
 	"github.com/akosha/akosha/jobs/indexer"
 	"github.com/akosha/akosha/lake"
 	"github.com/akosha/akosha/lake/fulltext"
@@ -332,4 +333,81 @@ func truncate(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
+}
+
+// TestConfinedReadsOfOwnAndSharedFiles reads one tenant's records through
+// SQL and search twice: while each data file holds one system (as ingest
+// writes them: read without the row test, sqlexec.File.Allowed), and after
+// compaction merged both tenants' records into the same files (each row
+// tested and masked). The answers are the same, and never another
+// tenant's.
+func TestConfinedReadsOfOwnAndSharedFiles(t *testing.T) {
+	p := startTenants(t)
+	ctx := ctxT(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, w := range []struct{ key, sys, content string }{{keyA, "a1", "alpha-secret"}, {keyB, "b1", "bravo-secret"}} {
+		var recs []map[string]any
+		for i := range 3 {
+			recs = append(recs, map[string]any{"id": fmt.Sprintf("m%d", i), "content": w.content, "embedding": tenantVec(),
+				"created_at": now.Add(-time.Duration(24*(i+1)) * time.Hour).Format(time.RFC3339)})
+		}
+		if st, _, body := do(t, "POST", p.ingest+"/v1/memories", map[string]any{"system_id": w.sys, "records": recs}, bearer(w.key)); st != 200 {
+			t.Fatalf("write %s: %d %s", w.sys, st, body)
+		}
+	}
+	filesHolding := func() (one, both int) {
+		t.Helper()
+		tb, _ := p.lake.Table("memories")
+		snap, err := tb.Refresh(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for a := range snap.AllFiles() {
+			if lo, hi, ok := lake.SystemRange(a); ok && lo == hi {
+				one++
+			} else {
+				both++
+			}
+		}
+		return one, both
+	}
+	check := func(stage string) {
+		t.Helper()
+		for _, sql := range []string{
+			"SELECT system_id, id, content FROM memories ORDER BY id",
+			"SELECT system_id, id, content FROM memories WHERE system_id IN ('a1', 'b1') ORDER BY id",
+		} {
+			st, _, body := do(t, "POST", p.query+"/v1/sql", map[string]any{"sql": sql}, bearer(keyA))
+			if st != 200 || strings.Count(string(body), "alpha-secret") != 3 || strings.Contains(string(body), "bravo") || strings.Contains(string(body), `"b1"`) {
+				t.Fatalf("%s: team A's %q: %d %s", stage, sql, st, body)
+			}
+		}
+		// An expression that fails on a row names no other tenant's value.
+		st, _, body := do(t, "POST", p.query+"/v1/sql", map[string]any{"sql": "SELECT id FROM memories WHERE CAST(content AS INTEGER) = 1"}, bearer(keyA))
+		if strings.Contains(string(body), "bravo") {
+			t.Fatalf("%s: the error reveals team B's content: %d %s", stage, st, body)
+		}
+		st, _, body = do(t, "POST", p.query+"/v1/search", map[string]any{"vector": tenantVec(), "k": 10}, bearer(keyA))
+		if st != 200 || strings.Count(string(body), `"a1"`) != 3 || strings.Contains(string(body), `"b1"`) {
+			t.Fatalf("%s: team A's search: %d %s", stage, st, body)
+		}
+	}
+	if one, both := filesHolding(); one == 0 || both != 0 {
+		t.Fatalf("before compaction: %d files of one system, %d of several; want only the first", one, both)
+	}
+	check("files of one system")
+	if whole, tested := query.ConfinedFiles(p.fn); whole == 0 || tested != 0 {
+		t.Fatalf("files of one system: %v read whole, %v row by row; want all whole", whole, tested)
+	}
+	if _, err := compact.Run(ctx, p.lake, compact.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, both := filesHolding(); both == 0 {
+		t.Fatal("compaction left no file holding both tenants' records: the second check would prove nothing")
+	}
+	whole0, _ := query.ConfinedFiles(p.fn)
+	check("files of both tenants")
+	if whole, tested := query.ConfinedFiles(p.fn); whole != whole0 || tested == 0 {
+		t.Fatalf("files of both tenants: %v more read whole, %v row by row; want every one tested", whole-whole0, tested)
+	}
 }

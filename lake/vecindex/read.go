@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 
@@ -23,6 +24,9 @@ type FileData struct {
 	Kind     []string // per row (interned)
 	Project  []string // per row (interned; "" when null)
 	Created  []int64  // per row: created_at, Unix microseconds
+	// Systems are the file's distinct systems, sorted: a search confined to
+	// some systems tests each row only in files holding others.
+	Systems []string
 
 	VecRow []uint32  // per vector: its row
 	Vecs   []float32 // per vector, Dim floats, unit length (zero vectors stay zero)
@@ -76,7 +80,7 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 		System: make([]string, 0, n), ID: make([]string, 0, n), Ingested: make([]int64, 0, n), Kind: make([]string, 0, n),
 		Project: make([]string, 0, n), Created: make([]int64, 0, n),
 	}
-	intern := map[string]string{}
+	intern, systems := map[string]string{}, map[string]bool{}
 	in := func(s string) string {
 		if v, ok := intern[s]; ok {
 			return v
@@ -90,7 +94,11 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 		chunks := rg.ColumnChunks()
 		rows := int(rg.NumRows())
 		base := len(d.ID)
-		err := lake.EachValue(chunks[cols["system_id"].ColumnIndex], func(v parquet.Value) { d.System = append(d.System, in(v.String())) })
+		err := lake.EachValue(chunks[cols["system_id"].ColumnIndex], func(v parquet.Value) {
+			s := in(v.String())
+			systems[s] = true
+			d.System = append(d.System, s)
+		})
 		if err == nil {
 			err = lake.EachValue(chunks[cols["id"].ColumnIndex], func(v parquet.Value) { d.ID = append(d.ID, v.String()) })
 		}
@@ -163,6 +171,7 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 	if cap(d.Vecs) > 2*len(d.Vecs) {
 		d.Vecs = slices.Clone(d.Vecs)
 	}
+	d.Systems = slices.Sorted(maps.Keys(systems))
 	return d, nil
 }
 

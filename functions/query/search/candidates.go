@@ -255,6 +255,12 @@ func (s *State) scanFile(ctx context.Context, pd *File, p *Params, rf func(strin
 			return nil, 0, err
 		}
 	}
+	if rf != nil && (p.Systems != nil || p.Scope != nil) && len(d.Systems) > 0 && p.AllowsAll(d.Systems) {
+		// Every row's system passes (a tenant's search of a file holding
+		// only its systems): no per-row system test, and without other
+		// filters the unfiltered scan.
+		rf = p.rowFilterExceptSystem()
+	}
 	var filter func(int32) bool
 	if rf != nil {
 		filter = func(v int32) bool {

@@ -228,13 +228,35 @@ func (p *Params) AllowsSystem(s string) bool {
 // RowFilter applies the row filter; nil when nothing narrows rows. The
 // system is a row filter too: a file holds many systems.
 func (p *Params) RowFilter() func(system, kind, project string, created int64) bool {
-	if p.Systems == nil && p.Scope == nil && p.Kinds == nil && p.Project == "" && p.From == 0 && p.To == 0 && !p.TextFiltered() {
-		return nil
+	if p.Systems == nil && p.Scope == nil {
+		return p.rowFilterExceptSystem()
 	}
 	return func(system, kind, project string, created int64) bool {
 		return p.AllowsSystem(system) && (p.Kinds == nil || p.Kinds[kind]) && (p.Project == "" || p.Project == project) &&
 			(p.From == 0 || created >= p.From) && (p.To == 0 || created <= p.To)
 	}
+}
+
+// rowFilterExceptSystem is RowFilter without the system test, for a file
+// whose every system passes it (AllowsAll); nil when nothing else narrows.
+func (p *Params) rowFilterExceptSystem() func(system, kind, project string, created int64) bool {
+	if p.Kinds == nil && p.Project == "" && p.From == 0 && p.To == 0 && !p.TextFiltered() {
+		return nil
+	}
+	return func(_, kind, project string, created int64) bool {
+		return (p.Kinds == nil || p.Kinds[kind]) && (p.Project == "" || p.Project == project) &&
+			(p.From == 0 || created >= p.From) && (p.To == 0 || created <= p.To)
+	}
+}
+
+// AllowsAll reports whether every one of systems passes the system test.
+func (p *Params) AllowsAll(systems []string) bool {
+	for _, s := range systems {
+		if !p.AllowsSystem(s) {
+			return false
+		}
+	}
+	return true
 }
 
 // TextRow says whether row r of d passes every row filter of p. The

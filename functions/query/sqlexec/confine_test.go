@@ -53,13 +53,60 @@ var tenantStatements = []string{
 	"SELECT * FROM duckdb_constraints()",
 }
 
+// confinedTo is views confined to systems; with allowed, the files holding
+// no row of 0042 (all but its b.parquet) are flagged File.Allowed, as the
+// query function flags the files it knows hold only the tenant's systems.
+func confinedTo(views map[string]View, systems []string, allowed bool) map[string]View {
+	out := map[string]View{}
+	for name, v := range views {
+		v.Confine = &Confinement{Systems: systems}
+		v.Files = slices.Clone(v.Files)
+		for i := range v.Files {
+			v.Files[i].Allowed = allowed && !strings.Contains(v.Files[i].Path, "/b.parquet")
+		}
+		out[name] = v
+	}
+	return out
+}
+
 func TestConfinedViews(t *testing.T) {
 	f := newFixture(t, Config{})
-	confined := map[string]View{}
-	for name, v := range f.views {
-		v.Confine = &Confinement{Systems: []string{"sys-a"}}
-		confined[name] = v
+	for _, allowed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("allowed files %v", allowed), func(t *testing.T) {
+			testConfinedViews(t, f, confinedTo(f.views, []string{"sys-a"}, allowed))
+		})
 	}
+
+	// The default tenant's form: every system but another tenant's.
+	deny := map[string]View{}
+	for name, v := range f.views {
+		v.Confine = &Confinement{Systems: []string{"0042"}, Deny: true}
+		deny[name] = v
+	}
+	res, err := f.engine.Exec(t.Context(), Request{SQL: "SELECT DISTINCT system_id FROM memories", Views: deny})
+	if err != nil || jsonOf(t, res.Rows) != `[["sys-a"]]` {
+		t.Fatalf("all but 0042: %v, %v", res, err)
+	}
+	// A tenant without systems sees empty views of the right shape, even
+	// of files flagged as holding only its systems.
+	files := slices.Clone(f.views[ViewMemories].Files)
+	for i := range files {
+		files[i].Allowed = true
+	}
+	none := map[string]View{ViewMemories: {Files: files, Confine: &Confinement{}}}
+	res, err = f.engine.Exec(t.Context(), Request{SQL: "SELECT count(*), max(embedding) FROM memories", Views: none})
+	if err != nil || jsonOf(t, res.Rows) != `[[0,null]]` {
+		t.Fatalf("no systems: %v, %v", res, err)
+	}
+	// Without a confinement the flag means nothing: every row is read.
+	plain := map[string]View{ViewMemories: {Files: files}}
+	res, err = f.engine.Exec(t.Context(), Request{SQL: "SELECT count(DISTINCT system_id) FROM memories", Views: plain})
+	if err != nil || jsonOf(t, res.Rows) != `[[2]]` {
+		t.Fatalf("unconfined: %v, %v", res, err)
+	}
+}
+
+func testConfinedViews(t *testing.T, f *fixture, confined map[string]View) {
 	run := func(sql string) (*Result, error) {
 		return f.engine.Exec(t.Context(), Request{SQL: f.expand(sql), Views: confined})
 	}
@@ -84,23 +131,6 @@ func TestConfinedViews(t *testing.T) {
 			}
 		})
 	}
-
-	// The default tenant's form: every system but another tenant's.
-	deny := map[string]View{}
-	for name, v := range f.views {
-		v.Confine = &Confinement{Systems: []string{"0042"}, Deny: true}
-		deny[name] = v
-	}
-	res, err = f.engine.Exec(t.Context(), Request{SQL: "SELECT DISTINCT system_id FROM memories", Views: deny})
-	if err != nil || jsonOf(t, res.Rows) != `[["sys-a"]]` {
-		t.Fatalf("all but 0042: %v, %v", res, err)
-	}
-	// A tenant without systems sees empty views of the right shape.
-	none := map[string]View{ViewMemories: {Files: f.views[ViewMemories].Files, Confine: &Confinement{}}}
-	res, err = f.engine.Exec(t.Context(), Request{SQL: "SELECT count(*), max(embedding) FROM memories", Views: none})
-	if err != nil || jsonOf(t, res.Rows) != `[[0,null]]` {
-		t.Fatalf("no systems: %v, %v", res, err)
-	}
 }
 
 // FuzzConfined is a differential check of confinement: a statement over
@@ -112,11 +142,11 @@ func FuzzConfined(f *testing.F) {
 	for _, s := range tenantStatements {
 		f.Add(fx.expand(s))
 	}
-	confined, alone := map[string]View{}, map[string]View{}
+	// The confined views twice: every file tested row by row, and the
+	// files holding only sys-a's rows read as they are (File.Allowed).
+	confined := []map[string]View{confinedTo(fx.views, []string{"sys-a"}, false), confinedTo(fx.views, []string{"sys-a"}, true)}
+	alone := map[string]View{}
 	for name, v := range fx.views {
-		c := v
-		c.Confine = &Confinement{Systems: []string{"sys-a"}}
-		confined[name] = c
 		a := View{}
 		for _, file := range v.Files {
 			if !strings.Contains(file.Path, "/b.parquet") { // 0042's only file
@@ -130,41 +160,50 @@ func FuzzConfined(f *testing.F) {
 		if volatile.MatchString(text) {
 			return
 		}
-		got, errC := fx.engine.Exec(t.Context(), Request{SQL: text, Limit: 200, Views: confined})
 		want, errA := fx.engine.Exec(t.Context(), Request{SQL: text, Limit: 200, Views: alone})
-		if errors.Is(errC, ErrTimeout) || errors.Is(errA, ErrTimeout) {
-			return
-		}
-		if (errC == nil) != (errA == nil) {
-			t.Fatalf("%q: confined %v, alone %v", text, errC, errA)
-		}
-		if errC != nil {
-			// The same error as over sys-a's files alone: one echoing the
-			// statement's own text is not a leak.
-			if strings.Contains(errC.Error(), "other system") && !strings.Contains(errA.Error(), "other system") {
-				t.Fatalf("%q: the error names another tenant's content: %v", text, errC)
-			}
-			return
-		}
-		if got.Truncated || want.Truncated {
-			return
-		}
-		g, w := sortedRows(t, got), sortedRows(t, want)
-		if g == w || sameLetters(g, w) {
-			return
-		}
-		// Order-dependent aggregates (string_agg, first, any_value) may
-		// pick differently among the tenant's own rows; what must never
-		// differ is another tenant's values showing up.
-		if len(got.Rows) != len(want.Rows) {
-			t.Fatalf("%q: confined answered %d rows, sys-a's files alone %d", text, len(got.Rows), len(want.Rows))
-		}
-		for _, m := range []string{"other system", "0042"} {
-			if strings.Contains(g, m) && !strings.Contains(w, m) {
-				t.Fatalf("%q: confined answered %s, sys-a's files alone %s", text, g, w)
-			}
+		for _, views := range confined {
+			checkConfined(t, fx, text, views, want, errA)
 		}
 	})
+}
+
+// checkConfined is FuzzConfined's comparison of one form of the confined
+// views with sys-a's files alone.
+func checkConfined(t *testing.T, fx *fixture, text string, confined map[string]View, want *Result, errA error) {
+	t.Helper()
+	got, errC := fx.engine.Exec(t.Context(), Request{SQL: text, Limit: 200, Views: confined})
+	if errors.Is(errC, ErrTimeout) || errors.Is(errA, ErrTimeout) {
+		return
+	}
+	if (errC == nil) != (errA == nil) {
+		t.Fatalf("%q: confined %v, alone %v", text, errC, errA)
+	}
+	if errC != nil {
+		// The same error as over sys-a's files alone: one echoing the
+		// statement's own text is not a leak.
+		if strings.Contains(errC.Error(), "other system") && !strings.Contains(errA.Error(), "other system") {
+			t.Fatalf("%q: the error names another tenant's content: %v", text, errC)
+		}
+		return
+	}
+	if got.Truncated || want.Truncated {
+		return
+	}
+	g, w := sortedRows(t, got), sortedRows(t, want)
+	if g == w || sameLetters(g, w) {
+		return
+	}
+	// Order-dependent aggregates (string_agg, first, any_value) may
+	// pick differently among the tenant's own rows; what must never
+	// differ is another tenant's values showing up.
+	if len(got.Rows) != len(want.Rows) {
+		t.Fatalf("%q: confined answered %d rows, sys-a's files alone %d", text, len(got.Rows), len(want.Rows))
+	}
+	for _, m := range []string{"other system", "0042"} {
+		if strings.Contains(g, m) && !strings.Contains(w, m) {
+			t.Fatalf("%q: confined answered %s, sys-a's files alone %s", text, g, w)
+		}
+	}
 }
 
 // sameLetters reports whether a and b hold the same characters, in any

@@ -128,6 +128,12 @@ type File struct {
 	// encoding are read by their own read_parquet, since they differ in
 	// columns.
 	Encoding string
+	// Allowed flags a file every row of which belongs to a system the
+	// view's Confinement shows (the caller knows each file's systems): it
+	// is read as it is, without the row test and the masks, which then
+	// cost nothing. Ignored without a Confinement, and for Dedup files
+	// (their window compares rows across files; they keep the test).
+	Allowed bool
 	// NoExpiry flags a memories file written before the expires_at column
 	// existed (issue 16): the view reads the column as NULL there. Files
 	// with and without it are read by separate read_parquet calls, since
@@ -291,6 +297,7 @@ func viewBody(name string, v View) string {
 	// fixed order.
 	type shape struct {
 		int8, noExpiry bool
+		allowed        bool // confined, but every row shown (File.Allowed)
 	}
 	plain := map[shape][]File{}
 	var dedup []File
@@ -299,7 +306,7 @@ func viewBody(name string, v View) string {
 			dedup = append(dedup, f)
 			continue
 		}
-		sh := shape{f.Encoding == EncodingInt8, f.NoExpiry}
+		sh := shape{f.Encoding == EncodingInt8, f.NoExpiry, v.Confine != nil && f.Allowed}
 		plain[sh] = append(plain[sh], f)
 	}
 
@@ -321,9 +328,17 @@ func viewBody(name string, v View) string {
 		return "(SELECT *, " + v.Confine.condition() + " AS " + okColumn + " FROM " + src + ")"
 	}
 	var parts []string
-	for _, sh := range []shape{{false, false}, {false, true}, {true, false}, {true, true}} {
-		if files := plain[sh]; len(files) > 0 {
-			parts = append(parts, "SELECT "+sel+" FROM "+from(readParquet(files, false))+where)
+	for _, allowed := range []bool{false, true} {
+		for _, sh := range []shape{{false, false, allowed}, {false, true, allowed}, {true, false, allowed}, {true, true, allowed}} {
+			files := plain[sh]
+			switch {
+			case len(files) == 0:
+			case allowed:
+				// Only shown systems' rows: nothing to mask or filter.
+				parts = append(parts, "SELECT "+projection(cols)+" FROM "+readParquet(files, false))
+			default:
+				parts = append(parts, "SELECT "+sel+" FROM "+from(readParquet(files, false))+where)
+			}
 		}
 	}
 	if len(dedup) > 0 {
