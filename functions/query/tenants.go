@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/akosha/akosha/functions/query/sqlexec"
 	"github.com/akosha/akosha/internal/auth"
@@ -84,24 +83,17 @@ func confineTo(s *tenants.Scope, named map[string]bool) *sqlexec.Confinement {
 }
 
 // onlyShown says of a data file whether every row of it belongs to a
-// system c shows (sqlexec.File.Allowed), from the systems the key index
-// read with its keys: such a file is read without the row test and the
-// masks. c is confineTo(s, ...), narrowed to a statement's systems when
-// narrowed is set. Always false without a confinement.
-func onlyShown(keys *keyIndex, s *tenants.Scope, c *sqlexec.Confinement, narrowed bool) func(fileKey string) bool {
-	if c == nil {
+// system the scope s shows (sqlexec.File.Allowed), from the systems the
+// key index read with its keys: such a file is read without the row test
+// and the masks. It asks the scope, not a confinement narrowed to the
+// systems a statement names: the rows of the tenant's other systems such
+// a file also holds are the tenant's to see, and the statement's own
+// filter drops them. Always false without a confinement.
+func onlyShown(keys *keyIndex, s *tenants.Scope, c *sqlexec.Confinement) func(fileKey string) bool {
+	if c == nil || s.All() {
 		return func(string) bool { return false }
 	}
-	shows, memo := s.Allows, s.Key()
-	if narrowed {
-		in := make(map[string]bool, len(c.Systems))
-		for _, sys := range c.Systems {
-			in[sys] = true
-		}
-		shows = func(sys string) bool { return in[sys] }
-		memo += "\x00" + strings.Join(c.Systems, "\x00")
-	}
-	return func(key string) bool { return keys.OnlySystems(key, memo, shows) }
+	return func(key string) bool { return keys.OnlySystems(key, s.Key(), s.Allows) }
 }
 
 // fleetOnly refuses a route whose answer spans every tenant (the lake's

@@ -128,11 +128,14 @@ type File struct {
 	// encoding are read by their own read_parquet, since they differ in
 	// columns.
 	Encoding string
-	// Allowed flags a file every row of which belongs to a system the
-	// view's Confinement shows (the caller knows each file's systems): it
-	// is read as it is, without the row test and the masks, which then
-	// cost nothing. Ignored without a Confinement, and for Dedup files
-	// (their window compares rows across files; they keep the test).
+	// Allowed flags a file every row of which the reader may see (the
+	// caller knows each file's systems): it is read as it is, without the
+	// row test and the masks, which then cost nothing. The reader's whole
+	// scope counts, even where Confinement is narrowed to the systems a
+	// statement names: rows of the reader's other systems are its own,
+	// and the statement's filter drops them. Ignored without a
+	// Confinement, and for Dedup files (their window compares rows across
+	// files; they keep the test).
 	Allowed bool
 	// NoExpiry flags a memories file written before the expires_at column
 	// existed (issue 16): the view reads the column as NULL there. Files
