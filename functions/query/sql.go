@@ -281,7 +281,7 @@ func (f *Function) runAt(ctx context.Context, snaps snapshots, now time.Time, sq
 		}
 		defer more.Release()
 		v := sqlexec.View{Confine: confineTo(sc, systems)}
-		only := onlyShown(keys, sc, v.Confine)
+		only := onlyShown(keys, sc)
 		for i, pf := range kept {
 			v.Files = append(v.Files, sqlexec.File{Path: lease.Paths[i], Dedup: keys.Shared(pf.key), Encoding: pf.encoding, NoExpiry: pf.noExpiry,
 				Allowed: only(pf.key)})

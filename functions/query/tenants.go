@@ -88,9 +88,10 @@ func confineTo(s *tenants.Scope, named map[string]bool) *sqlexec.Confinement {
 // and the masks. It asks the scope, not a confinement narrowed to the
 // systems a statement names: the rows of the tenant's other systems such
 // a file also holds are the tenant's to see, and the statement's own
-// filter drops them. Always false without a confinement.
-func onlyShown(keys *keyIndex, s *tenants.Scope, c *sqlexec.Confinement) func(fileKey string) bool {
-	if c == nil || s.All() {
+// filter drops them. Always false for a scope that sees everything (no
+// confinement: confinement(s) is nil).
+func onlyShown(keys *keyIndex, s *tenants.Scope) func(fileKey string) bool {
+	if s.All() {
 		return func(string) bool { return false }
 	}
 	return func(key string) bool { return keys.OnlySystems(key, s.Key(), s.Allows) }
