@@ -363,6 +363,7 @@ func (k *keyIndex) readKeysFrom(ra io.ReaderAt, key string, size int64) (fileKey
 	var out []uint64
 	var systems []string
 	distinct := map[string]bool{}
+	last, seen := "", false // rows usually come grouped by system: one set insert per run
 	for _, rg := range f.RowGroups() {
 		systems = systems[:0]
 		err := lake.EachValue(rg.ColumnChunks()[sysCol.ColumnIndex], func(v parquet.Value) {
@@ -371,7 +372,9 @@ func (k *keyIndex) readKeysFrom(ra io.ReaderAt, key string, size int64) (fileKey
 			if v.IsNull() {
 				s = "\x00null" // no system: never one a confinement shows
 			}
-			distinct[s] = true
+			if !seen || s != last {
+				distinct[s], last, seen = true, s, true
+			}
 		})
 		if err != nil {
 			return fileKeys{}, fmt.Errorf("read systems of %s: %w", key, err)

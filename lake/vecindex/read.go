@@ -96,7 +96,9 @@ func ReadFile(r io.ReaderAt, size int64) (*FileData, error) {
 		base := len(d.ID)
 		err := lake.EachValue(chunks[cols["system_id"].ColumnIndex], func(v parquet.Value) {
 			s := in(v.String())
-			systems[s] = true
+			if n := len(d.System); n == 0 || d.System[n-1] != s { // rows usually come grouped by system
+				systems[s] = true
+			}
 			d.System = append(d.System, s)
 		})
 		if err == nil {
