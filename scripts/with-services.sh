@@ -60,7 +60,7 @@ services_parent=${AKOSHA_TEST_SERVICES_DIR:-}
 if [ -z "$services_parent" ]; then
 	services_parent=${TMPDIR:-/tmp}
 	shm_free_kb=$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')
-	if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "${shm_free_kb:-0}" -ge $((4 * 1024 * 1024)) ]; then
+	if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "${shm_free_kb:-0}" -ge $((1024 * 1024)) ]; then
 		services_parent=/dev/shm
 	fi
 fi
