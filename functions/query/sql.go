@@ -300,7 +300,7 @@ func (f *Function) runAt(ctx context.Context, snaps snapshots, now time.Time, sq
 		if v.Confine != nil {
 			whole := 0
 			for _, file := range v.Files {
-				if file.Allowed && !file.Dedup {
+				if v.ReadsWhole(file) {
 					whole++
 				}
 			}

@@ -46,6 +46,13 @@ type View struct {
 	VisibleAt time.Time
 }
 
+// ReadsWhole reports whether the view reads f as it is, without the row
+// test and the masks: a confined view's file that holds only shown systems
+// (File.Allowed) and needs no deduplication across files.
+func (v View) ReadsWhole(f File) bool {
+	return v.Confine != nil && f.Allowed && !f.Dedup
+}
+
 // Confinement is the set of systems a view shows.
 //
 // The filter alone would not do: DuckDB's optimizer is free to evaluate a
@@ -309,7 +316,7 @@ func viewBody(name string, v View) string {
 			dedup = append(dedup, f)
 			continue
 		}
-		sh := shape{f.Encoding == EncodingInt8, f.NoExpiry, v.Confine != nil && f.Allowed}
+		sh := shape{f.Encoding == EncodingInt8, f.NoExpiry, v.ReadsWhole(f)}
 		plain[sh] = append(plain[sh], f)
 	}
 
